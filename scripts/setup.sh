@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Makes libtorch 2.11.0 available to the build, the one thing tch 0.24 cannot do itself.
+#
+# - If LIBTORCH is set (a libtorch you unpacked yourself), it is used as is: nothing is installed.
+# - Otherwise torch==2.11.0 is pip-installed into a per-user virtual environment
+#   (NNOPT_TORCH_VENV, default ${XDG_CACHE_HOME:-$HOME/.cache}/nnopt/torch-2.11.0) and the
+#   git-ignored link .libtorch in the repository points at its torch/ package directory,
+#   which holds the include/ and lib/ that torch-sys looks for.
+#
+# Idempotent: a finished environment carries a marker file written last, so an interrupted
+# install is never mistaken for a complete one; running this twice does nothing the second time.
+set -euo pipefail
+
+TORCH_VERSION=2.11.0
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+link="$repo/.libtorch"
+
+say() { echo "setup: $*" >&2; }
+die() { echo "setup: error: $*" >&2; exit 1; }
+
+if [ -n "${LIBTORCH:-}" ]; then
+  [ -d "$LIBTORCH/lib" ] || die "LIBTORCH=$LIBTORCH has no lib/ directory; point it at an unpacked libtorch $TORCH_VERSION or unset it"
+  say "using your LIBTORCH=$LIBTORCH (nothing installed)"
+  exit 0
+fi
+
+venv="${NNOPT_TORCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/nnopt/torch-$TORCH_VERSION}"
+marker="$venv/.nnopt-complete"
+
+if [ ! -f "$marker" ]; then
+  python=${PYTHON:-python3}
+  command -v "$python" >/dev/null || die "python3 not found; install Python >= 3.10 (e.g. apt-get install python3 python3-venv) or set LIBTORCH"
+  "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' \
+    || die "$("$python" --version 2>&1) is too old; torch $TORCH_VERSION needs Python >= 3.10"
+  "$python" -c 'import venv, ensurepip' 2>/dev/null \
+    || die "Python's venv module is missing; install it (e.g. apt-get install python3-venv)"
+  # A directory without the marker is a half-made environment: start it again from nothing.
+  rm -rf "$venv"
+  mkdir -p "$(dirname "$venv")"
+  say "creating a virtual environment in $venv"
+  "$python" -m venv "$venv" || die "could not create a virtual environment in $venv"
+  say "installing torch==$TORCH_VERSION (about 5 GB; the pip cache makes later installs fast)"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION" \
+    || die "pip install torch==$TORCH_VERSION failed (see pip's message above); check your network or set LIBTORCH"
+  touch "$marker"
+else
+  say "torch $TORCH_VERSION already installed in $venv"
+fi
+
+torch_dir=$("$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))') \
+  || die "torch in $venv does not import; delete $venv and run this again"
+if [ "$(readlink "$link" 2>/dev/null || true)" != "$torch_dir" ]; then
+  ln -sfn "$torch_dir" "$link"
+  say "linked $link -> $torch_dir"
+else
+  say "$link already points at $torch_dir"
+fi

@@ -1,0 +1,99 @@
+//! `--device`: the one place that turns a user's device choice into a `tch::Device`.
+//!
+//! `auto` picks CUDA 0 when libtorch sees a GPU, else the CPU. An explicit `cuda`, `cuda:N` or
+//! `mps` that this machine cannot provide is a usage error naming what *is* available — never a
+//! silent fallback to the CPU, which would make a GPU benchmark quietly measure the wrong thing.
+
+use std::fmt;
+use std::str::FromStr;
+
+use tch::{Cuda, Device};
+
+use crate::error::usage;
+
+/// What the user asked for with `--device`, before checking this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceSpec {
+    /// CUDA 0 if available, else CPU.
+    #[default]
+    Auto,
+    Cpu,
+    /// `cuda` (index `None`, meaning 0) or `cuda:N`.
+    Cuda(Option<usize>),
+    Mps,
+}
+
+impl FromStr for DeviceSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let lower = text.trim().to_ascii_lowercase();
+        match lower.as_str() {
+            "auto" => Ok(DeviceSpec::Auto),
+            "cpu" => Ok(DeviceSpec::Cpu),
+            "cuda" | "gpu" => Ok(DeviceSpec::Cuda(None)),
+            "mps" => Ok(DeviceSpec::Mps),
+            _ => match lower.strip_prefix("cuda:") {
+                Some(index) => index
+                    .parse::<usize>()
+                    .map(|i| DeviceSpec::Cuda(Some(i)))
+                    .map_err(|_| format!("'{text}': the CUDA index must be a number, as in cuda:0")),
+                None => Err(format!("'{text}' is not a device; use auto, cpu, cuda, cuda:N or mps")),
+            },
+        }
+    }
+}
+
+impl fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceSpec::Auto => f.write_str("auto"),
+            DeviceSpec::Cpu => f.write_str("cpu"),
+            DeviceSpec::Cuda(None) => f.write_str("cuda"),
+            DeviceSpec::Cuda(Some(i)) => write!(f, "cuda:{i}"),
+            DeviceSpec::Mps => f.write_str("mps"),
+        }
+    }
+}
+
+impl DeviceSpec {
+    /// Resolves the choice against this machine; an unavailable device is a usage error.
+    pub fn resolve(self) -> anyhow::Result<Device> {
+        let count = usize::try_from(Cuda::device_count()).unwrap_or(0);
+        match self {
+            DeviceSpec::Auto if count > 0 => Ok(Device::Cuda(0)),
+            DeviceSpec::Auto | DeviceSpec::Cpu => Ok(Device::Cpu),
+            DeviceSpec::Cuda(index) => {
+                let index = index.unwrap_or(0);
+                if count == 0 {
+                    Err(usage(format!(
+                        "--device {self}: CUDA is not available on this machine (libtorch sees no GPU); \
+                         run with --device cpu, or see `nnopt info`"
+                    )))
+                } else if index >= count {
+                    Err(usage(format!(
+                        "--device {self}: this machine has {count} CUDA device(s), cuda:0 to cuda:{}",
+                        count - 1
+                    )))
+                } else {
+                    Ok(Device::Cuda(index))
+                }
+            }
+            DeviceSpec::Mps if tch::utils::has_mps() => Ok(Device::Mps),
+            DeviceSpec::Mps => Err(usage(format!(
+                "--device mps: this libtorch has no MPS (Apple GPU) support; run with --device {}",
+                if count > 0 { "cuda" } else { "cpu" }
+            ))),
+        }
+    }
+}
+
+/// The name PyTorch gives a device (`cpu`, `cuda:0`, `mps`), used in text and JSON output.
+pub fn name(device: Device) -> String {
+    match device {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(i) => format!("cuda:{i}"),
+        Device::Mps => "mps".into(),
+        Device::Vulkan => "vulkan".into(),
+    }
+}

@@ -1,0 +1,105 @@
+//! `nnopt info`: what a user needs when set-up goes wrong — which libtorch this binary loaded,
+//! from where, and which accelerators it can see.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// The facts `nnopt info` reports.
+#[derive(Debug, Serialize)]
+pub struct Info {
+    pub nnopt_version: String,
+    /// libtorch's version as its install records it (`2.11.0+cu130`); `None` if not found.
+    pub libtorch_version: Option<String>,
+    /// The directory `libtorch_cpu.so` was loaded from.
+    pub libtorch_path: Option<PathBuf>,
+    pub cuda_available: bool,
+    pub cuda_device_count: i64,
+    /// GPU model names as the NVIDIA driver reports them, where it does.
+    pub cuda_devices: Vec<String>,
+    pub cudnn_available: bool,
+    pub mps_available: bool,
+    pub cpu_threads: i32,
+}
+
+/// Gathers [`Info`] from the running process and libtorch.
+pub fn collect() -> Info {
+    let libtorch_path = loaded_library_dir("libtorch_cpu.so");
+    let cuda_available = tch::Cuda::is_available();
+    Info {
+        nnopt_version: env!("CARGO_PKG_VERSION").to_string(),
+        libtorch_version: libtorch_path.as_deref().and_then(libtorch_version),
+        libtorch_path,
+        cuda_available,
+        cuda_device_count: tch::Cuda::device_count(),
+        cuda_devices: if cuda_available { nvidia_gpu_names() } else { Vec::new() },
+        // Asking libtorch about cuDNN without CUDA raises; only ask where CUDA is present.
+        cudnn_available: cuda_available && tch::Cuda::cudnn_is_available(),
+        mps_available: tch::utils::has_mps(),
+        cpu_threads: tch::get_num_threads(),
+    }
+}
+
+/// The directory a shared library was mapped from, read from `/proc/self/maps` (Linux).
+fn loaded_library_dir(name: &str) -> Option<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .find(|path| Path::new(path).file_name().is_some_and(|f| f == name))
+        .and_then(|path| Path::new(path).parent().map(Path::to_path_buf))
+}
+
+/// libtorch records its version beside `lib/`: `build-version` in the libtorch zip,
+/// `version.py` (`__version__ = '2.11.0+cu130'`) in the PyTorch wheel.
+fn libtorch_version(lib_dir: &Path) -> Option<String> {
+    let root = lib_dir.parent()?;
+    if let Ok(text) = std::fs::read_to_string(root.join("build-version")) {
+        return Some(text.trim().to_string());
+    }
+    let text = std::fs::read_to_string(root.join("version.py")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("__version__"))?;
+    Some(line.split('=').nth(1)?.trim().trim_matches(['\'', '"']).to_string())
+}
+
+/// GPU names from the NVIDIA driver's `/proc` files; empty where the driver does not expose them.
+fn nvidia_gpu_names() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc/driver/nvidia/gpus") else {
+        return Vec::new();
+    };
+    let mut gpus: Vec<(String, String)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let text = std::fs::read_to_string(entry.path().join("information")).ok()?;
+            let model = text.lines().find_map(|l| l.strip_prefix("Model:"))?.trim().to_string();
+            Some((entry.file_name().to_string_lossy().into_owned(), model))
+        })
+        .collect();
+    // Bus ids sort in the order CUDA numbers devices by default (PCI bus order).
+    gpus.sort();
+    gpus.into_iter().map(|(_, model)| model).collect()
+}
+
+/// The text `nnopt info` prints.
+pub fn render(info: &Info) -> String {
+    let unknown = || "unknown".to_string();
+    let cuda = if info.cuda_available {
+        let names = if info.cuda_devices.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", info.cuda_devices.join(", "))
+        };
+        format!("available, {} device(s){names}", info.cuda_device_count)
+    } else {
+        "not available (run on the CPU: --device cpu)".to_string()
+    };
+    let yes_no = |b: bool| if b { "available" } else { "not available" };
+    format!(
+        "nnopt       {}\nlibtorch    {}\nloaded from {}\nCUDA        {cuda}\ncuDNN       {}\nMPS         {}\nCPU threads {}\n",
+        info.nnopt_version,
+        info.libtorch_version.clone().unwrap_or_else(unknown),
+        info.libtorch_path.as_ref().map_or_else(unknown, |p| p.display().to_string()),
+        yes_no(info.cudnn_available),
+        yes_no(info.mps_available),
+        info.cpu_threads,
+    )
+}

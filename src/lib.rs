@@ -1,0 +1,17 @@
+//! nnopt: the notebook "Introduction to neural networks optimization" as a Rust library and
+//! CLI on libtorch (tch 0.24 = PyTorch 2.11.0), with the same numbers PyTorch gives.
+//!
+//! - [`autograd`]: notebook part 2, gradients through `torch.autograd.grad`.
+//! - [`device`]: `--device` parsing and availability checks, shared by every command.
+//! - [`repr`]: tensors printed exactly as PyTorch prints them.
+//! - [`output`]: text vs `--json`, progress bars on stderr.
+//! - [`info`]: which libtorch is loaded and which GPUs it sees.
+//! - [`cli`]: the clap front end, mapped onto the plain config structs above.
+
+pub mod autograd;
+pub mod cli;
+pub mod device;
+pub mod error;
+pub mod info;
+pub mod output;
+pub mod repr;

@@ -1,0 +1,11 @@
+//! The `nnopt` binary: parse, run, report. Everything else lives in the library.
+
+use clap::Parser;
+
+fn main() {
+    let cli = nnopt::cli::Cli::parse();
+    if let Err(err) = nnopt::cli::run(cli) {
+        eprintln!("nnopt: {err:#}");
+        std::process::exit(nnopt::error::exit_code(&err));
+    }
+}

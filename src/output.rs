@@ -1,0 +1,56 @@
+//! Where output goes: results on stdout (text or one `--json` document), progress and
+//! diagnostics on stderr, progress bars only when stderr is a terminal and `--quiet` is off.
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+/// The output choices every command shares (the global flags).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
+    /// Print one JSON document on stdout and nothing else there.
+    pub json: bool,
+    /// No progress bars, no diagnostics on stderr.
+    pub quiet: bool,
+}
+
+impl Output {
+    /// Prints a command's result: `value` as JSON with `--json`, else the text `render` makes.
+    pub fn result<T: Serialize>(&self, value: &T, render: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        if self.json {
+            serde_json::to_writer_pretty(&mut stdout, value)?;
+            writeln!(stdout)?;
+        } else {
+            let text = render(value);
+            write!(stdout, "{text}")?;
+            if !text.ends_with('\n') {
+                writeln!(stdout)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A diagnostic line on stderr, unless `--quiet`.
+    pub fn note(&self, message: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", message.as_ref());
+        }
+    }
+
+    /// A progress bar over `len` steps on stderr; hidden when stderr is not a terminal or with
+    /// `--quiet`, so logs and pipes never fill with bar redraws.
+    pub fn progress(&self, len: u64, what: &str) -> ProgressBar {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len);
+        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(what.to_string());
+        bar
+    }
+}
