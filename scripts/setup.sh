@@ -7,11 +7,14 @@
 #   git-ignored link .libtorch in the repository points at its torch/ package directory,
 #   which holds the include/ and lib/ that torch-sys looks for.
 #
-# Idempotent: a finished environment carries a marker file written last, so an interrupted
+# Idempotent: a finished environment carries a marker file (its package list) written last, so an interrupted
 # install is never mistaken for a complete one; running this twice does nothing the second time.
 set -euo pipefail
 
 TORCH_VERSION=2.11.0
+# numpy silences torch's "Failed to initialize NumPy" warning in the reference scripts;
+# safetensors lets them read the weights nnopt writes.
+PACKAGES="torch==$TORCH_VERSION numpy safetensors"
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 link="$repo/.libtorch"
 
@@ -27,22 +30,26 @@ fi
 venv="${NNOPT_TORCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/nnopt/torch-$TORCH_VERSION}"
 marker="$venv/.nnopt-complete"
 
-if [ ! -f "$marker" ]; then
+if [ "$(cat "$marker" 2>/dev/null)" != "$PACKAGES" ]; then
   python=${PYTHON:-python3}
   command -v "$python" >/dev/null || die "python3 not found; install Python >= 3.10 (e.g. apt-get install python3 python3-venv) or set LIBTORCH"
   "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' \
     || die "$("$python" --version 2>&1) is too old; torch $TORCH_VERSION needs Python >= 3.10"
   "$python" -c 'import venv, ensurepip' 2>/dev/null \
     || die "Python's venv module is missing; install it (e.g. apt-get install python3-venv)"
-  # A directory without the marker is a half-made environment: start it again from nothing.
-  rm -rf "$venv"
-  mkdir -p "$(dirname "$venv")"
-  say "creating a virtual environment in $venv"
-  "$python" -m venv "$venv" || die "could not create a virtual environment in $venv"
-  say "installing torch==$TORCH_VERSION (about 5 GB; the pip cache makes later installs fast)"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION" \
-    || die "pip install torch==$TORCH_VERSION failed (see pip's message above); check your network or set LIBTORCH"
-  touch "$marker"
+  if [ ! -f "$marker" ]; then
+    # No marker: nothing here, or a half-made environment. Start again from nothing.
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    say "creating a virtual environment in $venv"
+    "$python" -m venv "$venv" || die "could not create a virtual environment in $venv"
+  fi
+  say "installing $PACKAGES (torch is about 5 GB; the pip cache makes later installs fast)"
+  rm -f "$marker"
+  # shellcheck disable=SC2086 # PACKAGES is a list of requirements
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $PACKAGES \
+    || die "pip install $PACKAGES failed (see pip's message above); check your network or set LIBTORCH"
+  echo "$PACKAGES" > "$marker"
 else
   say "torch $TORCH_VERSION already installed in $venv"
 fi

@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::device::DeviceSpec;
 use crate::output::Output;
-use crate::{autograd, info};
+use crate::{autograd, info, perceptron};
 
 /// nnopt — the notebook "Introduction to neural networks optimization" on libtorch, in Rust.
 ///
@@ -41,6 +41,12 @@ pub enum Command {
     Info,
     /// Notebook part 2: a = relu(w·x + b) and its gradients through autograd (torch.autograd.grad).
     Autograd(AutogradArgs),
+    /// Notebook part 1: a regressor perceptron trained by the delta rule, written by hand.
+    ///
+    /// Same numbers as the notebook's PyTorch code after torch.manual_seed(SEED). Unlike the
+    /// notebook, w and b never require grad and are updated in place, so no autograd graph grows
+    /// behind the updates: flat memory however long it trains.
+    Perceptron(PerceptronArgs),
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +62,23 @@ pub struct AutogradArgs {
     pub b: f64,
 }
 
+#[derive(Debug, Args)]
+pub struct PerceptronArgs {
+    /// Seed for libtorch's generator (torch.manual_seed); draws w, then the training noise, then
+    /// the test noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Learning rate of the delta rule.
+    #[arg(long, default_value_t = 0.001)]
+    pub lr: f64,
+    /// Passes over the training set in all (the notebook: one train_step, then 100 epochs).
+    #[arg(long, default_value_t = 101)]
+    pub epochs: usize,
+    /// Training samples N: X = arange(3N).reshape(N, 3) + N(0, 2) noise, y = arange(N).
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let out = Output { json: cli.global.json, quiet: cli.global.quiet };
@@ -65,6 +88,18 @@ pub fn run(cli: Cli) -> Result<()> {
             let config = autograd::AutogradConfig { x: args.x, w: args.w, b: args.b };
             let report = autograd::run(&config, cli.global.device.resolve()?)?;
             out.result(&report, autograd::render)
+        }
+        Command::Perceptron(args) => {
+            let config = perceptron::PerceptronConfig {
+                seed: args.seed,
+                lr: args.lr,
+                epochs: args.epochs,
+                samples: args.samples,
+            };
+            config.validate()?;
+            let device = cli.global.device.resolve()?;
+            let report = perceptron::run(&config, device, &out.progress(config.epochs as u64, "epochs"))?;
+            out.result(&report, |r| r.text.clone())
         }
     }
 }

@@ -1,6 +1,7 @@
 //! nnopt: the notebook "Introduction to neural networks optimization" as a Rust library and
 //! CLI on libtorch (tch 0.24 = PyTorch 2.11.0), with the same numbers PyTorch gives.
 //!
+//! - [`perceptron`]: notebook part 1, the delta rule written by hand.
 //! - [`autograd`]: notebook part 2, gradients through `torch.autograd.grad`.
 //! - [`device`]: `--device` parsing and availability checks, shared by every command.
 //! - [`repr`]: tensors printed exactly as PyTorch prints them.
@@ -14,4 +15,5 @@ pub mod device;
 pub mod error;
 pub mod info;
 pub mod output;
+pub mod perceptron;
 pub mod repr;

@@ -31,12 +31,17 @@ pub fn size_repr(size: &[i64]) -> String {
     format!("torch.Size([{}])", dims.join(", "))
 }
 
-/// A Python tuple of already formatted items: `(a,)` for one item, `(a, b)` for more.
+/// A tuple of already formatted items as the notebook shows it: Python's `(a,)` / `(a, b)` when
+/// it fits on one line, else IPython's layout — one item per line, continuation lines indented
+/// by one space under the opening parenthesis.
 pub fn tuple_repr(items: &[String]) -> String {
-    match items {
-        [one] => format!("({one},)"),
-        _ => format!("({})", items.join(", ")),
+    let trailer = if items.len() == 1 { "," } else { "" };
+    let inline = format!("({}{trailer})", items.join(", "));
+    if !inline.contains('\n') && inline.len() < LINE_WIDTH as usize {
+        return inline;
     }
+    let indented: Vec<String> = items.iter().map(|item| item.replace('\n', "\n ")).collect();
+    format!("({}{trailer})", indented.join(",\n "))
 }
 
 /// A tensor's repr with the options PyTorch derives from objects tch does not model.
@@ -363,4 +368,28 @@ fn add_suffixes(mut text: String, suffixes: &[String], indent: usize) -> String 
     }
     text.push(')');
     text
+}
+
+/// Python's `repr` of a float (`0.001`, `1e-05`, `6.5`, `2.0`): the shortest digits that round
+/// trip, in exponent form below 1e-4 and from 1e16 on.
+pub fn float_repr(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let sci = format!("{x:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if x == 0.0 || (-4..16).contains(&exp) {
+        let plain = format!("{x}");
+        if plain.contains('.') {
+            plain
+        } else {
+            format!("{plain}.0")
+        }
+    } else {
+        python_exponent(&format!("{mantissa}e{exp}"))
+    }
 }

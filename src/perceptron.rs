@@ -1,0 +1,264 @@
+//! Notebook part 1, "Pytorch perceptron implementation": a regressor perceptron trained by the
+//! delta rule, written by hand — no optimizer, no autograd.
+//!
+//! Mirrors cells In [2]–In [12]: the model (w ~ N(0, 1) of shape 3×1, b = 0, ReLU output,
+//! loss = mean((y − ŷ)²/2)), the data (X = arange(30).reshape(10, 3) + N(0, 2) noise,
+//! y = arange(10)), one `train_step` then 100 more, and a test set of 5 samples. After
+//! `manual_seed(S)` the draws happen in the notebook's order (w, training noise, test noise) and
+//! every operation is the one PyTorch runs, so every number equals PyTorch's.
+//!
+//! One deliberate difference: the notebook's `self.w = self.w + …` on tensors that require grad
+//! chains every update into an autograd graph nobody uses, so memory and time per step grow as
+//! training goes on. Here w and b never require grad and are updated in place: the same numbers,
+//! flat memory.
+
+use anyhow::{bail, Result};
+use indicatif::ProgressBar;
+use serde::Serialize;
+use serde_json::Value;
+use tch::{Device, Kind, Tensor};
+
+use crate::error::{ensure_usage, torch};
+use crate::output::tensor_json;
+use crate::repr::{float_repr, tensor_repr, tuple_repr};
+
+/// Inputs per sample, as in the notebook.
+pub const NUM_INPUTS: i64 = 3;
+/// Size of the test set drawn after training.
+pub const TEST_SAMPLES: usize = 5;
+/// Above this, `arange(3N)` is no longer exact in float32 long before memory is the problem.
+pub const MAX_SAMPLES: usize = 1_000_000;
+pub const MAX_EPOCHS: usize = 10_000_000;
+
+/// A run's settings; the defaults are the notebook's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerceptronConfig {
+    pub seed: u64,
+    pub lr: f64,
+    /// Passes over the training set in all (the notebook: 1 + 100).
+    pub epochs: usize,
+    /// Training samples.
+    pub samples: usize,
+}
+
+impl Default for PerceptronConfig {
+    fn default() -> Self {
+        PerceptronConfig { seed: 0, lr: 0.001, epochs: 101, samples: 10 }
+    }
+}
+
+impl PerceptronConfig {
+    /// Rejects settings that cannot train, naming the flag.
+    pub fn validate(&self) -> Result<()> {
+        let lr = self.lr;
+        ensure_usage(lr.is_finite() && lr > 0.0, || format!("--lr must be a finite number > 0, got {lr}"))?;
+        ensure_usage((1..=MAX_EPOCHS).contains(&self.epochs), || {
+            format!("--epochs must be between 1 and {MAX_EPOCHS}, got {}", self.epochs)
+        })?;
+        ensure_usage((1..=MAX_SAMPLES).contains(&self.samples), || {
+            format!("--samples must be between 1 and {MAX_SAMPLES}, got {}", self.samples)
+        })
+    }
+}
+
+/// The notebook's `Perceptron`: `relu(X·w + b)`.
+#[derive(Debug)]
+pub struct Perceptron {
+    /// NUM_INPUTS × 1 weights.
+    pub w: Tensor,
+    /// One bias.
+    pub b: Tensor,
+    pub lr: f64,
+}
+
+impl Perceptron {
+    /// w ~ N(0, 1) from libtorch's global generator (drawn on the CPU, so every device gets the
+    /// same numbers), b = 0.
+    pub fn new(lr: f64, device: Device) -> Self {
+        let w = normal(&[NUM_INPUTS, 1], 0.0, 1.0).to_device(device);
+        let b = Tensor::zeros([1], (Kind::Float, device));
+        Perceptron { w, b, lr }
+    }
+
+    /// ŷ = max(X·w + b, 0).
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let z = x.matmul(&self.w) + &self.b;
+        z.maximum(&z.zeros_like())
+    }
+
+    /// The notebook's `backward`: the errors y − ŷ that the delta rule scales by.
+    pub fn errors(&self, x: &Tensor, y: &Tensor) -> Tensor {
+        let y_hat = self.forward(x);
+        y.reshape(y_hat.size()) - y_hat
+    }
+
+    /// mean((y − ŷ)² / 2).
+    pub fn loss(y_hat: &Tensor, y: &Tensor) -> Tensor {
+        ((y.reshape(y_hat.size()) - y_hat).pow_tensor_scalar(2) / 2.0).mean(None)
+    }
+
+    /// One pass of the delta rule, sample by sample in order: w += lr·e·xᵢᵀ, b += lr·e.
+    ///
+    /// In place on tensors without grad: the sums PyTorch computes for `w = w + …`, bit for bit,
+    /// without a graph growing behind them.
+    pub fn train_step(&mut self, x: &Tensor, y: &Tensor) {
+        for i in 0..x.size()[0] {
+            let x_i = x.get(i).reshape([1, NUM_INPUTS]);
+            let step = self.errors(&x_i, &y.get(i)).reshape([-1]) * self.lr;
+            self.w += &step * x_i.reshape([NUM_INPUTS, 1]);
+            self.b += step;
+        }
+    }
+}
+
+/// `torch.normal(mean, std, size)`: `normal_` draws exactly as it does (`randn·std + mean` can
+/// differ by an ulp).
+fn normal(size: &[i64], mean: f64, std: f64) -> Tensor {
+    Tensor::empty(size, (Kind::Float, Device::Cpu)).normal_(mean, std)
+}
+
+/// The notebook's data: X = arange(3n).reshape(n, 3) + N(0, 2) noise, y = arange(n).
+pub fn make_data(samples: usize, device: Device) -> (Tensor, Tensor) {
+    let n = samples as i64;
+    let x = Tensor::arange(NUM_INPUTS * n, (Kind::Float, Device::Cpu)).reshape([n, NUM_INPUTS])
+        + normal(&[n, NUM_INPUTS], 0.0, 2.0);
+    let y = Tensor::arange(n, (Kind::Float, Device::Cpu));
+    (x.to_device(device), y.to_device(device))
+}
+
+/// Parameters and loss before training.
+#[derive(Debug, Clone, Serialize)]
+pub struct Initial {
+    pub w: Value,
+    pub b: Value,
+    pub predictions: Value,
+    pub loss: f64,
+}
+
+/// A data set as nested lists.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSet {
+    #[serde(rename = "X")]
+    pub x: Value,
+    pub y: Value,
+}
+
+/// Parameters and training loss after one epoch.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub w: Value,
+    pub b: Value,
+    pub loss: f64,
+}
+
+/// The test set and how the trained perceptron does on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResult {
+    #[serde(rename = "X")]
+    pub x: Value,
+    pub y: Value,
+    pub predictions: Value,
+    pub loss: f64,
+}
+
+/// Everything a run printed; `text` is the notebook-style transcript.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerceptronReport {
+    pub seed: u64,
+    pub lr: f64,
+    pub device: String,
+    pub initial: Initial,
+    pub train: DataSet,
+    pub history: Vec<EpochRecord>,
+    pub train_predictions: Value,
+    pub test: TestResult,
+    #[serde(skip)]
+    pub text: String,
+}
+
+/// Seeds libtorch, builds the perceptron and data, trains, tests: the notebook's cells in order.
+pub fn run(config: &PerceptronConfig, device: Device, progress: &ProgressBar) -> Result<PerceptronReport> {
+    config.validate()?;
+    tch::manual_seed(config.seed as i64);
+    let mut model = Perceptron::new(config.lr, device);
+    let (x, y) = make_data(config.samples, device);
+    let mut text = String::new();
+    let mut line = |s: String| {
+        text.push_str(&s);
+        text.push('\n');
+    };
+
+    line("# model.w, model.b, model.lr".into());
+    line(tuple_repr(&[tensor_repr(&model.w), tensor_repr(&model.b), float_repr(model.lr)]));
+    line("# training data: X, y".into());
+    line(tensor_repr(&x));
+    line(tensor_repr(&y));
+    line("# before training: predictions, y, loss".into());
+    let y_hat = model.forward(&x);
+    let loss = Perceptron::loss(&y_hat, &y);
+    line(tuple_repr(&[tensor_repr(&y_hat), tensor_repr(&y), tensor_repr(&loss)]));
+    let initial = Initial {
+        w: tensor_json(&model.w)?,
+        b: tensor_json(&model.b)?,
+        predictions: tensor_json(&y_hat)?,
+        loss: scalar(&loss)?,
+    };
+
+    line(format!(
+        "# training: {} pass(es) of the delta rule over the {} samples",
+        config.epochs, config.samples
+    ));
+    progress.set_length(config.epochs as u64);
+    let mut history = Vec::with_capacity(config.epochs);
+    for epoch in 1..=config.epochs {
+        model.train_step(&x, &y);
+        let loss = scalar(&Perceptron::loss(&model.forward(&x), &y))?;
+        if !loss.is_finite() {
+            bail!(
+                "the loss became {loss} at epoch {epoch} (--lr {} is too large for this data); lower --lr",
+                float_repr(config.lr)
+            );
+        }
+        line(format!("Parameters: {} {}", tensor_repr(&model.w), tensor_repr(&model.b)));
+        line(format!("Squared loss:, {loss:.6}"));
+        history.push(EpochRecord { epoch, w: tensor_json(&model.w)?, b: tensor_json(&model.b)?, loss });
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    let train_predictions = model.forward(&x);
+    line("# after training: predictions, y".into());
+    line(tuple_repr(&[tensor_repr(&train_predictions), tensor_repr(&y)]));
+
+    let (x_test, y_test) = make_data(TEST_SAMPLES, device);
+    let test_predictions = model.forward(&x_test);
+    let test_loss = Perceptron::loss(&test_predictions, &y_test);
+    line("# test data: X, y".into());
+    line(tensor_repr(&x_test));
+    line(tensor_repr(&y_test));
+    line("# test: predictions, y, loss".into());
+    line(tuple_repr(&[tensor_repr(&test_predictions), tensor_repr(&y_test)]));
+    line(tensor_repr(&test_loss));
+
+    Ok(PerceptronReport {
+        seed: config.seed,
+        lr: config.lr,
+        device: crate::device::name(device),
+        initial,
+        train: DataSet { x: tensor_json(&x)?, y: tensor_json(&y)? },
+        history,
+        train_predictions: tensor_json(&train_predictions)?,
+        test: TestResult {
+            x: tensor_json(&x_test)?,
+            y: tensor_json(&y_test)?,
+            predictions: tensor_json(&test_predictions)?,
+            loss: scalar(&test_loss)?,
+        },
+        text,
+    })
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    t.f_double_value(&[]).map_err(torch)
+}
