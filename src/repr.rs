@@ -106,7 +106,7 @@ impl<'a> Repr<'a> {
             visible_indices(&shape, 0, summarize, &mut visible);
             let formatter = Formatter::new(&values, &visible);
             let mut body = String::new();
-            write_tensor(&mut body, &values, &formatter, &shape, 0, PREFIX.len(), summarize);
+            write_tensor(&mut body, &formatter, &shape, 0, PREFIX.len(), summarize);
             body
         };
         if t.requires_grad() {
@@ -311,7 +311,6 @@ fn python_exponent(rust: &str) -> String {
 /// PyTorch's `_tensor_str_with_formatter`: nested brackets, rows joined by `,` and newlines.
 fn write_tensor(
     out: &mut String,
-    values: &Values,
     formatter: &Formatter,
     shape: &[usize],
     offset: usize,
@@ -341,9 +340,7 @@ fn write_tensor(
                     out.push_str(&separator);
                 }
                 match row {
-                    Some(i) => {
-                        write_tensor(out, values, formatter, rest, offset + i * stride, indent + 1, summarize)
-                    }
+                    Some(i) => write_tensor(out, formatter, rest, offset + i * stride, indent + 1, summarize),
                     None => out.push_str("..."),
                 }
             }

@@ -47,8 +47,9 @@ def main():
     except ValueError as err:
         print(f"structure differs: {err}")
         sys.exit(1)
-    worst = max(diffs, default=(0.0, "$"))
-    print(f"{len(diffs)} numbers compared, max |diff| = {worst[0]:.3g} at {worst[1]}")
+    worst = max(diffs, default=(0.0, "$"), key=lambda d: d[0])
+    where = f" at {worst[1]}" if worst[0] > 0 else " (identical)"
+    print(f"{len(diffs)} numbers compared, max |diff| = {worst[0]:.3g}{where}")
     sys.exit(0 if worst[0] <= tol else 1)
 
 

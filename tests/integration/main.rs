@@ -1,1 +1,11 @@
-//! placeholder
+//! nnopt's one integration test binary (every test binary links libtorch, so there is one).
+//!
+//! Golden values come from the PyTorch reference scripts under `scripts/reference/`; each
+//! assertion names the command that produced its goldens.
+
+mod autograd;
+mod cli;
+mod common;
+mod device;
+mod perceptron;
+mod repr;

@@ -1,0 +1,58 @@
+//! The command line as users meet it: help, exit codes, clean errors.
+
+use clap::CommandFactory;
+use nnopt::cli::Cli;
+
+use crate::common::{nnopt, nnopt_json};
+
+#[test]
+fn verify_cli() {
+    Cli::command().debug_assert();
+}
+
+#[test]
+fn every_command_has_help() {
+    for command in ["info", "autograd", "perceptron"] {
+        let out = nnopt(&[command, "--help"]);
+        assert!(out.status.success(), "{command} --help failed");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("--device") && help.contains("--json"),
+            "{command} --help lacks the global flags:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn missing_cuda_is_exit_2_naming_cuda() {
+    if tch::Cuda::is_available() {
+        eprintln!("SKIPPED missing_cuda_is_exit_2_naming_cuda: this machine has CUDA");
+        return;
+    }
+    for command in ["autograd", "perceptron"] {
+        let out = nnopt(&["--device", "cuda", command]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(stderr.contains("CUDA is not available") && stderr.contains("--device cpu"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line, got: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn an_unknown_device_is_a_usage_error() {
+    let out = nnopt(&["--device", "tpu", "autograd"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("auto, cpu, cuda, cuda:N or mps"));
+}
+
+#[test]
+fn info_reports_libtorch_2_11() {
+    let info = nnopt_json(&["info", "--json"]);
+    let version = info["libtorch_version"].as_str().expect("libtorch version found");
+    assert!(version.starts_with("2.11.0"), "{version}");
+    assert!(info["libtorch_path"].as_str().is_some_and(|p| p.ends_with("lib")), "{info}");
+    assert_eq!(info["cuda_available"], tch::Cuda::is_available());
+    assert!(info["cpu_threads"].as_i64().unwrap() >= 1);
+}

@@ -1,0 +1,70 @@
+//! Helpers shared by the test modules: running the real binary, reading goldens.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs the `nnopt` binary with `args`.
+pub fn nnopt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nnopt")).args(args).output().expect("the nnopt binary runs")
+}
+
+/// Runs `nnopt` expecting success; returns stdout.
+pub fn nnopt_ok(args: &[&str]) -> String {
+    let out = nnopt(args);
+    assert!(out.status.success(), "nnopt {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
+}
+
+/// Runs `nnopt --json …` and parses its stdout as one JSON document.
+pub fn nnopt_json(args: &[&str]) -> serde_json::Value {
+    let stdout = nnopt_ok(args);
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("nnopt {args:?} printed invalid JSON ({e}):\n{stdout}"))
+}
+
+/// A golden file under tests/goldens/, parsed.
+pub fn golden(name: &str) -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/goldens").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("golden files are JSON")
+}
+
+/// The largest |ours − reference| over every number in `reference`, which must appear at the
+/// same place in `ours` (keys only `ours` has are ignored).
+pub fn max_abs_diff(ours: &serde_json::Value, reference: &serde_json::Value, path: &str) -> f64 {
+    use serde_json::Value;
+    match (ours, reference) {
+        (Value::Object(a), Value::Object(b)) => b
+            .iter()
+            .map(|(k, v)| {
+                let mine = a.get(k).unwrap_or_else(|| panic!("{path}.{k} missing from nnopt's output"));
+                max_abs_diff(mine, v, &format!("{path}.{k}"))
+            })
+            .fold(0.0, f64::max),
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{path}: lengths differ");
+            a.iter()
+                .zip(b)
+                .enumerate()
+                .map(|(i, (x, y))| max_abs_diff(x, y, &format!("{path}[{i}]")))
+                .fold(0.0, f64::max)
+        }
+        (Value::Number(a), Value::Number(b)) => {
+            (a.as_f64().expect("finite") - b.as_f64().expect("finite")).abs()
+        }
+        (a, b) => {
+            assert_eq!(a, b, "{path} differs");
+            0.0
+        }
+    }
+}
+
+/// Whether libtorch sees a GPU; tests that need one print why they skip.
+pub fn cuda_or_skip(test: &str) -> bool {
+    if tch::Cuda::is_available() {
+        true
+    } else {
+        eprintln!("SKIPPED {test}: no CUDA device on this machine (tch::Cuda::is_available() is false)");
+        false
+    }
+}

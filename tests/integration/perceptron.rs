@@ -1,0 +1,120 @@
+//! `nnopt perceptron`: PyTorch's numbers, the delta rule's closed form, flat memory.
+
+use nnopt::perceptron::{make_data, run, Perceptron, PerceptronConfig};
+use tch::{Device, Kind, Tensor};
+
+use crate::common::{golden, max_abs_diff, nnopt, nnopt_json, nnopt_ok};
+
+#[test]
+fn seed_0_matches_pytorch() {
+    // Goldens: scripts/torch-python scripts/reference/perceptron.py --seed 0 > tests/goldens/perceptron_seed0.json
+    let ours = nnopt_json(&["perceptron", "--seed", "0", "--json", "--device", "cpu"]);
+    assert_eq!(ours["history"].as_array().unwrap().len(), 101);
+    assert_eq!(max_abs_diff(&ours, &golden("perceptron_seed0.json"), "$"), 0.0);
+}
+
+#[test]
+fn seed_1_matches_pytorch() {
+    // Goldens: scripts/torch-python scripts/reference/perceptron.py --seed 1 > tests/goldens/perceptron_seed1.json
+    let ours = nnopt_json(&["perceptron", "--seed", "1", "--json", "--device", "cpu"]);
+    let reference = golden("perceptron_seed1.json");
+    assert_eq!(ours["test"]["loss"], reference["test"]["loss"]);
+    assert_eq!(max_abs_diff(&ours, &reference, "$"), 0.0);
+}
+
+#[test]
+fn one_step_is_the_delta_rule() {
+    // For one sample with relu active: w' = w + lr·(y − (x·w + b))·xᵀ, b' = b + lr·(y − (x·w + b)).
+    let lr = 0.01;
+    let mut p = Perceptron {
+        w: Tensor::from_slice(&[0.5f32, -0.25, 1.0]).reshape([3, 1]),
+        b: Tensor::from_slice(&[0.125f32]),
+        lr,
+    };
+    let x = [1.0f64, 2.0, 3.0];
+    let y = 10.0;
+    let y_hat = 0.5 * x[0] - 0.25 * x[1] + 1.0 * x[2] + 0.125;
+    p.train_step(&Tensor::from_slice(&x.map(|v| v as f32)).reshape([1, 3]), &Tensor::from_slice(&[y as f32]));
+    let w: Vec<f64> = Vec::try_from(p.w.reshape([-1]).to_kind(Kind::Double)).unwrap();
+    for (i, (got, w0)) in w.iter().zip([0.5, -0.25, 1.0]).enumerate() {
+        assert!((got - (w0 + lr * (y - y_hat) * x[i])).abs() < 1e-6, "w[{i}] = {got}");
+    }
+    assert!((p.b.double_value(&[0]) - (0.125 + lr * (y - y_hat))).abs() < 1e-6);
+}
+
+#[test]
+fn a_dead_relu_still_moves_by_the_error() {
+    // The notebook's rule ignores relu's derivative: with ŷ = 0 the error is y itself.
+    let mut p = Perceptron {
+        w: Tensor::from_slice(&[-1.0f32, -1.0, -1.0]).reshape([3, 1]),
+        b: Tensor::from_slice(&[0.0f32]),
+        lr: 0.1,
+    };
+    p.train_step(&Tensor::from_slice(&[1.0f32, 1.0, 1.0]).reshape([1, 3]), &Tensor::from_slice(&[2.0f32]));
+    assert!((p.b.double_value(&[0]) - 0.2).abs() < 1e-7);
+}
+
+#[test]
+fn a_long_run_keeps_no_graph() {
+    // 10 samples × 10 000 epochs = 100 000 updates; with the notebook's `w = w + …` on tensors that
+    // require grad, w would end up as the tip of a 100 000-step graph.
+    let config = PerceptronConfig { epochs: 10_000, ..Default::default() };
+    tch::manual_seed(0);
+    let mut p = Perceptron::new(config.lr, Device::Cpu);
+    let (x, y) = make_data(config.samples, Device::Cpu);
+    let before = p.w.data_ptr();
+    for _ in 0..config.epochs {
+        p.train_step(&x, &y);
+    }
+    assert!(!p.w.requires_grad() && !p.b.requires_grad());
+    assert!(p.w.is_leaf() && p.b.is_leaf());
+    assert_eq!(p.w.data_ptr(), before, "w is updated in place, not reallocated");
+    assert!(Perceptron::loss(&p.forward(&x), &y).double_value(&[]).is_finite());
+}
+
+#[test]
+fn text_follows_the_notebook() {
+    let text = nnopt_ok(&["perceptron", "--device", "cpu"]);
+    // Notebook In [3]: (w, b, lr) as IPython prints the tuple; In [6]: Parameters / Squared loss.
+    assert!(
+        text.contains(
+            "(tensor([[ 1.5410],\n         [-0.2934],\n         [-2.1788]]),\n tensor([0.]),\n 0.001)"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.matches("Parameters: tensor(").count(), 101);
+    assert_eq!(text.matches("Squared loss:, ").count(), 101);
+    // Seed 0's first epoch loss, from tests/goldens/perceptron_seed0.json (15.075204849243164).
+    assert!(text.contains("Squared loss:, 15.075205\n"), "{text}");
+}
+
+#[test]
+fn bad_values_are_usage_errors() {
+    for (args, flag) in [
+        (&["--lr", "0"][..], "--lr"),
+        (&["--lr", "inf"], "--lr"),
+        (&["--epochs", "0"], "--epochs"),
+        (&["--samples", "0"], "--samples"),
+        (&["--samples", "999999999"], "--samples"),
+    ] {
+        let out = nnopt(&[&["perceptron"], args].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag) && !stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_diverging_run_stops_with_advice() {
+    let out = nnopt(&["perceptron", "--lr", "1e30", "--device", "cpu"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("at epoch") && stderr.contains("lower --lr"), "{stderr}");
+}
+
+#[test]
+fn library_run_matches_the_cli() {
+    let report = run(&PerceptronConfig::default(), Device::Cpu, &indicatif::ProgressBar::hidden()).unwrap();
+    let cli = nnopt_json(&["perceptron", "--json", "--device", "cpu"]);
+    assert!(serde_json::to_value(&report).unwrap() == cli, "the library and the CLI disagree");
+}
