@@ -21,3 +21,7 @@ for seed in 0 1 2 3 42; do
 done
 check "perceptron --samples 40 --epochs 30 --lr 2e-4" "perceptron --seed 5 --samples 40 --epochs 30 --lr 2e-4" \
   perceptron.py "--seed 5 --samples 40 --epochs 30 --lr 2e-4"
+for seed in 0 1 2 3 42; do
+  check "mlp --seed $seed" "mlp --seed $seed" mlp.py "--seed $seed"
+done
+check "mlp --hidden 100 --lr 0.3" "mlp --seed 9 --hidden 100 --lr 0.3" mlp.py "--seed 9 --hidden 100 --lr 0.3"

@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::device::DeviceSpec;
 use crate::output::Output;
-use crate::{autograd, info, perceptron};
+use crate::{autograd, info, mlp, perceptron};
 
 /// nnopt — the notebook "Introduction to neural networks optimization" on libtorch, in Rust.
 ///
@@ -47,6 +47,11 @@ pub enum Command {
     /// notebook, w and b never require grad and are updated in place, so no autograd graph grows
     /// behind the updates: flat memory however long it trains.
     Perceptron(PerceptronArgs),
+    /// Notebook part 3: an nn.Module-style MLP (784 → 32 → 10), backpropagation, one SGD step.
+    ///
+    /// Same numbers as the notebook's PyTorch code after torch.manual_seed(SEED): every random
+    /// tensor is drawn on the CPU and then moved to --device, so all devices start alike.
+    Mlp(MlpArgs),
 }
 
 #[derive(Debug, Args)]
@@ -69,7 +74,7 @@ pub struct PerceptronArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Learning rate of the delta rule.
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = 0.001, allow_negative_numbers = true)]
     pub lr: f64,
     /// Passes over the training set in all (the notebook: one train_step, then 100 epochs).
     #[arg(long, default_value_t = 101)]
@@ -77,6 +82,20 @@ pub struct PerceptronArgs {
     /// Training samples N: X = arange(3N).reshape(N, 3) + N(0, 2) noise, y = arange(N).
     #[arg(long, default_value_t = 10)]
     pub samples: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct MlpArgs {
+    /// Seed for libtorch's generator (torch.manual_seed); draws fc1.weight, fc1.bias, fc2.weight,
+    /// fc2.bias, the input, the output gradient, the target, in that order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Learning rate of the SGD step.
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    pub lr: f64,
+    /// Width of the hidden layer.
+    #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
+    pub hidden: i64,
 }
 
 /// Runs the parsed command line.
@@ -99,6 +118,12 @@ pub fn run(cli: Cli) -> Result<()> {
             config.validate()?;
             let device = cli.global.device.resolve()?;
             let report = perceptron::run(&config, device, &out.progress(config.epochs as u64, "epochs"))?;
+            out.result(&report, |r| r.text.clone())
+        }
+        Command::Mlp(args) => {
+            let config = mlp::MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden };
+            config.validate()?;
+            let report = mlp::run(&config, cli.global.device.resolve()?)?;
             out.result(&report, |r| r.text.clone())
         }
     }

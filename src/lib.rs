@@ -3,6 +3,7 @@
 //!
 //! - [`perceptron`]: notebook part 1, the delta rule written by hand.
 //! - [`autograd`]: notebook part 2, gradients through `torch.autograd.grad`.
+//! - [`mlp`]: notebook part 3, an `nn::Module` MLP, backpropagation and one SGD step.
 //! - [`device`]: `--device` parsing and availability checks, shared by every command.
 //! - [`repr`]: tensors printed exactly as PyTorch prints them.
 //! - [`output`]: text vs `--json`, progress bars on stderr.
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod device;
 pub mod error;
 pub mod info;
+pub mod mlp;
 pub mod output;
 pub mod perceptron;
 pub mod repr;

@@ -7,5 +7,6 @@ mod autograd;
 mod cli;
 mod common;
 mod device;
+mod mlp;
 mod perceptron;
 mod repr;

@@ -93,6 +93,7 @@ fn bad_values_are_usage_errors() {
     for (args, flag) in [
         (&["--lr", "0"][..], "--lr"),
         (&["--lr", "inf"], "--lr"),
+        (&["--lr", "-0.1"], "--lr"),
         (&["--epochs", "0"], "--epochs"),
         (&["--samples", "0"], "--samples"),
         (&["--samples", "999999999"], "--samples"),

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Checks nnopt on a GPU machine against itself on the CPU and against PyTorch on CUDA.
+# Needs only the nnopt binary and a Python with torch 2.11 (no Rust):
+#   LD_LIBRARY_PATH=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')/lib \
+#     scripts/gpu-check.sh [path/to/nnopt] [python]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+nnopt=${1:-target/release/nnopt}
+py=${2:-python3}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$nnopt" info
+"$nnopt" --device cuda info --json > /dev/null
+fail=0
+for seed in 0 1; do
+  "$nnopt" --quiet --json --device cpu mlp --seed "$seed" > "$tmp/cpu.json"
+  "$nnopt" --quiet --json --device cuda mlp --seed "$seed" > "$tmp/cuda.json"
+  "$py" scripts/reference/mlp.py --seed "$seed" --device cuda > "$tmp/torch-cuda.json"
+  printf 'mlp seed %s, nnopt cuda vs nnopt cpu:     ' "$seed"
+  python3 scripts/reference/compare.py "$tmp/cuda.json" "$tmp/cpu.json" --tol 1e-5 || fail=1
+  printf 'mlp seed %s, nnopt cuda vs PyTorch cuda:  ' "$seed"
+  python3 scripts/reference/compare.py "$tmp/cuda.json" "$tmp/torch-cuda.json" --tol 1e-5 || fail=1
+done
+for cmd in autograd "perceptron --epochs 20"; do
+  # shellcheck disable=SC2086
+  "$nnopt" --quiet --json --device cpu $cmd > "$tmp/cpu.json"
+  # shellcheck disable=SC2086
+  "$nnopt" --quiet --json --device cuda $cmd > "$tmp/cuda.json"
+  printf '%-40s ' "$cmd, cuda vs cpu:"
+  python3 scripts/reference/compare.py "$tmp/cuda.json" "$tmp/cpu.json" --tol 1e-4 || fail=1
+done
+exit $fail

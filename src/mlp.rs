@@ -1,0 +1,273 @@
+//! Notebook part 3, "Designing dense neural networks (MLP) with pytorch: layers, gradient and
+//! optimizers": an `nn.Module`-style network, backpropagation and one SGD step.
+//!
+//! Mirrors cells In [2]–In [17]: `Network` (fc1: 784 → 32, relu, fc2: 32 → 10), printed as
+//! PyTorch prints it; a random 1×1×28×28 input and the forward output; the parameters; a
+//! backward pass with an explicit output gradient; an MSE loss against a random target; fc1's
+//! bias gradient before (`None`) and after `loss.backward()`; fc1's first weights before and
+//! after one SGD step (lr 0.05).
+//!
+//! After `manual_seed(S)` the draws happen in PyTorch's order — fc1.weight, fc1.bias,
+//! fc2.weight, fc2.bias, the input, the output gradient, the target — all on the CPU and then
+//! moved to the chosen device, so every device starts from the same numbers.
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::Value;
+use tch::nn::{self, Module, OptimizerConfig};
+use tch::{Device, Kind, Reduction, Tensor};
+
+use crate::error::{ensure_usage, torch};
+use crate::output::tensor_json;
+use crate::repr::{size_repr, tensor_repr, Repr};
+
+/// Pixels in a 28×28 image.
+pub const INPUT_FEATURES: i64 = 28 * 28;
+/// Digits 0–9.
+pub const CLASSES: i64 = 10;
+/// Widths past this would not teach anything a smaller one does not, and can exhaust memory.
+pub const MAX_HIDDEN: i64 = 1 << 16;
+
+/// PyTorch's `nn.Linear` initialisation, which tch's `nn::linear` does not reproduce (tch draws
+/// the bias first and bounds the weight by √(6/fan_in)).
+///
+/// `reset_parameters` runs `kaiming_uniform_(weight, a=√5)`: bound = √3 · gain / √fan_in with
+/// gain = √(2 / (1 + a²)) — computed here in the same float64 steps, since a² is not exactly 5 —
+/// then bias ~ U(−1/√fan_in, 1/√fan_in). Weight first, then bias.
+pub fn torch_linear(path: nn::Path, in_features: i64, out_features: i64) -> nn::Linear {
+    let a = 5f64.sqrt();
+    let gain = (2.0 / (1.0 + a * a)).sqrt();
+    let weight_bound = 3f64.sqrt() * (gain / (in_features as f64).sqrt());
+    let ws = path.var(
+        "weight",
+        &[out_features, in_features],
+        nn::Init::Uniform { lo: -weight_bound, up: weight_bound },
+    );
+    let bias_bound = 1.0 / (in_features as f64).sqrt();
+    let bs = path.var("bias", &[out_features], nn::Init::Uniform { lo: -bias_bound, up: bias_bound });
+    nn::Linear { ws, bs: Some(bs) }
+}
+
+/// The notebook's `Network`: flatten, then `fc1 → relu → … → fcN`; parameters named as PyTorch
+/// names them (`fc1.weight`, `fc1.bias`, …) in the VarStore.
+#[derive(Debug)]
+pub struct Network {
+    /// (in_features, out_features, layer) for fc1, fc2, …
+    layers: Vec<(i64, i64, nn::Linear)>,
+}
+
+impl Network {
+    /// A network with the given layer widths, e.g. `[784, 32, 10]` for the notebook's.
+    pub fn new(vs: &nn::Path, widths: &[i64]) -> Self {
+        let layers = widths
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| (w[0], w[1], torch_linear(vs / format!("fc{}", i + 1), w[0], w[1])))
+            .collect();
+        Network { layers }
+    }
+
+    /// The layers, in order: fc1, fc2, …
+    pub fn layers(&self) -> impl Iterator<Item = &nn::Linear> {
+        self.layers.iter().map(|(_, _, layer)| layer)
+    }
+
+    /// Parameters in `net.parameters()` order: fc1.weight, fc1.bias, fc2.weight, …
+    pub fn parameters(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers().enumerate() {
+            out.push((format!("fc{}.weight", i + 1), layer.ws.shallow_clone()));
+            if let Some(bs) = &layer.bs {
+                out.push((format!("fc{}.bias", i + 1), bs.shallow_clone()));
+            }
+        }
+        out
+    }
+}
+
+impl Module for Network {
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        let last = self.layers.len() - 1;
+        let mut x = xs.flatten(1, -1);
+        for (i, layer) in self.layers().enumerate() {
+            x = layer.forward(&x);
+            if i < last {
+                x = x.relu();
+            }
+        }
+        x
+    }
+}
+
+/// `print(net)`.
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "Network(")?;
+        for (i, (input, output, layer)) in self.layers.iter().enumerate() {
+            let bias = if layer.bs.is_some() { "True" } else { "False" };
+            writeln!(f, "  (fc{}): Linear(in_features={input}, out_features={output}, bias={bias})", i + 1)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// A run's settings; the defaults are the notebook's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpConfig {
+    pub seed: u64,
+    /// Learning rate of the SGD step.
+    pub lr: f64,
+    /// Width of the hidden layer.
+    pub hidden: i64,
+}
+
+impl Default for MlpConfig {
+    fn default() -> Self {
+        MlpConfig { seed: 0, lr: 0.05, hidden: 32 }
+    }
+}
+
+impl MlpConfig {
+    /// Rejects settings that cannot run, naming the flag.
+    pub fn validate(&self) -> Result<()> {
+        let lr = self.lr;
+        ensure_usage(lr.is_finite() && lr > 0.0, || format!("--lr must be a finite number > 0, got {lr}"))?;
+        ensure_usage((1..=MAX_HIDDEN).contains(&self.hidden), || {
+            format!("--hidden must be between 1 and {MAX_HIDDEN}, got {}", self.hidden)
+        })
+    }
+}
+
+/// A parameter's name and shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParameterInfo {
+    pub name: String,
+    pub shape: Vec<i64>,
+}
+
+/// What the walk-through computed; `text` is the notebook-style transcript.
+#[derive(Debug, Clone, Serialize)]
+pub struct MlpReport {
+    pub seed: u64,
+    pub device: String,
+    pub parameters: Vec<ParameterInfo>,
+    /// The forward output that the loss cell uses (1×10).
+    pub output: Value,
+    pub target: Value,
+    pub loss: f64,
+    pub fc1_bias_grad: Value,
+    pub fc1_weight_row0_before: Value,
+    pub fc1_weight_row0_after: Value,
+    #[serde(skip)]
+    pub text: String,
+}
+
+/// `randn` on the CPU (the generator every device shares here), then moved.
+fn randn(size: &[i64], device: Device) -> Tensor {
+    Tensor::randn(size, (Kind::Float, Device::Cpu)).to_device(device)
+}
+
+/// `output.backward(gradient)`: backpropagates `gradient` as ∂L/∂output. tch only has
+/// `backward()` on scalars, so this backpropagates Σ(output·gradient), whose derivative with
+/// respect to output is exactly `gradient`.
+fn backward_with(output: &Tensor, gradient: &Tensor) -> Result<()> {
+    (output * gradient.detach()).sum(None).f_backward().map_err(torch)
+}
+
+/// The notebook's cells 3–17 in order, on `device`.
+pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
+    config.validate()?;
+    tch::manual_seed(config.seed as i64);
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let net = Network::new(&vs.root(), &[INPUT_FEATURES, config.hidden, CLASSES]);
+    vs.set_device(device);
+    let mut sgd = nn::Sgd::default().build(&vs, config.lr).map_err(torch)?;
+    let mut text = String::new();
+    let mut line = |s: String| {
+        text.push_str(&s);
+        text.push('\n');
+    };
+
+    line("# print(net)".into());
+    line(net.to_string());
+
+    line("# input = torch.randn(1, 1, 28, 28); print(input.shape); print(net(input))".into());
+    let input = randn(&[1, 1, 28, 28], device);
+    line(size_repr(&input.size()));
+    let output = net.forward(&input);
+    // tch cannot name grad_fns; a Linear on a 2-D input with bias is addmm in libtorch.
+    line(Repr::new(&output).grad_fn("AddmmBackward0").to_string());
+
+    line("# params = list(net.parameters()); len(params); params[0]; params[0].size()".into());
+    let parameters = net.parameters();
+    line(parameters.len().to_string());
+    let fc1_weight = &parameters[0].1;
+    line(Repr::new(fc1_weight).parameter().to_string());
+    line(size_repr(&fc1_weight.size()));
+
+    line("# net.zero_grad(); output.backward(torch.randn(1, 10))".into());
+    sgd.zero_grad();
+    backward_with(&output, &randn(&[1, CLASSES], device))?;
+
+    line("# target = torch.randn(10); target.view(1, -1); loss = nn.MSELoss()(net(input), target)".into());
+    let target = randn(&[CLASSES], device);
+    line(tensor_repr(&target));
+    let target = target.view([1, -1]);
+    line(tensor_repr(&target));
+    let output = net.forward(&input);
+    let loss = output.f_mse_loss(&target, Reduction::Mean).map_err(torch)?;
+    line(Repr::new(&loss).grad_fn("MseLossBackward0").to_string());
+
+    line("# net.zero_grad(); fc1.bias.grad before and after loss.backward()".into());
+    sgd.zero_grad();
+    let fc1_bias = &parameters[1].1;
+    line("before".into());
+    line(grad_repr(fc1_bias));
+    loss.f_backward().map_err(torch)?;
+    line("after".into());
+    line(grad_repr(fc1_bias));
+    let fc1_bias_grad = tensor_json(&fc1_bias.grad())?;
+
+    line(format!("# fc1.weight[0, :10] before and after one SGD step (lr {})", config.lr));
+    let row0 = || fc1_weight.get(0).narrow(0, 0, 10);
+    line(Repr::new(&row0()).grad_fn("SliceBackward0").to_string());
+    let fc1_weight_row0_before_tensor = row0().detach().copy();
+    let fc1_weight_row0_before = tensor_json(&fc1_weight_row0_before_tensor)?;
+    sgd.zero_grad();
+    let step_loss = net.forward(&input).f_mse_loss(&target, Reduction::Mean).map_err(torch)?;
+    step_loss.f_backward().map_err(torch)?;
+    sgd.step();
+    line(Repr::new(&row0()).grad_fn("SliceBackward0").to_string());
+    // The step is lr·grad, often below the 4 printed decimals; show it on its own.
+    let change = (row0() - fc1_weight_row0_before_tensor).detach();
+    line(format!(
+        "# change = −lr·grad (zero where fc1's unit 0 is inactive for this input)\n{}",
+        tensor_repr(&change)
+    ));
+
+    Ok(MlpReport {
+        seed: config.seed,
+        device: crate::device::name(device),
+        parameters: parameters
+            .iter()
+            .map(|(name, t)| ParameterInfo { name: name.clone(), shape: t.size() })
+            .collect(),
+        output: tensor_json(&output)?,
+        target: tensor_json(&target.view([-1]))?,
+        loss: loss.f_double_value(&[]).map_err(torch)?,
+        fc1_bias_grad,
+        fc1_weight_row0_before,
+        fc1_weight_row0_after: tensor_json(&row0())?,
+        text,
+    })
+}
+
+/// A parameter's `.grad` as PyTorch prints it: `None` until a backward pass fills it.
+fn grad_repr(parameter: &Tensor) -> String {
+    let grad = parameter.grad();
+    if grad.defined() {
+        tensor_repr(&grad)
+    } else {
+        "None".to_string()
+    }
+}

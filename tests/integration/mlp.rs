@@ -1,0 +1,146 @@
+//! `nnopt mlp`: the network's shape and names, PyTorch's numbers, SGD by hand, CUDA agreement.
+
+use nnopt::mlp::{run, MlpConfig, Network, CLASSES, INPUT_FEATURES};
+use tch::nn::{self, Module, OptimizerConfig};
+use tch::{Device, Kind, Reduction, Tensor};
+
+use crate::common::{cuda_or_skip, golden, max_abs_diff, nnopt, nnopt_json, nnopt_ok};
+
+#[test]
+fn seed_0_matches_pytorch() {
+    // Goldens: scripts/torch-python scripts/reference/mlp.py --seed 0 > tests/goldens/mlp_seed0.json
+    let ours = nnopt_json(&["mlp", "--seed", "0", "--json", "--device", "cpu"]);
+    assert_eq!(max_abs_diff(&ours, &golden("mlp_seed0.json"), "$"), 0.0);
+}
+
+#[test]
+fn seed_1_matches_pytorch() {
+    // Goldens: scripts/torch-python scripts/reference/mlp.py --seed 1 > tests/goldens/mlp_seed1.json
+    let ours = nnopt_json(&["mlp", "--seed", "1", "--json", "--device", "cpu"]);
+    let reference = golden("mlp_seed1.json");
+    assert_eq!(ours["loss"], reference["loss"]);
+    assert_eq!(max_abs_diff(&ours, &reference, "$"), 0.0);
+}
+
+#[test]
+fn prints_as_pytorch_prints_the_module() {
+    // PyTorch: print(Net()) for fc1 = nn.Linear(784, 32), fc2 = nn.Linear(32, 10)
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = Network::new(&vs.root(), &[784, 32, 10]);
+    assert_eq!(
+        net.to_string(),
+        "Network(\n  (fc1): Linear(in_features=784, out_features=32, bias=True)\n  \
+         (fc2): Linear(in_features=32, out_features=10, bias=True)\n)"
+    );
+}
+
+#[test]
+fn parameters_have_pytorch_names_and_shapes() {
+    // PyTorch: [(n, list(p.shape)) for n, p in Net().named_parameters()]
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = Network::new(&vs.root(), &[784, 32, 10]);
+    let names: Vec<(String, Vec<i64>)> = net.parameters().into_iter().map(|(n, t)| (n, t.size())).collect();
+    let expected = [
+        ("fc1.weight", vec![32, 784]),
+        ("fc1.bias", vec![32]),
+        ("fc2.weight", vec![10, 32]),
+        ("fc2.bias", vec![10]),
+    ];
+    assert_eq!(names, expected.map(|(n, s)| (n.to_string(), s)));
+    let mut stored: Vec<String> = vs.variables().into_keys().collect();
+    stored.sort();
+    assert_eq!(stored, ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"]);
+}
+
+#[test]
+fn initialisation_is_pytorchs_nn_linear() {
+    // PyTorch: torch.manual_seed(0); l = nn.Linear(784, 32) → l.weight[0, :3], l.bias[:3]; bounds ±1/√784
+    // (values from tests/goldens/mlp_seed0.json's fc1_weight_row0_before, the same first draw).
+    tch::manual_seed(0);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = Network::new(&vs.root(), &[784, 32, 10]);
+    let fc1 = net.layers().next().unwrap();
+    let row: Vec<f64> = Vec::try_from(fc1.ws.get(0).narrow(0, 0, 10).to_kind(Kind::Double)).unwrap();
+    let golden_row: Vec<f64> =
+        serde_json::from_value(golden("mlp_seed0.json")["fc1_weight_row0_before"].clone()).unwrap();
+    assert_eq!(row, golden_row);
+    let bound = 1.0 / 28.0;
+    assert!(fc1.ws.abs().max().double_value(&[]) <= bound);
+    assert!(fc1.bs.as_ref().unwrap().abs().max().double_value(&[]) <= bound);
+}
+
+#[test]
+fn an_sgd_step_is_w_minus_lr_grad() {
+    tch::manual_seed(3);
+    let lr = 0.05;
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = Network::new(&vs.root(), &[INPUT_FEATURES, 16, CLASSES]);
+    let mut sgd = nn::Sgd::default().build(&vs, lr).unwrap();
+    let input = Tensor::randn([4, 1, 28, 28], (Kind::Float, Device::Cpu));
+    let target = Tensor::randn([4, CLASSES], (Kind::Float, Device::Cpu));
+    sgd.zero_grad();
+    net.forward(&input).mse_loss(&target, Reduction::Mean).backward();
+    let expected: Vec<(Tensor, String)> =
+        net.parameters().into_iter().map(|(n, p)| ((p.detach() - p.grad() * lr).copy(), n)).collect();
+    sgd.step();
+    for ((want, name), (_, got)) in expected.iter().zip(net.parameters()) {
+        let diff = (got.detach() - want).abs().max().double_value(&[]);
+        assert!(diff <= 1e-7, "{name}: |Δ| = {diff}");
+        assert!(diff >= 0.0);
+    }
+    // And the step did move the weights.
+    assert!(expected[0].0.ne_tensor(&Tensor::zeros_like(&expected[0].0)).any().int64_value(&[]) == 1);
+}
+
+#[test]
+fn text_walks_the_notebook_cells() {
+    let text = nnopt_ok(&["mlp", "--device", "cpu"]);
+    for expected in [
+        "Network(\n  (fc1): Linear(in_features=784, out_features=32, bias=True)",
+        "torch.Size([1, 1, 28, 28])\n",
+        "]], grad_fn=<AddmmBackward0>)\n# params",
+        "\n4\nParameter containing:\ntensor([[",
+        "       requires_grad=True)\ntorch.Size([32, 784])\n",
+        "grad_fn=<MseLossBackward0>)\n",
+        "before\nNone\nafter\ntensor([",
+        "grad_fn=<SliceBackward0>)",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn hidden_width_and_lr_apply_and_are_validated() {
+    let v = nnopt_json(&["mlp", "--hidden", "8", "--json", "--device", "cpu"]);
+    assert_eq!(v["parameters"][0]["shape"], serde_json::json!([8, 784]));
+    assert_eq!(v["fc1_bias_grad"].as_array().unwrap().len(), 8);
+    for (args, flag) in [
+        (&["--hidden", "0"][..], "--hidden"),
+        (&["--lr", "-1"], "--lr"),
+        (&["--hidden", "-3"], "--hidden"),
+        (&["--lr", "nan"], "--lr"),
+    ] {
+        let out = nnopt(&[&["mlp"], args].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{stderr}");
+    }
+}
+
+#[test]
+fn library_and_cli_agree() {
+    let report = run(&MlpConfig::default(), Device::Cpu).unwrap();
+    let cli = nnopt_json(&["mlp", "--json", "--device", "cpu"]);
+    assert!(serde_json::to_value(&report).unwrap() == cli, "the library and the CLI disagree");
+}
+
+#[test]
+fn cuda_agrees_with_cpu() {
+    if !cuda_or_skip("mlp::cuda_agrees_with_cpu") {
+        return;
+    }
+    let cpu = serde_json::to_value(run(&MlpConfig::default(), Device::Cpu).unwrap()).unwrap();
+    let cuda = serde_json::to_value(run(&MlpConfig::default(), Device::Cuda(0)).unwrap()).unwrap();
+    let diff = max_abs_diff(&cuda, &cpu, "$");
+    assert!(diff <= 1e-5, "CPU and CUDA differ by {diff}");
+}
