@@ -1,11 +1,20 @@
 //! The command line: clap types only, mapped onto the library's plain config structs.
 
-use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::classify::{self, PredictInput};
+use crate::data::DataSource;
 use crate::device::DeviceSpec;
+use crate::error::usage;
 use crate::output::Output;
-use crate::{autograd, info, mlp, perceptron};
+use crate::train::{self, EpochMetrics, OptimizerKind, TrainConfig};
+use crate::{autograd, data, fsutil, info, mlp, perceptron, weights};
 
 /// nnopt — the notebook "Introduction to neural networks optimization" on libtorch, in Rust.
 ///
@@ -52,6 +61,16 @@ pub enum Command {
     /// Same numbers as the notebook's PyTorch code after torch.manual_seed(SEED): every random
     /// tensor is drawn on the CPU and then moved to --device, so all devices start alike.
     Mlp(MlpArgs),
+    /// Train the notebook's MLP on real images (minibatch SGD, cross-entropy), report each epoch.
+    ///
+    /// Without --data it trains on built-in synthetic digits (no download); --data fashion uses
+    /// Debian's Fashion-MNIST; any directory of MNIST-layout IDX files (raw or .gz) works.
+    /// Ctrl-C stops after the current batch, evaluates, and saves if --save was given.
+    Train(TrainArgs),
+    /// Accuracy and confusion matrix of saved weights on a data set's test split.
+    Evaluate(EvaluateArgs),
+    /// Classify one image with saved weights: a test image (--index) or a PGM/PNG file (--image).
+    Predict(PredictArgs),
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +117,218 @@ pub struct MlpArgs {
     pub hidden: i64,
 }
 
+/// `--data`: shared by train, evaluate and predict.
+const DATA_HELP: &str = "Data: a directory with train-images-idx3-ubyte, train-labels-idx1-ubyte, \
+t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz; MNIST, Fashion-MNIST, KMNIST…), \
+`fashion` (Debian's dataset-fashion-mnist), or `synthetic` (built-in synthetic digits, \
+60000 + 10000; synthetic:TRAIN,TEST for other sizes)";
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[arg(long, default_value = "synthetic", help = DATA_HELP)]
+    pub data: String,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    /// Images per SGD step.
+    #[arg(long, default_value_t = 128, allow_negative_numbers = true)]
+    pub batch_size: i64,
+    /// Initial learning rate, decayed along a cosine over the epochs [default: 0.05 for sgd, 0.001 for adam].
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// SGD momentum (Nesterov when > 0).
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+    pub momentum: f64,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 5e-4, allow_negative_numbers = true)]
+    pub weight_decay: f64,
+    /// Seed for the initial weights and the shuffling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Hidden layer widths, comma-separated: 32 (the notebook's 784-32-10) or 256,128.
+    #[arg(long, value_delimiter = ',', default_value = "32", allow_negative_numbers = true)]
+    pub hidden: Vec<i64>,
+    #[arg(long, value_enum, default_value_t = OptimizerArg::Sgd)]
+    pub optimizer: OptimizerArg,
+    /// One batch per epoch: a quick check that everything runs.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the running training loss on stderr every N batches (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub log_interval: usize,
+    /// Save the trained weights here (safetensors, PyTorch's parameter names).
+    #[arg(long, value_name = "FILE.safetensors")]
+    pub save: Option<PathBuf>,
+    /// Write the per-epoch metrics here as CSV.
+    #[arg(long, value_name = "FILE.csv")]
+    pub metrics: Option<PathBuf>,
+}
+
+/// `--optimizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    /// SGD with Nesterov momentum and weight decay.
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Weights saved by `nnopt train --save`.
+    #[arg(long, value_name = "FILE.safetensors")]
+    pub weights: PathBuf,
+    #[arg(long, default_value = "synthetic", help = DATA_HELP)]
+    pub data: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Weights saved by `nnopt train --save`.
+    #[arg(long, value_name = "FILE.safetensors")]
+    pub weights: PathBuf,
+    #[arg(long, default_value = "synthetic", help = DATA_HELP)]
+    pub data: String,
+    /// Which test image of --data to classify.
+    #[arg(long, conflicts_with = "image", required_unless_present = "image")]
+    pub index: Option<i64>,
+    /// A PGM or PNG image instead (light ink on dark, as many pixels as the network's input).
+    #[arg(long, value_name = "FILE")]
+    pub image: Option<PathBuf>,
+}
+
+/// Refuses an output path whose directory does not exist, before any work is done.
+fn check_output_path(flag: &str, path: &Path) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(usage(format!(
+            "{flag} {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(usage(format!("{flag} {}: is a directory; give a file name", path.display())));
+    }
+    Ok(())
+}
+
+/// The metrics CSV, rewritten atomically after every epoch so an interrupted run keeps its rows.
+fn write_metrics(path: &Path, epochs: &[EpochMetrics]) -> Result<()> {
+    let mut csv = String::from("epoch,lr,train_loss,test_loss,test_accuracy,seconds,samples_per_second\n");
+    for m in epochs {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            m.epoch, m.lr, m.train_loss, m.test_loss, m.test_accuracy, m.seconds, m.samples_per_second
+        ));
+    }
+    fsutil::write_atomic(path, csv.as_bytes())
+}
+
+fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
+    let optimizer = match args.optimizer {
+        OptimizerArg::Sgd => OptimizerKind::Sgd,
+        OptimizerArg::Adam => OptimizerKind::Adam,
+    };
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr.unwrap_or(optimizer.default_lr()),
+        momentum: args.momentum,
+        weight_decay: args.weight_decay,
+        optimizer,
+        seed: args.seed,
+        hidden: args.hidden,
+        dry_run: args.dry_run,
+        log_interval: args.log_interval,
+    };
+    config.validate()?;
+    for (flag, path) in [("--save", &args.save), ("--metrics", &args.metrics)] {
+        if let Some(path) = path {
+            check_output_path(flag, path)?;
+        }
+    }
+    let device = global.device.resolve()?;
+    let source = DataSource::parse(&args.data)?;
+    out.note(format!("loading {source}…"));
+    let data = data::load(&source)?;
+
+    // First Ctrl-C: finish the batch, evaluate, save. Second: stop at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
+    });
+
+    if !out.json {
+        println!(
+            "data: {} — {} training and {} test images of {}×{}, {} classes",
+            data.name,
+            data.train.len(),
+            data.test.len(),
+            data.height,
+            data.width,
+            data.classes
+        );
+    }
+    let mut done: Vec<EpochMetrics> = Vec::new();
+    let mut metrics_error = None;
+    let mut on_epoch = |m: &EpochMetrics| {
+        if !out.json {
+            println!(
+                "epoch {:>3}/{}  lr {:.5}  train loss {:.4}  test loss {:.4}  test accuracy {:.2}%  {:.1} s  {:.0} samples/s",
+                m.epoch,
+                config.epochs,
+                m.lr,
+                m.train_loss,
+                m.test_loss,
+                100.0 * m.test_accuracy,
+                m.seconds,
+                m.samples_per_second
+            );
+            let _ = std::io::stdout().flush();
+        }
+        done.push(m.clone());
+        if let Some(path) = &args.metrics {
+            if let Err(err) = write_metrics(path, &done) {
+                metrics_error.get_or_insert(err);
+            }
+        }
+    };
+    let mut hooks = train::Hooks { out, stop: &stop, on_epoch: &mut on_epoch };
+    let trained = train::train(&config, &data, device, &mut hooks)?;
+    if let Some(err) = metrics_error {
+        return Err(err);
+    }
+    if let Some(path) = &args.save {
+        weights::save(path, &trained.net, &trained.normalization, &data.name)?;
+        out.note(format!("saved the weights to {}", path.display()));
+    }
+    let report = &trained.report;
+    out.result(report, |r| {
+        let d = &r.data;
+        format!(
+            "inputs normalized with the training set's mean {:.4} and std {:.4}\n\
+             final test accuracy {:.2}% ({} images), test loss {:.4}\n\n{}",
+            d.mean,
+            d.std,
+            100.0 * r.final_metrics.test_accuracy,
+            d.test_samples,
+            r.final_metrics.test_loss,
+            classify::confusion_table(&r.final_metrics.confusion_matrix)
+        )
+    })?;
+    match &report.stopped {
+        Some(why) if trained.diverged => bail!("{why}"),
+        Some(why) => out.note(format!("nnopt: {why}")),
+        None => {}
+    }
+    Ok(())
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let out = Output { json: cli.global.json, quiet: cli.global.quiet };
@@ -125,6 +356,22 @@ pub fn run(cli: Cli) -> Result<()> {
             config.validate()?;
             let report = mlp::run(&config, cli.global.device.resolve()?)?;
             out.result(&report, |r| r.text.clone())
+        }
+        Command::Train(args) => run_train(args, &cli.global, out),
+        Command::Evaluate(args) => {
+            let device = cli.global.device.resolve()?;
+            let report = classify::evaluate(&args.weights, &DataSource::parse(&args.data)?, device, &out)?;
+            out.result(&report, classify::render_evaluation)
+        }
+        Command::Predict(args) => {
+            let device = cli.global.device.resolve()?;
+            let input = match (args.image, args.index) {
+                (Some(image), _) => PredictInput::Image(image),
+                (None, Some(index)) => PredictInput::Index { source: DataSource::parse(&args.data)?, index },
+                (None, None) => return Err(usage("predict needs --index N or --image FILE")),
+            };
+            let report = classify::predict(&args.weights, &input, device, &out)?;
+            out.result(&report, classify::render_prediction)
         }
     }
 }

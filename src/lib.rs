@@ -4,6 +4,8 @@
 //! - [`perceptron`]: notebook part 1, the delta rule written by hand.
 //! - [`autograd`]: notebook part 2, gradients through `torch.autograd.grad`.
 //! - [`mlp`]: notebook part 3, an `nn::Module` MLP, backpropagation and one SGD step.
+//! - [`train`]: the MLP trained on real images ([`data`]: IDX files, synthetic digits),
+//!   [`weights`] on disk (safetensors), [`classify`]: evaluate and predict with them.
 //! - [`device`]: `--device` parsing and availability checks, shared by every command.
 //! - [`repr`]: tensors printed exactly as PyTorch prints them.
 //! - [`output`]: text vs `--json`, progress bars on stderr.
@@ -11,11 +13,16 @@
 //! - [`cli`]: the clap front end, mapped onto the plain config structs above.
 
 pub mod autograd;
+pub mod classify;
 pub mod cli;
+pub mod data;
 pub mod device;
 pub mod error;
+pub mod fsutil;
 pub mod info;
 pub mod mlp;
 pub mod output;
 pub mod perceptron;
 pub mod repr;
+pub mod train;
+pub mod weights;

@@ -67,6 +67,15 @@ impl Network {
         Network { layers }
     }
 
+    /// Layer widths, input first: `[784, 32, 10]` for the notebook's network.
+    pub fn widths(&self) -> Vec<i64> {
+        self.layers
+            .iter()
+            .map(|(input, _, _)| *input)
+            .chain(self.layers.last().map(|(_, out, _)| *out))
+            .collect()
+    }
+
     /// The layers, in order: fc1, fc2, …
     pub fn layers(&self) -> impl Iterator<Item = &nn::Linear> {
         self.layers.iter().map(|(_, _, layer)| layer)

@@ -12,7 +12,7 @@ fn verify_cli() {
 
 #[test]
 fn every_command_has_help() {
-    for command in ["info", "autograd", "perceptron", "mlp"] {
+    for command in ["info", "autograd", "perceptron", "mlp", "train", "evaluate", "predict"] {
         let out = nnopt(&[command, "--help"]);
         assert!(out.status.success(), "{command} --help failed");
         let help = String::from_utf8_lossy(&out.stdout);
@@ -29,7 +29,7 @@ fn missing_cuda_is_exit_2_naming_cuda() {
         eprintln!("SKIPPED missing_cuda_is_exit_2_naming_cuda: this machine has CUDA");
         return;
     }
-    for command in ["autograd", "perceptron", "mlp"] {
+    for command in ["autograd", "perceptron", "mlp", "train"] {
         let out = nnopt(&["--device", "cuda", command]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");

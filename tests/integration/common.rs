@@ -68,3 +68,21 @@ pub fn cuda_or_skip(test: &str) -> bool {
         false
     }
 }
+
+/// A fresh, empty scratch directory for one test, under cargo's target tmp dir.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Debian's Fashion-MNIST, which the test suite needs (scripts/test and .ci/run install it).
+pub fn fashion_dir() -> &'static str {
+    let dir = nnopt::data::FASHION_DIR;
+    assert!(
+        std::path::Path::new(dir).join("train-images-idx3-ubyte.gz").is_file(),
+        "Fashion-MNIST is missing at {dir}: apt-get install dataset-fashion-mnist (scripts/test does this)"
+    );
+    dir
+}

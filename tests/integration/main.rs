@@ -6,7 +6,9 @@
 mod autograd;
 mod cli;
 mod common;
+mod data;
 mod device;
 mod mlp;
 mod perceptron;
 mod repr;
+mod train;

@@ -1,0 +1,240 @@
+//! Image classification data: MNIST-layout IDX files from a directory, Debian's Fashion-MNIST,
+//! or the built-in synthetic digits — as tensors ready for the MLP.
+
+pub mod idx;
+pub mod image;
+pub mod synthetic;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{ensure, Result};
+use tch::{Kind, Tensor};
+
+use crate::error::usage;
+
+/// Where Debian's `dataset-fashion-mnist` package puts its files.
+pub const FASHION_DIR: &str = "/usr/share/datasets/fashion-mnist";
+/// The synthetic set's fixed seed: the same data for every run, whatever `--seed` trains with.
+pub const SYNTHETIC_SEED: u64 = 20_261_126;
+/// Fashion-MNIST's class names, in label order.
+pub const FASHION_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// `--data`: a directory of IDX files, `fashion`, or `synthetic` (the default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// The built-in synthetic digits: `train` + `test` images.
+    Synthetic { train: usize, test: usize },
+    /// A directory holding the four MNIST-layout files.
+    Dir(PathBuf),
+}
+
+impl Default for DataSource {
+    fn default() -> Self {
+        DataSource::Synthetic { train: 60_000, test: 10_000 }
+    }
+}
+
+impl DataSource {
+    /// Parses `--data`: `synthetic` (or `synthetic:TRAIN,TEST` for other sizes), `fashion`
+    /// (Debian's Fashion-MNIST) or a directory.
+    pub fn parse(text: &str) -> Result<Self> {
+        if let Some(sizes) = text.strip_prefix("synthetic:") {
+            let bad = || {
+                usage(format!(
+                    "--data {text}: give synthetic sizes as synthetic:TRAIN,TEST, e.g. synthetic:6000,1000"
+                ))
+            };
+            let (train, test) = sizes.split_once(',').ok_or_else(bad)?;
+            let (train, test) = (
+                train.trim().parse::<usize>().map_err(|_| bad())?,
+                test.trim().parse::<usize>().map_err(|_| bad())?,
+            );
+            if !(10..=1_000_000).contains(&train) || !(10..=1_000_000).contains(&test) {
+                return Err(usage(format!("--data {text}: synthetic sizes must be between 10 and 1000000")));
+            }
+            return Ok(DataSource::Synthetic { train, test });
+        }
+        Ok(match text {
+            "synthetic" => DataSource::default(),
+            "fashion" | "fashion-mnist" => DataSource::Dir(PathBuf::from(FASHION_DIR)),
+            dir => DataSource::Dir(PathBuf::from(dir)),
+        })
+    }
+}
+
+impl fmt::Display for DataSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataSource::Synthetic { train, test } => write!(f, "synthetic digits ({train} + {test})"),
+            DataSource::Dir(dir) => write!(f, "{}", dir.display()),
+        }
+    }
+}
+
+/// Images (N×H×W, u8) and their labels (N, i64), on the CPU.
+#[derive(Debug)]
+pub struct Split {
+    pub images: Tensor,
+    pub labels: Tensor,
+}
+
+impl Split {
+    pub fn len(&self) -> i64 {
+        self.labels.size()[0]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A training and a test split of the same image size.
+#[derive(Debug)]
+pub struct Dataset {
+    /// What it is, for reports: `synthetic digits` or the directory.
+    pub name: String,
+    pub train: Split,
+    pub test: Split,
+    pub height: i64,
+    pub width: i64,
+    /// Number of classes: the largest training label + 1.
+    pub classes: i64,
+}
+
+impl Dataset {
+    /// Pixels per image, the network's input width.
+    pub fn features(&self) -> i64 {
+        self.height * self.width
+    }
+
+    /// Class names where the data set is known to have them (Fashion-MNIST).
+    pub fn class_names(&self) -> Option<&'static [&'static str]> {
+        (self.name.contains("fashion") && self.classes == 10).then_some(&FASHION_CLASSES[..])
+    }
+}
+
+/// Loads the data set `source` names.
+pub fn load(source: &DataSource) -> Result<Dataset> {
+    match source {
+        DataSource::Synthetic { train, test } => {
+            let (train_images, train_labels) = synthetic::generate(*train, SYNTHETIC_SEED);
+            let (test_images, test_labels) = synthetic::generate(*test, SYNTHETIC_SEED + 1);
+            Ok(Dataset {
+                name: source.to_string(),
+                train: Split { images: train_images, labels: train_labels },
+                test: Split { images: test_images, labels: test_labels },
+                height: synthetic::SIZE,
+                width: synthetic::SIZE,
+                classes: 10,
+            })
+        }
+        DataSource::Dir(dir) => load_dir(dir),
+    }
+}
+
+/// Finds `stem` (e.g. `train-images-idx3-ubyte`) in `dir`, raw or `.gz`, with `-` or `.` before
+/// `idx` (both spellings circulate).
+fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
+    let dotted = stem.replacen("-idx", ".idx", 1);
+    let candidates = [stem.to_string(), format!("{stem}.gz"), dotted.clone(), format!("{dotted}.gz")];
+    candidates.iter().map(|name| dir.join(name)).find(|p| p.is_file()).ok_or_else(|| {
+        let hint = if dir == Path::new(FASHION_DIR) {
+            " (install it with: apt-get install dataset-fashion-mnist)".to_string()
+        } else {
+            String::from(" (MNIST itself: scripts/fetch-mnist.sh DIR)")
+        };
+        usage(format!(
+            "--data {}: no {stem} or {stem}.gz there; a data directory holds train-images-idx3-ubyte, \
+             train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte{hint}",
+            dir.display()
+        ))
+    })
+}
+
+fn load_split(dir: &Path, prefix: &str) -> Result<(Split, i64, i64)> {
+    let images_path = find(dir, &format!("{prefix}-images-idx3-ubyte"))?;
+    let labels_path = find(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
+    let (n, h, w, pixels) = idx::read_images(&images_path)?;
+    let labels = idx::read_labels(&labels_path)?;
+    ensure!(
+        labels.len() == n,
+        "{} has {n} images but {} has {} labels",
+        images_path.display(),
+        labels_path.display(),
+        labels.len()
+    );
+    ensure!(n > 0, "{}: no images", images_path.display());
+    let images = Tensor::from_slice(&pixels).reshape([n as i64, h as i64, w as i64]);
+    let labels = Tensor::from_slice(&labels).to_kind(Kind::Int64);
+    Ok((Split { images, labels }, h as i64, w as i64))
+}
+
+fn load_dir(dir: &Path) -> Result<Dataset> {
+    ensure_dir(dir)?;
+    let (train, h, w) = load_split(dir, "train")?;
+    let (test, th, tw) = load_split(dir, "t10k")?;
+    ensure!(
+        (h, w) == (th, tw),
+        "{}: training images are {h}×{w} but test images are {th}×{tw}",
+        dir.display()
+    );
+    let classes = train.labels.max().int64_value(&[]) + 1;
+    ensure!(classes >= 2, "{}: the training labels hold a single class", dir.display());
+    let test_max = test.labels.max().int64_value(&[]);
+    ensure!(
+        test_max < classes,
+        "{}: test label {test_max} is out of range: the training labels have {classes} classes (0 to {})",
+        dir.display(),
+        classes - 1
+    );
+    Ok(Dataset { name: dir.display().to_string(), train, test, height: h, width: w, classes })
+}
+
+fn ensure_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let hint = if dir == Path::new(FASHION_DIR) {
+        "; install it with: apt-get install dataset-fashion-mnist"
+    } else {
+        "; give a directory of MNIST-layout files, `fashion`, or `synthetic`"
+    };
+    Err(usage(format!("--data {}: no such directory{hint}", dir.display())))
+}
+
+/// Per-pixel scaling fitted on the training images: x ↦ (x/255 − mean) / std.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Normalization {
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl Normalization {
+    /// The mean and standard deviation of all training pixels, scaled to [0, 1].
+    pub fn fit(images: &Tensor) -> Result<Self> {
+        let x = images.to_kind(Kind::Double) / 255.0;
+        let mean = x.mean(None).double_value(&[]);
+        let std = x.std(true).double_value(&[]);
+        ensure!(std > 0.0, "the training images are all one color; they cannot be normalized");
+        Ok(Normalization { mean, std })
+    }
+
+    /// N×H×W u8 images → N×(H·W) float32, normalized, on `device`.
+    pub fn apply(&self, images: &Tensor, device: tch::Device) -> Tensor {
+        let n = images.size()[0];
+        let x = images.to_device(device).to_kind(Kind::Float).reshape([n, -1]) / 255.0;
+        (x - self.mean) / self.std
+    }
+}

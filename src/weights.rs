@@ -1,0 +1,142 @@
+//! Trained weights on disk: safetensors with PyTorch's parameter names.
+//!
+//! The file holds `fc1.weight`, `fc1.bias`, `fc2.weight`, … as float32, exactly the `state_dict`
+//! of a PyTorch `Network` with the same layer widths, so `safetensors.torch.load_file` followed
+//! by `net.load_state_dict` takes it unchanged. The input normalization and the layer widths
+//! travel in the safetensors header's string metadata, which PyTorch ignores. Files are written
+//! atomically (temporary file, fsync, rename).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, ensure, Context, Result};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::data::Normalization;
+use crate::mlp::Network;
+
+/// A network restored from a weights file.
+pub struct Loaded {
+    /// Holds the parameters; keep it alive as long as `net` is used.
+    pub vs: nn::VarStore,
+    pub net: Network,
+    /// Layer widths, input first: `[784, 32, 10]`.
+    pub widths: Vec<i64>,
+    /// The normalization the network was trained with, when the file records it.
+    pub normalization: Option<Normalization>,
+    /// The header's string metadata.
+    pub metadata: HashMap<String, String>,
+}
+
+/// Saves `net`'s parameters and `normalization` to `path` (safetensors), atomically.
+pub fn save(path: &Path, net: &Network, normalization: &Normalization, dataset: &str) -> Result<()> {
+    let params: Vec<(String, Vec<usize>, Vec<u8>)> = net
+        .parameters()
+        .into_iter()
+        .map(|(name, t)| {
+            let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+            let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+            let values = Vec::<f32>::try_from(&t.reshape([-1])).map_err(crate::error::torch)?;
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            Ok((name, shape, bytes))
+        })
+        .collect::<Result<_>>()?;
+    let views: Vec<(String, TensorView)> = params
+        .iter()
+        .map(|(name, shape, bytes)| Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), bytes)?)))
+        .collect::<Result<_, safetensors::SafeTensorError>>()
+        .map_err(|e| anyhow::anyhow!("{}: cannot encode the weights: {e:?}", path.display()))?;
+    let widths: Vec<String> = net.widths().iter().map(i64::to_string).collect();
+    let metadata = HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        ("nnopt_version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ("widths".to_string(), widths.join(",")),
+        ("normalization_mean".to_string(), normalization.mean.to_string()),
+        ("normalization_std".to_string(), normalization.std.to_string()),
+        ("dataset".to_string(), dataset.to_string()),
+    ]);
+    let bytes = safetensors::serialize(views, &Some(metadata))
+        .map_err(|e| anyhow::anyhow!("{}: cannot encode the weights: {e:?}", path.display()))?;
+    crate::fsutil::write_atomic(path, &bytes)
+}
+
+/// Loads a weights file, checking every tensor's presence, type and shape.
+pub fn load(path: &Path, device: Device) -> Result<Loaded> {
+    let p = path.display();
+    let bytes = std::fs::read(path).with_context(|| format!("{p}: cannot read the weights file"))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| anyhow::anyhow!("{p}: not a safetensors file ({e:?})"))?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    let file = SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow::anyhow!("{p}: not a safetensors file ({e:?})"))?;
+
+    // fc1.weight, fc2.weight, … until one is missing; each fixes the next layer's input width.
+    let mut widths = Vec::new();
+    let mut tensors = Vec::new();
+    for layer in 1.. {
+        let weight_name = format!("fc{layer}.weight");
+        let Ok(weight) = file.tensor(&weight_name) else {
+            ensure!(
+                layer > 1,
+                "{p}: missing tensor fc1.weight (nnopt's weights are fc1.weight, fc1.bias, fc2.weight, …)"
+            );
+            break;
+        };
+        let &[out, input] = weight.shape() else {
+            bail!(
+                "{p}: tensor {weight_name} has shape {:?}; expected [out_features, in_features]",
+                weight.shape()
+            );
+        };
+        if let Some(&previous) = widths.last() {
+            ensure!(
+                input as i64 == previous,
+                "{p}: tensor {weight_name} takes {input} inputs but fc{} gives {previous} outputs",
+                layer - 1
+            );
+        } else {
+            widths.push(input as i64);
+        }
+        widths.push(out as i64);
+        let bias_name = format!("fc{layer}.bias");
+        let bias = file.tensor(&bias_name).map_err(|_| anyhow::anyhow!("{p}: missing tensor {bias_name}"))?;
+        ensure!(
+            bias.shape() == [out],
+            "{p}: tensor {bias_name} has shape {:?}; expected [{out}] to match {weight_name}",
+            bias.shape()
+        );
+        tensors.push((weight_name.clone(), to_tensor(path, &weight_name, &weight)?));
+        tensors.push((bias_name.clone(), to_tensor(path, &bias_name, &bias)?));
+    }
+
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let net = Network::new(&vs.root(), &widths);
+    // `parameters()` lists fc1.weight, fc1.bias, fc2.weight, … — the order read above.
+    tch::no_grad(|| {
+        for ((_, loaded), (_, mut param)) in tensors.iter().zip(net.parameters()) {
+            param.copy_(loaded);
+        }
+    });
+    vs.set_device(device);
+    let number = |key: &str| metadata.get(key).and_then(|v| v.parse::<f64>().ok());
+    let normalization = match (number("normalization_mean"), number("normalization_std")) {
+        (Some(mean), Some(std)) if std > 0.0 => Some(Normalization { mean, std }),
+        _ => None,
+    };
+    Ok(Loaded { vs, net, widths, normalization, metadata })
+}
+
+/// A float32 safetensors view as a CPU tensor; other types are refused, naming the tensor.
+fn to_tensor(path: &Path, name: &str, view: &TensorView) -> Result<Tensor> {
+    ensure!(
+        view.dtype() == Dtype::F32,
+        "{}: tensor {name} is {:?}; nnopt's weights are F32",
+        path.display(),
+        view.dtype()
+    );
+    let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+    let values: Vec<f32> =
+        view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    Ok(Tensor::from_slice(&values).reshape(&shape))
+}

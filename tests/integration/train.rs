@@ -1,0 +1,293 @@
+//! Training, weights on disk, evaluate and predict.
+
+use std::sync::atomic::AtomicBool;
+
+use nnopt::data::{image, load, DataSource};
+use nnopt::output::Output;
+use nnopt::train::{train, Hooks, TrainConfig};
+use nnopt::weights;
+use tch::nn::Module;
+use tch::Device;
+
+use crate::common::{fashion_dir, nnopt, nnopt_json, scratch};
+
+fn small_synthetic() -> DataSource {
+    DataSource::Synthetic { train: 3000, test: 500 }
+}
+
+fn quiet_hooks<'a>(
+    stop: &'a AtomicBool,
+    on_epoch: &'a mut dyn FnMut(&nnopt::train::EpochMetrics),
+) -> Hooks<'a> {
+    Hooks { out: Output { json: true, quiet: true }, stop, on_epoch }
+}
+
+#[test]
+fn one_epoch_of_fashion_mnist_beats_80_percent() {
+    let v = nnopt_json(&["train", "--data", fashion_dir(), "--epochs", "1", "--json", "--device", "cpu"]);
+    let accuracy = v["final"]["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.80, "1 epoch reached only {accuracy}");
+    assert_eq!(v["data"]["train_samples"], 60000);
+    assert_eq!(v["data"]["test_samples"], 10000);
+    assert_eq!(v["epochs"].as_array().unwrap().len(), 1);
+    let matrix = v["final"]["confusion_matrix"].as_array().unwrap();
+    assert_eq!(matrix.len(), 10);
+    let total: i64 = matrix.iter().flat_map(|r| r.as_array().unwrap()).map(|c| c.as_i64().unwrap()).sum();
+    assert_eq!(total, 10000);
+    // The normalization printed is the training set's: Fashion-MNIST pixels average 0.2860.
+    assert!((v["data"]["mean"].as_f64().unwrap() - 0.2860).abs() < 1e-4);
+}
+
+#[test]
+fn same_seed_same_result_and_seeds_differ() {
+    let run = |seed: &str| {
+        nnopt_json(&[
+            "train",
+            "--data",
+            "synthetic:2000,500",
+            "--epochs",
+            "2",
+            "--seed",
+            seed,
+            "--json",
+            "--device",
+            "cpu",
+        ])
+    };
+    let (a, b, c) = (run("3"), run("3"), run("4"));
+    assert_eq!(a["final"], b["final"], "same seed, same accuracy and confusion matrix");
+    assert_eq!(
+        a["epochs"].as_array().unwrap().iter().map(|e| e["train_loss"].clone()).collect::<Vec<_>>(),
+        b["epochs"].as_array().unwrap().iter().map(|e| e["train_loss"].clone()).collect::<Vec<_>>()
+    );
+    assert_ne!(a["epochs"][0]["train_loss"], c["epochs"][0]["train_loss"]);
+}
+
+#[test]
+fn saved_weights_load_with_identical_predictions() {
+    let data = load(&small_synthetic()).unwrap();
+    let stop = AtomicBool::new(false);
+    let mut on_epoch = |_: &nnopt::train::EpochMetrics| {};
+    let config = TrainConfig { epochs: 2, hidden: vec![24, 16], ..Default::default() };
+    let trained = train(&config, &data, Device::Cpu, &mut quiet_hooks(&stop, &mut on_epoch)).unwrap();
+    let path = scratch("weights").join("net.safetensors");
+    weights::save(&path, &trained.net, &trained.normalization, &data.name).unwrap();
+    let loaded = weights::load(&path, Device::Cpu).unwrap();
+    assert_eq!(loaded.widths, [784, 24, 16, 10]);
+    assert_eq!(loaded.normalization, Some(trained.normalization));
+    let x = trained.normalization.apply(&data.test.images, Device::Cpu);
+    let before = tch::no_grad(|| trained.net.forward(&x));
+    let after = tch::no_grad(|| loaded.net.forward(&x));
+    assert!(before.equal(&after), "predictions changed through save and load");
+    // No temporary file is left beside the weights.
+    let names: Vec<_> =
+        std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, [std::ffi::OsString::from("net.safetensors")]);
+}
+
+#[test]
+fn cli_round_trip_train_save_evaluate_predict() {
+    let dir = scratch("cli_round_trip");
+    let weights = dir.join("w.safetensors");
+    let csv = dir.join("m.csv");
+    let (w, m) = (weights.to_str().unwrap(), csv.to_str().unwrap());
+    let data = "synthetic:3000,500";
+    let trained = nnopt_json(&[
+        "train",
+        "--data",
+        data,
+        "--epochs",
+        "3",
+        "--save",
+        w,
+        "--metrics",
+        m,
+        "--json",
+        "--device",
+        "cpu",
+    ]);
+    let accuracy = trained["final"]["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.5, "{accuracy}");
+
+    let rows: Vec<String> = std::fs::read_to_string(&csv).unwrap().lines().map(String::from).collect();
+    assert_eq!(rows[0], "epoch,lr,train_loss,test_loss,test_accuracy,seconds,samples_per_second");
+    assert_eq!(rows.len(), 4);
+    assert!(rows[3].starts_with("3,"));
+
+    let evaluated = nnopt_json(&["evaluate", "--weights", w, "--data", data, "--json", "--device", "cpu"]);
+    assert_eq!(evaluated["accuracy"], trained["final"]["test_accuracy"]);
+    assert_eq!(evaluated["confusion_matrix"], trained["final"]["confusion_matrix"]);
+
+    let predicted =
+        nnopt_json(&["predict", "--weights", w, "--data", data, "--index", "7", "--json", "--device", "cpu"]);
+    let probs: Vec<f64> = serde_json::from_value(predicted["probabilities"].clone()).unwrap();
+    assert_eq!(probs.len(), 10);
+    assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+    let best = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+    assert_eq!(predicted["predicted"], best);
+
+    // The same test image as a PGM and as a PNG file gives the same prediction.
+    let images = load(&DataSource::parse(data).unwrap()).unwrap().test.images;
+    let pixels: Vec<u8> = Vec::try_from(images.get(7).reshape([-1])).unwrap();
+    let pgm = dir.join("seven.pgm");
+    std::fs::write(
+        &pgm,
+        image::encode_pgm(&image::GrayImage { width: 28, height: 28, pixels: pixels.clone() }),
+    )
+    .unwrap();
+    let png_path = dir.join("seven.png");
+    let mut png_bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png_bytes, 28, 28);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.write_header().unwrap().write_image_data(&pixels).unwrap();
+    }
+    std::fs::write(&png_path, png_bytes).unwrap();
+    for file in [&pgm, &png_path] {
+        let v = nnopt_json(&[
+            "predict",
+            "--weights",
+            w,
+            "--image",
+            file.to_str().unwrap(),
+            "--json",
+            "--device",
+            "cpu",
+        ]);
+        assert_eq!(v["predicted"], predicted["predicted"], "{}", file.display());
+        assert_eq!(v["probabilities"], predicted["probabilities"], "{}", file.display());
+    }
+}
+
+#[test]
+fn bad_weights_name_the_tensor() {
+    let dir = scratch("bad_weights");
+    let data = load(&DataSource::Synthetic { train: 100, test: 20 }).unwrap();
+    let norm = nnopt::data::Normalization::fit(&data.train.images).unwrap();
+    // A network for 100-pixel images cannot read 28×28 ones.
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let small = nnopt::mlp::Network::new(&vs.root(), &[100, 8, 10]);
+    let path = dir.join("small.safetensors");
+    weights::save(&path, &small, &norm, "test").unwrap();
+    let out = nnopt(&[
+        "evaluate",
+        "--weights",
+        path.to_str().unwrap(),
+        "--data",
+        "synthetic:100,20",
+        "--device",
+        "cpu",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("fc1.weight takes 100 inputs") && stderr.contains("784 pixels"), "{stderr}");
+
+    // A file missing fc2.bias.
+    let tensors = safetensors::serialize(
+        [
+            (
+                "fc1.weight",
+                safetensors::tensor::TensorView::new(
+                    safetensors::Dtype::F32,
+                    vec![2, 784],
+                    &[0u8; 2 * 784 * 4],
+                )
+                .unwrap(),
+            ),
+            (
+                "fc1.bias",
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &[0u8; 8]).unwrap(),
+            ),
+            (
+                "fc2.weight",
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![10, 2], &[0u8; 80])
+                    .unwrap(),
+            ),
+        ],
+        &None,
+    )
+    .unwrap();
+    let missing = dir.join("missing.safetensors");
+    std::fs::write(&missing, tensors).unwrap();
+    let err = weights::load(&missing, Device::Cpu).err().expect("must fail").to_string();
+    assert!(err.contains("missing tensor fc2.bias"), "{err}");
+
+    // Not a safetensors file at all, and a file that does not exist.
+    let junk = dir.join("junk.safetensors");
+    std::fs::write(&junk, b"hello").unwrap();
+    for (file, expected) in
+        [(junk.to_str().unwrap(), "not a safetensors file"), ("/no/such.safetensors", "cannot read")]
+    {
+        let out = nnopt(&["predict", "--weights", file, "--index", "0", "--device", "cpu"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expected) && !stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn divergence_stops_with_advice_and_keeps_good_weights() {
+    let dir = scratch("diverge");
+    let path = dir.join("w.safetensors");
+    let out = nnopt(&[
+        "train",
+        "--data",
+        "synthetic:2000,200",
+        "--epochs",
+        "3",
+        "--lr",
+        "1e6",
+        "--save",
+        path.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("at epoch") && stderr.contains("batch") && stderr.contains("lower --lr"),
+        "{stderr}"
+    );
+    let loaded = weights::load(&path, Device::Cpu).unwrap();
+    for (name, t) in loaded.net.parameters() {
+        assert!(t.isfinite().all().int64_value(&[]) == 1, "{name} is not finite");
+    }
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for (args, flag) in [
+        (&["--epochs", "0"][..], "--epochs"),
+        (&["--batch-size", "0"], "--batch-size"),
+        (&["--lr", "-1"], "--lr"),
+        (&["--momentum", "1"], "--momentum"),
+        (&["--weight-decay", "-1"], "--weight-decay"),
+        (&["--hidden", "0"], "--hidden"),
+        (&["--save", "/no/such/dir/w.safetensors"], "--save"),
+        (&["--metrics", "/no/such/dir/m.csv"], "--metrics"),
+    ] {
+        let out = nnopt(&[&["train", "--device", "cpu"], args].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag) && !stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn dry_run_takes_one_batch_per_epoch() {
+    let v = nnopt_json(&[
+        "train",
+        "--dry-run",
+        "--data",
+        "synthetic:2000,200",
+        "--epochs",
+        "2",
+        "--json",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(v["epochs"].as_array().unwrap().len(), 2);
+    assert_eq!(v["config"]["dry_run"], true);
+    assert!(v["epochs"][0]["samples_per_second"].as_f64().unwrap() > 0.0);
+}
