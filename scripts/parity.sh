@@ -25,3 +25,26 @@ for seed in 0 1 2 3 42; do
   check "mlp --seed $seed" "mlp --seed $seed" mlp.py "--seed $seed"
 done
 check "mlp --hidden 100 --lr 0.3" "mlp --seed 9 --hidden 100 --lr 0.3" mlp.py "--seed 9 --hidden 100 --lr 0.3"
+
+# Training: the same recipe in PyTorch (scripts/reference/train.py) draws the same initial
+# weights and the same shuffles, so the test accuracy after each epoch must agree.
+"$nnopt" --device cpu --json --quiet train --data fashion --epochs 3 --save "$tmp/w.safetensors" > "$tmp/ours.json"
+scripts/torch-python scripts/reference/train.py --data /usr/share/datasets/fashion-mnist --epochs 3 > "$tmp/ref.json"
+python3 - "$tmp/ours.json" "$tmp/ref.json" <<'PY'
+import json, sys
+ours, ref = (json.load(open(p)) for p in sys.argv[1:])
+a = [e["test_accuracy"] for e in ours["epochs"]]
+b = [e["test_accuracy"] for e in ref["epochs"]]
+worst = max(abs(x - y) for x, y in zip(a, b))
+print(f"{'train fashion 3 epochs, accuracy per epoch':<44} nnopt {a} PyTorch {[round(x, 4) for x in b]}, max |diff| = {worst:.2g}")
+sys.exit(0 if worst <= 0.002 else 1)
+PY
+# The saved weights load in PyTorch as a strict state_dict and score what nnopt scores.
+scripts/torch-python scripts/reference/load_weights.py "$tmp/w.safetensors" /usr/share/datasets/fashion-mnist > "$tmp/py.json"
+"$nnopt" --device cpu --json evaluate --weights "$tmp/w.safetensors" --data fashion > "$tmp/eval.json"
+python3 - "$tmp/eval.json" "$tmp/py.json" <<'PY'
+import json, sys
+ours, py = (json.load(open(p)) for p in sys.argv[1:])
+print(f"{'weights loaded in PyTorch (strict)':<44} keys {py['keys']}, accuracy nnopt {ours['accuracy']} PyTorch {py['accuracy']}")
+sys.exit(0 if ours["correct"] == py["correct"] else 1)
+PY

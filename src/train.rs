@@ -292,7 +292,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             loss_sum += value * len as f64;
             seen += len;
             bar.inc(1);
-            if config.log_interval > 0 && (batch + 1) as usize % config.log_interval == 0 {
+            if config.log_interval > 0 && ((batch + 1) as usize).is_multiple_of(config.log_interval) {
                 hooks.out.note(format!(
                     "epoch {epoch} [{seen}/{n} ({:.0}%)] train loss {:.6}",
                     100.0 * seen as f64 / n as f64,

@@ -69,55 +69,44 @@ fn parse_names_the_file_and_the_problem() {
 
 #[test]
 fn malformed_directories_are_clean_errors() {
-    // Each case breaks one file of a good set and must be a one-line error naming that file.
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
-        (
-            "missing",
-            Box::new(|d: &Path| std::fs::remove_file(d.join("t10k-labels-idx1-ubyte")).unwrap()),
-            "no t10k-labels-idx1-ubyte",
-        ),
-        (
-            "counts",
-            Box::new(|d: &Path| {
-                std::fs::write(d.join("train-labels-idx1-ubyte"), idx::encode(&[3], &[0, 1, 2])).unwrap()
-            }),
-            "has 12 images but",
-        ),
+    // Each case replaces (or, with None, deletes) one file of a good set and must give a
+    // one-line error naming that file.
+    let good = idx::encode(&[12, 5, 4], &[0; 240]);
+    let cases: Vec<(&str, &str, Option<Vec<u8>>, &str)> = vec![
+        ("missing", "t10k-labels-idx1-ubyte", None, "no t10k-labels-idx1-ubyte"),
+        ("counts", "train-labels-idx1-ubyte", Some(idx::encode(&[3], &[0, 1, 2])), "has 12 images but"),
         (
             "label_range",
-            Box::new(|d: &Path| {
-                std::fs::write(d.join("t10k-labels-idx1-ubyte"), idx::encode(&[12], &[9; 12])).unwrap()
-            }),
+            "t10k-labels-idx1-ubyte",
+            Some(idx::encode(&[12], &[9; 12])),
             "test label 9 is out of range",
         ),
         (
             "sizes",
-            Box::new(|d: &Path| {
-                std::fs::write(d.join("t10k-images-idx3-ubyte"), idx::encode(&[12, 2, 10], &[0; 240]))
-                    .unwrap()
-            }),
+            "t10k-images-idx3-ubyte",
+            Some(idx::encode(&[12, 2, 10], &[0; 240])),
             "training images are 5×4 but test images are 2×10",
         ),
         (
             "gzip",
-            Box::new(|d: &Path| {
-                std::fs::write(d.join("train-images-idx3-ubyte"), [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap()
-            }),
+            "train-images-idx3-ubyte",
+            Some(vec![0x1f, 0x8b, 8, 0, 1, 2, 3]),
             "train-images-idx3-ubyte: corrupt gzip data",
         ),
         (
             "truncated",
-            Box::new(|d: &Path| {
-                std::fs::write(d.join("train-images-idx3-ubyte"), &idx::encode(&[12, 5, 4], &[0; 240])[..100])
-                    .unwrap()
-            }),
+            "train-images-idx3-ubyte",
+            Some(good[..100].to_vec()),
             "train-images-idx3-ubyte: truncated",
         ),
     ];
-    for (name, breaks, expected) in cases {
+    for (name, file, contents, expected) in cases {
         let dir = scratch(&format!("idx_bad_{name}"));
         write_set(&dir, 12, 5, 4, 3, false);
-        breaks(&dir);
+        match contents {
+            Some(bytes) => std::fs::write(dir.join(file), bytes).unwrap(),
+            None => std::fs::remove_file(dir.join(file)).unwrap(),
+        }
         let out = nnopt(&["train", "--data", dir.to_str().unwrap(), "--epochs", "1", "--device", "cpu"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last = stderr.lines().last().unwrap_or("");
