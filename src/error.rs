@@ -32,6 +32,13 @@ pub fn ensure_usage(condition: bool, message: impl FnOnce() -> String) -> anyhow
     }
 }
 
+/// A learning rate (or any step size) must be a finite number above 0.
+pub fn ensure_positive(flag: &str, value: f64) -> anyhow::Result<()> {
+    ensure_usage(value.is_finite() && value > 0.0, || {
+        format!("{flag} must be a finite number > 0, got {value}")
+    })
+}
+
 /// The process exit code for a failed command: 2 for usage errors, 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if err.chain().any(|cause| cause.is::<UsageError>()) {

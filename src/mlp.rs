@@ -17,7 +17,7 @@ use serde_json::Value;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
-use crate::error::{ensure_usage, torch};
+use crate::error::{ensure_positive, ensure_usage, torch};
 use crate::output::tensor_json;
 use crate::repr::{size_repr, tensor_repr, Repr};
 
@@ -139,8 +139,7 @@ impl Default for MlpConfig {
 impl MlpConfig {
     /// Rejects settings that cannot run, naming the flag.
     pub fn validate(&self) -> Result<()> {
-        let lr = self.lr;
-        ensure_usage(lr.is_finite() && lr > 0.0, || format!("--lr must be a finite number > 0, got {lr}"))?;
+        ensure_positive("--lr", self.lr)?;
         ensure_usage((1..=MAX_HIDDEN).contains(&self.hidden), || {
             format!("--hidden must be between 1 and {MAX_HIDDEN}, got {}", self.hidden)
         })

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
-use crate::error::{ensure_usage, torch};
+use crate::error::{ensure_positive, ensure_usage, torch};
 use crate::output::tensor_json;
 use crate::repr::{float_repr, tensor_repr, tuple_repr};
 
@@ -50,8 +50,7 @@ impl Default for PerceptronConfig {
 impl PerceptronConfig {
     /// Rejects settings that cannot train, naming the flag.
     pub fn validate(&self) -> Result<()> {
-        let lr = self.lr;
-        ensure_usage(lr.is_finite() && lr > 0.0, || format!("--lr must be a finite number > 0, got {lr}"))?;
+        ensure_positive("--lr", self.lr)?;
         ensure_usage((1..=MAX_EPOCHS).contains(&self.epochs), || {
             format!("--epochs must be between 1 and {MAX_EPOCHS}, got {}", self.epochs)
         })?;

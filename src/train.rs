@@ -17,7 +17,7 @@ use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::data::{Dataset, Normalization};
-use crate::error::ensure_usage;
+use crate::error::{ensure_positive, ensure_usage};
 use crate::mlp::Network;
 use crate::output::Output;
 
@@ -85,8 +85,7 @@ impl TrainConfig {
         ensure_usage((1..=1 << 20).contains(&self.batch_size), || {
             format!("--batch-size must be between 1 and 1048576, got {}", self.batch_size)
         })?;
-        let lr = self.lr;
-        ensure_usage(lr.is_finite() && lr > 0.0, || format!("--lr must be a finite number > 0, got {lr}"))?;
+        ensure_positive("--lr", self.lr)?;
         let m = self.momentum;
         ensure_usage((0.0..1.0).contains(&m), || format!("--momentum must be in [0, 1), got {m}"))?;
         let wd = self.weight_decay;

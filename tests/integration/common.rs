@@ -15,6 +15,15 @@ pub fn nnopt_ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }
 
+/// Asserts that `nnopt ARGS` is a one-line usage error (exit 2) naming `flag`, with no panic.
+pub fn assert_usage_error(args: &[&str], flag: &str) {
+    let out = nnopt(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(flag) && !stderr.contains("panicked"), "{args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?} printed a result");
+}
+
 /// Runs `nnopt --json …` and parses its stdout as one JSON document.
 pub fn nnopt_json(args: &[&str]) -> serde_json::Value {
     let stdout = nnopt_ok(args);

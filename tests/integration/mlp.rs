@@ -4,7 +4,7 @@ use nnopt::mlp::{run, MlpConfig, Network, CLASSES, INPUT_FEATURES};
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
-use crate::common::{cuda_or_skip, golden, max_abs_diff, nnopt, nnopt_json, nnopt_ok};
+use crate::common::{assert_usage_error, cuda_or_skip, golden, max_abs_diff, nnopt_json, nnopt_ok};
 
 #[test]
 fn seed_0_matches_pytorch() {
@@ -120,10 +120,7 @@ fn hidden_width_and_lr_apply_and_are_validated() {
         (&["--hidden", "-3"], "--hidden"),
         (&["--lr", "nan"], "--lr"),
     ] {
-        let out = nnopt(&[&["mlp"], args].concat());
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(flag), "{stderr}");
+        assert_usage_error(&[&["mlp"], args].concat(), flag);
     }
 }
 

@@ -9,7 +9,7 @@ use nnopt::weights;
 use tch::nn::Module;
 use tch::Device;
 
-use crate::common::{fashion_dir, nnopt, nnopt_json, scratch};
+use crate::common::{assert_usage_error, fashion_dir, nnopt, nnopt_json, scratch};
 
 fn small_synthetic() -> DataSource {
     DataSource::Synthetic { train: 3000, test: 500 }
@@ -267,10 +267,7 @@ fn bad_flags_are_usage_errors() {
         (&["--save", "/no/such/dir/w.safetensors"], "--save"),
         (&["--metrics", "/no/such/dir/m.csv"], "--metrics"),
     ] {
-        let out = nnopt(&[&["train", "--device", "cpu"], args].concat());
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(flag) && !stderr.contains("panicked"), "{stderr}");
+        assert_usage_error(&[&["train", "--device", "cpu"], args].concat(), flag);
     }
 }
 
