@@ -71,7 +71,7 @@ pub fn evaluate(path: &Path, source: &DataSource, device: Device, out: &Output) 
         &norm.apply(&data.test.images, device),
         &data.test.labels.to_device(device),
         classes,
-    );
+    )?;
     Ok(EvaluateReport {
         weights: path.to_path_buf(),
         data: data.name.clone(),

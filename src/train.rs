@@ -191,7 +191,7 @@ pub struct Hooks<'a> {
 }
 
 /// Evaluates `net` on normalized `images` (N×features, on the net's device) in batches.
-pub fn evaluate(net: &Network, images: &Tensor, labels: &Tensor, classes: i64) -> Evaluation {
+pub fn evaluate(net: &Network, images: &Tensor, labels: &Tensor, classes: i64) -> Result<Evaluation> {
     tch::no_grad(|| {
         let n = labels.size()[0];
         let mut loss_sum = 0.0;
@@ -207,16 +207,17 @@ pub fn evaluate(net: &Network, images: &Tensor, labels: &Tensor, classes: i64) -
             confusion += (y * classes + predicted).bincount(None::<Tensor>, classes * classes);
             start += len;
         }
-        let confusion: Vec<i64> = Vec::try_from(confusion.to_device(Device::Cpu)).unwrap_or_default();
+        let confusion: Vec<i64> =
+            Vec::try_from(confusion.to_device(Device::Cpu)).map_err(crate::error::torch)?;
         let matrix: Vec<Vec<i64>> = confusion.chunks(classes as usize).map(<[i64]>::to_vec).collect();
         let correct: i64 = (0..classes as usize).map(|i| matrix[i][i]).sum();
-        Evaluation {
+        Ok(Evaluation {
             loss: loss_sum / n.max(1) as f64,
             accuracy: correct as f64 / n.max(1) as f64,
             correct,
             total: n,
             confusion_matrix: matrix,
-        }
+        })
     })
 }
 
@@ -254,6 +255,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     let mut epochs = Vec::new();
     let mut stopped = None;
     let mut diverged = false;
+    let mut last_test = None;
     'epochs: for epoch in 1..=config.epochs {
         let started = Instant::now();
         let lr = config.lr_at(epoch);
@@ -305,7 +307,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         }
         bar.finish_and_clear();
         let train_seconds = started.elapsed().as_secs_f64();
-        let test = evaluate(&net, &x_test, &y_test, data.classes);
+        let test = evaluate(&net, &x_test, &y_test, data.classes)?;
         let metrics = EpochMetrics {
             epoch,
             lr,
@@ -317,12 +319,17 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         };
         (hooks.on_epoch)(&metrics);
         epochs.push(metrics);
+        last_test = Some(test);
         if stopped.is_some() {
             break;
         }
     }
 
-    let test = evaluate(&net, &x_test, &y_test, data.classes);
+    // The last epoch's evaluation is of the final weights, unless divergence restored older ones.
+    let test = match last_test {
+        Some(test) if !diverged => test,
+        _ => evaluate(&net, &x_test, &y_test, data.classes)?,
+    };
     let report = TrainReport {
         config: RunConfig { config: config.clone(), device: crate::device::name(device), widths },
         data: DataInfo {
