@@ -46,16 +46,14 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Versions, where libtorch was loaded from, and which GPUs libtorch sees.
-    Info,
-    /// Notebook part 2: a = relu(w·x + b) and its gradients through autograd (torch.autograd.grad).
-    Autograd(AutogradArgs),
     /// Notebook part 1: a regressor perceptron trained by the delta rule, written by hand.
     ///
     /// Same numbers as the notebook's PyTorch code after torch.manual_seed(SEED). Unlike the
     /// notebook, w and b never require grad and are updated in place, so no autograd graph grows
     /// behind the updates: flat memory however long it trains.
     Perceptron(PerceptronArgs),
+    /// Notebook part 2: a = relu(w·x + b) and its gradients through autograd (torch.autograd.grad).
+    Autograd(AutogradArgs),
     /// Notebook part 3: an nn.Module-style MLP (784 → 32 → 10), backpropagation, one SGD step.
     ///
     /// Same numbers as the notebook's PyTorch code after torch.manual_seed(SEED): every random
@@ -71,6 +69,8 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Classify one image with saved weights: a test image (--index) or a PGM/PNG file (--image).
     Predict(PredictArgs),
+    /// Versions, where libtorch was loaded from, and which GPUs libtorch sees.
+    Info,
 }
 
 #[derive(Debug, Args)]
