@@ -5,6 +5,16 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 nnopt=${1:-target/release/nnopt}
+if ! scripts/torch-python -c 'import torch' 2>/dev/null; then
+  if [ -n "${LIBTORCH:-}" ]; then
+    # Your own libtorch: scripts/setup.sh made no PyTorch environment, so there is no oracle.
+    echo "parity: SKIPPED — LIBTORCH is set and there is no PyTorch environment to compare with;" \
+         "run scripts/setup.sh without LIBTORCH to make one" >&2
+    exit 0
+  fi
+  echo "parity: error: no PyTorch environment; run scripts/setup.sh" >&2
+  exit 1
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 check() { # name, nnopt args, reference script, reference args

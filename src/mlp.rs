@@ -189,6 +189,8 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     let mut vs = nn::VarStore::new(Device::Cpu);
     let net = Network::new(&vs.root(), &[INPUT_FEATURES, config.hidden, CLASSES]);
     vs.set_device(device);
+    // Built now, not at the notebook's In [16]: tch's VarStore has no zero_grad, and libtorch's
+    // optimizer zero_grad resets gradients to undefined — PyTorch's `None` — as net.zero_grad() does.
     let mut sgd = nn::Sgd::default().build(&vs, config.lr).map_err(torch)?;
     let mut text = String::new();
     let mut line = |s: String| {

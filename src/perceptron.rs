@@ -26,9 +26,13 @@ use crate::repr::{float_repr, tensor_repr, tuple_repr};
 pub const NUM_INPUTS: i64 = 3;
 /// Size of the test set drawn after training.
 pub const TEST_SAMPLES: usize = 5;
-/// Above this, `arange(3N)` is no longer exact in float32 long before memory is the problem.
-pub const MAX_SAMPLES: usize = 1_000_000;
-pub const MAX_EPOCHS: usize = 10_000_000;
+/// Training set size limit: far past anything the hand loop finishes in reasonable time.
+pub const MAX_SAMPLES: usize = 100_000;
+/// Epoch limit: every epoch is kept in the history (and the text), so this bounds memory.
+pub const MAX_EPOCHS: usize = 100_000;
+/// Sample updates in all (samples × epochs): each is a handful of libtorch calls (~20 µs),
+/// so this is already about a quarter of an hour.
+pub const MAX_UPDATES: usize = 50_000_000;
 
 /// A run's settings; the defaults are the notebook's.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +60,13 @@ impl PerceptronConfig {
         })?;
         ensure_usage((1..=MAX_SAMPLES).contains(&self.samples), || {
             format!("--samples must be between 1 and {MAX_SAMPLES}, got {}", self.samples)
+        })?;
+        let updates = self.samples * self.epochs;
+        ensure_usage(updates <= MAX_UPDATES, || {
+            format!(
+                "--samples {} × --epochs {} = {updates} hand-written updates, more than {MAX_UPDATES}; lower one of them",
+                self.samples, self.epochs
+            )
         })
     }
 }

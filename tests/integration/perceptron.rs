@@ -97,6 +97,8 @@ fn bad_values_are_usage_errors() {
         (&["--epochs", "0"], "--epochs"),
         (&["--samples", "0"], "--samples"),
         (&["--samples", "999999999"], "--samples"),
+        (&["--epochs", "999999999"], "--epochs"),
+        (&["--samples", "100000", "--epochs", "1000"], "lower one of them"),
     ] {
         assert_usage_error(&[&["perceptron"], args].concat(), flag);
     }
