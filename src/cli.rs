@@ -1,11 +1,8 @@
 //! The command line: clap types only, mapped onto the library's plain config structs.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::classify::{self, PredictInput};
@@ -13,8 +10,8 @@ use crate::data::DataSource;
 use crate::device::DeviceSpec;
 use crate::error::usage;
 use crate::output::Output;
-use crate::train::{self, EpochMetrics, OptimizerKind, TrainConfig};
-use crate::{autograd, data, fsutil, info, mlp, perceptron, weights};
+use crate::train::{self, OptimizerKind, TrainConfig};
+use crate::{autograd, info, mlp, perceptron};
 
 /// nnopt — the notebook "Introduction to neural networks optimization" on libtorch, in Rust.
 ///
@@ -197,34 +194,6 @@ pub struct PredictArgs {
     pub image: Option<PathBuf>,
 }
 
-/// Refuses an output path whose directory does not exist, before any work is done.
-fn check_output_path(flag: &str, path: &Path) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(usage(format!(
-            "{flag} {}: the directory {} does not exist",
-            path.display(),
-            dir.display()
-        )));
-    }
-    if path.is_dir() {
-        return Err(usage(format!("{flag} {}: is a directory; give a file name", path.display())));
-    }
-    Ok(())
-}
-
-/// The metrics CSV, rewritten atomically after every epoch so an interrupted run keeps its rows.
-fn write_metrics(path: &Path, epochs: &[EpochMetrics]) -> Result<()> {
-    let mut csv = String::from("epoch,lr,train_loss,test_loss,test_accuracy,seconds,samples_per_second\n");
-    for m in epochs {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
-            m.epoch, m.lr, m.train_loss, m.test_loss, m.test_accuracy, m.seconds, m.samples_per_second
-        ));
-    }
-    fsutil::write_atomic(path, csv.as_bytes())
-}
-
 fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
     let optimizer = match args.optimizer {
         OptimizerArg::Sgd => OptimizerKind::Sgd,
@@ -243,90 +212,10 @@ fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
         log_interval: args.log_interval,
     };
     config.validate()?;
-    for (flag, path) in [("--save", &args.save), ("--metrics", &args.metrics)] {
-        if let Some(path) = path {
-            check_output_path(flag, path)?;
-        }
-    }
-    let device = global.device.resolve()?;
+    let files = train::OutputFiles { save: args.save, metrics: args.metrics };
+    files.check()?;
     let source = DataSource::parse(&args.data)?;
-    out.note(format!("loading {source}…"));
-    let data = data::load(&source)?;
-
-    // First Ctrl-C: finish the batch, evaluate, save. Second: stop at once.
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
-    });
-
-    if !out.json {
-        println!(
-            "data: {} — {} training and {} test images of {}×{}, {} classes",
-            data.name,
-            data.train.len(),
-            data.test.len(),
-            data.height,
-            data.width,
-            data.classes
-        );
-    }
-    let mut done: Vec<EpochMetrics> = Vec::new();
-    let mut metrics_error = None;
-    let mut on_epoch = |m: &EpochMetrics| {
-        if !out.json {
-            println!(
-                "epoch {:>3}/{}  lr {:.5}  train loss {:.4}  test loss {:.4}  test accuracy {:.2}%  {:.1} s  {:.0} samples/s",
-                m.epoch,
-                config.epochs,
-                m.lr,
-                m.train_loss,
-                m.test_loss,
-                100.0 * m.test_accuracy,
-                m.seconds,
-                m.samples_per_second
-            );
-            let _ = std::io::stdout().flush();
-        }
-        done.push(m.clone());
-        if let Some(path) = &args.metrics {
-            if let Err(err) = write_metrics(path, &done) {
-                metrics_error.get_or_insert(err);
-            }
-        }
-    };
-    let mut hooks = train::Hooks { out, stop: &stop, on_epoch: &mut on_epoch };
-    let trained = train::train(&config, &data, device, &mut hooks)?;
-    if let Some(err) = metrics_error {
-        return Err(err);
-    }
-    if let Some(path) = &args.save {
-        weights::save(path, &trained.net, &trained.normalization, &data.name)?;
-        out.note(format!("saved the weights to {}", path.display()));
-    }
-    let report = &trained.report;
-    out.result(report, |r| {
-        let d = &r.data;
-        format!(
-            "inputs normalized with the training set's mean {:.4} and std {:.4}\n\
-             final test accuracy {:.2}% ({} images), test loss {:.4}\n\n{}",
-            d.mean,
-            d.std,
-            100.0 * r.final_metrics.test_accuracy,
-            d.test_samples,
-            r.final_metrics.test_loss,
-            classify::confusion_table(&r.final_metrics.confusion_matrix)
-        )
-    })?;
-    match &report.stopped {
-        Some(why) if trained.diverged => bail!("{why}"),
-        Some(why) => out.note(format!("nnopt: {why}")),
-        None => {}
-    }
-    Ok(())
+    train::run_command(&config, &source, &files, global.device.resolve()?, out)
 }
 
 /// Runs the parsed command line.

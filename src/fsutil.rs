@@ -5,6 +5,25 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::error::usage;
+
+/// Refuses an output path whose directory does not exist or that names a directory, so a long
+/// run does not fail only at the end when it writes.
+pub fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(usage(format!(
+            "{flag} {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(usage(format!("{flag} {}: is a directory; give a file name", path.display())));
+    }
+    Ok(())
+}
+
 /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename.
 /// Readers see the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {

@@ -8,15 +8,18 @@
 //! Given the same seed and device, a run is repeatable to the bit.
 
 use std::f64::consts::PI;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use serde::Serialize;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
-use crate::data::{Dataset, Normalization};
+use crate::data::{self, DataSource, Dataset, Normalization};
 use crate::error::{ensure_positive, ensure_usage};
 use crate::mlp::Network;
 use crate::output::Output;
@@ -351,4 +354,124 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         stopped,
     };
     Ok(Trained { vs, net, normalization, report, diverged })
+}
+
+/// Where `nnopt train` writes besides stdout.
+#[derive(Debug, Clone, Default)]
+pub struct OutputFiles {
+    /// The trained weights (safetensors).
+    pub save: Option<PathBuf>,
+    /// The per-epoch metrics (CSV).
+    pub metrics: Option<PathBuf>,
+}
+
+impl OutputFiles {
+    /// Refuses paths that cannot be written, before any training is done.
+    pub fn check(&self) -> Result<()> {
+        for (flag, path) in [("--save", &self.save), ("--metrics", &self.metrics)] {
+            if let Some(path) = path {
+                crate::fsutil::ensure_writable(flag, path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The metrics CSV, rewritten atomically after every epoch so an interrupted run keeps its rows.
+fn write_metrics(path: &Path, epochs: &[EpochMetrics]) -> Result<()> {
+    let mut csv = String::from("epoch,lr,train_loss,test_loss,test_accuracy,seconds,samples_per_second\n");
+    for m in epochs {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            m.epoch, m.lr, m.train_loss, m.test_loss, m.test_accuracy, m.seconds, m.samples_per_second
+        ));
+    }
+    crate::fsutil::write_atomic(path, csv.as_bytes())
+}
+
+/// `nnopt train`: load the data, train with a line per epoch, save, report.
+pub fn run_command(
+    config: &TrainConfig,
+    source: &DataSource,
+    files: &OutputFiles,
+    device: Device,
+    out: Output,
+) -> Result<()> {
+    out.note(format!("loading {source}…"));
+    let data = data::load(source)?;
+
+    // First Ctrl-C: finish the batch, evaluate, save. Second: stop at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
+    });
+
+    if !out.json {
+        println!(
+            "data: {} — {} training and {} test images of {}×{}, {} classes",
+            data.name,
+            data.train.len(),
+            data.test.len(),
+            data.height,
+            data.width,
+            data.classes
+        );
+    }
+    let mut done: Vec<EpochMetrics> = Vec::new();
+    let mut metrics_error = None;
+    let mut on_epoch = |m: &EpochMetrics| {
+        if !out.json {
+            println!(
+                "epoch {:>3}/{}  lr {:.5}  train loss {:.4}  test loss {:.4}  test accuracy {:.2}%  {:.1} s  {:.0} samples/s",
+                m.epoch,
+                config.epochs,
+                m.lr,
+                m.train_loss,
+                m.test_loss,
+                100.0 * m.test_accuracy,
+                m.seconds,
+                m.samples_per_second
+            );
+            let _ = std::io::stdout().flush();
+        }
+        done.push(m.clone());
+        if let Some(path) = &files.metrics {
+            if let Err(err) = write_metrics(path, &done) {
+                metrics_error.get_or_insert(err);
+            }
+        }
+    };
+    let mut hooks = Hooks { out, stop: &stop, on_epoch: &mut on_epoch };
+    let trained = train(config, &data, device, &mut hooks)?;
+    if let Some(err) = metrics_error {
+        return Err(err);
+    }
+    if let Some(path) = &files.save {
+        crate::weights::save(path, &trained.net, &trained.normalization, &data.name)?;
+        out.note(format!("saved the weights to {}", path.display()));
+    }
+    let report = &trained.report;
+    out.result(report, |r| {
+        let d = &r.data;
+        format!(
+            "inputs normalized with the training set's mean {:.4} and std {:.4}\n\
+             final test accuracy {:.2}% ({} images), test loss {:.4}\n\n{}",
+            d.mean,
+            d.std,
+            100.0 * r.final_metrics.test_accuracy,
+            d.test_samples,
+            r.final_metrics.test_loss,
+            crate::classify::confusion_table(&r.final_metrics.confusion_matrix)
+        )
+    })?;
+    match &report.stopped {
+        Some(why) if trained.diverged => bail!("{why}"),
+        Some(why) => out.note(format!("nnopt: {why}")),
+        None => {}
+    }
+    Ok(())
 }
