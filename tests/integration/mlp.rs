@@ -10,7 +10,10 @@ use crate::common::{assert_usage_error, cuda_or_skip, golden, max_abs_diff, nnop
 fn seed_0_matches_pytorch() {
     // Goldens: scripts/torch-python scripts/reference/mlp.py --seed 0 > tests/goldens/mlp_seed0.json
     let ours = nnopt_json(&["mlp", "--seed", "0", "--json", "--device", "cpu"]);
-    assert_eq!(max_abs_diff(&ours, &golden("mlp_seed0.json"), "$"), 0.0);
+    // Bit-for-bit here (scripts/parity.sh reports 0); the bound is the 1e-6 because a
+    // machine with another core count may split libtorch's matrix products differently.
+    let diff = max_abs_diff(&ours, &golden("mlp_seed0.json"), "$");
+    assert!(diff <= 1e-6, "max |Δ| = {diff}");
 }
 
 #[test]
@@ -18,8 +21,9 @@ fn seed_1_matches_pytorch() {
     // Goldens: scripts/torch-python scripts/reference/mlp.py --seed 1 > tests/goldens/mlp_seed1.json
     let ours = nnopt_json(&["mlp", "--seed", "1", "--json", "--device", "cpu"]);
     let reference = golden("mlp_seed1.json");
-    assert_eq!(ours["loss"], reference["loss"]);
-    assert_eq!(max_abs_diff(&ours, &reference, "$"), 0.0);
+    assert!((ours["loss"].as_f64().unwrap() - reference["loss"].as_f64().unwrap()).abs() <= 1e-6);
+    let diff = max_abs_diff(&ours, &reference, "$");
+    assert!(diff <= 1e-6, "max |Δ| = {diff}");
 }
 
 #[test]
