@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs nnopt and the PyTorch reference scripts side by side on several seeds and settings, and
-# fails if any number differs by more than 1e-6 (bit-for-bit is expected on the CPU).
+# fails if any number differs at all: on one machine the same libtorch kernels run, so the
+# perceptron and MLP numbers must be bit-for-bit PyTorch's. (The committed goldens in
+# tests/goldens/ are checked to the issues' 1e-6, as they may be read on another CPU.)
 #   scripts/parity.sh [path/to/nnopt]   (default: target/release/nnopt)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,7 +26,7 @@ check() { # name, nnopt args, reference script, reference args
   # shellcheck disable=SC2086
   scripts/torch-python "scripts/reference/$script" $ref_args > "$tmp/ref.json"
   printf '%-44s ' "$name"
-  python3 scripts/reference/compare.py "$tmp/ours.json" "$tmp/ref.json" --tol 1e-6
+  python3 scripts/reference/compare.py "$tmp/ours.json" "$tmp/ref.json" --tol 0
 }
 for seed in 0 1 2 3 42; do
   check "perceptron --seed $seed" "perceptron --seed $seed" perceptron.py "--seed $seed"

@@ -10,7 +10,10 @@ fn seed_0_matches_pytorch() {
     // Goldens: scripts/torch-python scripts/reference/perceptron.py --seed 0 > tests/goldens/perceptron_seed0.json
     let ours = nnopt_json(&["perceptron", "--seed", "0", "--json", "--device", "cpu"]);
     assert_eq!(ours["history"].as_array().unwrap().len(), 101);
-    assert_eq!(max_abs_diff(&ours, &golden("perceptron_seed0.json"), "$"), 0.0);
+    // The bound: goldens made on one CPU are read on others, whose BLAS kernels may round
+    // a matmul differently. Live, on one machine, scripts/parity.sh demands bit equality.
+    let diff = max_abs_diff(&ours, &golden("perceptron_seed0.json"), "$");
+    assert!(diff <= 1e-6, "max |Δ| = {diff}");
 }
 
 #[test]
@@ -18,8 +21,11 @@ fn seed_1_matches_pytorch() {
     // Goldens: scripts/torch-python scripts/reference/perceptron.py --seed 1 > tests/goldens/perceptron_seed1.json
     let ours = nnopt_json(&["perceptron", "--seed", "1", "--json", "--device", "cpu"]);
     let reference = golden("perceptron_seed1.json");
-    assert_eq!(ours["test"]["loss"], reference["test"]["loss"]);
-    assert_eq!(max_abs_diff(&ours, &reference, "$"), 0.0);
+    assert!(
+        (ours["test"]["loss"].as_f64().unwrap() - reference["test"]["loss"].as_f64().unwrap()).abs() <= 1e-6
+    );
+    let diff = max_abs_diff(&ours, &reference, "$");
+    assert!(diff <= 1e-6, "max |Δ| = {diff}");
 }
 
 #[test]
