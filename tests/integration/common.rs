@@ -38,6 +38,15 @@ pub fn golden(name: &str) -> serde_json::Value {
     serde_json::from_str(&text).expect("golden files are JSON")
 }
 
+/// Asserts that nnopt's JSON `ours` matches the golden file `name` within the issues' 1e-6.
+///
+/// Not bit equality: goldens made on one CPU are read on others, whose BLAS kernels may round a
+/// matmul differently. Live, on one machine, scripts/parity.sh demands bit equality.
+pub fn assert_matches_golden(ours: &serde_json::Value, name: &str) {
+    let diff = max_abs_diff(ours, &golden(name), "$");
+    assert!(diff <= 1e-6, "{name}: max |Δ| = {diff}");
+}
+
 /// The largest |ours − reference| over every number in `reference`, which must appear at the
 /// same place in `ours` (keys only `ours` has are ignored).
 pub fn max_abs_diff(ours: &serde_json::Value, reference: &serde_json::Value, path: &str) -> f64 {

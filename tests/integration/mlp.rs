@@ -4,26 +4,25 @@ use nnopt::mlp::{run, MlpConfig, Network, CLASSES, INPUT_FEATURES};
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
-use crate::common::{assert_usage_error, cuda_or_skip, golden, max_abs_diff, nnopt_json, nnopt_ok};
+use crate::common::{
+    assert_matches_golden, assert_usage_error, cuda_or_skip, golden, max_abs_diff, nnopt_json, nnopt_ok,
+};
 
 #[test]
 fn seed_0_matches_pytorch() {
     // Goldens: scripts/torch-python scripts/reference/mlp.py --seed 0 > tests/goldens/mlp_seed0.json
-    let ours = nnopt_json(&["mlp", "--seed", "0", "--json", "--device", "cpu"]);
-    // The bound: goldens made on one CPU are read on others, whose BLAS kernels may round
-    // a matmul differently. Live, on one machine, scripts/parity.sh demands bit equality.
-    let diff = max_abs_diff(&ours, &golden("mlp_seed0.json"), "$");
-    assert!(diff <= 1e-6, "max |Δ| = {diff}");
+    assert_matches_golden(
+        &nnopt_json(&["mlp", "--seed", "0", "--json", "--device", "cpu"]),
+        "mlp_seed0.json",
+    );
 }
 
 #[test]
 fn seed_1_matches_pytorch() {
     // Goldens: scripts/torch-python scripts/reference/mlp.py --seed 1 > tests/goldens/mlp_seed1.json
     let ours = nnopt_json(&["mlp", "--seed", "1", "--json", "--device", "cpu"]);
-    let reference = golden("mlp_seed1.json");
-    assert!((ours["loss"].as_f64().unwrap() - reference["loss"].as_f64().unwrap()).abs() <= 1e-6);
-    let diff = max_abs_diff(&ours, &reference, "$");
-    assert!(diff <= 1e-6, "max |Δ| = {diff}");
+    assert_eq!(ours["parameters"].as_array().unwrap().len(), 4);
+    assert_matches_golden(&ours, "mlp_seed1.json");
 }
 
 #[test]
