@@ -9,7 +9,7 @@ use tch::{Device, Kind, Reduction, Tensor};
 fn main() -> anyhow::Result<()> {
     tch::manual_seed(0);
     let vs = nn::VarStore::new(Device::Cpu);
-    let net = Network::new(&vs.root(), &[INPUT_FEATURES, 32, CLASSES]);
+    let net = Network::new(&vs.root(), &[INPUT_FEATURES, 32, CLASSES])?;
     println!("{net}");
     let mut sgd = nn::Sgd::default().build(&vs, 0.05)?;
     let input = Tensor::randn([1, 1, 28, 28], (Kind::Float, Device::Cpu));

@@ -13,12 +13,18 @@ fn main() -> anyhow::Result<()> {
     let data = load(&DataSource::Synthetic { train: 20_000, test: 2_000 })?;
     let config = TrainConfig { epochs: 5, ..Default::default() }; // SGD, Nesterov, cosine lr
     let stop = AtomicBool::new(false);
-    let mut on_epoch =
-        |m: &EpochMetrics| println!("epoch {}: test accuracy {:.2}%", m.epoch, 100.0 * m.test_accuracy);
+    // Output::default() prints each epoch's line on stdout; this callback could write files.
+    let mut on_epoch = |m: &EpochMetrics| {
+        if m.test_accuracy < 0.2 {
+            eprintln!("epoch {}: barely above chance so far", m.epoch);
+        }
+        Ok(())
+    };
     let mut hooks = Hooks { out: Output::default(), stop: &stop, on_epoch: &mut on_epoch };
     let trained = train(&config, &data, tch::Device::cuda_if_available(), &mut hooks)?;
+    println!("stopped: {:?}", trained.report.stop);
     let path = std::env::temp_dir().join("nnopt-example.safetensors");
-    nnopt::weights::save(&path, &trained.net, &trained.normalization, &data.name)?;
+    nnopt::weights::save(&path, &trained.net, &trained.normalization, &data)?;
     println!("saved {}", path.display());
     Ok(())
 }

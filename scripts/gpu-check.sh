@@ -5,7 +5,11 @@
 #     scripts/gpu-check.sh [path/to/nnopt] [python]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-nnopt=${1:-target/release/nnopt}
+# The GPU machine has no Rust: there the binary is the one carried over (target/release/nnopt by
+# default); where cargo exists, cargo says where it built it.
+if [ -n "${1:-}" ]; then nnopt=$1
+elif command -v cargo >/dev/null; then nnopt=$(scripts/nnopt-path)
+else nnopt=target/release/nnopt; fi
 py=${2:-python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

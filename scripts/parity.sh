@@ -3,10 +3,10 @@
 # fails if any number differs at all: on one machine the same libtorch kernels run, so the
 # perceptron and MLP numbers must be bit-for-bit PyTorch's. (The committed goldens in
 # tests/goldens/ are checked to the issues' 1e-6, as they may be read on another CPU.)
-#   scripts/parity.sh [path/to/nnopt]   (default: target/release/nnopt)
+#   scripts/parity.sh [path/to/nnopt]   (default: the release build, located through cargo)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-nnopt=${1:-target/release/nnopt}
+nnopt=${1:-$(scripts/nnopt-path)}
 if ! scripts/torch-python -c 'import torch' 2>/dev/null; then
   if [ -n "${LIBTORCH:-}" ]; then
     # Your own libtorch: scripts/setup.sh made no PyTorch environment, so there is no oracle.

@@ -7,8 +7,9 @@
 #   git-ignored link .libtorch in the repository points at its torch/ package directory,
 #   which holds the include/ and lib/ that torch-sys looks for.
 #
-# Idempotent: a finished environment carries a marker file (its package list) written last, so an interrupted
-# install is never mistaken for a complete one; running this twice does nothing the second time.
+# Idempotent: a finished environment carries a marker file (its package list) written last, so an
+# interrupted install is never mistaken for a complete one; running this twice does nothing the
+# second time. It never deletes anything: a directory it did not create is refused, not replaced.
 set -euo pipefail
 
 TORCH_VERSION=2.11.0
@@ -29,6 +30,8 @@ fi
 
 venv="${NNOPT_TORCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/nnopt/torch-$TORCH_VERSION}"
 marker="$venv/.nnopt-complete"
+# Written when this script creates the environment: the only licence to ever delete it.
+created="$venv/.nnopt-created"
 
 if [ "$(cat "$marker" 2>/dev/null)" != "$PACKAGES" ]; then
   python=${PYTHON:-python3}
@@ -37,12 +40,19 @@ if [ "$(cat "$marker" 2>/dev/null)" != "$PACKAGES" ]; then
     || die "$("$python" --version 2>&1) is too old; torch $TORCH_VERSION needs Python >= 3.10"
   "$python" -c 'import venv, ensurepip' 2>/dev/null \
     || die "Python's venv module is missing; install it (e.g. apt-get install python3-venv)"
-  if [ ! -f "$marker" ]; then
-    # No marker: nothing here, or a half-made environment. Start again from nothing.
-    rm -rf "$venv"
-    mkdir -p "$(dirname "$venv")"
+  if [ ! -f "$created" ] && [ ! -f "$marker" ]; then
+    # Never touch a directory this script did not make: ours carry the creation marker (written
+    # right after `python -m venv`) or, from older versions of this script, the completion one.
+    if [ -e "$venv" ] && [ -n "$(ls -A "$venv" 2>/dev/null)" ]; then
+      die "$venv exists and was not made by nnopt's setup (no $(basename "$created")); set NNOPT_TORCH_VENV to a new directory, or delete it yourself"
+    fi
+    mkdir -p "$venv"
     say "creating a virtual environment in $venv"
     "$python" -m venv "$venv" || die "could not create a virtual environment in $venv"
+    echo "made by nnopt scripts/setup.sh" > "$created"
+  else
+    # Ours, but an install was interrupted or the package list changed: pip brings it up to date.
+    say "resuming the interrupted install in $venv"
   fi
   say "installing $PACKAGES (torch is about 5 GB; the pip cache makes later installs fast)"
   rm -f "$marker"

@@ -9,9 +9,9 @@ use tch::nn::Module;
 use tch::{Device, Kind, Tensor};
 
 use crate::data::{self, image, DataSource, Dataset, Normalization};
-use crate::error::usage;
+use crate::error::{torch, usage};
+use crate::metrics::{confusion_table, evaluate as evaluate_net, Evaluation};
 use crate::output::Output;
-use crate::train::{self, Evaluation};
 use crate::weights::{self, Loaded};
 
 /// `nnopt evaluate`'s result.
@@ -36,48 +36,79 @@ fn normalization(loaded: &Loaded, data: &Dataset, out: &Output) -> Result<Normal
     }
 }
 
-/// Checks that the network fits the data: input width = pixels, outputs ≥ classes.
+/// The data set to judge the weights on: `--data` when given, else the one the weights file
+/// says they were trained on. Judging weights on data they were not made for gives a number
+/// that means nothing, so there is no other default.
+pub fn data_source(path: &Path, loaded: &Loaded, data: Option<&DataSource>) -> Result<DataSource> {
+    if let Some(source) = data {
+        return Ok(source.clone());
+    }
+    let Some(spec) = &loaded.data else {
+        return Err(usage(format!(
+            "{}: the weights file does not record which data set it was trained on (saved by an older \
+             nnopt or another tool); give --data DIR|fashion|synthetic",
+            path.display()
+        )));
+    };
+    DataSource::parse(spec)
+}
+
+/// Checks that the network fits the data: input width = pixels, outputs = classes.
 fn check_fit(path: &Path, loaded: &Loaded, data: &Dataset) -> Result<()> {
     let inputs = loaded.widths[0];
-    ensure!(
-        inputs == data.features(),
-        "{}: fc1.weight takes {inputs} inputs but the images in {} have {}×{} = {} pixels",
-        path.display(),
-        data.name,
-        data.height,
-        data.width,
-        data.features()
-    );
-    let outputs = *loaded.widths.last().unwrap_or(&0);
-    ensure!(
-        outputs >= data.classes,
-        "{}: the network has {outputs} outputs but {} has {} classes",
-        path.display(),
-        data.name,
-        data.classes
-    );
+    if inputs != data.features() {
+        return Err(usage(format!(
+            "{}: the network takes {inputs} inputs but the images of {} have {}×{} = {} pixels; \
+             give the --data it was trained on",
+            path.display(),
+            data.name,
+            data.height,
+            data.width,
+            data.features()
+        )));
+    }
+    let outputs = loaded.widths[loaded.widths.len() - 1];
+    if outputs != data.classes {
+        return Err(usage(format!(
+            "{}: the network has {outputs} classes but {} has {}; give the --data it was trained on",
+            path.display(),
+            data.name,
+            data.classes
+        )));
+    }
     Ok(())
 }
 
-/// Evaluates the weights in `path` on the test split of `source`.
-pub fn evaluate(path: &Path, source: &DataSource, device: Device, out: &Output) -> Result<EvaluateReport> {
+/// Loads the weights and the data set to judge them on, and checks that they fit.
+fn load_with_data(path: &Path, data: Option<&DataSource>, device: Device) -> Result<(Loaded, Dataset)> {
     let loaded = weights::load(path, device)?;
-    let data = data::load(source)?;
+    let data = data::load(&data_source(path, &loaded, data)?)?;
     check_fit(path, &loaded, &data)?;
+    Ok((loaded, data))
+}
+
+/// Evaluates the weights in `path` on the test split of `data` (default: the set they were
+/// trained on).
+pub fn evaluate(
+    path: &Path,
+    data: Option<&DataSource>,
+    device: Device,
+    out: &Output,
+) -> Result<EvaluateReport> {
+    let (loaded, data) = load_with_data(path, data, device)?;
     let norm = normalization(&loaded, &data, out)?;
-    let classes = *loaded.widths.last().unwrap_or(&data.classes);
-    let evaluation = train::evaluate(
+    let evaluation = evaluate_net(
         &loaded.net,
-        &norm.apply(&data.test.images, device),
-        &data.test.labels.to_device(device),
-        classes,
+        &norm.apply(&data.test.images, device)?,
+        &data.test.labels.f_to_device(device).map_err(torch)?,
+        data.classes,
     )?;
     Ok(EvaluateReport {
         weights: path.to_path_buf(),
         data: data.name.clone(),
         widths: loaded.widths.clone(),
         evaluation,
-        class_names: data.class_names().map(|names| names.iter().map(|s| s.to_string()).collect()),
+        class_names: data.class_names.clone(),
     })
 }
 
@@ -94,33 +125,15 @@ pub fn render_evaluation(r: &EvaluateReport) -> String {
         e.correct,
         e.total,
         e.loss,
-        confusion_table(&e.confusion_matrix)
+        confusion_table(&e.confusion_matrix, r.class_names.as_deref())
     )
-}
-
-/// A confusion matrix as an aligned table: rows are true classes, columns predictions.
-pub fn confusion_table(matrix: &[Vec<i64>]) -> String {
-    let width = matrix.iter().flatten().map(|v| v.to_string().len()).max().unwrap_or(1).max(3);
-    let mut text = format!("confusion matrix (rows: true class, columns: predicted)\n{:>5}", "");
-    for j in 0..matrix.len() {
-        text.push_str(&format!(" {j:>width$}"));
-    }
-    text.push('\n');
-    for (i, row) in matrix.iter().enumerate() {
-        text.push_str(&format!("{i:>5}"));
-        for v in row {
-            text.push_str(&format!(" {v:>width$}"));
-        }
-        text.push('\n');
-    }
-    text
 }
 
 /// What `nnopt predict` classifies.
 #[derive(Debug, Clone)]
 pub enum PredictInput {
-    /// Test image `index` of a data set.
-    Index { source: DataSource, index: i64 },
+    /// Test image `index` of a data set (default: the one the weights were trained on).
+    Index { source: Option<DataSource>, index: i64 },
     /// A PGM or PNG file.
     Image(PathBuf),
 }
@@ -140,11 +153,9 @@ pub struct PredictReport {
 
 /// Classifies one image with the weights in `path`.
 pub fn predict(path: &Path, input: &PredictInput, device: Device, out: &Output) -> Result<PredictReport> {
-    let loaded = weights::load(path, device)?;
-    let (pixels, norm, label, source, names) = match input {
+    let (loaded, pixels, norm, label, source, names) = match input {
         PredictInput::Index { source, index } => {
-            let data = data::load(source)?;
-            check_fit(path, &loaded, &data)?;
+            let (loaded, data) = load_with_data(path, source.as_ref(), device)?;
             let n = data.test.len();
             if !(0..n).contains(index) {
                 return Err(usage(format!(
@@ -154,12 +165,14 @@ pub fn predict(path: &Path, input: &PredictInput, device: Device, out: &Output) 
                 )));
             }
             let norm = normalization(&loaded, &data, out)?;
+            // In range: checked just above.
             let image = data.test.images.get(*index).unsqueeze(0);
             let label = data.test.labels.int64_value(&[*index]);
-            let names = data.class_names().map(|n| n.iter().map(|s| s.to_string()).collect());
-            (image, norm, Some(label), format!("test image {index} of {}", data.name), names)
+            let names = data.class_names.clone();
+            (loaded, image, norm, Some(label), format!("test image {index} of {}", data.name), names)
         }
         PredictInput::Image(file) => {
+            let loaded = weights::load(path, device)?;
             let img = image::read(file)?;
             let expected = loaded.widths[0];
             ensure!(
@@ -177,13 +190,23 @@ pub fn predict(path: &Path, input: &PredictInput, device: Device, out: &Output) 
                 )));
             };
             let pixels = Tensor::from_slice(&img.pixels).reshape([1, img.height as i64, img.width as i64]);
-            (pixels, norm, None, file.display().to_string(), None)
+            let names = loaded.class_names.clone();
+            (loaded, pixels, norm, None, file.display().to_string(), names)
         }
     };
-    let logits = tch::no_grad(|| loaded.net.forward(&norm.apply(&pixels, device)));
-    let probs = logits.softmax(-1, Kind::Float).squeeze_dim(0).to_kind(Kind::Double).to_device(Device::Cpu);
-    let probabilities: Vec<f64> = Vec::try_from(&probs).map_err(crate::error::torch)?;
-    let predicted = logits.argmax(-1, false).int64_value(&[0]);
+    let input = norm.apply(&pixels, device)?;
+    let logits = tch::no_grad(|| loaded.net.forward(&input));
+    let probs = logits
+        .f_softmax(-1, Kind::Float)
+        .and_then(|p| p.f_squeeze_dim(0))
+        .and_then(|p| p.f_to_kind(Kind::Double))
+        .and_then(|p| p.f_to_device(Device::Cpu))
+        .map_err(torch)?;
+    let probabilities: Vec<f64> = Vec::try_from(&probs).map_err(torch)?;
+    let predicted = probabilities
+        .iter()
+        .enumerate()
+        .fold(0, |best, (c, &p)| if p > probabilities[best] { c } else { best }) as i64;
     Ok(PredictReport {
         weights: path.to_path_buf(),
         source,

@@ -3,13 +3,16 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::autograd::AutogradConfig;
 use crate::classify::{self, PredictInput};
 use crate::data::DataSource;
 use crate::device::DeviceSpec;
 use crate::error::usage;
+use crate::mlp::MlpConfig;
 use crate::output::Output;
+use crate::perceptron::PerceptronConfig;
 use crate::train::{self, OptimizerKind, TrainConfig};
 use crate::{autograd, info, mlp, perceptron};
 
@@ -68,18 +71,23 @@ pub enum Command {
     Predict(PredictArgs),
     /// Versions, where libtorch was loaded from, and which GPUs libtorch sees.
     Info,
+    /// Print a shell completion script: `nnopt completions bash > ~/.local/share/bash-completion/completions/nnopt`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct AutogradArgs {
     /// The input x.
-    #[arg(long, default_value_t = 5.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = AutogradConfig::default().x, allow_negative_numbers = true)]
     pub x: f64,
     /// The weight w (try --b -10 to see a zero gradient).
-    #[arg(long, default_value_t = 1.2, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = AutogradConfig::default().w, allow_negative_numbers = true)]
     pub w: f64,
     /// The bias b.
-    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = AutogradConfig::default().b, allow_negative_numbers = true)]
     pub b: f64,
 }
 
@@ -87,16 +95,16 @@ pub struct AutogradArgs {
 pub struct PerceptronArgs {
     /// Seed for libtorch's generator (torch.manual_seed); draws w, then the training noise, then
     /// the test noise.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = PerceptronConfig::default().seed)]
     pub seed: u64,
     /// Learning rate of the delta rule.
-    #[arg(long, default_value_t = 0.001, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = PerceptronConfig::default().lr, allow_negative_numbers = true)]
     pub lr: f64,
     /// Passes over the training set in all (the notebook: one train_step, then 100 epochs).
-    #[arg(long, default_value_t = 101)]
+    #[arg(long, default_value_t = PerceptronConfig::default().epochs)]
     pub epochs: usize,
     /// Training samples N: X = arange(3N).reshape(N, 3) + N(0, 2) noise, y = arange(N).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = PerceptronConfig::default().samples)]
     pub samples: usize,
 }
 
@@ -104,13 +112,13 @@ pub struct PerceptronArgs {
 pub struct MlpArgs {
     /// Seed for libtorch's generator (torch.manual_seed); draws fc1.weight, fc1.bias, fc2.weight,
     /// fc2.bias, the input, the output gradient, the target, in that order.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = MlpConfig::default().seed)]
     pub seed: u64,
     /// Learning rate of the SGD step.
-    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = MlpConfig::default().lr, allow_negative_numbers = true)]
     pub lr: f64,
     /// Width of the hidden layer.
-    #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = MlpConfig::default().hidden, allow_negative_numbers = true)]
     pub hidden: i64,
 }
 
@@ -125,25 +133,25 @@ pub struct TrainArgs {
     #[arg(long, default_value = "synthetic", help = DATA_HELP)]
     pub data: String,
     /// Passes over the training set.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
     pub epochs: usize,
     /// Images per SGD step.
-    #[arg(long, default_value_t = 128, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TrainConfig::default().batch_size, allow_negative_numbers = true)]
     pub batch_size: i64,
     /// Initial learning rate, decayed along a cosine over the epochs [default: 0.05 for sgd, 0.001 for adam].
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// SGD momentum (Nesterov when > 0).
-    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
-    pub momentum: f64,
+    /// SGD momentum, Nesterov when > 0 [default: 0.9]; not with --optimizer adam.
+    #[arg(long, allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
     /// L2 weight decay.
-    #[arg(long, default_value_t = 5e-4, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TrainConfig::default().weight_decay, allow_negative_numbers = true)]
     pub weight_decay: f64,
     /// Seed for the initial weights and the shuffling.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
     /// Hidden layer widths, comma-separated: 32 (the notebook's 784-32-10) or 256,128.
-    #[arg(long, value_delimiter = ',', default_value = "32", allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', default_values_t = TrainConfig::default().hidden, allow_negative_numbers = true)]
     pub hidden: Vec<i64>,
     #[arg(long, value_enum, default_value_t = OptimizerArg::Sgd)]
     pub optimizer: OptimizerArg,
@@ -151,7 +159,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Print the running training loss on stderr every N batches (0: never).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = TrainConfig::default().log_interval)]
     pub log_interval: usize,
     /// Save the trained weights here (safetensors, PyTorch's parameter names).
     #[arg(long, value_name = "FILE.safetensors")]
@@ -170,13 +178,17 @@ pub enum OptimizerArg {
     Adam,
 }
 
+/// `--data` for evaluate and predict: the weights' own data set when not given.
+const WEIGHTS_DATA_HELP: &str = "The data set to use [default: the one the weights were trained on, \
+as recorded in the weights file]: a directory of MNIST-layout IDX files, `fashion`, or `synthetic`";
+
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
     /// Weights saved by `nnopt train --save`.
     #[arg(long, value_name = "FILE.safetensors")]
     pub weights: PathBuf,
-    #[arg(long, default_value = "synthetic", help = DATA_HELP)]
-    pub data: String,
+    #[arg(long, help = WEIGHTS_DATA_HELP)]
+    pub data: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -184,8 +196,8 @@ pub struct PredictArgs {
     /// Weights saved by `nnopt train --save`.
     #[arg(long, value_name = "FILE.safetensors")]
     pub weights: PathBuf,
-    #[arg(long, default_value = "synthetic", help = DATA_HELP)]
-    pub data: String,
+    #[arg(long, help = WEIGHTS_DATA_HELP, conflicts_with = "image")]
+    pub data: Option<String>,
     /// Which test image of --data to classify.
     #[arg(long, conflicts_with = "image", required_unless_present = "image")]
     pub index: Option<i64>,
@@ -195,27 +207,29 @@ pub struct PredictArgs {
 }
 
 fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
-    let optimizer = match args.optimizer {
-        OptimizerArg::Sgd => OptimizerKind::Sgd,
-        OptimizerArg::Adam => OptimizerKind::Adam,
-    };
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
-        lr: args.lr.unwrap_or(optimizer.default_lr()),
+        lr: args.lr,
         momentum: args.momentum,
         weight_decay: args.weight_decay,
-        optimizer,
+        optimizer: match args.optimizer {
+            OptimizerArg::Sgd => OptimizerKind::Sgd,
+            OptimizerArg::Adam => OptimizerKind::Adam,
+        },
         seed: args.seed,
         hidden: args.hidden,
         dry_run: args.dry_run,
         log_interval: args.log_interval,
     };
-    config.validate()?;
     let files = train::OutputFiles { save: args.save, metrics: args.metrics };
-    files.check()?;
     let source = DataSource::parse(&args.data)?;
     train::run_command(&config, &source, &files, global.device.resolve()?, out)
+}
+
+/// `--data` when given.
+fn data_flag(data: Option<String>) -> Result<Option<DataSource>> {
+    data.as_deref().map(DataSource::parse).transpose()
 }
 
 /// Runs the parsed command line.
@@ -223,42 +237,40 @@ pub fn run(cli: Cli) -> Result<()> {
     let out = Output { json: cli.global.json, quiet: cli.global.quiet };
     match cli.command {
         Command::Info => out.result(&info::collect(), info::render),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "nnopt", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Autograd(args) => {
-            let config = autograd::AutogradConfig { x: args.x, w: args.w, b: args.b };
+            let config = AutogradConfig { x: args.x, w: args.w, b: args.b };
             let report = autograd::run(&config, cli.global.device.resolve()?)?;
             out.result(&report, autograd::render)
         }
         Command::Perceptron(args) => {
-            let config = perceptron::PerceptronConfig {
-                seed: args.seed,
-                lr: args.lr,
-                epochs: args.epochs,
-                samples: args.samples,
-            };
-            config.validate()?;
-            let device = cli.global.device.resolve()?;
-            let report = perceptron::run(&config, device, &out.progress(config.epochs as u64, "epochs"))?;
+            let config =
+                PerceptronConfig { seed: args.seed, lr: args.lr, epochs: args.epochs, samples: args.samples };
+            let report = perceptron::run(&config, cli.global.device.resolve()?, &out)?;
             out.result(&report, |r| r.text.clone())
         }
         Command::Mlp(args) => {
-            let config = mlp::MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden };
-            config.validate()?;
+            let config = MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden };
             let report = mlp::run(&config, cli.global.device.resolve()?)?;
             out.result(&report, |r| r.text.clone())
         }
         Command::Train(args) => run_train(args, &cli.global, out),
         Command::Evaluate(args) => {
+            let data = data_flag(args.data)?;
             let device = cli.global.device.resolve()?;
-            let report = classify::evaluate(&args.weights, &DataSource::parse(&args.data)?, device, &out)?;
+            let report = classify::evaluate(&args.weights, data.as_ref(), device, &out)?;
             out.result(&report, classify::render_evaluation)
         }
         Command::Predict(args) => {
-            let device = cli.global.device.resolve()?;
             let input = match (args.image, args.index) {
                 (Some(image), _) => PredictInput::Image(image),
-                (None, Some(index)) => PredictInput::Index { source: DataSource::parse(&args.data)?, index },
+                (None, Some(index)) => PredictInput::Index { source: data_flag(args.data)?, index },
                 (None, None) => return Err(usage("predict needs --index N or --image FILE")),
             };
+            let device = cli.global.device.resolve()?;
             let report = classify::predict(&args.weights, &input, device, &out)?;
             out.result(&report, classify::render_prediction)
         }

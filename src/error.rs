@@ -57,3 +57,54 @@ pub fn torch(err: tch::TchError) -> anyhow::Error {
     let first = text.lines().next().unwrap_or("libtorch error").trim();
     anyhow::anyhow!("libtorch: {first}")
 }
+
+thread_local! {
+    /// Set while [`guard`] runs a tch call that may panic: the panic is turned into an error
+    /// there, so the hook must not print it as a bug.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs a tch call that has no fallible (`f_`) twin — `Optimizer::step`, `zero_grad`,
+/// `VarStore::set_device` unwrap libtorch's errors inside tch — and turns its panic (CUDA out
+/// of memory, a device assert) into a one-line error naming `what` was being done.
+pub fn guard<T>(what: &str, call: impl FnOnce() -> T) -> anyhow::Result<T> {
+    GUARDED.with(|g| g.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+    GUARDED.with(|g| g.set(false));
+    result.map_err(|payload| anyhow::anyhow!("{what}: libtorch: {}", panic_line(payload.as_ref())))
+}
+
+/// Exit code of a panic that escaped: an internal error, i.e. a bug.
+pub const EXIT_BUG: i32 = 101;
+/// Exit code of a second Ctrl-C, which stops at once (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Makes an escaped panic one line plus where to report it, instead of a backtrace (and a C++
+/// one from libtorch). With `RUST_BACKTRACE` set, Rust's default report is kept for debugging.
+pub fn install_panic_hook() {
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        if GUARDED.with(|g| g.get()) {
+            return;
+        }
+        let first = panic_line(info.payload());
+        let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!(
+            "nnopt: internal error{place}: {first}\nthis is a bug in nnopt, please report it \
+             (run with RUST_BACKTRACE=1 for details)"
+        );
+    }));
+}
+
+/// The first line of a panic's message (tch's carry libtorch's C++ backtrace after it).
+fn panic_line(payload: &(dyn std::any::Any + Send)) -> &str {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    let text = text.strip_prefix("called `Result::unwrap()` on an `Err` value: ").unwrap_or(text);
+    text.lines().next().unwrap_or(text).trim()
+}

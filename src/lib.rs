@@ -8,7 +8,8 @@
 //!   [`weights`] on disk (safetensors), [`classify`]: evaluate and predict with them.
 //! - [`device`]: `--device` parsing and availability checks, shared by every command.
 //! - [`repr`]: tensors printed exactly as PyTorch prints them.
-//! - [`output`]: text vs `--json`, progress bars on stderr.
+//! - [`metrics`]: loss, accuracy and confusion matrix of a network on a data split.
+//! - [`output`]: text vs `--json`, warnings and progress bars on stderr: how every command talks.
 //! - [`info`]: which libtorch is loaded and which GPUs it sees.
 //! - [`cli`]: the clap front end, mapped onto the plain config structs above.
 
@@ -20,6 +21,7 @@ pub mod device;
 pub mod error;
 pub mod fsutil;
 pub mod info;
+pub mod metrics;
 pub mod mlp;
 pub mod output;
 pub mod perceptron;

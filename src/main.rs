@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() {
+    nnopt::error::install_panic_hook();
     let cli = nnopt::cli::Cli::parse();
     if let Err(err) = nnopt::cli::run(cli) {
         eprintln!("nnopt: {err:#}");

@@ -17,7 +17,7 @@ use serde_json::Value;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
-use crate::error::{ensure_positive, ensure_usage, torch};
+use crate::error::{ensure_positive, ensure_usage, guard, torch};
 use crate::output::tensor_json;
 use crate::repr::{size_repr, tensor_repr, Repr};
 
@@ -27,6 +27,15 @@ pub const INPUT_FEATURES: i64 = 28 * 28;
 pub const CLASSES: i64 = 10;
 /// Widths past this would not teach anything a smaller one does not, and can exhaust memory.
 pub const MAX_HIDDEN: i64 = 1 << 16;
+/// Parameters in all (weights and biases): 100 M float32 is 400 MB before gradients and
+/// optimizer state, past anything this notebook's networks need. Bounds what `--hidden`
+/// and a weights file can make nnopt allocate.
+pub const MAX_PARAMETERS: i64 = 100_000_000;
+
+/// Weights and biases of a fully connected network with these layer widths.
+pub fn parameter_count(widths: &[i64]) -> i64 {
+    widths.windows(2).map(|w| (w[0].saturating_add(1)).saturating_mul(w[1])).fold(0i64, i64::saturating_add)
+}
 
 /// PyTorch's `nn.Linear` initialisation, which tch's `nn::linear` does not reproduce (tch draws
 /// the bias first and bounds the weight by √(6/fan_in)).
@@ -34,18 +43,22 @@ pub const MAX_HIDDEN: i64 = 1 << 16;
 /// `reset_parameters` runs `kaiming_uniform_(weight, a=√5)`: bound = √3 · gain / √fan_in with
 /// gain = √(2 / (1 + a²)) — computed here in the same float64 steps, since a² is not exactly 5 —
 /// then bias ~ U(−1/√fan_in, 1/√fan_in). Weight first, then bias.
-pub fn torch_linear(path: nn::Path, in_features: i64, out_features: i64) -> nn::Linear {
+pub fn torch_linear(path: nn::Path, in_features: i64, out_features: i64) -> Result<nn::Linear> {
     let a = 5f64.sqrt();
     let gain = (2.0 / (1.0 + a * a)).sqrt();
     let weight_bound = 3f64.sqrt() * (gain / (in_features as f64).sqrt());
-    let ws = path.var(
-        "weight",
-        &[out_features, in_features],
-        nn::Init::Uniform { lo: -weight_bound, up: weight_bound },
-    );
+    let ws = path
+        .f_var(
+            "weight",
+            &[out_features, in_features],
+            nn::Init::Uniform { lo: -weight_bound, up: weight_bound },
+        )
+        .map_err(torch)?;
     let bias_bound = 1.0 / (in_features as f64).sqrt();
-    let bs = path.var("bias", &[out_features], nn::Init::Uniform { lo: -bias_bound, up: bias_bound });
-    nn::Linear { ws, bs: Some(bs) }
+    let bs = path
+        .f_var("bias", &[out_features], nn::Init::Uniform { lo: -bias_bound, up: bias_bound })
+        .map_err(torch)?;
+    Ok(nn::Linear { ws, bs: Some(bs) })
 }
 
 /// The notebook's `Network`: flatten, then `fc1 → relu → … → fcN`; parameters named as PyTorch
@@ -58,13 +71,31 @@ pub struct Network {
 
 impl Network {
     /// A network with the given layer widths, e.g. `[784, 32, 10]` for the notebook's.
-    pub fn new(vs: &nn::Path, widths: &[i64]) -> Self {
+    pub fn new(vs: &nn::Path, widths: &[i64]) -> Result<Self> {
+        Self::build(vs, widths, torch_linear)
+    }
+
+    /// A network of zeros, for parameters about to be overwritten (loading weights): it draws
+    /// nothing from libtorch's generator, so loading never changes what a seeded run draws next.
+    pub fn zeroed(vs: &nn::Path, widths: &[i64]) -> Result<Self> {
+        Self::build(vs, widths, |path, input, output| {
+            let ws = path.f_var("weight", &[output, input], nn::Init::Const(0.0)).map_err(torch)?;
+            let bs = path.f_var("bias", &[output], nn::Init::Const(0.0)).map_err(torch)?;
+            Ok(nn::Linear { ws, bs: Some(bs) })
+        })
+    }
+
+    fn build(
+        vs: &nn::Path,
+        widths: &[i64],
+        layer: impl Fn(nn::Path, i64, i64) -> Result<nn::Linear>,
+    ) -> Result<Self> {
         let layers = widths
             .windows(2)
             .enumerate()
-            .map(|(i, w)| (w[0], w[1], torch_linear(vs / format!("fc{}", i + 1), w[0], w[1])))
-            .collect();
-        Network { layers }
+            .map(|(i, w)| Ok((w[0], w[1], layer(vs / format!("fc{}", i + 1), w[0], w[1])?)))
+            .collect::<Result<_>>()?;
+        Ok(Network { layers })
     }
 
     /// Layer widths, input first: `[784, 32, 10]` for the notebook's network.
@@ -171,8 +202,8 @@ pub struct MlpReport {
 }
 
 /// `randn` on the CPU (the generator every device shares here), then moved.
-fn randn(size: &[i64], device: Device) -> Tensor {
-    Tensor::randn(size, (Kind::Float, Device::Cpu)).to_device(device)
+fn randn(size: &[i64], device: Device) -> Result<Tensor> {
+    Tensor::randn(size, (Kind::Float, Device::Cpu)).f_to_device(device).map_err(torch)
 }
 
 /// `output.backward(gradient)`: backpropagates `gradient` as ∂L/∂output. tch only has
@@ -187,8 +218,8 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     config.validate()?;
     tch::manual_seed(config.seed as i64);
     let mut vs = nn::VarStore::new(Device::Cpu);
-    let net = Network::new(&vs.root(), &[INPUT_FEATURES, config.hidden, CLASSES]);
-    vs.set_device(device);
+    let net = Network::new(&vs.root(), &[INPUT_FEATURES, config.hidden, CLASSES])?;
+    guard("moving the network to --device", || vs.set_device(device))?;
     // Built now, not at the notebook's In [16]: tch's VarStore has no zero_grad, and libtorch's
     // optimizer zero_grad resets gradients to undefined — PyTorch's `None` — as net.zero_grad() does.
     let mut sgd = nn::Sgd::default().build(&vs, config.lr).map_err(torch)?;
@@ -202,7 +233,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     line(net.to_string());
 
     line("# input = torch.randn(1, 1, 28, 28); print(input.shape); print(net(input))".into());
-    let input = randn(&[1, 1, 28, 28], device);
+    let input = randn(&[1, 1, 28, 28], device)?;
     line(size_repr(&input.size()));
     let output = net.forward(&input);
     // tch cannot name grad_fns; a Linear on a 2-D input with bias is addmm in libtorch.
@@ -216,11 +247,11 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     line(size_repr(&fc1_weight.size()));
 
     line("# net.zero_grad(); output.backward(torch.randn(1, 10))".into());
-    sgd.zero_grad();
-    backward_with(&output, &randn(&[1, CLASSES], device))?;
+    guard("zero_grad", || sgd.zero_grad())?;
+    backward_with(&output, &randn(&[1, CLASSES], device)?)?;
 
     line("# target = torch.randn(10); target.view(1, -1); loss = nn.MSELoss()(net(input), target)".into());
-    let target = randn(&[CLASSES], device);
+    let target = randn(&[CLASSES], device)?;
     line(tensor_repr(&target));
     let target = target.view([1, -1]);
     line(tensor_repr(&target));
@@ -229,7 +260,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     line(Repr::new(&loss).grad_fn("MseLossBackward0").to_string());
 
     line("# net.zero_grad(); fc1.bias.grad before and after loss.backward()".into());
-    sgd.zero_grad();
+    guard("zero_grad", || sgd.zero_grad())?;
     let fc1_bias = &parameters[1].1;
     line("before".into());
     line(grad_repr(fc1_bias));
@@ -239,14 +270,15 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     let fc1_bias_grad = tensor_json(&fc1_bias.grad())?;
 
     line(format!("# fc1.weight[0, :10] before and after one SGD step (lr {})", config.lr));
+    // fc1 has at least one row (--hidden ≥ 1) and 784 ≥ 10 columns, so this view always exists.
     let row0 = || fc1_weight.get(0).narrow(0, 0, 10);
     line(Repr::new(&row0()).grad_fn("SliceBackward0").to_string());
     let fc1_weight_row0_before_tensor = row0().detach().copy();
     let fc1_weight_row0_before = tensor_json(&fc1_weight_row0_before_tensor)?;
-    sgd.zero_grad();
+    guard("zero_grad", || sgd.zero_grad())?;
     let step_loss = net.forward(&input).f_mse_loss(&target, Reduction::Mean).map_err(torch)?;
     step_loss.f_backward().map_err(torch)?;
-    sgd.step();
+    guard("the SGD step", || sgd.step())?;
     line(Repr::new(&row0()).grad_fn("SliceBackward0").to_string());
     // The step is lr·grad, often below the 4 printed decimals; show it on its own.
     let change = (row0() - fc1_weight_row0_before_tensor).detach();

@@ -1,5 +1,10 @@
-//! Where output goes: results on stdout (text or one `--json` document), progress and
-//! diagnostics on stderr, progress bars only when stderr is a terminal and `--quiet` is off.
+//! Where output goes — the one way every command talks to its user:
+//! - results on stdout: text, or one `--json` document and nothing else ([`Output::result`]);
+//!   a long run streams its text result a line at a time ([`Output::line`], nothing with `--json`);
+//! - notes and warnings on stderr ([`Output::note`], [`Output::warn`]), silenced by `--quiet`;
+//!   a warning also belongs in the report's `warnings` list, so `--json` carries it;
+//! - progress: one bar per long loop ([`Output::progress`]), only when stderr is a terminal and
+//!   `--quiet` is off.
 
 use std::io::{IsTerminal, Write};
 
@@ -30,6 +35,23 @@ impl Output {
             }
         }
         Ok(())
+    }
+
+    /// One line of a text result, printed as soon as it is known (an epoch's figures); nothing
+    /// with `--json`, whose document carries the same values at the end.
+    pub fn line(&self, text: impl AsRef<str>) {
+        if !self.json {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not worth failing a training run over.
+            let _ = writeln!(stdout, "{}", text.as_ref());
+            let _ = stdout.flush();
+        }
+    }
+
+    /// A warning on stderr (`nnopt: warning: …`), unless `--quiet`: something the run did that
+    /// the user must know to trust its result (a dead unit, a loss that never moved).
+    pub fn warn(&self, message: impl AsRef<str>) {
+        self.note(format!("nnopt: warning: {}", message.as_ref()));
     }
 
     /// A diagnostic line on stderr, unless `--quiet`.

@@ -13,13 +13,12 @@
 //! flat memory.
 
 use anyhow::{bail, Result};
-use indicatif::ProgressBar;
 use serde::Serialize;
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{ensure_positive, ensure_usage, torch};
-use crate::output::tensor_json;
+use crate::output::{tensor_json, Output};
 use crate::repr::{float_repr, tensor_repr, tuple_repr};
 
 /// Inputs per sample, as in the notebook.
@@ -183,12 +182,16 @@ pub struct PerceptronReport {
     pub history: Vec<EpochRecord>,
     pub train_predictions: Value,
     pub test: TestResult,
+    /// What the user must know to trust the result (a dead unit); also printed on stderr.
+    pub warnings: Vec<String>,
+    /// The epoch after which every prediction on the training set was 0, if that happened.
+    pub dead_from_epoch: Option<usize>,
     #[serde(skip)]
     pub text: String,
 }
 
 /// Seeds libtorch, builds the perceptron and data, trains, tests: the notebook's cells in order.
-pub fn run(config: &PerceptronConfig, device: Device, progress: &ProgressBar) -> Result<PerceptronReport> {
+pub fn run(config: &PerceptronConfig, device: Device, out: &Output) -> Result<PerceptronReport> {
     config.validate()?;
     tch::manual_seed(config.seed as i64);
     let mut model = Perceptron::new(config.lr, device);
@@ -219,11 +222,20 @@ pub fn run(config: &PerceptronConfig, device: Device, progress: &ProgressBar) ->
         "# training: {} pass(es) of the delta rule over the {} samples",
         config.epochs, config.samples
     ));
-    progress.set_length(config.epochs as u64);
+    let progress = out.progress(config.epochs as u64, "epochs");
     let mut history = Vec::with_capacity(config.epochs);
+    let mut dead_from_epoch = None;
     for epoch in 1..=config.epochs {
         model.train_step(&x, &y);
-        let loss = scalar(&Perceptron::loss(&model.forward(&x), &y))?;
+        let predictions = model.forward(&x);
+        let loss = scalar(&Perceptron::loss(&predictions, &y))?;
+        // ŷ = relu(X·w + b) is 0 everywhere exactly when every pre-activation is ≤ 0: the unit
+        // is dead for this data. Remember from when, in case it stays dead to the end.
+        if scalar(&predictions.max())? > 0.0 {
+            dead_from_epoch = None;
+        } else {
+            dead_from_epoch.get_or_insert(epoch);
+        }
         if !loss.is_finite() {
             bail!(
                 "the loss became {loss} at epoch {epoch} (--lr {} is too large for this data); lower --lr",
@@ -236,6 +248,17 @@ pub fn run(config: &PerceptronConfig, device: Device, progress: &ProgressBar) ->
         progress.inc(1);
     }
     progress.finish_and_clear();
+    let mut warnings = Vec::new();
+    if let Some(epoch) = dead_from_epoch {
+        let warning = format!(
+            "the ReLU died at epoch {epoch} and stayed dead: X·w + b ≤ 0 for every training sample, so every \
+             prediction is 0 and the loss is stuck at {}; the step was too large — lower --lr (it was {})",
+            history.last().map_or(f64::NAN, |r: &EpochRecord| r.loss),
+            float_repr(config.lr)
+        );
+        out.warn(&warning);
+        warnings.push(warning);
+    }
 
     let train_predictions = model.forward(&x);
     line("# after training: predictions, y".into());
@@ -265,6 +288,8 @@ pub fn run(config: &PerceptronConfig, device: Device, progress: &ProgressBar) ->
             predictions: tensor_json(&test_predictions)?,
             loss: scalar(&test_loss)?,
         },
+        warnings,
+        dead_from_epoch,
         text,
     })
 }

@@ -8,7 +8,6 @@
 //! Given the same seed and device, a run is repeatable to the bit.
 
 use std::f64::consts::PI;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,11 +16,12 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use serde::Serialize;
 use tch::nn::{self, Module, OptimizerConfig};
-use tch::{Device, Kind, Reduction, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use crate::data::{self, DataSource, Dataset, Normalization};
-use crate::error::{ensure_positive, ensure_usage};
-use crate::mlp::Network;
+use crate::error::{ensure_positive, ensure_usage, guard, torch, usage};
+use crate::metrics::evaluate;
+use crate::mlp::{parameter_count, Network, MAX_PARAMETERS};
 use crate::output::Output;
 
 /// The optimizer to train with.
@@ -44,13 +44,24 @@ impl OptimizerKind {
     }
 }
 
+/// SGD's momentum when `--momentum` is not given.
+pub const DEFAULT_MOMENTUM: f64 = 0.9;
+/// Epochs whose training loss has not moved (relative change below [`STALL_TOLERANCE`]) after
+/// which a run is declared stalled: it is learning nothing.
+pub const STALL_EPOCHS: usize = 3;
+/// A relative change of the epoch's mean training loss smaller than this is no change: the same
+/// per-sample losses summed in another batch order differ by about 1e-7.
+pub const STALL_TOLERANCE: f64 = 1e-5;
+
 /// A training run's settings; the defaults are the recipe above.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TrainConfig {
     pub epochs: usize,
     pub batch_size: i64,
-    pub lr: f64,
-    pub momentum: f64,
+    /// The initial learning rate; `None`: the optimizer's default ([`OptimizerKind::default_lr`]).
+    pub lr: Option<f64>,
+    /// SGD's momentum; `None`: [`DEFAULT_MOMENTUM`] for SGD. Adam takes none (its β₁ is fixed).
+    pub momentum: Option<f64>,
     pub weight_decay: f64,
     pub optimizer: OptimizerKind,
     pub seed: u64,
@@ -67,8 +78,8 @@ impl Default for TrainConfig {
         TrainConfig {
             epochs: 20,
             batch_size: 128,
-            lr: OptimizerKind::Sgd.default_lr(),
-            momentum: 0.9,
+            lr: None,
+            momentum: None,
             weight_decay: 5e-4,
             optimizer: OptimizerKind::Sgd,
             seed: 0,
@@ -80,17 +91,30 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// Rejects settings that cannot train, naming the flag.
-    pub fn validate(&self) -> Result<()> {
+    /// Rejects settings that cannot train, naming the flag, and fills in the optimizer's
+    /// defaults (lr, momentum): the config a run uses and reports.
+    pub fn validate(&self) -> Result<TrainConfig> {
         ensure_usage((1..=100_000).contains(&self.epochs), || {
             format!("--epochs must be between 1 and 100000, got {}", self.epochs)
         })?;
         ensure_usage((1..=1 << 20).contains(&self.batch_size), || {
             format!("--batch-size must be between 1 and 1048576, got {}", self.batch_size)
         })?;
-        ensure_positive("--lr", self.lr)?;
-        let m = self.momentum;
-        ensure_usage((0.0..1.0).contains(&m), || format!("--momentum must be in [0, 1), got {m}"))?;
+        let lr = self.lr.unwrap_or(self.optimizer.default_lr());
+        ensure_positive("--lr", lr)?;
+        let momentum = match (self.optimizer, self.momentum) {
+            (OptimizerKind::Adam, Some(m)) => {
+                return Err(usage(format!(
+                    "--momentum {m} applies to --optimizer sgd only; Adam keeps its own moment \
+                     estimates (β₁ = 0.9); drop --momentum or use --optimizer sgd"
+                )))
+            }
+            (OptimizerKind::Adam, None) => None,
+            (OptimizerKind::Sgd, m) => Some(m.unwrap_or(DEFAULT_MOMENTUM)),
+        };
+        if let Some(m) = momentum {
+            ensure_usage((0.0..1.0).contains(&m), || format!("--momentum must be in [0, 1), got {m}"))?;
+        }
         let wd = self.weight_decay;
         ensure_usage(wd.is_finite() && wd >= 0.0, || {
             format!("--weight-decay must be a finite number ≥ 0, got {wd}")
@@ -103,12 +127,22 @@ impl TrainConfig {
                 format!("--hidden widths must be between 1 and {}, got {h}", crate::mlp::MAX_HIDDEN)
             })?;
         }
-        Ok(())
+        // The hidden layers alone (the input and output layers are checked with the data).
+        let inner = parameter_count(&self.hidden);
+        ensure_usage(inner <= MAX_PARAMETERS, || {
+            format!("--hidden {:?}: {inner} parameters between the hidden layers alone, more than {MAX_PARAMETERS}; use narrower layers", self.hidden)
+        })?;
+        Ok(TrainConfig { lr: Some(lr), momentum, ..self.clone() })
+    }
+
+    /// The initial learning rate (the optimizer's default when none was given).
+    pub fn initial_lr(&self) -> f64 {
+        self.lr.unwrap_or(self.optimizer.default_lr())
     }
 
     /// The learning rate for `epoch` (1-based): cosine from `lr` towards 0 over the run.
     pub fn lr_at(&self, epoch: usize) -> f64 {
-        self.lr * 0.5 * (1.0 + (PI * (epoch - 1) as f64 / self.epochs as f64).cos())
+        self.initial_lr() * 0.5 * (1.0 + (PI * (epoch - 1) as f64 / self.epochs as f64).cos())
     }
 }
 
@@ -124,16 +158,6 @@ pub struct EpochMetrics {
     pub samples_per_second: f64,
 }
 
-/// Loss, accuracy and confusion matrix (rows: true class, columns: predicted) on a data split.
-#[derive(Debug, Clone, Serialize)]
-pub struct Evaluation {
-    pub loss: f64,
-    pub accuracy: f64,
-    pub correct: i64,
-    pub total: i64,
-    pub confusion_matrix: Vec<Vec<i64>>,
-}
-
 /// What was trained on.
 #[derive(Debug, Clone, Serialize)]
 pub struct DataInfo {
@@ -143,6 +167,7 @@ pub struct DataInfo {
     pub height: i64,
     pub width: i64,
     pub classes: i64,
+    pub class_names: Option<Vec<String>>,
     pub mean: f64,
     pub std: f64,
 }
@@ -155,13 +180,50 @@ pub struct FinalMetrics {
     pub confusion_matrix: Vec<Vec<i64>>,
 }
 
-/// Settings as run: the config, plus the device and the layer widths it resolved to.
+/// Settings as run: the config with its defaults filled in, plus the device and the layer
+/// widths it resolved to.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunConfig {
     #[serde(flatten)]
     pub config: TrainConfig,
     pub device: String,
     pub widths: Vec<i64>,
+}
+
+/// Why training ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "lowercase")]
+pub enum Stop {
+    /// All epochs ran.
+    Finished,
+    /// Ctrl-C: the batch in progress finished, then the epoch was evaluated.
+    Interrupted { epoch: usize, batch: i64 },
+    /// The training loss became NaN or infinite; the weights from the start of the epoch were
+    /// restored. The run fails (exit 1) after reporting.
+    Diverged { epoch: usize, batch: i64, loss: f64 },
+    /// The training loss has not moved since the first epoch: nothing is being learned.
+    Stalled { epoch: usize },
+}
+
+impl Stop {
+    /// The sentence a person reads; `None` for a run that finished.
+    pub fn describe(&self, config: &TrainConfig) -> Option<String> {
+        let lr = config.initial_lr();
+        match *self {
+            Stop::Finished => None,
+            Stop::Interrupted { epoch, batch } => {
+                Some(format!("interrupted (Ctrl-C) at epoch {epoch}, batch {batch}"))
+            }
+            Stop::Diverged { epoch, batch, loss } => Some(format!(
+                "the training loss became {loss} at epoch {epoch}, batch {batch}; kept the weights from the \
+                 start of epoch {epoch}; lower --lr (it was {lr})"
+            )),
+            Stop::Stalled { epoch } => Some(format!(
+                "the training loss has not changed since epoch 1 (stopped after epoch {epoch}): the network \
+                 learns nothing at --lr {lr}; raise --lr (or lower it, if the units died), or check the data"
+            )),
+        }
+    }
 }
 
 /// A whole run, as `--json` prints it.
@@ -172,8 +234,10 @@ pub struct TrainReport {
     pub epochs: Vec<EpochMetrics>,
     #[serde(rename = "final")]
     pub final_metrics: FinalMetrics,
-    /// Why training ended early (divergence, Ctrl-C); `None` when it ran to the end.
-    pub stopped: Option<String>,
+    /// Why training ended.
+    pub stop: Stop,
+    /// What the user must know to trust the result (a stall); also printed on stderr.
+    pub warnings: Vec<String>,
 }
 
 /// A trained network with what is needed to use and save it.
@@ -182,117 +246,155 @@ pub struct Trained {
     pub net: Network,
     pub normalization: Normalization,
     pub report: TrainReport,
-    /// True when training stopped because the loss diverged (the weights are the last good ones).
-    pub diverged: bool,
 }
 
-/// Hooks into a run: output, a stop flag (Ctrl-C), and a callback after every epoch.
+/// Hooks into a run: output (epoch lines, progress, warnings), a stop flag (Ctrl-C), and a
+/// callback after every epoch (the metrics CSV); an error from it stops the run.
 pub struct Hooks<'a> {
     pub out: Output,
     pub stop: &'a AtomicBool,
-    pub on_epoch: &'a mut dyn FnMut(&EpochMetrics),
+    pub on_epoch: &'a mut dyn FnMut(&EpochMetrics) -> Result<()>,
 }
 
-/// Evaluates `net` on normalized `images` (N×features, on the net's device) in batches.
-pub fn evaluate(net: &Network, images: &Tensor, labels: &Tensor, classes: i64) -> Result<Evaluation> {
-    tch::no_grad(|| {
-        let n = labels.size()[0];
-        let mut loss_sum = 0.0;
-        let mut confusion = Tensor::zeros([classes * classes], (Kind::Int64, labels.device()));
-        let mut start = 0;
-        while start < n {
-            let len = 4096.min(n - start);
-            let logits = net.forward(&images.narrow(0, start, len));
-            let y = labels.narrow(0, start, len);
-            let log_probs = logits.log_softmax(-1, Kind::Float);
-            loss_sum += log_probs.nll_loss_nd(&y, None::<Tensor>, Reduction::Sum, -100).double_value(&[]);
-            let predicted = logits.argmax(-1, false);
-            confusion += (y * classes + predicted).bincount(None::<Tensor>, classes * classes);
-            start += len;
+/// Bytes a run will allocate beyond the raw images already loaded: the normalized float32
+/// copies of both splits, the parameters with their gradients, optimizer state and the
+/// per-epoch snapshot, and the activations of a batch and of an evaluation chunk.
+pub fn estimate_bytes(config: &TrainConfig, data: &Dataset, widths: &[i64]) -> u64 {
+    let images = (data.train.len() + data.test.len()) as u64 * data.features() as u64 * 4;
+    let state = match config.optimizer {
+        OptimizerKind::Sgd => 1,
+        OptimizerKind::Adam => 2,
+    };
+    let parameters = parameter_count(widths) as u64 * 4 * (3 + state);
+    let units: u64 = widths.iter().map(|&w| w as u64).sum();
+    let activations = (config.batch_size as u64 * 3 + 4096 * 2) * units * 4;
+    images + parameters + activations
+}
+
+/// Memory this process can still take: `MemAvailable` from /proc/meminfo (Linux); `None` where
+/// it cannot be read (then nothing is refused up front).
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Refuses a network too large for nnopt or a run that cannot fit in memory, with the figures.
+fn check_size(config: &TrainConfig, data: &Dataset, widths: &[i64], device: Device) -> Result<()> {
+    let parameters = parameter_count(widths);
+    ensure_usage(parameters <= MAX_PARAMETERS, || {
+        format!(
+            "--hidden {:?}: the network {widths:?} has {parameters} parameters, more than {MAX_PARAMETERS}; use narrower layers",
+            config.hidden
+        )
+    })?;
+    let needed = estimate_bytes(config, data, widths);
+    // libtorch reports no free GPU memory through tch; there an allocation failure is caught and
+    // reported as it happens.
+    if device == Device::Cpu {
+        if let Some(available) = available_memory() {
+            let mib = |b: u64| b / (1 << 20);
+            ensure_usage(needed <= available, || {
+                format!(
+                    "this run needs about {} MiB (data, network {widths:?}, optimizer state, activations) but \
+                     only {} MiB are available; lower --hidden or --batch-size, or use a smaller --data",
+                    mib(needed),
+                    mib(available)
+                )
+            })?;
         }
-        let confusion: Vec<i64> =
-            Vec::try_from(confusion.to_device(Device::Cpu)).map_err(crate::error::torch)?;
-        let matrix: Vec<Vec<i64>> = confusion.chunks(classes as usize).map(<[i64]>::to_vec).collect();
-        let correct: i64 = (0..classes as usize).map(|i| matrix[i][i]).sum();
-        Ok(Evaluation {
-            loss: loss_sum / n.max(1) as f64,
-            accuracy: correct as f64 / n.max(1) as f64,
-            correct,
-            total: n,
-            confusion_matrix: matrix,
-        })
-    })
+    }
+    Ok(())
+}
+
+/// Builds the configured optimizer over `vs`.
+fn optimizer(config: &TrainConfig, vs: &nn::VarStore) -> Result<nn::Optimizer> {
+    let lr = config.initial_lr();
+    match (config.optimizer, config.momentum) {
+        (OptimizerKind::Sgd, momentum) => {
+            let momentum = momentum.unwrap_or(DEFAULT_MOMENTUM);
+            nn::Sgd { momentum, dampening: 0.0, wd: config.weight_decay, nesterov: momentum > 0.0 }
+                .build(vs, lr)
+        }
+        (OptimizerKind::Adam, _) => nn::Adam { wd: config.weight_decay, ..Default::default() }.build(vs, lr),
+    }
+    .map_err(torch)
+}
+
+/// True when the first `STALL_EPOCHS` epochs' training losses are all the first one's.
+fn stalled(epochs: &[EpochMetrics]) -> bool {
+    let Some(first) = epochs.first() else { return false };
+    epochs.len() >= STALL_EPOCHS
+        && epochs
+            .iter()
+            .all(|e| (e.train_loss - first.train_loss).abs() <= STALL_TOLERANCE * first.train_loss.abs())
 }
 
 /// Trains a fresh `Network` on `data` with `config`, on `device`.
 pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut Hooks) -> Result<Trained> {
-    config.validate()?;
-    let normalization = Normalization::fit(&data.train.images)?;
-    let x_train = normalization.apply(&data.train.images, device);
-    let y_train = data.train.labels.to_device(device);
-    let x_test = normalization.apply(&data.test.images, device);
-    let y_test = data.test.labels.to_device(device);
-
-    tch::manual_seed(config.seed as i64);
+    let config = &config.validate()?;
     let widths: Vec<i64> =
         std::iter::once(data.features()).chain(config.hidden.iter().copied()).chain([data.classes]).collect();
+    check_size(config, data, &widths, device)?;
+    let normalization = Normalization::fit(&data.train.images)?;
+    let x_train = normalization.apply(&data.train.images, device)?;
+    let y_train = data.train.labels.f_to_device(device).map_err(torch)?;
+    let x_test = normalization.apply(&data.test.images, device)?;
+    let y_test = data.test.labels.f_to_device(device).map_err(torch)?;
+
+    tch::manual_seed(config.seed as i64);
     let mut vs = nn::VarStore::new(Device::Cpu);
-    let net = Network::new(&vs.root(), &widths);
-    vs.set_device(device);
-    let mut opt = match config.optimizer {
-        OptimizerKind::Sgd => nn::Sgd {
-            momentum: config.momentum,
-            dampening: 0.0,
-            wd: config.weight_decay,
-            nesterov: config.momentum > 0.0,
-        }
-        .build(&vs, config.lr),
-        OptimizerKind::Adam => {
-            nn::Adam { wd: config.weight_decay, ..Default::default() }.build(&vs, config.lr)
-        }
-    }
-    .map_err(crate::error::torch)?;
+    let net = Network::new(&vs.root(), &widths)?;
+    guard("moving the network to --device", || vs.set_device(device))?;
+    let mut opt = optimizer(config, &vs)?;
 
     let n = data.train.len();
     let batches = if config.dry_run { 1 } else { (n + config.batch_size - 1) / config.batch_size };
     let mut epochs = Vec::new();
-    let mut stopped = None;
-    let mut diverged = false;
+    let mut stop = Stop::Finished;
     let mut last_test = None;
     'epochs: for epoch in 1..=config.epochs {
         let started = Instant::now();
         let lr = config.lr_at(epoch);
-        opt.set_lr(lr);
+        guard("setting the learning rate", || opt.set_lr(lr))?;
         // The weights this epoch starts from: what is kept if the loss diverges.
-        let snapshot: Vec<Tensor> = net.parameters().iter().map(|(_, p)| p.detach().copy()).collect();
-        let order = Tensor::randperm(n, (Kind::Int64, Device::Cpu)).to_device(device);
+        let snapshot: Vec<Tensor> = net
+            .parameters()
+            .iter()
+            .map(|(_, p)| p.f_detach_copy())
+            .collect::<Result<_, _>>()
+            .map_err(torch)?;
+        let order = Tensor::randperm(n, (Kind::Int64, Device::Cpu)).f_to_device(device).map_err(torch)?;
         let bar = hooks.out.progress(batches as u64, &format!("epoch {epoch}/{}", config.epochs));
         let (mut loss_sum, mut seen) = (0.0, 0i64);
         for batch in 0..batches {
             let start = batch * config.batch_size;
-            let idx = order.narrow(0, start, config.batch_size.min(n - start));
+            let idx = order.f_narrow(0, start, config.batch_size.min(n - start)).map_err(torch)?;
             let len = idx.size()[0];
+            let inputs = x_train.f_index_select(0, &idx).map_err(torch)?;
+            let targets = y_train.f_index_select(0, &idx).map_err(torch)?;
+            // Cross-entropy on the logits, as tch's `cross_entropy_for_logits`, through fallible calls.
             let loss = net
-                .forward(&x_train.index_select(0, &idx))
-                .cross_entropy_for_logits(&y_train.index_select(0, &idx));
-            let value = loss.double_value(&[]);
+                .forward(&inputs)
+                .f_log_softmax(-1, Kind::Float)
+                .and_then(|l| l.f_nll_loss(&targets, None::<Tensor>, tch::Reduction::Mean, -100))
+                .map_err(torch)?;
+            let value = loss.f_double_value(&[]).map_err(torch)?;
             if !value.is_finite() {
                 tch::no_grad(|| {
                     for ((_, mut p), good) in net.parameters().into_iter().zip(&snapshot) {
-                        p.copy_(good);
+                        p.f_copy_(good).map_err(torch)?;
                     }
-                });
-                stopped = Some(format!(
-                    "the training loss became {value} at epoch {epoch}, batch {}; kept the weights from the \
-                     start of epoch {epoch}; lower --lr (it was {})",
-                    batch + 1,
-                    config.lr
-                ));
-                diverged = true;
+                    Ok::<_, anyhow::Error>(())
+                })?;
+                stop = Stop::Diverged { epoch, batch: batch + 1, loss: value };
                 bar.finish_and_clear();
                 break 'epochs;
             }
-            opt.backward_step(&loss);
+            guard("zero_grad", || opt.zero_grad())?;
+            loss.f_backward().map_err(torch)?;
+            guard("the optimizer step", || opt.step())?;
             loss_sum += value * len as f64;
             seen += len;
             bar.inc(1);
@@ -304,7 +406,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
                 ));
             }
             if hooks.stop.load(Ordering::Relaxed) {
-                stopped = Some(format!("interrupted (Ctrl-C) at epoch {epoch}, batch {}", batch + 1));
+                stop = Stop::Interrupted { epoch, batch: batch + 1 };
                 break;
             }
         }
@@ -320,19 +422,42 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             seconds: started.elapsed().as_secs_f64(),
             samples_per_second: seen as f64 / train_seconds.max(1e-9),
         };
-        (hooks.on_epoch)(&metrics);
+        hooks.out.line(format!(
+            "epoch {:>3}/{}  lr {:.5}  train loss {:.4}  test loss {:.4}  test accuracy {:.2}%  {:.1} s  {:.0} samples/s",
+            metrics.epoch,
+            config.epochs,
+            metrics.lr,
+            metrics.train_loss,
+            metrics.test_loss,
+            100.0 * metrics.test_accuracy,
+            metrics.seconds,
+            metrics.samples_per_second
+        ));
+        (hooks.on_epoch)(&metrics)?;
         epochs.push(metrics);
         last_test = Some(test);
-        if stopped.is_some() {
+        if stop != Stop::Finished {
             break;
         }
+        if epoch < config.epochs && stalled(&epochs) {
+            stop = Stop::Stalled { epoch };
+            break;
+        }
+    }
+    if stop == Stop::Finished && stalled(&epochs) {
+        stop = Stop::Stalled { epoch: epochs.len() };
     }
 
     // The last epoch's evaluation is of the final weights, unless divergence restored older ones.
     let test = match last_test {
-        Some(test) if !diverged => test,
+        Some(test) if !matches!(stop, Stop::Diverged { .. }) => test,
         _ => evaluate(&net, &x_test, &y_test, data.classes)?,
     };
+    let mut warnings = Vec::new();
+    if let (Stop::Stalled { .. }, Some(why)) = (&stop, stop.describe(config)) {
+        hooks.out.warn(&why);
+        warnings.push(why);
+    }
     let report = TrainReport {
         config: RunConfig { config: config.clone(), device: crate::device::name(device), widths },
         data: DataInfo {
@@ -342,6 +467,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             height: data.height,
             width: data.width,
             classes: data.classes,
+            class_names: data.class_names.clone(),
             mean: normalization.mean,
             std: normalization.std,
         },
@@ -351,9 +477,10 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             test_loss: test.loss,
             confusion_matrix: test.confusion_matrix,
         },
-        stopped,
+        stop,
+        warnings,
     };
-    Ok(Trained { vs, net, normalization, report, diverged })
+    Ok(Trained { vs, net, normalization, report })
 }
 
 /// Where `nnopt train` writes besides stdout.
@@ -389,7 +516,23 @@ fn write_metrics(path: &Path, epochs: &[EpochMetrics]) -> Result<()> {
     crate::fsutil::write_atomic(path, csv.as_bytes())
 }
 
-/// `nnopt train`: load the data, train with a line per epoch, save, report.
+/// The text `nnopt train` ends with (after its epoch lines).
+pub fn render(r: &TrainReport) -> String {
+    let d = &r.data;
+    format!(
+        "inputs normalized with the training set's mean {:.4} and std {:.4}\n\
+         final test accuracy {:.2}% ({} images), test loss {:.4}\n\n{}",
+        d.mean,
+        d.std,
+        100.0 * r.final_metrics.test_accuracy,
+        d.test_samples,
+        r.final_metrics.test_loss,
+        crate::metrics::confusion_table(&r.final_metrics.confusion_matrix, d.class_names.as_deref())
+    )
+}
+
+/// `nnopt train`: check the settings and output paths, load the data, train with a line per
+/// epoch, save, report.
 pub fn run_command(
     config: &TrainConfig,
     source: &DataSource,
@@ -397,6 +540,8 @@ pub fn run_command(
     device: Device,
     out: Output,
 ) -> Result<()> {
+    config.validate()?;
+    files.check()?;
     out.note(format!("loading {source}…"));
     let data = data::load(source)?;
 
@@ -405,73 +550,41 @@ pub fn run_command(
     let flag = Arc::clone(&stop);
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
+            std::process::exit(crate::error::EXIT_INTERRUPTED);
         }
         eprintln!("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
     });
 
-    if !out.json {
-        println!(
-            "data: {} — {} training and {} test images of {}×{}, {} classes",
-            data.name,
-            data.train.len(),
-            data.test.len(),
-            data.height,
-            data.width,
-            data.classes
-        );
-    }
+    out.line(format!(
+        "data: {} — {} training and {} test images of {}×{}, {} classes",
+        data.name,
+        data.train.len(),
+        data.test.len(),
+        data.height,
+        data.width,
+        data.classes
+    ));
     let mut done: Vec<EpochMetrics> = Vec::new();
-    let mut metrics_error = None;
     let mut on_epoch = |m: &EpochMetrics| {
-        if !out.json {
-            println!(
-                "epoch {:>3}/{}  lr {:.5}  train loss {:.4}  test loss {:.4}  test accuracy {:.2}%  {:.1} s  {:.0} samples/s",
-                m.epoch,
-                config.epochs,
-                m.lr,
-                m.train_loss,
-                m.test_loss,
-                100.0 * m.test_accuracy,
-                m.seconds,
-                m.samples_per_second
-            );
-            let _ = std::io::stdout().flush();
-        }
         done.push(m.clone());
-        if let Some(path) = &files.metrics {
-            if let Err(err) = write_metrics(path, &done) {
-                metrics_error.get_or_insert(err);
-            }
+        match &files.metrics {
+            Some(path) => write_metrics(path, &done),
+            None => Ok(()),
         }
     };
     let mut hooks = Hooks { out, stop: &stop, on_epoch: &mut on_epoch };
     let trained = train(config, &data, device, &mut hooks)?;
-    if let Some(err) = metrics_error {
-        return Err(err);
-    }
     if let Some(path) = &files.save {
-        crate::weights::save(path, &trained.net, &trained.normalization, &data.name)?;
+        crate::weights::save(path, &trained.net, &trained.normalization, &data)?;
         out.note(format!("saved the weights to {}", path.display()));
     }
     let report = &trained.report;
-    out.result(report, |r| {
-        let d = &r.data;
-        format!(
-            "inputs normalized with the training set's mean {:.4} and std {:.4}\n\
-             final test accuracy {:.2}% ({} images), test loss {:.4}\n\n{}",
-            d.mean,
-            d.std,
-            100.0 * r.final_metrics.test_accuracy,
-            d.test_samples,
-            r.final_metrics.test_loss,
-            crate::classify::confusion_table(&r.final_metrics.confusion_matrix)
-        )
-    })?;
-    match &report.stopped {
-        Some(why) if trained.diverged => bail!("{why}"),
-        Some(why) => out.note(format!("nnopt: {why}")),
-        None => {}
+    out.result(report, render)?;
+    let why = report.stop.describe(&report.config.config);
+    match (&report.stop, why) {
+        (Stop::Diverged { .. }, Some(why)) => bail!("{why}"),
+        (Stop::Interrupted { .. }, Some(why)) => out.note(format!("nnopt: {why}")),
+        _ => {}
     }
     Ok(())
 }

@@ -13,8 +13,12 @@ use anyhow::{bail, ensure, Context, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::data::Normalization;
-use crate::mlp::Network;
+use crate::data::{Dataset, Normalization};
+use crate::error::{guard, torch};
+use crate::mlp::{Network, MAX_PARAMETERS};
+
+/// More layers than any network nnopt trains (`--hidden` takes at most 8 widths).
+const MAX_LAYERS: usize = 64;
 
 /// A network restored from a weights file.
 pub struct Loaded {
@@ -25,19 +29,29 @@ pub struct Loaded {
     pub widths: Vec<i64>,
     /// The normalization the network was trained with, when the file records it.
     pub normalization: Option<Normalization>,
+    /// The `--data` value of the set it was trained on, when the file records it.
+    pub data: Option<String>,
+    /// The class names of that set, when it has them.
+    pub class_names: Option<Vec<String>>,
     /// The header's string metadata.
     pub metadata: HashMap<String, String>,
 }
 
-/// Saves `net`'s parameters and `normalization` to `path` (safetensors), atomically.
-pub fn save(path: &Path, net: &Network, normalization: &Normalization, dataset: &str) -> Result<()> {
+/// Saves `net`'s parameters, the `normalization` and which `data` they were trained on to
+/// `path` (safetensors), atomically.
+pub fn save(path: &Path, net: &Network, normalization: &Normalization, data: &Dataset) -> Result<()> {
     let params: Vec<(String, Vec<usize>, Vec<u8>)> = net
         .parameters()
         .into_iter()
         .map(|(name, t)| {
-            let t = t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+            let t = t
+                .f_detach()
+                .and_then(|t| t.f_to_device(Device::Cpu))
+                .and_then(|t| t.f_to_kind(Kind::Float))
+                .and_then(|t| t.f_contiguous())
+                .map_err(torch)?;
             let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
-            let values = Vec::<f32>::try_from(&t.reshape([-1])).map_err(crate::error::torch)?;
+            let values = Vec::<f32>::try_from(&t.f_reshape([-1]).map_err(torch)?).map_err(torch)?;
             let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             Ok((name, shape, bytes))
         })
@@ -48,14 +62,19 @@ pub fn save(path: &Path, net: &Network, normalization: &Normalization, dataset: 
         .collect::<Result<_, safetensors::SafeTensorError>>()
         .map_err(|e| anyhow::anyhow!("{}: cannot encode the weights: {e:?}", path.display()))?;
     let widths: Vec<String> = net.widths().iter().map(i64::to_string).collect();
-    let metadata = HashMap::from([
+    let mut metadata = HashMap::from([
         ("format".to_string(), "pt".to_string()),
         ("nnopt_version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
         ("widths".to_string(), widths.join(",")),
         ("normalization_mean".to_string(), normalization.mean.to_string()),
         ("normalization_std".to_string(), normalization.std.to_string()),
-        ("dataset".to_string(), dataset.to_string()),
+        ("dataset".to_string(), data.name.clone()),
+        ("data".to_string(), data.spec.clone()),
+        ("classes".to_string(), data.classes.to_string()),
     ]);
+    if let Some(names) = &data.class_names {
+        metadata.insert("class_names".to_string(), serde_json::to_string(names)?);
+    }
     let bytes = safetensors::serialize(views, &Some(metadata))
         .map_err(|e| anyhow::anyhow!("{}: cannot encode the weights: {e:?}", path.display()))?;
     crate::fsutil::write_atomic(path, &bytes)
@@ -74,7 +93,8 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
     // fc1.weight, fc2.weight, … until one is missing; each fixes the next layer's input width.
     let mut widths = Vec::new();
     let mut tensors = Vec::new();
-    for layer in 1.. {
+    for layer in 1..=MAX_LAYERS + 1 {
+        ensure!(layer <= MAX_LAYERS, "{p}: more than {MAX_LAYERS} layers; not a network nnopt makes");
         let weight_name = format!("fc{layer}.weight");
         let Ok(weight) = file.tensor(&weight_name) else {
             ensure!(
@@ -89,6 +109,11 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
                 weight.shape()
             );
         };
+        ensure!(
+            out > 0 && input > 0,
+            "{p}: tensor {weight_name} has shape {:?}; a layer needs at least one input and one output",
+            weight.shape()
+        );
         if let Some(&previous) = widths.last() {
             ensure!(
                 input as i64 == previous,
@@ -110,21 +135,42 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
         tensors.push((bias_name.clone(), to_tensor(path, &bias_name, &bias)?));
     }
 
+    let expected: Vec<String> =
+        (1..widths.len()).flat_map(|l| [format!("fc{l}.weight"), format!("fc{l}.bias")]).collect();
+    let mut extra: Vec<&String> = file.names().into_iter().filter(|n| !expected.contains(n)).collect();
+    extra.sort();
+    ensure!(
+        extra.is_empty(),
+        "{p}: unexpected tensor(s) {extra:?}; nnopt's weights are exactly {}",
+        expected.join(", ")
+    );
+    let parameters: i64 = widths.windows(2).map(|w| (w[0] + 1) * w[1]).sum();
+    ensure!(
+        parameters <= MAX_PARAMETERS,
+        "{p}: {parameters} parameters, more than nnopt's limit of {MAX_PARAMETERS}"
+    );
+
     let mut vs = nn::VarStore::new(Device::Cpu);
-    let net = Network::new(&vs.root(), &widths);
+    let net = Network::zeroed(&vs.root(), &widths)?;
     // `parameters()` lists fc1.weight, fc1.bias, fc2.weight, … — the order read above.
     tch::no_grad(|| {
         for ((_, loaded), (_, mut param)) in tensors.iter().zip(net.parameters()) {
-            param.copy_(loaded);
+            param.f_copy_(loaded).map_err(torch)?;
         }
-    });
-    vs.set_device(device);
+        Ok::<_, anyhow::Error>(())
+    })?;
+    guard(&format!("{p}: moving the weights to {}", crate::device::name(device)), || vs.set_device(device))?;
     let number = |key: &str| metadata.get(key).and_then(|v| v.parse::<f64>().ok());
     let normalization = match (number("normalization_mean"), number("normalization_std")) {
         (Some(mean), Some(std)) if std > 0.0 => Some(Normalization { mean, std }),
         _ => None,
     };
-    Ok(Loaded { vs, net, widths, normalization, metadata })
+    let data = metadata.get("data").cloned();
+    let class_names = metadata
+        .get("class_names")
+        .and_then(|names| serde_json::from_str::<Vec<String>>(names).ok())
+        .filter(|names| names.len() as i64 == widths[widths.len() - 1]);
+    Ok(Loaded { vs, net, widths, normalization, data, class_names, metadata })
 }
 
 /// A float32 safetensors view as a CPU tensor; other types are refused, naming the tensor.
@@ -138,5 +184,5 @@ fn to_tensor(path: &Path, name: &str, view: &TensorView) -> Result<Tensor> {
     let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
     let values: Vec<f32> =
         view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-    Ok(Tensor::from_slice(&values).reshape(&shape))
+    Tensor::from_slice(&values).f_reshape(&shape).map_err(torch)
 }

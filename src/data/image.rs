@@ -30,6 +30,9 @@ fn read_png(bytes: &[u8]) -> Result<GrayImage> {
     let mut decoder = png::Decoder::new(bytes);
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info()?;
+    let (w, h) = (reader.info().width as u64, reader.info().height as u64);
+    // The header alone decides the buffer's size: refuse absurd ones before allocating.
+    ensure!(w * h <= 1 << 24, "{w}×{h} pixels is far larger than any image a network here takes");
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf)?;
     let channels = info.color_type.samples();
@@ -66,22 +69,30 @@ fn read_pgm(bytes: &[u8]) -> Result<GrayImage> {
         *field = std::str::from_utf8(&bytes[start..pos])?.parse()?;
     }
     let [width, height, maxval] = header;
-    ensure!((1..=255).contains(&maxval), "maxval {maxval}: only 8-bit PGM is supported");
+    ensure!(maxval > 0, "maxval 0: a PGM's maxval is 1 to 255");
+    ensure!(
+        maxval <= 255,
+        "maxval {maxval}: only 8-bit PGM (maxval ≤ 255) is supported; convert the image to 8 bits"
+    );
     let count = width.checked_mul(height).filter(|&c| c > 0 && c <= 1 << 24).context("bad dimensions")?;
-    let scale = |v: usize| (v * 255 / maxval).min(255) as u8;
-    let pixels: Vec<u8> = if bytes.starts_with(b"P5") {
+    let samples: Vec<usize> = if bytes.starts_with(b"P5") {
         let body = &bytes[(pos + 1).min(bytes.len())..];
         ensure!(body.len() >= count, "{} pixels promised, {} present", count, body.len());
-        body[..count].iter().map(|&v| scale(v as usize)).collect()
+        body[..count].iter().map(|&v| v as usize).collect()
     } else {
         let values: Vec<usize> = std::str::from_utf8(&bytes[pos..])?
             .split_ascii_whitespace()
             .take(count)
-            .map(str::parse)
-            .collect::<Result<_, _>>()?;
+            .map(|v| v.parse::<usize>().map_err(|_| anyhow::anyhow!("sample {v:?} is not a whole number")))
+            .collect::<Result<_>>()?;
         ensure!(values.len() == count, "{} pixels promised, {} present", count, values.len());
-        values.into_iter().map(scale).collect()
+        values
     };
+    if let Some((i, v)) = samples.iter().enumerate().find(|(_, &v)| v > maxval) {
+        bail!("pixel {i} is {v}, above the maxval {maxval} the header declares");
+    }
+    // v ≤ maxval ≤ 255, so v·255 cannot overflow and the result fits a byte.
+    let pixels = samples.into_iter().map(|v| (v * 255 / maxval) as u8).collect();
     Ok(GrayImage { width, height, pixels })
 }
 

@@ -17,6 +17,11 @@ use crate::error::usage;
 pub const FASHION_DIR: &str = "/usr/share/datasets/fashion-mnist";
 /// The synthetic set's fixed seed: the same data for every run, whatever `--seed` trains with.
 pub const SYNTHETIC_SEED: u64 = 20_261_126;
+/// Fashion-MNIST's labels, recognized by content: FNV-1a (64-bit) of the training labels then
+/// the test labels, as Debian's dataset-fashion-mnist ships them (measured with
+/// `nnopt::data::label_fingerprint`, and by Python over the gunzipped label bytes). A directory is
+/// Fashion-MNIST because its labels are, whatever its path says.
+pub const FASHION_LABELS_FNV1A: u64 = 0x9c31_dd87_e8f1_095d;
 /// Fashion-MNIST's class names, in label order.
 pub const FASHION_CLASSES: [&str; 10] = [
     "T-shirt/top",
@@ -47,6 +52,17 @@ impl Default for DataSource {
 }
 
 impl DataSource {
+    /// The `--data` value that names this source again: written into saved weights so
+    /// `evaluate`/`predict` default to the data they were trained on. Directories are made
+    /// absolute, so the weights work from any working directory.
+    pub fn spec(&self) -> String {
+        match self {
+            DataSource::Synthetic { .. } if *self == DataSource::default() => "synthetic".to_string(),
+            DataSource::Synthetic { train, test } => format!("synthetic:{train},{test}"),
+            DataSource::Dir(dir) => dir.canonicalize().unwrap_or_else(|_| dir.clone()).display().to_string(),
+        }
+    }
+
     /// Parses `--data`: `synthetic` (or `synthetic:TRAIN,TEST` for other sizes), `fashion`
     /// (Debian's Fashion-MNIST) or a directory.
     pub fn parse(text: &str) -> Result<Self> {
@@ -111,17 +127,16 @@ pub struct Dataset {
     pub width: i64,
     /// Number of classes: the largest training label + 1.
     pub classes: i64,
+    /// The `--data` value that loads this set again ([`DataSource::spec`]).
+    pub spec: String,
+    /// Class names where the set is recognized by its content (Fashion-MNIST).
+    pub class_names: Option<Vec<String>>,
 }
 
 impl Dataset {
     /// Pixels per image, the network's input width.
     pub fn features(&self) -> i64 {
         self.height * self.width
-    }
-
-    /// Class names where the data set is known to have them (Fashion-MNIST).
-    pub fn class_names(&self) -> Option<&'static [&'static str]> {
-        (self.name.contains("fashion") && self.classes == 10).then_some(&FASHION_CLASSES[..])
     }
 }
 
@@ -138,6 +153,8 @@ pub fn load(source: &DataSource) -> Result<Dataset> {
                 height: synthetic::SIZE,
                 width: synthetic::SIZE,
                 classes: 10,
+                spec: source.spec(),
+                class_names: None,
             })
         }
         DataSource::Dir(dir) => load_dir(dir),
@@ -199,7 +216,33 @@ fn load_dir(dir: &Path) -> Result<Dataset> {
         dir.display(),
         classes - 1
     );
-    Ok(Dataset { name: dir.display().to_string(), train, test, height: h, width: w, classes })
+    let fingerprint = label_fingerprint(&[&train.labels, &test.labels])?;
+    let class_names = (fingerprint == FASHION_LABELS_FNV1A && classes == 10)
+        .then(|| FASHION_CLASSES.iter().map(|s| s.to_string()).collect());
+    Ok(Dataset {
+        name: dir.display().to_string(),
+        train,
+        test,
+        height: h,
+        width: w,
+        classes,
+        spec: DataSource::Dir(dir.to_path_buf()).spec(),
+        class_names,
+    })
+}
+
+/// FNV-1a (64-bit) over the label bytes of `splits` in order: cheap, and enough to tell a
+/// known data set from another (the labels of 70 000 images are never the same by chance).
+pub fn label_fingerprint(splits: &[&Tensor]) -> Result<u64> {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for labels in splits {
+        let values: Vec<i64> = Vec::try_from(*labels).map_err(crate::error::torch)?;
+        for v in values {
+            hash ^= v as u8 as u64;
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    Ok(hash)
 }
 
 fn ensure_dir(dir: &Path) -> Result<()> {
@@ -241,9 +284,13 @@ impl Normalization {
     }
 
     /// N×H×W u8 images → N×(H·W) float32, normalized, on `device`.
-    pub fn apply(&self, images: &Tensor, device: tch::Device) -> Tensor {
+    pub fn apply(&self, images: &Tensor, device: tch::Device) -> Result<Tensor> {
         let n = images.size()[0];
-        let x = images.to_device(device).to_kind(Kind::Float).reshape([n, -1]) / 255.0;
-        (x - self.mean) / self.std
+        let x = images
+            .f_to_device(device)
+            .and_then(|x| x.f_to_kind(Kind::Float))
+            .and_then(|x| x.f_reshape([n, -1]))
+            .map_err(crate::error::torch)?;
+        Ok((x / 255.0 - self.mean) / self.std)
     }
 }

@@ -128,6 +128,7 @@ fn a_missing_directory_is_a_usage_error() {
 
 #[test]
 fn synthetic_digits_are_deterministic_and_balanced() {
+    let _rng = crate::common::torch_rng();
     let (a, la) = synthetic::generate(1000, 5);
     let (b, lb) = synthetic::generate(1000, 5);
     assert!(a.equal(&b) && la.equal(&lb), "same seed, same images");

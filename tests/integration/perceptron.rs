@@ -3,7 +3,7 @@
 use nnopt::perceptron::{make_data, run, Perceptron, PerceptronConfig};
 use tch::{Device, Kind, Tensor};
 
-use crate::common::{assert_matches_golden, assert_usage_error, nnopt, nnopt_json, nnopt_ok};
+use crate::common::{assert_matches_golden, assert_usage_error, nnopt, nnopt_json, nnopt_ok, torch_rng};
 
 #[test]
 fn seed_0_matches_pytorch() {
@@ -58,6 +58,7 @@ fn a_long_run_keeps_no_graph() {
     // 10 samples × 10 000 epochs = 100 000 updates; with the notebook's `w = w + …` on tensors that
     // require grad, w would end up as the tip of a 100 000-step graph.
     let config = PerceptronConfig { epochs: 10_000, ..Default::default() };
+    let _rng = torch_rng();
     tch::manual_seed(0);
     let mut p = Perceptron::new(config.lr, Device::Cpu);
     let (x, y) = make_data(config.samples, Device::Cpu);
@@ -113,7 +114,31 @@ fn a_diverging_run_stops_with_advice() {
 
 #[test]
 fn library_run_matches_the_cli() {
-    let report = run(&PerceptronConfig::default(), Device::Cpu, &indicatif::ProgressBar::hidden()).unwrap();
+    let _rng = torch_rng();
+    let quiet = nnopt::output::Output { json: true, quiet: true };
+    let report = run(&PerceptronConfig::default(), Device::Cpu, &quiet).unwrap();
     let cli = nnopt_json(&["perceptron", "--json", "--device", "cpu"]);
     assert!(serde_json::to_value(&report).unwrap() == cli, "the library and the CLI disagree");
+}
+
+#[test]
+fn a_dead_relu_is_reported_with_the_epoch_and_the_fix() {
+    // --lr 10 throws w far negative within a few epochs: every prediction is 0 from then on, and
+    // the loss sits at mean(y²)/2 = 14.25 for y = 0..9.
+    let out = nnopt(&["perceptron", "--lr", "10", "--epochs", "200", "--json", "--device", "cpu"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: the ReLU died at epoch") && stderr.contains("lower --lr"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings = v["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{v}");
+    let epoch = v["dead_from_epoch"].as_u64().unwrap() as usize;
+    let history = v["history"].as_array().unwrap();
+    assert!(history[epoch - 1..].iter().all(|h| h["loss"] == 14.25), "the loss moved after epoch {epoch}");
+    assert_ne!(history[epoch - 2]["loss"], 14.25, "epoch {epoch} is the first dead one");
+
+    // The notebook's settings learn: no warning.
+    let v = nnopt_json(&["perceptron", "--json", "--device", "cpu"]);
+    assert_eq!(v["warnings"], serde_json::json!([]));
+    assert_eq!(v["dead_from_epoch"], serde_json::Value::Null);
 }

@@ -3,7 +3,7 @@
 use nnopt::repr::{float_repr, size_repr, tensor_repr, tuple_repr, Repr};
 use tch::{Kind, Tensor};
 
-use crate::common::golden;
+use crate::common::{golden, torch_rng};
 
 fn randn(seed: i64, shape: &[i64]) -> Tensor {
     tch::manual_seed(seed);
@@ -54,6 +54,7 @@ fn case(name: &str) -> Tensor {
 #[test]
 fn every_case_prints_as_pytorch_prints_it() {
     // Goldens: scripts/torch-python scripts/reference/repr_goldens.py > tests/goldens/repr.json
+    let _rng = torch_rng();
     let goldens = golden("repr.json");
     let goldens = goldens.as_object().expect("an object of name → repr");
     assert!(goldens.len() >= 30, "the golden file lost cases");

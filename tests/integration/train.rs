@@ -9,7 +9,7 @@ use nnopt::weights;
 use tch::nn::Module;
 use tch::Device;
 
-use crate::common::{assert_usage_error, fashion_dir, nnopt, nnopt_json, scratch};
+use crate::common::{assert_usage_error, fashion_dir, nnopt, nnopt_json, scratch, torch_rng};
 
 fn small_synthetic() -> DataSource {
     DataSource::Synthetic { train: 3000, test: 500 }
@@ -17,14 +17,15 @@ fn small_synthetic() -> DataSource {
 
 fn quiet_hooks<'a>(
     stop: &'a AtomicBool,
-    on_epoch: &'a mut dyn FnMut(&nnopt::train::EpochMetrics),
+    on_epoch: &'a mut dyn FnMut(&nnopt::train::EpochMetrics) -> anyhow::Result<()>,
 ) -> Hooks<'a> {
     Hooks { out: Output { json: true, quiet: true }, stop, on_epoch }
 }
 
 #[test]
 fn one_epoch_of_fashion_mnist_beats_80_percent() {
-    let v = nnopt_json(&["train", "--data", fashion_dir(), "--epochs", "1", "--json", "--device", "cpu"]);
+    let Some(dir) = fashion_dir("train::one_epoch_of_fashion_mnist_beats_80_percent") else { return };
+    let v = nnopt_json(&["train", "--data", dir, "--epochs", "1", "--json", "--device", "cpu"]);
     let accuracy = v["final"]["test_accuracy"].as_f64().unwrap();
     assert!(accuracy > 0.80, "1 epoch reached only {accuracy}");
     assert_eq!(v["data"]["train_samples"], 60000);
@@ -36,6 +37,8 @@ fn one_epoch_of_fashion_mnist_beats_80_percent() {
     assert_eq!(total, 10000);
     // The normalization printed is the training set's: Fashion-MNIST pixels average 0.2860.
     assert!((v["data"]["mean"].as_f64().unwrap() - 0.2860).abs() < 1e-4);
+    // Recognized by its labels' content, so it gets its class names.
+    assert_eq!(v["data"]["class_names"][9], "Ankle boot");
 }
 
 #[test]
@@ -65,17 +68,19 @@ fn same_seed_same_result_and_seeds_differ() {
 
 #[test]
 fn saved_weights_load_with_identical_predictions() {
+    let _rng = torch_rng();
     let data = load(&small_synthetic()).unwrap();
     let stop = AtomicBool::new(false);
-    let mut on_epoch = |_: &nnopt::train::EpochMetrics| {};
+    let mut on_epoch = |_: &nnopt::train::EpochMetrics| Ok(());
     let config = TrainConfig { epochs: 2, hidden: vec![24, 16], ..Default::default() };
     let trained = train(&config, &data, Device::Cpu, &mut quiet_hooks(&stop, &mut on_epoch)).unwrap();
     let path = scratch("weights").join("net.safetensors");
-    weights::save(&path, &trained.net, &trained.normalization, &data.name).unwrap();
+    weights::save(&path, &trained.net, &trained.normalization, &data).unwrap();
     let loaded = weights::load(&path, Device::Cpu).unwrap();
     assert_eq!(loaded.widths, [784, 24, 16, 10]);
     assert_eq!(loaded.normalization, Some(trained.normalization));
-    let x = trained.normalization.apply(&data.test.images, Device::Cpu);
+    assert_eq!(loaded.data.as_deref(), Some("synthetic:3000,500"));
+    let x = trained.normalization.apply(&data.test.images, Device::Cpu).unwrap();
     let before = tch::no_grad(|| trained.net.forward(&x));
     let after = tch::no_grad(|| loaded.net.forward(&x));
     assert!(before.equal(&after), "predictions changed through save and load");
@@ -127,7 +132,10 @@ fn cli_round_trip_train_save_evaluate_predict() {
     assert_eq!(predicted["predicted"], best);
 
     // The same test image as a PGM and as a PNG file gives the same prediction.
-    let images = load(&DataSource::parse(data).unwrap()).unwrap().test.images;
+    let images = {
+        let _rng = torch_rng();
+        load(&DataSource::parse(data).unwrap()).unwrap().test.images
+    };
     let pixels: Vec<u8> = Vec::try_from(images.get(7).reshape([-1])).unwrap();
     let pgm = dir.join("seven.pgm");
     std::fs::write(
@@ -162,14 +170,15 @@ fn cli_round_trip_train_save_evaluate_predict() {
 
 #[test]
 fn bad_weights_name_the_tensor() {
+    let _rng = torch_rng();
     let dir = scratch("bad_weights");
     let data = load(&DataSource::Synthetic { train: 100, test: 20 }).unwrap();
     let norm = nnopt::data::Normalization::fit(&data.train.images).unwrap();
     // A network for 100-pixel images cannot read 28×28 ones.
     let vs = tch::nn::VarStore::new(Device::Cpu);
-    let small = nnopt::mlp::Network::new(&vs.root(), &[100, 8, 10]);
+    let small = nnopt::mlp::Network::new(&vs.root(), &[100, 8, 10]).unwrap();
     let path = dir.join("small.safetensors");
-    weights::save(&path, &small, &norm, "test").unwrap();
+    weights::save(&path, &small, &norm, &data).unwrap();
     let out = nnopt(&[
         "evaluate",
         "--weights",
@@ -180,8 +189,8 @@ fn bad_weights_name_the_tensor() {
         "cpu",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr.contains("fc1.weight takes 100 inputs") && stderr.contains("784 pixels"), "{stderr}");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("takes 100 inputs") && stderr.contains("784 pixels"), "{stderr}");
 
     // A file missing fc2.bias.
     let tensors = safetensors::serialize(

@@ -1,0 +1,84 @@
+//! How well a network classifies: loss, accuracy and the confusion matrix on a data split.
+//! Used by `train` (after every epoch) and by `evaluate`/`predict`; it depends on neither.
+
+use anyhow::Result;
+use serde::Serialize;
+use tch::nn::Module;
+use tch::{Device, Kind, Reduction, Tensor};
+
+use crate::error::torch;
+use crate::mlp::Network;
+
+/// Loss, accuracy and confusion matrix (rows: true class, columns: predicted) on a data split.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub accuracy: f64,
+    pub correct: i64,
+    pub total: i64,
+    pub confusion_matrix: Vec<Vec<i64>>,
+}
+
+/// Images per forward pass: bounds the activations' memory on large test sets.
+const CHUNK: i64 = 4096;
+
+/// Evaluates `net` on normalized `images` (N×features, on the net's device) in chunks.
+pub fn evaluate(net: &Network, images: &Tensor, labels: &Tensor, classes: i64) -> Result<Evaluation> {
+    tch::no_grad(|| {
+        let n = labels.size()[0];
+        let mut loss_sum = 0.0;
+        let mut confusion =
+            Tensor::f_zeros([classes * classes], (Kind::Int64, labels.device())).map_err(torch)?;
+        let mut start = 0;
+        while start < n {
+            let len = CHUNK.min(n - start);
+            let logits = net.forward(&images.f_narrow(0, start, len).map_err(torch)?);
+            let y = labels.f_narrow(0, start, len).map_err(torch)?;
+            let loss = logits
+                .f_log_softmax(-1, Kind::Float)
+                .and_then(|l| l.f_nll_loss_nd(&y, None::<Tensor>, Reduction::Sum, -100))
+                .and_then(|l| l.f_double_value(&[]))
+                .map_err(torch)?;
+            loss_sum += loss;
+            let predicted = logits.f_argmax(-1, false).map_err(torch)?;
+            let cells =
+                (y * classes + predicted).f_bincount(None::<Tensor>, classes * classes).map_err(torch)?;
+            confusion = confusion.f_add(&cells).map_err(torch)?;
+            start += len;
+        }
+        let confusion: Vec<i64> =
+            Vec::try_from(confusion.f_to_device(Device::Cpu).map_err(torch)?).map_err(torch)?;
+        let matrix: Vec<Vec<i64>> = confusion.chunks(classes as usize).map(<[i64]>::to_vec).collect();
+        let correct: i64 = matrix.iter().enumerate().map(|(i, row)| row[i]).sum();
+        Ok(Evaluation {
+            loss: loss_sum / n.max(1) as f64,
+            accuracy: correct as f64 / n.max(1) as f64,
+            correct,
+            total: n,
+            confusion_matrix: matrix,
+        })
+    })
+}
+
+/// A confusion matrix as an aligned table: rows are true classes, columns predictions; with
+/// class names, a legend below it.
+pub fn confusion_table(matrix: &[Vec<i64>], class_names: Option<&[String]>) -> String {
+    let width = matrix.iter().flatten().map(|v| v.to_string().len()).max().unwrap_or(1).max(3);
+    let mut text = format!("confusion matrix (rows: true class, columns: predicted)\n{:>5}", "");
+    for j in 0..matrix.len() {
+        text.push_str(&format!(" {j:>width$}"));
+    }
+    text.push('\n');
+    for (i, row) in matrix.iter().enumerate() {
+        text.push_str(&format!("{i:>5}"));
+        for v in row {
+            text.push_str(&format!(" {v:>width$}"));
+        }
+        text.push('\n');
+    }
+    if let Some(names) = class_names {
+        let legend: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{i} {n}")).collect();
+        text.push_str(&format!("classes: {}\n", legend.join(", ")));
+    }
+    text
+}
