@@ -4,7 +4,11 @@
 //! use), a rank byte, then `rank` big-endian u32 dimensions, then the elements in row-major
 //! order. Images are rank 3 (magic 0x00000803: count × rows × columns), labels rank 1 (magic
 //! 0x00000801). Every check names the file and says what is wrong; nothing here can read out of
-//! bounds or panic on a malformed file.
+//! bounds or panic on a malformed file, and a header cannot make it allocate more than the
+//! bytes it was given (a gzip stream, at most `MAX_BYTES` decompressed).
+//!
+//! Self-contained (std, anyhow, flate2): the fuzz target in `fuzz/` compiles this file alone,
+//! without libtorch.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -27,18 +31,27 @@ pub struct Idx {
 
 /// Reads `path`, decompressing it when it is gzip (by content, whatever its name).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    if path.is_dir() {
+        bail!("{}: is a directory, not an IDX file", path.display());
+    }
     let mut file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let mut raw = Vec::new();
     file.read_to_end(&mut raw).with_context(|| format!("{}: cannot read", path.display()))?;
+    maybe_gunzip(raw, path, MAX_BYTES)
+}
+
+/// `raw` itself, or its gzip decompression when it starts with gzip's magic, refusing more than
+/// `limit` bytes of output (a small file can inflate to gigabytes).
+pub fn maybe_gunzip(raw: Vec<u8>, path: &Path, limit: u64) -> Result<Vec<u8>> {
     if !raw.starts_with(&[0x1f, 0x8b]) {
         return Ok(raw);
     }
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(raw.as_slice())
-        .take(MAX_BYTES + 1)
+        .take(limit + 1)
         .read_to_end(&mut out)
         .with_context(|| format!("{}: corrupt gzip data", path.display()))?;
-    ensure!(out.len() as u64 <= MAX_BYTES, "{}: decompresses to more than {MAX_BYTES} bytes", path.display());
+    ensure!(out.len() as u64 <= limit, "{}: decompresses to more than {limit} bytes", path.display());
     Ok(out)
 }
 
@@ -92,8 +105,15 @@ pub fn parse(bytes: &[u8], path: &Path, expected: u32) -> Result<Idx> {
 
 /// Reads an image file: `(count, rows, columns, pixels)`.
 pub fn read_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
-    let idx = parse(&read_file(path)?, path, IMAGES_MAGIC)?;
-    let [n, h, w] = idx.dims[..] else { unreachable!("the magic fixes the rank at 3") };
+    parse_images(&read_file(path)?, path)
+}
+
+/// Decodes an image file's bytes: `(count, rows, columns, pixels)`.
+pub fn parse_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
+    let idx = parse(bytes, path, IMAGES_MAGIC)?;
+    let &[n, h, w] = &idx.dims[..] else {
+        bail!("{}: expected 3 dimensions, found {}", path.display(), idx.dims.len());
+    };
     ensure!(h > 0 && w > 0, "{}: images of {h}×{w} pixels", path.display());
     Ok((n, h, w, idx.data))
 }
@@ -113,14 +133,9 @@ pub fn encode(dims: &[usize], data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Writes `bytes` to `path`, gzipped when `gzip` is set.
-pub fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<()> {
-    let data = if gzip {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        encoder.write_all(bytes)?;
-        encoder.finish()?
-    } else {
-        bytes.to_vec()
-    };
-    crate::fsutil::write_atomic(path, &data)
+/// `bytes` gzipped (for tests and tools that write data sets).
+pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes)?;
+    Ok(encoder.finish()?)
 }

@@ -166,7 +166,7 @@ pub fn load(source: &DataSource) -> Result<Dataset> {
 fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
     let dotted = stem.replacen("-idx", ".idx", 1);
     let candidates = [stem.to_string(), format!("{stem}.gz"), dotted.clone(), format!("{dotted}.gz")];
-    candidates.iter().map(|name| dir.join(name)).find(|p| p.is_file()).ok_or_else(|| {
+    candidates.iter().map(|name| dir.join(name)).find(|p| p.exists()).ok_or_else(|| {
         let hint = if dir == Path::new(FASHION_DIR) {
             " (install it with: apt-get install dataset-fashion-mnist)".to_string()
         } else {

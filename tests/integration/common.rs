@@ -15,9 +15,14 @@ pub fn torch_rng() -> MutexGuard<'static, ()> {
     TORCH_RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Runs the `nnopt` binary with `args`.
+/// Runs the `nnopt` binary with `args`, as a user would: without `RUST_BACKTRACE`, which turns
+/// the panic hook's one-line report back into Rust's default.
 pub fn nnopt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nnopt")).args(args).output().expect("the nnopt binary runs")
+    Command::new(env!("CARGO_BIN_EXE_nnopt"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the nnopt binary runs")
 }
 
 /// Runs `nnopt` expecting success; returns stdout.

@@ -14,18 +14,12 @@ fn write_set(dir: &Path, n: usize, h: usize, w: usize, classes: u8, gzip: bool) 
     for prefix in ["train", "t10k"] {
         let pixels: Vec<u8> = (0..n * h * w).map(|i| (i * 7 % 256) as u8).collect();
         let labels: Vec<u8> = (0..n).map(|i| i as u8 % classes).collect();
-        idx::write_file(
-            &dir.join(format!("{prefix}-images-idx3-ubyte{ext}")),
-            &idx::encode(&[n, h, w], &pixels),
-            gzip,
-        )
-        .unwrap();
-        idx::write_file(
-            &dir.join(format!("{prefix}-labels-idx1-ubyte{ext}")),
-            &idx::encode(&[n], &labels),
-            gzip,
-        )
-        .unwrap();
+        let write = |name: String, bytes: Vec<u8>| {
+            let bytes = if gzip { idx::gzip(&bytes).unwrap() } else { bytes };
+            std::fs::write(dir.join(name), bytes).unwrap();
+        };
+        write(format!("{prefix}-images-idx3-ubyte{ext}"), idx::encode(&[n, h, w], &pixels));
+        write(format!("{prefix}-labels-idx1-ubyte{ext}"), idx::encode(&[n], &labels));
     }
 }
 

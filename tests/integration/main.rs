@@ -4,6 +4,7 @@
 //! assertion names the command that produced its goldens.
 
 mod autograd;
+mod bad_input;
 mod cli;
 mod common;
 mod data;
@@ -12,3 +13,4 @@ mod mlp;
 mod perceptron;
 mod repr;
 mod train;
+mod trust;
