@@ -63,10 +63,10 @@ pub fn run(config: &AutogradConfig, device: Device) -> Result<AutogradReport> {
         ensure_usage(value.is_finite(), || format!("{flag} must be a finite number, got {value}"))?;
     }
     // float32 one-element tensors, as the notebook's torch.tensor([5.]).
-    let scalar = |v: f64| Tensor::from_slice(&[v as f32]).to_device(device);
-    let x = scalar(config.x);
-    let w = scalar(config.w).set_requires_grad(true);
-    let b = scalar(config.b).set_requires_grad(true);
+    let scalar = |v: f64| Tensor::from_slice(&[v as f32]).f_to_device(device).map_err(torch);
+    let x = scalar(config.x)?;
+    let w = scalar(config.w)?.set_requires_grad(true);
+    let b = scalar(config.b)?.set_requires_grad(true);
 
     let act = (&w * &x + &b).f_relu().map_err(torch)?;
     // keep_graph: the second call walks the same graph (the notebook's retain_graph=True).
@@ -77,10 +77,10 @@ pub fn run(config: &AutogradConfig, device: Device) -> Result<AutogradReport> {
         x: config.x,
         w: config.w,
         b: config.b,
-        activation: act.double_value(&[0]),
-        grad_w: grad_w.double_value(&[0]),
-        grad_b: grad_b.double_value(&[0]),
-        finite_difference: finite_difference(config, device),
+        activation: act.f_double_value(&[0]).map_err(torch)?,
+        grad_w: grad_w.f_double_value(&[0]).map_err(torch)?,
+        grad_b: grad_b.f_double_value(&[0]).map_err(torch)?,
+        finite_difference: finite_difference(config, device)?,
         // tch cannot name a grad_fn; this tensor is the output of relu, whose node is ReluBackward0.
         activation_repr: Repr::new(&act).grad_fn("ReluBackward0").to_string(),
         grad_w_repr: tuple_repr(&[Repr::new(&grad_w).to_string()]),
@@ -89,16 +89,16 @@ pub fn run(config: &AutogradConfig, device: Device) -> Result<AutogradReport> {
 }
 
 /// (f(θ + h) − f(θ − h)) / 2h for θ = w and θ = b, evaluated by libtorch in float64.
-fn finite_difference(config: &AutogradConfig, device: Device) -> FiniteDifference {
-    let f = |w: f64, b: f64| {
-        let t = |v: f64| Tensor::from_slice(&[v]).to_kind(Kind::Double).to_device(device);
-        (t(w) * t(config.x) + t(b)).relu().double_value(&[0])
+fn finite_difference(config: &AutogradConfig, device: Device) -> Result<FiniteDifference> {
+    let f = |w: f64, b: f64| -> Result<f64> {
+        let t = |v: f64| Tensor::from_slice(&[v]).to_kind(Kind::Double).f_to_device(device).map_err(torch);
+        (t(w)? * t(config.x)? + t(b)?).relu().f_double_value(&[0]).map_err(torch)
     };
     let (w, b, h) = (config.w, config.b, FD_STEP);
-    FiniteDifference {
-        grad_w: (f(w + h, b) - f(w - h, b)) / (2.0 * h),
-        grad_b: (f(w, b + h) - f(w, b - h)) / (2.0 * h),
-    }
+    Ok(FiniteDifference {
+        grad_w: (f(w + h, b)? - f(w - h, b)?) / (2.0 * h),
+        grad_b: (f(w, b + h)? - f(w, b - h)?) / (2.0 * h),
+    })
 }
 
 /// The demo as text: the notebook's two printed values, the checks, and what they mean.

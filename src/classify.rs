@@ -165,7 +165,7 @@ pub fn predict(path: &Path, input: &PredictInput, device: Device, out: &Output) 
                 )));
             }
             let norm = normalization(&loaded, &data, out)?;
-            // In range: checked just above.
+            // In range (checked just above), on the CPU: `get` and `int64_value` cannot fail.
             let image = data.test.images.get(*index).unsqueeze(0);
             let label = data.test.labels.int64_value(&[*index]);
             let names = data.class_names.clone();

@@ -83,10 +83,10 @@ pub struct Perceptron {
 impl Perceptron {
     /// w ~ N(0, 1) from libtorch's global generator (drawn on the CPU, so every device gets the
     /// same numbers), b = 0.
-    pub fn new(lr: f64, device: Device) -> Self {
-        let w = normal(&[NUM_INPUTS, 1], 0.0, 1.0).to_device(device);
-        let b = Tensor::zeros([1], (Kind::Float, device));
-        Perceptron { w, b, lr }
+    pub fn new(lr: f64, device: Device) -> Result<Self> {
+        let w = normal(&[NUM_INPUTS, 1], 0.0, 1.0).f_to_device(device).map_err(torch)?;
+        let b = Tensor::f_zeros([1], (Kind::Float, device)).map_err(torch)?;
+        Ok(Perceptron { w, b, lr })
     }
 
     /// ŷ = max(X·w + b, 0).
@@ -111,6 +111,7 @@ impl Perceptron {
     /// In place on tensors without grad: the sums PyTorch computes for `w = w + …`, bit for bit,
     /// without a graph growing behind them.
     pub fn train_step(&mut self, x: &Tensor, y: &Tensor) {
+        // i < x.size()[0], and y holds as many samples as x (make_data): `get` cannot fail.
         for i in 0..x.size()[0] {
             let x_i = x.get(i).reshape([1, NUM_INPUTS]);
             let step = self.errors(&x_i, &y.get(i)).reshape([-1]) * self.lr;
@@ -127,12 +128,12 @@ fn normal(size: &[i64], mean: f64, std: f64) -> Tensor {
 }
 
 /// The notebook's data: X = arange(3n).reshape(n, 3) + N(0, 2) noise, y = arange(n).
-pub fn make_data(samples: usize, device: Device) -> (Tensor, Tensor) {
+pub fn make_data(samples: usize, device: Device) -> Result<(Tensor, Tensor)> {
     let n = samples as i64;
     let x = Tensor::arange(NUM_INPUTS * n, (Kind::Float, Device::Cpu)).reshape([n, NUM_INPUTS])
         + normal(&[n, NUM_INPUTS], 0.0, 2.0);
     let y = Tensor::arange(n, (Kind::Float, Device::Cpu));
-    (x.to_device(device), y.to_device(device))
+    Ok((x.f_to_device(device).map_err(torch)?, y.f_to_device(device).map_err(torch)?))
 }
 
 /// Parameters and loss before training.
@@ -194,8 +195,8 @@ pub struct PerceptronReport {
 pub fn run(config: &PerceptronConfig, device: Device, out: &Output) -> Result<PerceptronReport> {
     config.validate()?;
     tch::manual_seed(config.seed as i64);
-    let mut model = Perceptron::new(config.lr, device);
-    let (x, y) = make_data(config.samples, device);
+    let mut model = Perceptron::new(config.lr, device)?;
+    let (x, y) = make_data(config.samples, device)?;
     let mut text = String::new();
     let mut line = |s: String| {
         text.push_str(&s);
@@ -264,7 +265,7 @@ pub fn run(config: &PerceptronConfig, device: Device, out: &Output) -> Result<Pe
     line("# after training: predictions, y".into());
     line(tuple_repr(&[tensor_repr(&train_predictions), tensor_repr(&y)]));
 
-    let (x_test, y_test) = make_data(TEST_SAMPLES, device);
+    let (x_test, y_test) = make_data(TEST_SAMPLES, device)?;
     let test_predictions = model.forward(&x_test);
     let test_loss = Perceptron::loss(&test_predictions, &y_test);
     line("# test data: X, y".into());

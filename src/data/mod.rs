@@ -207,6 +207,7 @@ fn load_dir(dir: &Path) -> Result<Dataset> {
         "{}: training images are {h}×{w} but test images are {th}×{tw}",
         dir.display()
     );
+    // Both splits hold at least one label (load_split), so max() and int64_value cannot fail.
     let classes = train.labels.max().int64_value(&[]) + 1;
     ensure!(classes >= 2, "{}: the training labels hold a single class", dir.display());
     let test_max = test.labels.max().int64_value(&[]);

@@ -60,8 +60,8 @@ fn a_long_run_keeps_no_graph() {
     let config = PerceptronConfig { epochs: 10_000, ..Default::default() };
     let _rng = torch_rng();
     tch::manual_seed(0);
-    let mut p = Perceptron::new(config.lr, Device::Cpu);
-    let (x, y) = make_data(config.samples, Device::Cpu);
+    let mut p = Perceptron::new(config.lr, Device::Cpu).unwrap();
+    let (x, y) = make_data(config.samples, Device::Cpu).unwrap();
     let before = p.w.data_ptr();
     for _ in 0..config.epochs {
         p.train_step(&x, &y);
