@@ -6,15 +6,35 @@
 //! binary's needed list: nothing references its symbols directly, so `--as-needed` would drop
 //! it, and without it loaded libtorch reports CUDA as unavailable even on a GPU machine.
 
+//!
+//! It also compiles `src/graph.cpp` (the autograd graph reader, see `src/graph.rs`) against the
+//! same libtorch headers torch-sys compiles with: `<libtorch>/include` and
+//! `<libtorch>/include/torch/csrc/api/include`, C++17, and libtorch's `_GLIBCXX_USE_CXX11_ABI`
+//! (torch-sys's own default of 1, or `LIBTORCH_CXX11_ABI` where a user set it for torch-sys).
+
 use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    println!("cargo:rerun-if-changed=src/graph.cpp");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
-        return;
+        panic!("torch-sys did not export DEP_TCH_LIBTORCH_LIB; nnopt needs tch's libtorch (run scripts/setup.sh)");
     };
     let lib_dir = Path::new(&lib_dir);
     let lib_dir = lib_dir.canonicalize().unwrap_or_else(|_| lib_dir.to_path_buf());
+    let root = lib_dir.parent().unwrap_or(&lib_dir);
+    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_string());
+    cc::Build::new()
+        .cpp(true)
+        .file("src/graph.cpp")
+        .include(root.join("include"))
+        .include(root.join("include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+        .flag_if_supported("-Wno-unused-parameter")
+        .warnings(false)
+        .compile("nnopt_graph");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
     if lib_dir.join("libtorch_cuda.so").exists() {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");

@@ -13,7 +13,8 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{ensure_usage, torch};
-use crate::repr::{tuple_repr, Repr};
+use crate::graph::{backward_graph, Graph};
+use crate::repr::{tensor_repr, tuple_repr};
 
 /// The unit's inputs; the defaults are the notebook's.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,11 +22,13 @@ pub struct AutogradConfig {
     pub x: f64,
     pub w: f64,
     pub b: f64,
+    /// Also report the backward graph of `a` (`--graph`).
+    pub graph: bool,
 }
 
 impl Default for AutogradConfig {
     fn default() -> Self {
-        AutogradConfig { x: 5.0, w: 1.2, b: 0.5 }
+        AutogradConfig { x: 5.0, w: 1.2, b: 0.5, graph: false }
     }
 }
 
@@ -46,6 +49,9 @@ pub struct AutogradReport {
     pub grad_w: f64,
     pub grad_b: f64,
     pub finite_difference: FiniteDifference,
+    /// The backward graph of `a`, leaves named `w` and `b`, with `--graph`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backward_graph: Option<Graph>,
     #[serde(skip)]
     pub activation_repr: String,
     #[serde(skip)]
@@ -69,6 +75,8 @@ pub fn run(config: &AutogradConfig, device: Device) -> Result<AutogradReport> {
     let b = scalar(config.b)?.set_requires_grad(true);
 
     let act = (&w * &x + &b).f_relu().map_err(torch)?;
+    let mut graph = backward_graph(&act)?;
+    graph.name_leaves(&[("w".to_string(), w.shallow_clone()), ("b".to_string(), b.shallow_clone())]);
     // keep_graph: the second call walks the same graph (the notebook's retain_graph=True).
     let grad_w = Tensor::f_run_backward(&[&act], &[&w], true, false).map_err(torch)?.remove(0);
     let grad_b = Tensor::f_run_backward(&[&act], &[&b], false, false).map_err(torch)?.remove(0);
@@ -81,10 +89,10 @@ pub fn run(config: &AutogradConfig, device: Device) -> Result<AutogradReport> {
         grad_w: grad_w.f_double_value(&[0]).map_err(torch)?,
         grad_b: grad_b.f_double_value(&[0]).map_err(torch)?,
         finite_difference: finite_difference(config, device)?,
-        // tch cannot name a grad_fn; this tensor is the output of relu, whose node is ReluBackward0.
-        activation_repr: Repr::new(&act).grad_fn("ReluBackward0").to_string(),
-        grad_w_repr: tuple_repr(&[Repr::new(&grad_w).to_string()]),
-        grad_b_repr: tuple_repr(&[Repr::new(&grad_b).to_string()]),
+        backward_graph: config.graph.then_some(graph),
+        activation_repr: tensor_repr(&act),
+        grad_w_repr: tuple_repr(&[tensor_repr(&grad_w)]),
+        grad_b_repr: tuple_repr(&[tensor_repr(&grad_b)]),
     })
 }
 
@@ -134,5 +142,9 @@ pub fn render(r: &AutogradReport) -> String {
         r.finite_difference.grad_w,
         r.grad_b_repr,
         r.finite_difference.grad_b,
-    )
+    ) + &r
+        .backward_graph
+        .as_ref()
+        .map(|g| format!("\nthe backward graph of a ([i]: input i, i.e. next_functions[i])\n{}", g.tree()))
+        .unwrap_or_default()
 }

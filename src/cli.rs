@@ -89,6 +89,37 @@ pub struct AutogradArgs {
     /// The bias b.
     #[arg(long, default_value_t = AutogradConfig::default().b, allow_negative_numbers = true)]
     pub b: f64,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// `--graph` and `--graph-dot`, on the commands that build a graph.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Print the whole backward graph (an indented tree read from libtorch, leaves named).
+    #[arg(long)]
+    pub graph: bool,
+    /// Write the backward graph as Graphviz DOT (render with `dot -Tsvg FILE.dot`).
+    #[arg(long, value_name = "FILE.dot")]
+    pub graph_dot: Option<PathBuf>,
+}
+
+impl GraphArgs {
+    /// Whether the report needs the graph, after refusing an unwritable DOT path up front.
+    fn wanted(&self) -> Result<bool> {
+        if let Some(path) = &self.graph_dot {
+            crate::fsutil::ensure_writable("--graph-dot", path)?;
+        }
+        Ok(self.graph || self.graph_dot.is_some())
+    }
+
+    /// Writes the DOT file, where asked.
+    fn write(&self, graph: Option<&crate::graph::Graph>) -> Result<()> {
+        match (&self.graph_dot, graph) {
+            (Some(path), Some(graph)) => crate::graph::write_dot(path, graph),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +137,10 @@ pub struct PerceptronArgs {
     /// Training samples N: X = arange(3N).reshape(N, 3) + N(0, 2) noise, y = arange(N).
     #[arg(long, default_value_t = PerceptronConfig::default().samples)]
     pub samples: usize,
+    /// Also run the notebook's own form (w and b require grad, replaced out of place) and print
+    /// how many autograd nodes pile up behind w after 1, 2, 10 and 100 updates.
+    #[arg(long)]
+    pub graph: bool,
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +155,8 @@ pub struct MlpArgs {
     /// Width of the hidden layer.
     #[arg(long, default_value_t = MlpConfig::default().hidden, allow_negative_numbers = true)]
     pub hidden: i64,
+    #[command(flatten)]
+    pub graph: GraphArgs,
 }
 
 /// `--data`: shared by train, evaluate and predict.
@@ -242,19 +279,27 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Autograd(args) => {
-            let config = AutogradConfig { x: args.x, w: args.w, b: args.b };
+            let config = AutogradConfig { x: args.x, w: args.w, b: args.b, graph: args.graph.wanted()? };
             let report = autograd::run(&config, cli.global.device.resolve()?)?;
+            args.graph.write(report.backward_graph.as_ref())?;
             out.result(&report, autograd::render)
         }
         Command::Perceptron(args) => {
-            let config =
-                PerceptronConfig { seed: args.seed, lr: args.lr, epochs: args.epochs, samples: args.samples };
+            let config = PerceptronConfig {
+                seed: args.seed,
+                lr: args.lr,
+                epochs: args.epochs,
+                samples: args.samples,
+                graph: args.graph,
+            };
             let report = perceptron::run(&config, cli.global.device.resolve()?, &out)?;
             out.result(&report, |r| r.text.clone())
         }
         Command::Mlp(args) => {
-            let config = MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden };
+            let config =
+                MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden, graph: args.graph.wanted()? };
             let report = mlp::run(&config, cli.global.device.resolve()?)?;
+            args.graph.write(report.backward_graph.as_ref())?;
             out.result(&report, |r| r.text.clone())
         }
         Command::Train(args) => run_train(args, &cli.global, out),

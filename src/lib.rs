@@ -20,6 +20,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod fsutil;
+pub mod graph;
 pub mod info;
 pub mod metrics;
 pub mod mlp;

@@ -18,6 +18,7 @@ use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::error::{ensure_positive, ensure_usage, guard, torch};
+use crate::graph::{backward_graph, Graph};
 use crate::output::tensor_json;
 use crate::repr::{size_repr, tensor_repr, Repr};
 
@@ -159,11 +160,13 @@ pub struct MlpConfig {
     pub lr: f64,
     /// Width of the hidden layer.
     pub hidden: i64,
+    /// Also report the whole backward graph of the loss (`--graph`).
+    pub graph: bool,
 }
 
 impl Default for MlpConfig {
     fn default() -> Self {
-        MlpConfig { seed: 0, lr: 0.05, hidden: 32 }
+        MlpConfig { seed: 0, lr: 0.05, hidden: 32, graph: false }
     }
 }
 
@@ -197,6 +200,12 @@ pub struct MlpReport {
     pub fc1_bias_grad: Value,
     pub fc1_weight_row0_before: Value,
     pub fc1_weight_row0_after: Value,
+    /// In [8]: `loss.grad_fn`, its `next_functions[0][0]`, and that one's — names read from
+    /// libtorch.
+    pub grad_fn_chain: Vec<Option<String>>,
+    /// The loss's whole backward graph, with `--graph`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backward_graph: Option<Graph>,
     #[serde(skip)]
     pub text: String,
 }
@@ -236,8 +245,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     let input = randn(&[1, 1, 28, 28], device)?;
     line(size_repr(&input.size()));
     let output = net.forward(&input);
-    // tch cannot name grad_fns; a Linear on a 2-D input with bias is addmm in libtorch.
-    line(Repr::new(&output).grad_fn("AddmmBackward0").to_string());
+    line(tensor_repr(&output));
 
     line("# params = list(net.parameters()); len(params); params[0]; params[0].size()".into());
     let parameters = net.parameters();
@@ -257,7 +265,18 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     line(tensor_repr(&target));
     let output = net.forward(&input);
     let loss = output.f_mse_loss(&target, Reduction::Mean).map_err(torch)?;
-    line(Repr::new(&loss).grad_fn("MseLossBackward0").to_string());
+    line(tensor_repr(&loss));
+
+    let mut graph = backward_graph(&loss)?;
+    graph.name_leaves(&parameters);
+    let grad_fn_chain: Vec<Option<String>> =
+        graph.first_input_chain(3).iter().map(|n| n.map(|n| n.name.clone())).collect();
+    line("# print(loss.grad_fn); print(loss.grad_fn.next_functions[0][0]);".into());
+    line("# print(loss.grad_fn.next_functions[0][0].next_functions[0][0])".into());
+    for name in &grad_fn_chain {
+        line(name.as_ref().map_or("None".to_string(), |n| format!("<{n} object>")));
+    }
+    line(explain_in8(&graph));
 
     line("# net.zero_grad(); fc1.bias.grad before and after loss.backward()".into());
     guard("zero_grad", || sgd.zero_grad())?;
@@ -272,20 +291,27 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     line(format!("# fc1.weight[0, :10] before and after one SGD step (lr {})", config.lr));
     // fc1 has at least one row (--hidden ≥ 1) and 784 ≥ 10 columns, so this view always exists.
     let row0 = || fc1_weight.get(0).narrow(0, 0, 10);
-    line(Repr::new(&row0()).grad_fn("SliceBackward0").to_string());
+    line(tensor_repr(&row0()));
     let fc1_weight_row0_before_tensor = row0().detach().copy();
     let fc1_weight_row0_before = tensor_json(&fc1_weight_row0_before_tensor)?;
     guard("zero_grad", || sgd.zero_grad())?;
     let step_loss = net.forward(&input).f_mse_loss(&target, Reduction::Mean).map_err(torch)?;
     step_loss.f_backward().map_err(torch)?;
     guard("the SGD step", || sgd.step())?;
-    line(Repr::new(&row0()).grad_fn("SliceBackward0").to_string());
+    line(tensor_repr(&row0()));
     // The step is lr·grad, often below the 4 printed decimals; show it on its own.
     let change = (row0() - fc1_weight_row0_before_tensor).detach();
     line(format!(
         "# change = −lr·grad (zero where fc1's unit 0 is inactive for this input)\n{}",
         tensor_repr(&change)
     ));
+
+    if config.graph {
+        line(format!(
+            "# the whole backward graph of the loss ([i]: input i, i.e. next_functions[i])\n{}",
+            graph.tree()
+        ));
+    }
 
     Ok(MlpReport {
         seed: config.seed,
@@ -300,8 +326,41 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
         fc1_bias_grad,
         fc1_weight_row0_before,
         fc1_weight_row0_after: tensor_json(&row0())?,
+        grad_fn_chain,
+        backward_graph: config.graph.then_some(graph),
         text,
     })
+}
+
+/// What In [8] shows, in words: where each input of the node after the loss goes. The
+/// notebook's comment calls `next_functions[0][0]` of the linear layer "relu", but libtorch's
+/// linear is `addmm(bias, input, weightᵀ)`; the graph itself says what input 0 is.
+fn explain_in8(graph: &Graph) -> String {
+    let chain = graph.first_input_chain(2);
+    let (Some(Some(loss)), Some(Some(linear))) = (chain.first(), chain.get(1)) else {
+        return String::new();
+    };
+    let inputs = graph.next_functions(linear.id);
+    let mut text = format!(
+        "# {} is the loss's node; its input 0 is {}, the last layer.\n\
+         # The notebook's comment calls the next one \"relu\"; {}'s inputs are, in order:\n",
+        loss.name, linear.name, linear.name
+    );
+    for (input, node) in &inputs {
+        text.push_str(&format!("#   next_functions[{input}][0] = {}\n", Graph::label(node)));
+    }
+    let relu = inputs.iter().find(|(_, n)| n.name.starts_with("Relu"));
+    match (inputs.first(), relu) {
+        (Some((0, first)), Some((k, relu))) if first.id != relu.id => text.push_str(&format!(
+            "# so next_functions[0][0] is {}, and {} is input {k}",
+            Graph::label(first),
+            relu.name
+        )),
+        _ => {
+            text.pop(); // the last line's newline: `line` adds one
+        }
+    }
+    text
 }
 
 /// A parameter's `.grad` as PyTorch prints it: `None` until a backward pass fills it.

@@ -42,11 +42,13 @@ pub struct PerceptronConfig {
     pub epochs: usize,
     /// Training samples.
     pub samples: usize,
+    /// Also run the notebook's own form and count its graph's growth (`--graph`).
+    pub graph: bool,
 }
 
 impl Default for PerceptronConfig {
     fn default() -> Self {
-        PerceptronConfig { seed: 0, lr: 0.001, epochs: 101, samples: 10 }
+        PerceptronConfig { seed: 0, lr: 0.001, epochs: 101, samples: 10, graph: false }
     }
 }
 
@@ -111,14 +113,71 @@ impl Perceptron {
     /// In place on tensors without grad: the sums PyTorch computes for `w = w + …`, bit for bit,
     /// without a graph growing behind them.
     pub fn train_step(&mut self, x: &Tensor, y: &Tensor) {
-        // i < x.size()[0], and y holds as many samples as x (make_data): `get` cannot fail.
         for i in 0..x.size()[0] {
-            let x_i = x.get(i).reshape([1, NUM_INPUTS]);
-            let step = self.errors(&x_i, &y.get(i)).reshape([-1]) * self.lr;
-            self.w += &step * x_i.reshape([NUM_INPUTS, 1]);
-            self.b += step;
+            self.train_sample(x, y, i);
         }
     }
+
+    /// The delta rule on sample `i` alone.
+    pub fn train_sample(&mut self, x: &Tensor, y: &Tensor, i: i64) {
+        // i < x.size()[0], and y holds as many samples as x (make_data): `get` cannot fail.
+        let x_i = x.get(i).reshape([1, NUM_INPUTS]);
+        let step = self.errors(&x_i, &y.get(i)).reshape([-1]) * self.lr;
+        self.w += &step * x_i.reshape([NUM_INPUTS, 1]);
+        self.b += step;
+    }
+}
+
+/// How many autograd nodes sit behind `w` after some number of updates, in the notebook's form
+/// and in nnopt's.
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphGrowth {
+    pub updates: usize,
+    /// The notebook's `self.w = self.w + …` on tensors that require grad.
+    pub nodes: usize,
+    /// nnopt's in-place update without grad: always 0.
+    pub nnopt_nodes: usize,
+}
+
+/// The update counts `perceptron --graph` reports.
+pub const GRAPH_UPDATES: [usize; 4] = [1, 2, 10, 100];
+
+/// Runs the notebook's own form of the delta rule — w and b created with `requires_grad=True`
+/// and replaced out of place, `X@w + b`, `torch.max(linear, zeros_like(linear))`,
+/// `y.reshape(y_hat.shape) - y_hat`, `.reshape(-1)` — over the config's data for the largest of
+/// `updates`, and counts the nodes of the graph behind w (read from libtorch) at each count,
+/// beside nnopt's form, which keeps none. This is the memory the notebook's loop leaks.
+pub fn graph_growth(
+    config: &PerceptronConfig,
+    updates: &[usize],
+    device: Device,
+) -> Result<Vec<GraphGrowth>> {
+    tch::manual_seed(config.seed as i64);
+    let mut w =
+        normal(&[NUM_INPUTS, 1], 0.0, 1.0).f_to_device(device).map_err(torch)?.set_requires_grad(true);
+    let mut b = Tensor::f_zeros([1], (Kind::Float, device)).map_err(torch)?.set_requires_grad(true);
+    let mut ours = Perceptron { w: w.detach().copy(), b: b.detach().copy(), lr: config.lr };
+    let (x, y) = make_data(config.samples, device)?;
+    let n = x.size()[0];
+    let mut counts = Vec::new();
+    let mut done = 0;
+    for &target in updates {
+        while done < target {
+            let i = (done as i64) % n;
+            let x_i = x.get(i).reshape([1, NUM_INPUTS]);
+            let linear = x_i.matmul(&w) + &b;
+            let y_hat = linear.maximum(&linear.zeros_like());
+            let error = (y.get(i).reshape(y_hat.size()) - y_hat).reshape([-1]);
+            w = &w + (&error * config.lr) * x.get(i).reshape([NUM_INPUTS, 1]);
+            b = &b + &error * config.lr;
+            ours.train_sample(&x, &y, i);
+            done += 1;
+        }
+        let nodes = crate::graph::backward_graph(&w)?.nodes.len();
+        let nnopt_nodes = crate::graph::backward_graph(&ours.w)?.nodes.len();
+        counts.push(GraphGrowth { updates: target, nodes, nnopt_nodes });
+    }
+    Ok(counts)
 }
 
 /// `torch.normal(mean, std, size)`: `normal_` draws exactly as it does (`randn·std + mean` can
@@ -187,6 +246,9 @@ pub struct PerceptronReport {
     pub warnings: Vec<String>,
     /// The epoch after which every prediction on the training set was 0, if that happened.
     pub dead_from_epoch: Option<usize>,
+    /// With `--graph`: the nodes behind w in the notebook's form after 1, 2, 10, 100 updates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notebook_graph: Option<Vec<GraphGrowth>>,
     #[serde(skip)]
     pub text: String,
 }
@@ -275,6 +337,20 @@ pub fn run(config: &PerceptronConfig, device: Device, out: &Output) -> Result<Pe
     line(tuple_repr(&[tensor_repr(&test_predictions), tensor_repr(&y_test)]));
     line(tensor_repr(&test_loss));
 
+    let notebook_graph = if config.graph {
+        let growth = graph_growth(config, &GRAPH_UPDATES, device)?;
+        line("# the notebook's form (w, b require grad; w = w + …) keeps every update in w's graph:".into());
+        for g in &growth {
+            line(format!(
+                "after {:>3} update(s): {:>4} autograd nodes behind w (nnopt's in-place form: {})",
+                g.updates, g.nodes, g.nnopt_nodes
+            ));
+        }
+        Some(growth)
+    } else {
+        None
+    };
+
     Ok(PerceptronReport {
         seed: config.seed,
         lr: config.lr,
@@ -291,6 +367,7 @@ pub fn run(config: &PerceptronConfig, device: Device, out: &Output) -> Result<Pe
         },
         warnings,
         dead_from_epoch,
+        notebook_graph,
         text,
     })
 }

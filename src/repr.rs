@@ -7,8 +7,8 @@
 //! is right-aligned to the widest one. Suffixes (`device=`, `dtype=`, `requires_grad=True`,
 //! `grad_fn=<…>`) wrap onto a new line where PyTorch wraps them.
 //!
-//! tch exposes no name for a tensor's `grad_fn`, so a caller that knows which operation made a
-//! tensor may name it with [`Repr::grad_fn`]; without a name the suffix is left out.
+//! The `grad_fn=<…>` suffix is read from the tensor's own autograd node through
+//! [`crate::graph::grad_fn_name`]: whatever operation made the tensor, the name is libtorch's.
 
 use std::fmt;
 
@@ -47,20 +47,12 @@ pub fn tuple_repr(items: &[String]) -> String {
 /// A tensor's repr with the options PyTorch derives from objects tch does not model.
 pub struct Repr<'a> {
     tensor: &'a Tensor,
-    grad_fn: Option<&'a str>,
     parameter: bool,
 }
 
 impl<'a> Repr<'a> {
     pub fn new(tensor: &'a Tensor) -> Self {
-        Repr { tensor, grad_fn: None, parameter: false }
-    }
-
-    /// Names the autograd node that produced the tensor (`ReluBackward0`); printed only when the
-    /// tensor really is a non-leaf that requires grad.
-    pub fn grad_fn(mut self, name: &'a str) -> Self {
-        self.grad_fn = Some(name);
-        self
+        Repr { tensor, parameter: false }
     }
 
     /// Prints as an `nn.Parameter`: `Parameter containing:` on a line of its own first.
@@ -111,7 +103,7 @@ impl<'a> Repr<'a> {
         };
         if t.requires_grad() {
             if !t.is_leaf() {
-                if let Some(name) = self.grad_fn {
+                if let Some(name) = crate::graph::grad_fn_name(t) {
                     suffixes.push(format!("grad_fn=<{name}>"));
                 }
             } else {

@@ -229,6 +229,9 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["train", "--save", dir], 2, "is a directory"),
         (vec!["train", "--metrics", "/no/such/dir/m.csv"], 2, "--metrics"),
         (vec!["train", "--metrics", dir], 2, "is a directory"),
+        (vec!["mlp", "--graph-dot", "/no/such/dir/g.dot"], 2, "--graph-dot"),
+        (vec!["autograd", "--graph-dot", dir], 2, "is a directory"),
+        (vec!["mlp", "--graph-dot", &in_file], 2, "--graph-dot"),
         // Values of the wrong type.
         (vec!["train", "--epochs", "abc"], 2, "--epochs"),
         (vec!["train", "--batch-size", "1.5"], 2, "--batch-size"),

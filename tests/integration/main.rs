@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod data;
 mod device;
+mod graph;
 mod mlp;
 mod perceptron;
 mod repr;

@@ -85,18 +85,16 @@ fn parameter_prefix_and_requires_grad() {
 }
 
 #[test]
-fn grad_fn_is_named_only_for_non_leaves() {
+fn grad_fn_is_read_from_the_tensor_and_shown_only_for_non_leaves() {
     // PyTorch: w = torch.tensor([1.2], requires_grad=True); F.relu(w * 5 + 0.5) → tensor([6.5000], grad_fn=<ReluBackward0>)
     let w = floats(&[1.2]).set_requires_grad(true);
     let a = (&w * 5.0 + 0.5).relu();
-    assert_eq!(
-        Repr::new(&a).grad_fn("ReluBackward0").to_string(),
-        "tensor([6.5000], grad_fn=<ReluBackward0>)"
-    );
-    // A leaf keeps requires_grad=True whatever name is passed; a tensor without grad shows neither.
-    assert_eq!(Repr::new(&w).grad_fn("X").to_string(), "tensor([1.2000], requires_grad=True)");
-    let plain = a.detach();
-    assert_eq!(Repr::new(&plain).grad_fn("X").to_string(), "tensor([6.5000])");
+    assert_eq!(tensor_repr(&a), "tensor([6.5000], grad_fn=<ReluBackward0>)");
+    // Another operation, another name, with no caller telling: (w * 5 + 0.5).sigmoid() → SigmoidBackward0.
+    assert_eq!(tensor_repr(&(&w * 5.0 + 0.5).sigmoid()), "tensor([0.9985], grad_fn=<SigmoidBackward0>)");
+    // A leaf shows requires_grad=True; a tensor without grad shows neither.
+    assert_eq!(tensor_repr(&w), "tensor([1.2000], requires_grad=True)");
+    assert_eq!(tensor_repr(&a.detach()), "tensor([6.5000])");
 }
 
 #[test]

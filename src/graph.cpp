@@ -1,0 +1,121 @@
+// The autograd graph behind a tensor, read from libtorch's own nodes: the minimal C API that
+// src/graph.rs wraps. tch exposes no grad_fn, so this file is compiled by build.rs against the
+// libtorch headers torch-sys builds with.
+//
+// Every function catches every C++ exception and reports it through `*error` (a malloc'd
+// message the caller frees with nnopt_free); none ever lets one cross into Rust. Strings
+// returned are malloc'd; the caller frees them with nnopt_free.
+
+#include <ATen/core/Tensor.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/functions/accumulate_grad.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+
+namespace {
+
+char* copy_string(const std::string& s) {
+  char* out = static_cast<char*>(std::malloc(s.size() + 1));
+  if (out != nullptr) {
+    std::memcpy(out, s.c_str(), s.size() + 1);
+  }
+  return out;
+}
+
+// PyTorch prints C++-defined nodes without their namespace: torch::autograd::AccumulateGrad is
+// <AccumulateGrad object at …> in Python; generated nodes (AddmmBackward0) have none.
+std::string python_name(const torch::autograd::Node& node) {
+  std::string name = node.name();
+  auto colon = name.rfind("::");
+  return colon == std::string::npos ? name : name.substr(colon + 2);
+}
+
+template <typename F>
+char* guarded(char** error, F body) {
+  *error = nullptr;
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    *error = copy_string(e.what());
+  } catch (...) {
+    *error = copy_string("unknown C++ exception");
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+void nnopt_free(char* s) { std::free(s); }
+
+// The name of `tensor`'s grad_fn, or null (with *error null) for a leaf or a tensor outside
+// any graph.
+char* nnopt_grad_fn_name(const at::Tensor* tensor, char** error) {
+  return guarded(error, [&]() -> char* {
+    const auto& fn = tensor->grad_fn();
+    return fn ? copy_string(python_name(*fn)) : nullptr;
+  });
+}
+
+// An identity for the storage-independent tensor object: what AccumulateGrad's variable shares
+// with the VarStore's parameter.
+uintptr_t nnopt_tensor_id(const at::Tensor* tensor) {
+  return reinterpret_cast<uintptr_t>(tensor->unsafeGetTensorImpl());
+}
+
+// The backward graph reachable from `tensor`'s grad_fn, breadth first, each node once, as lines:
+//   N <id> <name> <leaf tensor id, or 0>
+//   E <from id> <to id> <position in from's next_functions>
+// Ids count from 0 in discovery order, as a Python walk over next_functions finds them. Empty
+// for a tensor without grad_fn. Iterative: a 10 000-node chain needs no deep stack.
+char* nnopt_backward_graph(const at::Tensor* tensor, char** error) {
+  return guarded(error, [&]() -> char* {
+    std::ostringstream out;
+    const auto& root = tensor->grad_fn();
+    if (!root) {
+      return copy_string("");
+    }
+    std::unordered_map<const torch::autograd::Node*, size_t> ids;
+    std::deque<const torch::autograd::Node*> queue;
+    auto discover = [&](const torch::autograd::Node* node) {
+      auto found = ids.find(node);
+      if (found != ids.end()) {
+        return found->second;
+      }
+      size_t id = ids.size();
+      ids.emplace(node, id);
+      uintptr_t leaf = 0;
+      if (auto acc = dynamic_cast<const torch::autograd::AccumulateGrad*>(node)) {
+        leaf = reinterpret_cast<uintptr_t>(acc->variable.unsafeGetTensorImpl());
+      }
+      out << "N\t" << id << '\t' << python_name(*node) << '\t' << leaf << '\n';
+      queue.push_back(node);
+      return id;
+    };
+    discover(root.get());
+    while (!queue.empty()) {
+      const torch::autograd::Node* node = queue.front();
+      queue.pop_front();
+      size_t from = ids.at(node);
+      const auto& edges = node->next_edges();
+      for (size_t i = 0; i < edges.size(); ++i) {
+        // An input that needs no gradient is (None, 0) in next_functions: no node, no edge.
+        if (!edges[i].function) {
+          continue;
+        }
+        size_t to = discover(edges[i].function.get());
+        out << "E\t" << from << '\t' << to << '\t' << i << '\n';
+      }
+    }
+    return copy_string(out.str());
+  });
+}
+
+}  // extern "C"
