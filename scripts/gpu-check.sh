@@ -34,6 +34,16 @@ for cmd in autograd "perceptron --epochs 20"; do
   printf '%-40s ' "$cmd, cuda vs cpu:"
   python3 scripts/reference/compare.py "$tmp/cuda.json" "$tmp/cpu.json" --tol 1e-4 || fail=1
 done
+# The autograd graph read from libtorch: CUDA tensors carry the same nodes, names and edges.
+"$nnopt" --quiet --json --device cpu mlp --graph > "$tmp/cpu.json"
+"$nnopt" --quiet --json --device cuda mlp --graph > "$tmp/cuda.json"
+python3 - "$tmp/cpu.json" "$tmp/cuda.json" <<'PY' || fail=1
+import json, sys
+cpu, cuda = (json.load(open(p)) for p in sys.argv[1:])
+same = cpu["grad_fn_chain"] == cuda["grad_fn_chain"] and cpu["backward_graph"] == cuda["backward_graph"]
+print(f"mlp backward graph, cuda vs cpu: {cuda['grad_fn_chain']}, {len(cuda['backward_graph']['nodes'])} nodes, {'same' if same else 'DIFFERENT'}")
+sys.exit(0 if same else 1)
+PY
 # Training on the GPU: a short run must learn (the numbers differ from the CPU's in the last bits,
 # so they are checked for sense, not equality), and its speed is reported.
 "$nnopt" --quiet --json --device cuda train --epochs 2 > "$tmp/train.json"
