@@ -8,6 +8,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::autograd::AutogradConfig;
 use crate::classify::{self, PredictInput};
 use crate::data::DataSource;
+use crate::descent::{self, DescentConfig, Optimizer, Surface};
 use crate::device::DeviceSpec;
 use crate::error::usage;
 use crate::mlp::MlpConfig;
@@ -59,6 +60,12 @@ pub enum Command {
     /// Same numbers as the notebook's PyTorch code after torch.manual_seed(SEED): every random
     /// tensor is drawn on the CPU and then moved to --device, so all devices start alike.
     Mlp(MlpArgs),
+    /// Optimizers on loss surfaces: trapped in a local minimum, escaping it, diverging, stalling.
+    ///
+    /// Each surface is a libtorch expression differentiated by autograd (float64); gd is the
+    /// notebook's hand-written rule, the others libtorch's optimizers. With no flags: on the
+    /// cosine surface, gd stays in the local minimum where SGD with momentum reaches the global one.
+    Descent(DescentArgs),
     /// Train the notebook's MLP on real images (minibatch SGD, cross-entropy), report each epoch.
     ///
     /// Without --data it trains on built-in synthetic digits (no download); --data fashion uses
@@ -157,6 +164,83 @@ pub struct MlpArgs {
     pub hidden: i64,
     #[command(flatten)]
     pub graph: GraphArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DescentArgs {
+    /// The loss surface: quadratic, cosine, ill-conditioned, rosenbrock, rastrigin, saddle, step.
+    #[arg(long, default_value = "cosine")]
+    pub surface: String,
+    /// Print every surface with its formula, domain and minima, and stop.
+    #[arg(long)]
+    pub list: bool,
+    /// Optimizers, comma-separated: gd, momentum, nesterov, adam, rmsprop [default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub optimizers: Option<Vec<String>>,
+    /// Learning rate [default: the surface's, see --list].
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// μ of momentum and nesterov.
+    #[arg(long, default_value_t = DescentConfig::default().momentum, allow_negative_numbers = true)]
+    pub momentum: f64,
+    /// Steps at most [default: the surface's].
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Starting point: X, or X1,X2 on a 2-D surface (negative values work: --start -5,-2).
+    #[arg(long, allow_hyphen_values = true, value_name = "X[,X2]")]
+    pub start: Option<String>,
+    /// Spread K starting points over the domain, drawn from --seed.
+    #[arg(long, value_name = "K")]
+    pub starts: Option<usize>,
+    /// Seed for --starts.
+    #[arg(long, default_value_t = DescentConfig::default().seed)]
+    pub seed: u64,
+    /// Converged when ‖∇f‖ falls below this.
+    #[arg(long, default_value_t = DescentConfig::default().tol)]
+    pub tol: f64,
+    /// Write every trajectory here as CSV (one row per point).
+    #[arg(long, value_name = "FILE.csv")]
+    pub csv: Option<PathBuf>,
+}
+
+fn run_descent(args: DescentArgs, out: Output) -> Result<()> {
+    if args.list {
+        return out.result(&descent::list()?, descent::render_list);
+    }
+    let start = args
+        .start
+        .as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(|v| {
+                    v.trim().parse::<f64>().map_err(|_| usage(format!("--start {s}: '{v}' is not a number")))
+                })
+                .collect::<Result<Vec<f64>>>()
+        })
+        .transpose()?;
+    let optimizers = match &args.optimizers {
+        Some(names) => names.iter().map(|n| Optimizer::parse(n)).collect::<Result<_>>()?,
+        None => Optimizer::ALL.to_vec(),
+    };
+    let config = DescentConfig {
+        surface: Surface::parse(&args.surface)?,
+        optimizers,
+        lr: args.lr,
+        momentum: args.momentum,
+        steps: args.steps,
+        start,
+        starts: args.starts,
+        seed: args.seed,
+        tol: args.tol,
+    };
+    if let Some(path) = &args.csv {
+        crate::fsutil::ensure_writable("--csv", path)?;
+    }
+    let report = descent::run(&config, &out)?;
+    if let Some(path) = &args.csv {
+        descent::write_csv(path, &report)?;
+    }
+    out.result(&report, |r| r.text.clone())
 }
 
 /// `--data`: shared by train, evaluate and predict.
@@ -302,6 +386,7 @@ pub fn run(cli: Cli) -> Result<()> {
             args.graph.write(report.backward_graph.as_ref())?;
             out.result(&report, |r| r.text.clone())
         }
+        Command::Descent(args) => run_descent(args, out),
         Command::Train(args) => run_train(args, &cli.global, out),
         Command::Evaluate(args) => {
             let data = data_flag(args.data)?;

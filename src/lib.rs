@@ -17,6 +17,7 @@ pub mod autograd;
 pub mod classify;
 pub mod cli;
 pub mod data;
+pub mod descent;
 pub mod device;
 pub mod error;
 pub mod fsutil;

@@ -1,0 +1,810 @@
+//! `nnopt descent`: optimizers on loss surfaces small enough to see — the notebook's opening
+//! claim made visible: "The original algorithm [gradient descent] is susceptible to getting
+//! locked in a local minima and never reach the true minima of the surface", and, where the
+//! loss is not continuous and well behaved, gradients fall short.
+//!
+//! Every surface is a libtorch expression in float64, differentiated by autograd (no
+//! hand-written derivative anywhere). `gd` is the notebook's rule written by hand
+//! (x ← x − lr·∇f); `momentum`, `nesterov`, `adam` and `rmsprop` are libtorch's own optimizers
+//! through tch on a one-parameter VarStore (tch has no Adagrad). Each run reports where it
+//! stopped, why, and in which minimum's basin.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+use crate::error::{ensure_positive, ensure_usage, guard, torch, usage};
+use crate::output::Output;
+
+/// Steps a run may take at most: the trajectory is kept, so this bounds memory.
+pub const MAX_STEPS: usize = 100_000;
+/// Starting points a run may spread (`--starts`).
+pub const MAX_STARTS: usize = 100;
+/// A point this many times farther out than the domain's edge has left it "by orders of
+/// magnitude": the run diverged.
+const ESCAPE_FACTOR: f64 = 1e3;
+
+/// The loss surfaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    Quadratic,
+    Cosine,
+    IllConditioned,
+    Rosenbrock,
+    Rastrigin,
+    Saddle,
+    Step,
+}
+
+/// The optimizers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// x ← x − lr·∇f, by hand.
+    Gd,
+    /// PyTorch's SGD with momentum (dampening 0): v ← μ·v + g, x ← x − lr·v.
+    Momentum,
+    /// PyTorch's SGD with Nesterov momentum: x ← x − lr·(g + μ·v).
+    Nesterov,
+    Adam,
+    Rmsprop,
+}
+
+impl Optimizer {
+    pub const ALL: [Optimizer; 5] =
+        [Optimizer::Gd, Optimizer::Momentum, Optimizer::Nesterov, Optimizer::Adam, Optimizer::Rmsprop];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Optimizer::Gd => "gd",
+            Optimizer::Momentum => "momentum",
+            Optimizer::Nesterov => "nesterov",
+            Optimizer::Adam => "adam",
+            Optimizer::Rmsprop => "rmsprop",
+        }
+    }
+
+    /// Parses one name of `--optimizers`.
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|o| o.name() == name.trim()).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|o| o.name()).collect();
+            usage(format!("--optimizers: unknown optimizer '{name}'; choose from {}", names.join(", ")))
+        })
+    }
+
+    /// Whether μ applies.
+    fn uses_momentum(self) -> bool {
+        matches!(self, Optimizer::Momentum | Optimizer::Nesterov)
+    }
+}
+
+/// A known minimum of a surface.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Minimum {
+    pub point: Vec<f64>,
+    pub value: f64,
+    pub global: bool,
+}
+
+/// A surface as `--list` and `--json` describe it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SurfaceInfo {
+    pub name: &'static str,
+    pub formula: &'static str,
+    pub dimensions: usize,
+    /// [lo, hi] per coordinate.
+    pub domain: Vec<[f64; 2]>,
+    pub minima: Vec<Minimum>,
+    /// What the surface shows.
+    pub lesson: &'static str,
+}
+
+impl Surface {
+    pub const ALL: [Surface; 7] = [
+        Surface::Quadratic,
+        Surface::Cosine,
+        Surface::IllConditioned,
+        Surface::Rosenbrock,
+        Surface::Rastrigin,
+        Surface::Saddle,
+        Surface::Step,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Surface::Quadratic => "quadratic",
+            Surface::Cosine => "cosine",
+            Surface::IllConditioned => "ill-conditioned",
+            Surface::Rosenbrock => "rosenbrock",
+            Surface::Rastrigin => "rastrigin",
+            Surface::Saddle => "saddle",
+            Surface::Step => "step",
+        }
+    }
+
+    /// Parses `--surface`.
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name.trim()).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|s| s.name()).collect();
+            usage(format!(
+                "--surface: unknown surface '{name}'; choose from {} (or --list)",
+                names.join(", ")
+            ))
+        })
+    }
+
+    pub fn formula(self) -> &'static str {
+        match self {
+            Surface::Quadratic => "x²",
+            Surface::Cosine => "x·cos(0.15πx)",
+            Surface::IllConditioned => "0.1·x₁² + 2·x₂²",
+            Surface::Rosenbrock => "(x₁ − 1)² + 100·(x₂ − x₁²)²",
+            Surface::Rastrigin => "20 + Σᵢ (xᵢ² − 10·cos(2πxᵢ))",
+            Surface::Saddle => "x₁² − x₂²",
+            Surface::Step => "⌊x²⌋",
+        }
+    }
+
+    fn lesson(self) -> &'static str {
+        match self {
+            Surface::Quadratic => "one smooth bowl: every method gets there; gd's error shrinks by (1 − 2·lr) per step",
+            Surface::Cosine => "two valleys: gradient descent stays in the one it starts by; momentum can carry over the ridge",
+            Surface::IllConditioned => "curvatures 0.2 and 4: a step size that suits x₁ makes gd overshoot and diverge along x₂; momentum damps it",
+            Surface::Rosenbrock => "a curved, flat-bottomed valley: easy to reach, slow to follow to (1, 1)",
+            Surface::Rastrigin => "a local minimum near every integer point: gradient methods stop in the nearest",
+            Surface::Saddle => "no minimum at all: (0, 0) is a saddle, and any offset in x₂ runs away",
+            Surface::Step => "flat almost everywhere: the gradient is 0, so no gradient method moves; a search does (nnopt sweep)",
+        }
+    }
+
+    pub fn dimensions(self) -> usize {
+        match self {
+            Surface::Quadratic | Surface::Cosine | Surface::Step => 1,
+            _ => 2,
+        }
+    }
+
+    pub fn domain(self) -> Vec<[f64; 2]> {
+        match self {
+            Surface::Quadratic | Surface::Cosine | Surface::Step => vec![[-10.0, 10.0]],
+            Surface::IllConditioned | Surface::Saddle => vec![[-5.0, 5.0]; 2],
+            Surface::Rosenbrock => vec![[-2.0, 2.0], [-1.0, 3.0]],
+            Surface::Rastrigin => vec![[-5.12, 5.12]; 2],
+        }
+    }
+
+    /// The defaults of a run on this surface: start, learning rate, steps.
+    pub fn defaults(self) -> (Vec<f64>, f64, usize) {
+        match self {
+            Surface::Quadratic => (vec![10.0], 0.2, 100),
+            // From −6.5 at lr 0.2, gd settles in the local valley; SGD with momentum 0.9 carries
+            // over the ridge at x ≈ 1.83 into the global one (tested).
+            Surface::Cosine => (vec![-6.5], 0.2, 300),
+            Surface::IllConditioned => (vec![-5.0, -2.0], 0.6, 500),
+            Surface::Rosenbrock => (vec![-1.5, 2.0], 1e-3, 5000),
+            // The curvature at a local minimum is about 2 + 40π² ≈ 397: lr 0.002 keeps gd stable there.
+            Surface::Rastrigin => (vec![3.2, -2.1], 0.002, 500),
+            Surface::Saddle => (vec![-4.0, 0.01], 0.1, 200),
+            Surface::Step => (vec![3.5], 0.1, 100),
+        }
+    }
+
+    /// A 1-D surface applied to every element of `xs` (a grid of points at once).
+    fn each_1d(self, xs: &Tensor) -> Tensor {
+        match self {
+            Surface::Cosine => xs * (xs * (0.15 * std::f64::consts::PI)).cos(),
+            Surface::Step => xs.square().floor(),
+            _ => xs.square(),
+        }
+    }
+
+    /// f(x) for x of shape [dimensions], float64, differentiable by autograd.
+    pub fn f(self, x: &Tensor) -> Tensor {
+        let c = |i: i64| x.get(i);
+        match self {
+            Surface::Quadratic | Surface::Cosine | Surface::Step => self.each_1d(x).sum(Kind::Double),
+            Surface::IllConditioned => c(0).square() * 0.1 + c(1).square() * 2.0,
+            Surface::Rosenbrock => (c(0) - 1.0).square() + (c(1) - c(0).square()).square() * 100.0,
+            Surface::Rastrigin => {
+                (x.square() - (x * (2.0 * std::f64::consts::PI)).cos() * 10.0).sum(Kind::Double) + 20.0
+            }
+            Surface::Saddle => c(0).square() - c(1).square(),
+        }
+    }
+
+    /// f at a point given as numbers, without autograd.
+    pub fn value(self, point: &[f64]) -> Result<f64> {
+        let x = Tensor::from_slice(point);
+        tch::no_grad(|| self.f(&x)).f_double_value(&[]).map_err(torch)
+    }
+
+    /// The known minima. Analytic where the formula says it; for `cosine`, located numerically
+    /// (a grid over the domain, then golden-section refinement) from the formula itself.
+    pub fn minima(self) -> Result<Vec<Minimum>> {
+        let one = |point: Vec<f64>, value: f64| vec![Minimum { point, value, global: true }];
+        Ok(match self {
+            Surface::Quadratic | Surface::Step => one(vec![0.0], 0.0),
+            Surface::IllConditioned | Surface::Rastrigin => one(vec![0.0, 0.0], 0.0),
+            Surface::Rosenbrock => one(vec![1.0, 1.0], 0.0),
+            Surface::Saddle => Vec::new(),
+            Surface::Cosine => {
+                let (minima, _) = self.critical_points_1d()?;
+                let best = minima.iter().map(|m| m.1).fold(f64::INFINITY, f64::min);
+                minima
+                    .into_iter()
+                    .map(|(x, v)| Minimum { point: vec![x], value: v, global: v == best })
+                    .collect()
+            }
+        })
+    }
+
+    /// Interior local minima and maxima of a 1-D surface, refined to ~1e-12.
+    fn critical_points_1d(self) -> Result<CriticalPoints> {
+        let [lo, hi] = self.domain()[0];
+        let n = 20_001;
+        let xs = Tensor::linspace(lo, hi, n, (Kind::Double, Device::Cpu));
+        let ys: Vec<f64> = Vec::try_from(tch::no_grad(|| self.each_1d(&xs))).map_err(torch)?;
+        let xs: Vec<f64> = Vec::try_from(&xs).map_err(torch)?;
+        let (mut minima, mut maxima) = (Vec::new(), Vec::new());
+        for i in 1..ys.len() - 1 {
+            let is_min = ys[i] < ys[i - 1] && ys[i] < ys[i + 1];
+            let is_max = ys[i] > ys[i - 1] && ys[i] > ys[i + 1];
+            if !is_min && !is_max {
+                continue;
+            }
+            let x = self.gradient_zero(xs[i - 1], xs[i + 1])?;
+            if is_min {
+                minima.push((x, self.value(&[x])?));
+            } else {
+                maxima.push(x);
+            }
+        }
+        Ok((minima, maxima))
+    }
+
+    /// The zero of f' in [a, b], where f' changes sign once: bisection on the autograd
+    /// gradient, to the last bits of a float64 (f itself is too flat at an extremum to locate
+    /// it better than ~1e-8).
+    fn gradient_zero(self, mut a: f64, mut b: f64) -> Result<f64> {
+        let grad = |x: f64| -> Result<f64> {
+            let t = Tensor::from_slice(&[x]).set_requires_grad(true);
+            let g = Tensor::f_run_backward(&[self.f(&t)], &[&t], false, false).map_err(torch)?.remove(0);
+            g.f_double_value(&[0]).map_err(torch)
+        };
+        let left = grad(a)?;
+        for _ in 0..200 {
+            let mid = 0.5 * (a + b);
+            if mid <= a || mid >= b {
+                break;
+            }
+            if (grad(mid)? > 0.0) == (left > 0.0) {
+                a = mid;
+            } else {
+                b = mid;
+            }
+        }
+        Ok(0.5 * (a + b))
+    }
+
+    /// The basin a point lies in: the minimum it belongs to and whether it is the global one,
+    /// or `None` (no minimum: the saddle, or outside the domain).
+    pub fn basin(self, point: &[f64], minima: &[Minimum]) -> Result<Option<Minimum>> {
+        let inside = self.domain().iter().zip(point).all(|(d, &x)| x >= d[0] && x <= d[1]);
+        if !inside || minima.is_empty() {
+            return Ok(None);
+        }
+        Ok(match self {
+            // One basin: the whole domain (convex, or with one valley floor).
+            Surface::Quadratic | Surface::IllConditioned | Surface::Rosenbrock => Some(minima[0].clone()),
+            // ⌊x²⌋ is 0 exactly on (−1, 1): the minimum is that flat.
+            Surface::Step => (point[0].abs() < 1.0).then(|| minima[0].clone()),
+            // Between consecutive maxima (or the domain's edges).
+            Surface::Cosine => {
+                let (_, maxima) = self.critical_points_1d()?;
+                let x = point[0];
+                let left = maxima.iter().copied().filter(|&m| m < x).fold(f64::NEG_INFINITY, f64::max);
+                let right = maxima.iter().copied().filter(|&m| m > x).fold(f64::INFINITY, f64::min);
+                minima.iter().find(|m| m.point[0] > left && m.point[0] < right).cloned()
+            }
+            // A local minimum sits near every integer point; its basin is the unit cell around it.
+            Surface::Rastrigin => {
+                let cell: Vec<f64> = point.iter().map(|x| x.round()).collect();
+                let global = cell.iter().all(|&c| c == 0.0);
+                Some(if global {
+                    minima[0].clone()
+                } else {
+                    let refined = refine_rastrigin(&cell);
+                    Minimum { value: self.value(&refined)?, point: refined, global: false }
+                })
+            }
+            Surface::Saddle => None,
+        })
+    }
+
+    pub fn info(self) -> Result<SurfaceInfo> {
+        Ok(SurfaceInfo {
+            name: self.name(),
+            formula: self.formula(),
+            dimensions: self.dimensions(),
+            domain: self.domain(),
+            minima: self.minima()?,
+            lesson: self.lesson(),
+        })
+    }
+}
+
+/// A 1-D surface's interior minima as (x, f(x)), and its interior maxima's x.
+type CriticalPoints = (Vec<(f64, f64)>, Vec<f64>);
+
+/// The minimizer of a unimodal `f` on [a, b], to ~1e-12.
+fn golden_section(f: impl Fn(f64) -> f64, mut a: f64, mut b: f64) -> f64 {
+    let ratio = (5f64.sqrt() - 1.0) / 2.0;
+    while b - a > 1e-12 {
+        let (c, d) = (b - ratio * (b - a), a + ratio * (b - a));
+        if f(c) < f(d) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    (a + b) / 2.0
+}
+
+/// Rastrigin's coordinates separate: each local minimum coordinate solves x + 10π·sin(2πx) = 0
+/// near the integer `c` (golden section on the 1-D term).
+fn refine_rastrigin(cell: &[f64]) -> Vec<f64> {
+    let term = |x: f64| x * x - 10.0 * (2.0 * std::f64::consts::PI * x).cos();
+    cell.iter().map(|&c| golden_section(term, c - 0.4, c + 0.4)).collect()
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// ‖∇f‖ fell below `--tol` inside a minimum's basin.
+    Converged,
+    /// A non-finite value, or the point left the domain by orders of magnitude.
+    Diverged,
+    /// ‖∇f‖ below `--tol` away from every minimum (a plateau, a saddle).
+    Stalled,
+    /// `--steps` ran out first.
+    MaxSteps,
+}
+
+/// The end of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Final {
+    pub point: Vec<f64>,
+    pub loss: f64,
+    pub steps: usize,
+    pub status: Status,
+    /// `"global"`, `"local"`, or null: which minimum's basin the run stopped in.
+    pub minimum: Option<&'static str>,
+    /// The minimum of that basin.
+    #[serde(skip)]
+    pub basin: Option<Minimum>,
+}
+
+/// One optimizer from one start.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub optimizer: Optimizer,
+    pub lr: f64,
+    /// μ for momentum and nesterov; null for the others.
+    pub momentum: Option<f64>,
+    pub start: Vec<f64>,
+    /// The start and the point after every step taken.
+    pub trajectory: Vec<Vec<f64>>,
+    /// f at each point of `trajectory`.
+    #[serde(skip)]
+    pub losses: Vec<f64>,
+    #[serde(rename = "final")]
+    pub end: Final,
+}
+
+/// A `descent` run's settings; `None` means the surface's default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescentConfig {
+    pub surface: Surface,
+    pub optimizers: Vec<Optimizer>,
+    pub lr: Option<f64>,
+    pub momentum: f64,
+    pub steps: Option<usize>,
+    pub start: Option<Vec<f64>>,
+    /// Spread this many starting points over the domain instead of one start.
+    pub starts: Option<usize>,
+    pub seed: u64,
+    pub tol: f64,
+}
+
+impl Default for DescentConfig {
+    fn default() -> Self {
+        DescentConfig {
+            surface: Surface::Cosine,
+            optimizers: Optimizer::ALL.to_vec(),
+            lr: None,
+            momentum: 0.9,
+            steps: None,
+            start: None,
+            starts: None,
+            seed: 0,
+            tol: 1e-6,
+        }
+    }
+}
+
+impl DescentConfig {
+    /// Rejects settings that cannot run, naming the flag.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(lr) = self.lr {
+            ensure_positive("--lr", lr)?;
+        }
+        let m = self.momentum;
+        ensure_usage((0.0..1.0).contains(&m), || format!("--momentum must be in [0, 1), got {m}"))?;
+        if let Some(steps) = self.steps {
+            ensure_usage((1..=MAX_STEPS).contains(&steps), || {
+                format!("--steps must be between 1 and {MAX_STEPS}, got {steps}")
+            })?;
+        }
+        ensure_positive("--tol", self.tol)?;
+        ensure_usage(!self.optimizers.is_empty(), || "--optimizers lists no optimizer".to_string())?;
+        let dims = self.surface.dimensions();
+        if let Some(start) = &self.start {
+            ensure_usage(start.len() == dims, || {
+                format!(
+                    "--start has {} coordinate(s) but {} is {dims}-D; give {}",
+                    start.len(),
+                    self.surface.name(),
+                    if dims == 1 { "--start X" } else { "--start X1,X2" }
+                )
+            })?;
+            ensure_usage(start.iter().all(|x| x.is_finite()), || {
+                "--start must be finite numbers".to_string()
+            })?;
+        }
+        if let Some(k) = self.starts {
+            ensure_usage((1..=MAX_STARTS).contains(&k), || {
+                format!("--starts must be between 1 and {MAX_STARTS}, got {k}")
+            })?;
+            ensure_usage(self.start.is_none(), || "give --start or --starts, not both".to_string())?;
+        }
+        Ok(())
+    }
+
+    fn starting_points(&self) -> Vec<Vec<f64>> {
+        let (start, _, _) = self.surface.defaults();
+        match (self.starts, &self.start) {
+            (Some(k), _) => {
+                // Stratified along x₁ (one start per 1/k of it), uniform in the others: spread,
+                // yet drawn from the seed.
+                tch::manual_seed(self.seed as i64);
+                let domain = self.surface.domain();
+                (0..k)
+                    .map(|i| {
+                        domain
+                            .iter()
+                            .enumerate()
+                            .map(|(d, [lo, hi])| {
+                                let u = Tensor::rand([1], (Kind::Double, Device::Cpu)).double_value(&[0]);
+                                let t = if d == 0 { (i as f64 + u) / k as f64 } else { u };
+                                lo + t * (hi - lo)
+                            })
+                            .collect()
+                    })
+                    .collect()
+            }
+            (None, Some(start)) => vec![start.clone()],
+            (None, None) => vec![start],
+        }
+    }
+}
+
+/// Everything `descent` found; `text` is the table and the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct DescentReport {
+    pub surface: SurfaceInfo,
+    pub runs: Vec<Run>,
+    /// What the runs show, in one line.
+    pub summary: String,
+    #[serde(skip)]
+    pub text: String,
+}
+
+/// The state of one optimizer on the point x.
+enum Stepper {
+    Gd { x: Tensor },
+    Library { _vs: nn::VarStore, x: Tensor, opt: nn::Optimizer },
+}
+
+impl Stepper {
+    fn new(optimizer: Optimizer, start: &[f64], lr: f64, momentum: f64) -> Result<Self> {
+        let init = Tensor::from_slice(start);
+        if optimizer == Optimizer::Gd {
+            return Ok(Stepper::Gd { x: init.set_requires_grad(true) });
+        }
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        vs.set_kind(Kind::Double);
+        let x = vs.root().f_var_copy("x", &init).map_err(torch)?;
+        let opt = match optimizer {
+            Optimizer::Momentum | Optimizer::Nesterov => {
+                nn::Sgd { momentum, dampening: 0.0, wd: 0.0, nesterov: optimizer == Optimizer::Nesterov }
+                    .build(&vs, lr)
+            }
+            Optimizer::Adam => nn::Adam::default().build(&vs, lr),
+            Optimizer::Rmsprop => nn::RmsProp::default().build(&vs, lr),
+            Optimizer::Gd => unreachable!("handled above"),
+        }
+        .map_err(torch)?;
+        Ok(Stepper::Library { _vs: vs, x, opt })
+    }
+
+    fn x(&self) -> &Tensor {
+        match self {
+            Stepper::Gd { x } | Stepper::Library { x, .. } => x,
+        }
+    }
+
+    /// f and ∇f at the current point.
+    fn evaluate(&self, surface: Surface) -> Result<(f64, Tensor)> {
+        let x = self.x();
+        let loss = surface.f(x);
+        let grad = Tensor::f_run_backward(&[&loss], &[x], false, false).map_err(torch)?.remove(0);
+        Ok((loss.f_double_value(&[]).map_err(torch)?, grad))
+    }
+
+    /// One step from the gradient just computed.
+    fn step(&mut self, surface: Surface, grad: &Tensor, lr: f64) -> Result<()> {
+        match self {
+            Stepper::Gd { x } => {
+                tch::no_grad(|| x.f_sub_(&(grad * lr)).map(|_| ())).map_err(torch)?;
+            }
+            Stepper::Library { x, opt, .. } => {
+                guard("zero_grad", || opt.zero_grad())?;
+                surface.f(x).f_backward().map_err(torch)?;
+                guard("the optimizer step", || opt.step())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn point(x: &Tensor) -> Result<Vec<f64>> {
+    Vec::try_from(x.f_detach().map_err(torch)?).map_err(torch)
+}
+
+/// What one run is: the optimizer and its settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSpec {
+    pub optimizer: Optimizer,
+    pub lr: f64,
+    pub momentum: f64,
+    pub steps: usize,
+    pub tol: f64,
+}
+
+/// Runs one optimizer from `start` and classifies where it ended.
+pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64]) -> Result<Run> {
+    let RunSpec { optimizer, lr, momentum, steps, tol } = spec;
+    let mut stepper = Stepper::new(optimizer, start, lr, momentum)?;
+    let bound: Vec<f64> =
+        surface.domain().iter().map(|[lo, hi]| ESCAPE_FACTOR * lo.abs().max(hi.abs())).collect();
+    let mut trajectory = vec![start.to_vec()];
+    let mut losses = Vec::new();
+    let mut status = Status::MaxSteps;
+    let mut taken = 0;
+    loop {
+        let (loss, grad) = stepper.evaluate(surface)?;
+        losses.push(loss);
+        let here = trajectory.last().cloned().unwrap_or_default();
+        let escaped = here.iter().zip(&bound).any(|(x, b)| x.abs() > *b);
+        if !loss.is_finite() || here.iter().any(|x| !x.is_finite()) || escaped {
+            status = Status::Diverged;
+            break;
+        }
+        let norm = grad.f_norm().and_then(|n| n.f_double_value(&[])).map_err(torch)?;
+        if norm < tol {
+            // A flat spot inside a minimum's basin is that minimum; anywhere else (a plateau,
+            // the saddle point) the gradient has simply vanished.
+            status =
+                if surface.basin(&here, minima)?.is_some() { Status::Converged } else { Status::Stalled };
+            break;
+        }
+        if taken == steps {
+            break;
+        }
+        stepper.step(surface, &grad, lr)?;
+        taken += 1;
+        trajectory.push(point(stepper.x())?);
+    }
+    let here = trajectory.last().cloned().unwrap_or_default();
+    let basin = if status == Status::Diverged { None } else { surface.basin(&here, minima)? };
+    let minimum = basin.as_ref().map(|m| if m.global { "global" } else { "local" });
+    Ok(Run {
+        optimizer,
+        lr,
+        momentum: optimizer.uses_momentum().then_some(momentum),
+        start: start.to_vec(),
+        trajectory,
+        end: Final {
+            point: here,
+            loss: *losses.last().unwrap_or(&f64::NAN),
+            steps: taken,
+            status,
+            minimum,
+            basin,
+        },
+        losses,
+    })
+}
+
+/// Runs every optimizer of `config` from every start.
+pub fn run(config: &DescentConfig, out: &Output) -> Result<DescentReport> {
+    config.validate()?;
+    let surface = config.surface;
+    let info = surface.info()?;
+    let (_, default_lr, default_steps) = surface.defaults();
+    let lr = config.lr.unwrap_or(default_lr);
+    let steps = config.steps.unwrap_or(default_steps);
+    let starts = config.starting_points();
+    let bar = out.progress((starts.len() * config.optimizers.len()) as u64, "runs");
+    let mut runs = Vec::new();
+    for start in &starts {
+        for &optimizer in &config.optimizers {
+            let spec = RunSpec { optimizer, lr, momentum: config.momentum, steps, tol: config.tol };
+            runs.push(run_one(surface, &info.minima, spec, start)?);
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let summary = summarize(&runs);
+    let text = render(&info, &runs, &summary);
+    Ok(DescentReport { surface: info, runs, summary, text })
+}
+
+/// A point as text: `-1.8260` or `(1.0000, 1.0000)`.
+fn fmt_point(p: &[f64]) -> String {
+    let parts: Vec<String> = p.iter().map(|x| format!("{x:.4}")).collect();
+    if parts.len() == 1 {
+        parts[0].clone()
+    } else {
+        format!("({})", parts.join(", "))
+    }
+}
+
+/// What the runs show, in words: where each one stopped, runs with the same outcome together
+/// ("gd, nesterov stopped in the local minimum at −1.8257 from −6.5000; momentum reached …").
+pub fn summarize(runs: &[Run]) -> String {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for run in runs {
+        let from = fmt_point(&run.start);
+        let at = fmt_point(&run.end.point);
+        let outcome = match (run.end.status, run.end.minimum) {
+            (Status::Diverged, _) => format!("diverged from {from} (stopped at step {})", run.end.steps),
+            (Status::Stalled, _) => format!(
+                "stalled at {at}: the gradient is 0 there, so no gradient step moves it (a search needs no gradient: nnopt sweep)"
+            ),
+            (Status::MaxSteps, Some(kind)) => {
+                format!("ran out of steps at {at} from {from}, in the {kind} minimum's basin")
+            }
+            (_, Some("local")) => format!("stopped in the local minimum at {at} from {from}"),
+            (_, Some(_)) => format!("reached the global minimum at {at} from {from}"),
+            (_, None) => format!("ended at {at} from {from}, in no minimum's basin"),
+        };
+        match groups.iter_mut().find(|(o, _)| *o == outcome) {
+            Some((_, names)) => names.push(run.optimizer.name()),
+            None => groups.push((outcome, vec![run.optimizer.name()])),
+        }
+    }
+    let parts: Vec<String> =
+        groups.iter().map(|(outcome, names)| format!("{} {outcome}", names.join(", "))).collect();
+    format!("{}.", parts.join("; "))
+}
+
+/// A loss for the table: fixed-point where that is readable, scientific otherwise.
+fn fmt_loss(v: f64) -> String {
+    if v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
+        format!("{v:.6}")
+    } else {
+        format!("{v:.4e}")
+    }
+}
+
+fn render(info: &SurfaceInfo, runs: &[Run], summary: &str) -> String {
+    let domain: Vec<String> = info.domain.iter().map(|[lo, hi]| format!("[{lo}, {hi}]")).collect();
+    let mut text = format!("surface {}: f = {} on {}\n", info.name, info.formula, domain.join(" × "));
+    for m in &info.minima {
+        let kind = if m.global { "global" } else { "local" };
+        let _ = writeln!(text, "  {kind} minimum at {} (f = {:.6})", fmt_point(&m.point), m.value);
+    }
+    if info.minima.is_empty() {
+        text.push_str("  no minimum\n");
+    }
+    let _ = writeln!(text, "  {}\n", info.lesson);
+    let _ = writeln!(
+        text,
+        "{:<9} {:>8} {:>5} {:>18} {:>18} {:>13} {:>6}  {:<10} minimum",
+        "optimizer", "lr", "μ", "start", "final point", "final loss", "steps", "status"
+    );
+    for r in runs {
+        let status = serde_json::to_value(r.end.status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "{:<9} {:>8} {:>5} {:>18} {:>18} {:>13} {:>6}  {:<10} {}",
+            r.optimizer.name(),
+            r.lr,
+            r.momentum.map_or("-".to_string(), |m| m.to_string()),
+            fmt_point(&r.start),
+            fmt_point(&r.end.point),
+            fmt_loss(r.end.loss),
+            r.end.steps,
+            status,
+            r.end.minimum.unwrap_or("-")
+        );
+    }
+    let _ = writeln!(text, "\n{summary}");
+    text
+}
+
+/// `--list`: every surface with its formula, domain and known minima.
+pub fn list() -> Result<Vec<SurfaceInfo>> {
+    Surface::ALL.iter().map(|s| s.info()).collect()
+}
+
+/// The text of `--list`.
+pub fn render_list(surfaces: &Vec<SurfaceInfo>) -> String {
+    let mut text = String::new();
+    for s in surfaces {
+        let domain: Vec<String> = s.domain.iter().map(|[lo, hi]| format!("[{lo}, {hi}]")).collect();
+        let minima: Vec<String> = s
+            .minima
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {} (f = {:.6})",
+                    if m.global { "global" } else { "local" },
+                    fmt_point(&m.point),
+                    m.value
+                )
+            })
+            .collect();
+        let minima = if minima.is_empty() { "none".to_string() } else { minima.join(", ") };
+        let _ = writeln!(
+            text,
+            "{:<16} f = {}  on {}\n{:<16} minima: {minima}\n{:<16} {}\n",
+            s.name,
+            s.formula,
+            domain.join(" × "),
+            "",
+            "",
+            s.lesson
+        );
+    }
+    text
+}
+
+/// The trajectories in long form (`--csv`): one row per point of every run.
+pub fn trajectories_csv(report: &DescentReport) -> String {
+    let dims = report.surface.dimensions;
+    let coords: Vec<String> = (1..=dims).map(|i| format!("x{i}")).collect();
+    let mut csv = format!("run,optimizer,lr,momentum,step,{},loss\n", coords.join(","));
+    for (i, r) in report.runs.iter().enumerate() {
+        for (step, (p, loss)) in r.trajectory.iter().zip(&r.losses).enumerate() {
+            let p: Vec<String> = p.iter().map(f64::to_string).collect();
+            let m = r.momentum.map_or(String::new(), |m| m.to_string());
+            let _ = writeln!(csv, "{i},{},{},{m},{step},{},{loss}", r.optimizer.name(), r.lr, p.join(","));
+        }
+    }
+    csv
+}
+
+/// Where `descent --csv` writes.
+pub fn write_csv(path: &Path, report: &DescentReport) -> Result<()> {
+    crate::fsutil::write_atomic(path, trajectories_csv(report).as_bytes())
+}

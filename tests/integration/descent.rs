@@ -1,0 +1,188 @@
+//! `nnopt descent`: autograd gradients against the formulas' derivatives, the closed forms,
+//! torch.optim's trajectories, and the claims the default run makes.
+
+use nnopt::descent::{run_one, DescentConfig, Minimum, Optimizer, RunSpec, Surface};
+use serde_json::Value;
+use tch::Tensor;
+
+use crate::common::{golden, nnopt, nnopt_json, scratch};
+
+fn spec(optimizer: Optimizer, lr: f64, momentum: f64, steps: usize) -> RunSpec {
+    RunSpec { optimizer, lr, momentum, steps, tol: 1e-12 }
+}
+
+fn minima(surface: Surface) -> Vec<Minimum> {
+    surface.minima().unwrap()
+}
+
+#[test]
+fn autograd_gradients_equal_the_analytic_derivatives() {
+    use std::f64::consts::PI;
+    let k = 0.15 * PI;
+    // The derivatives, by hand here only, to check autograd against.
+    let cases: Vec<(Surface, Vec<f64>, Vec<f64>)> = vec![
+        (Surface::Quadratic, vec![3.0], vec![6.0]),
+        (Surface::Cosine, vec![2.5], vec![(k * 2.5).cos() - k * 2.5 * (k * 2.5).sin()]),
+        (Surface::Cosine, vec![-7.0], vec![(k * -7.0).cos() + k * 7.0 * (k * -7.0).sin()]),
+        (Surface::IllConditioned, vec![-5.0, -2.0], vec![0.2 * -5.0, 4.0 * -2.0]),
+        (Surface::Rosenbrock, vec![-1.5, 2.0], {
+            let (x, y): (f64, f64) = (-1.5, 2.0);
+            vec![2.0 * (x - 1.0) - 400.0 * x * (y - x * x), 200.0 * (y - x * x)]
+        }),
+        (
+            Surface::Rastrigin,
+            vec![0.3, -1.2],
+            vec![
+                2.0 * 0.3 + 20.0 * PI * (2.0 * PI * 0.3).sin(),
+                2.0 * -1.2 + 20.0 * PI * (2.0 * PI * -1.2).sin(),
+            ],
+        ),
+        (Surface::Saddle, vec![1.5, -0.5], vec![3.0, 1.0]),
+        (Surface::Step, vec![2.7], vec![0.0]),
+    ];
+    for (surface, at, expected) in cases {
+        let x = Tensor::from_slice(&at).set_requires_grad(true);
+        let grad = Tensor::run_backward(&[surface.f(&x)], &[&x], false, false).remove(0);
+        let grad: Vec<f64> = Vec::try_from(grad).unwrap();
+        for (g, e) in grad.iter().zip(&expected) {
+            assert!(
+                (g - e).abs() <= 1e-12 * (1.0 + e.abs()),
+                "{} at {at:?}: autograd {g}, analytic {e}",
+                surface.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn gd_on_x_squared_shrinks_by_0_6_per_step() {
+    let run =
+        run_one(Surface::Quadratic, &minima(Surface::Quadratic), spec(Optimizer::Gd, 0.2, 0.0, 30), &[10.0])
+            .unwrap();
+    for (n, p) in run.trajectory.iter().enumerate() {
+        let expected = 10.0 * 0.6f64.powi(n as i32);
+        assert!((p[0] - expected).abs() <= 1e-12 * expected, "step {n}: {} vs {expected}", p[0]);
+    }
+    assert_eq!(run.trajectory.len(), 31);
+}
+
+#[test]
+fn ill_conditioned_gd_diverges_where_momentum_converges() {
+    let s = Surface::IllConditioned;
+    let start = [-5.0, -2.0];
+    let gd =
+        run_one(s, &minima(s), RunSpec { tol: 1e-6, ..spec(Optimizer::Gd, 0.6, 0.0, 1000) }, &start).unwrap();
+    assert_eq!(serde_json::to_value(gd.end.status).unwrap(), "diverged");
+    // |1 − 0.6·4| = 1.4 per step along x₂: out past 1000× the domain within ~25 steps.
+    assert!(gd.end.steps < 40, "{}", gd.end.steps);
+    let momentum =
+        run_one(s, &minima(s), RunSpec { tol: 1e-6, ..spec(Optimizer::Momentum, 0.6, 0.5, 1000) }, &start)
+            .unwrap();
+    assert_eq!(serde_json::to_value(momentum.end.status).unwrap(), "converged");
+    assert_eq!(momentum.end.minimum, Some("global"));
+}
+
+#[test]
+fn library_optimizers_follow_torch_optim() {
+    // Goldens: scripts/torch-python scripts/reference/descent.py > tests/goldens/descent.json
+    let cases = golden("descent.json");
+    for case in cases.as_array().unwrap() {
+        let surface = Surface::parse(case["surface"].as_str().unwrap()).unwrap();
+        let optimizer = Optimizer::parse(case["optimizer"].as_str().unwrap()).unwrap();
+        let lr = case["lr"].as_f64().unwrap();
+        let momentum = case["momentum"].as_f64().unwrap_or(0.0);
+        let start: Vec<f64> = serde_json::from_value(case["start"].clone()).unwrap();
+        let expected: Vec<Vec<f64>> = serde_json::from_value(case["trajectory"].clone()).unwrap();
+        let run = run_one(surface, &minima(surface), spec(optimizer, lr, momentum, 20), &start).unwrap();
+        assert_eq!(run.trajectory.len(), 21, "{case}");
+        for (n, (ours, theirs)) in run.trajectory.iter().zip(&expected).enumerate() {
+            for (a, b) in ours.iter().zip(theirs) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
+                    "{} {} step {n}: nnopt {a}, torch.optim {b}",
+                    surface.name(),
+                    optimizer.name()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_default_run_shows_one_trapped_and_one_escaping() {
+    let v = nnopt_json(&["--json", "descent"]);
+    assert_eq!(v["surface"]["name"], "cosine");
+    let runs = v["runs"].as_array().unwrap();
+    let minimum =
+        |name: &str| runs.iter().find(|r| r["optimizer"] == name).unwrap()["final"]["minimum"].clone();
+    assert_eq!(minimum("gd"), "local", "gd is trapped");
+    assert_eq!(minimum("momentum"), "global", "momentum escapes");
+    // The minima listed are the formula's: f'(x) = cos(kx) − kx·sin(kx) = 0 there.
+    let k = 0.15 * std::f64::consts::PI;
+    for m in v["surface"]["minima"].as_array().unwrap() {
+        let x = m["point"][0].as_f64().unwrap();
+        assert!(((k * x).cos() - k * x * (k * x).sin()).abs() < 1e-9, "{m}");
+    }
+    let text = String::from_utf8(nnopt(&["descent"]).stdout).unwrap();
+    assert!(text.contains("gd, nesterov, adam, rmsprop stopped in the local minimum at -1.8257"), "{text}");
+    assert!(text.contains("momentum reached the global minimum at 7.2694"), "{text}");
+}
+
+#[test]
+fn the_step_surface_stalls_and_says_to_search() {
+    let v = nnopt_json(&["--json", "descent", "--surface", "step"]);
+    for run in v["runs"].as_array().unwrap() {
+        assert_eq!(run["final"]["status"], "stalled", "{run}");
+        assert_eq!(run["final"]["steps"], 0);
+        assert_eq!(run["trajectory"].as_array().unwrap().len(), 1);
+    }
+    assert!(v["summary"].as_str().unwrap().contains("nnopt sweep"));
+}
+
+#[test]
+fn every_surface_runs_with_json_and_csv() {
+    let dir = scratch("descent_csv");
+    for surface in Surface::ALL {
+        let csv = dir.join(format!("{}.csv", surface.name()));
+        let v = nnopt_json(&[
+            "--json",
+            "descent",
+            "--surface",
+            surface.name(),
+            "--steps",
+            "50",
+            "--csv",
+            csv.to_str().unwrap(),
+        ]);
+        let runs = v["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 5);
+        let points: usize = runs.iter().map(|r| r["trajectory"].as_array().unwrap().len()).sum();
+        let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
+        assert_eq!(rows, points + 1, "{}: one CSV row per trajectory point", surface.name());
+        for r in runs {
+            let status = r["final"]["status"].as_str().unwrap();
+            assert!(["converged", "diverged", "stalled", "max-steps"].contains(&status));
+            assert_eq!(r["trajectory"][0], r["start"]);
+        }
+    }
+    // Negative starts without `=`, and seeded spreads are reproducible and differ by seed.
+    let v =
+        nnopt_json(&["--json", "descent", "--surface", "saddle", "--start", "-5,-2", "--optimizers", "gd"]);
+    assert_eq!(v["runs"][0]["start"], serde_json::json!([-5.0, -2.0]));
+    let spread = |seed: &str| -> Value {
+        nnopt_json(&["--json", "descent", "--starts", "4", "--seed", seed, "--optimizers", "gd"])
+    };
+    let (a, b, c) = (spread("1"), spread("1"), spread("2"));
+    let starts =
+        |v: &Value| v["runs"].as_array().unwrap().iter().map(|r| r["start"].clone()).collect::<Vec<_>>();
+    assert_eq!(starts(&a), starts(&b));
+    assert_ne!(starts(&a), starts(&c));
+    assert_eq!(starts(&a).len(), 4);
+}
+
+#[test]
+fn the_library_default_is_the_cli_default() {
+    let config = DescentConfig::default();
+    assert_eq!(config.surface, Surface::Cosine);
+    assert_eq!(config.optimizers.len(), 5);
+}
