@@ -14,6 +14,7 @@ use crate::error::usage;
 use crate::mlp::MlpConfig;
 use crate::output::Output;
 use crate::perceptron::PerceptronConfig;
+use crate::sweep::{self, Space, Strategy, SweepConfig, SweepFiles};
 use crate::train::{self, OptimizerKind, TrainConfig};
 use crate::{autograd, info, mlp, perceptron};
 
@@ -72,6 +73,12 @@ pub enum Command {
     /// Debian's Fashion-MNIST; any directory of MNIST-layout IDX files (raw or .gz) works.
     /// Ctrl-C stops after the current batch, evaluates, and saves if --save was given.
     Train(TrainArgs),
+    /// Hyperparameter search over real training runs: grid, random, successive halving, TPE.
+    ///
+    /// Give a list (--lr 0.01,0.1) or a range (--lr 1e-3..1:log) for any of --lr, --momentum,
+    /// --weight-decay, --batch-size, --hidden (32,64,256x128), --optimizer (sgd,adam). Trials are
+    /// scored on a validation split of the training set; only the winner meets the test set.
+    Sweep(SweepArgs),
     /// Accuracy and confusion matrix of saved weights on a data set's test split.
     Evaluate(EvaluateArgs),
     /// Classify one image with saved weights: a test image (--index) or a PGM/PNG file (--image).
@@ -243,6 +250,121 @@ fn run_descent(args: DescentArgs, out: Output) -> Result<()> {
     out.result(&report, |r| r.text.clone())
 }
 
+/// `--strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// The Cartesian product of the lists (ranges: --grid-points values).
+    Grid,
+    /// --trials configurations drawn from the seed.
+    Random,
+    /// Successive halving: the best half of --trials configurations train twice as long each rung.
+    Halving,
+    /// Tree-structured Parzen Estimator (hyperopt's and optuna's default), after --startup-trials random ones.
+    Tpe,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    #[arg(long, value_enum, default_value_t = StrategyArg::Tpe)]
+    pub strategy: StrategyArg,
+    /// Trials (random, tpe) or first-rung configurations (halving).
+    #[arg(long, default_value_t = SweepConfig::default().trials)]
+    pub trials: usize,
+    /// Values per range on a grid (log-spaced for :log).
+    #[arg(long, default_value_t = SweepConfig::default().grid_points)]
+    pub grid_points: usize,
+    /// Random trials before TPE starts modelling.
+    #[arg(long, default_value_t = SweepConfig::default().startup_trials)]
+    pub startup_trials: usize,
+    /// Learning rates: a list or a range, e.g. 1e-3..1:log [default search: 0.001..1:log and --hidden 16,32,64].
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr: Option<String>,
+    /// SGD momentum values (Adam trials leave it unused).
+    #[arg(long, allow_hyphen_values = true)]
+    pub momentum: Option<String>,
+    /// Weight decay values.
+    #[arg(long, allow_hyphen_values = true)]
+    pub weight_decay: Option<String>,
+    /// Batch sizes (whole numbers; a range samples whole numbers).
+    #[arg(long, allow_hyphen_values = true)]
+    pub batch_size: Option<String>,
+    /// Hidden layer choices, comma-separated; a multi-layer choice joins widths with x: 32,64,256x128.
+    #[arg(long, allow_hyphen_values = true)]
+    pub hidden: Option<String>,
+    /// Optimizers: sgd,adam.
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Epochs per trial (halving: of the last rung).
+    #[arg(long, default_value_t = SweepConfig::default().epochs)]
+    pub epochs: usize,
+    #[arg(long, default_value = "synthetic", help = DATA_HELP)]
+    pub data: String,
+    /// Seed of the strategy, the validation split and every trial's initial weights.
+    #[arg(long, default_value_t = SweepConfig::default().seed)]
+    pub seed: u64,
+    /// Fraction of the training set held out to score trials (stratified by class).
+    #[arg(long, default_value_t = SweepConfig::default().validation)]
+    pub validation: f64,
+    /// Append one row per finished trial here, flushed as each ends.
+    #[arg(long, value_name = "FILE.csv")]
+    pub csv: Option<PathBuf>,
+    /// Continue the sweep recorded in this CSV: finished trials are not run again.
+    #[arg(long, value_name = "FILE.csv")]
+    pub resume: Option<PathBuf>,
+    /// Save the best trial's weights (the format of train --save).
+    #[arg(long, value_name = "FILE.safetensors")]
+    pub save_best: Option<PathBuf>,
+    /// Stop cleanly after the trial in progress once this many minutes have passed.
+    #[arg(long)]
+    pub max_minutes: Option<f64>,
+}
+
+fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
+    let mut space = Space::default();
+    let given = [
+        ("lr", &args.lr),
+        ("momentum", &args.momentum),
+        ("weight_decay", &args.weight_decay),
+        ("batch_size", &args.batch_size),
+        ("hidden", &args.hidden),
+        ("optimizer", &args.optimizer),
+    ];
+    for (name, value) in given {
+        if let Some(text) = value {
+            space.add(name, text)?;
+        }
+    }
+    if space.dims.is_empty() {
+        space = SweepConfig::default_space();
+    }
+    let config = SweepConfig {
+        strategy: match args.strategy {
+            StrategyArg::Grid => Strategy::Grid,
+            StrategyArg::Random => Strategy::Random,
+            StrategyArg::Halving => Strategy::Halving,
+            StrategyArg::Tpe => Strategy::Tpe,
+        },
+        space,
+        trials: args.trials,
+        grid_points: args.grid_points,
+        startup_trials: args.startup_trials,
+        epochs: args.epochs,
+        seed: args.seed,
+        validation: args.validation,
+        max_minutes: args.max_minutes,
+    };
+    config.validate()?;
+    let files = SweepFiles { csv: args.csv, resume: args.resume, save_best: args.save_best };
+    files.check()?;
+    let source = DataSource::parse(&args.data)?;
+    let device = global.device.resolve()?;
+    out.note(format!("loading {source}…"));
+    let data = crate::data::load(&source)?;
+    let stop = train::ctrl_c_flag();
+    let report = sweep::run(&config, &data, device, &files, out, &stop)?;
+    out.result(&report, |r| r.text.clone())
+}
+
 /// `--data`: shared by train, evaluate and predict.
 const DATA_HELP: &str = "Data: a directory with train-images-idx3-ubyte, train-labels-idx1-ubyte, \
 t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz; MNIST, Fashion-MNIST, KMNIST…), \
@@ -388,6 +510,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Descent(args) => run_descent(args, out),
         Command::Train(args) => run_train(args, &cli.global, out),
+        Command::Sweep(args) => run_sweep(args, &cli.global, out),
         Command::Evaluate(args) => {
             let data = data_flag(args.data)?;
             let device = cli.global.device.resolve()?;

@@ -28,5 +28,6 @@ pub mod mlp;
 pub mod output;
 pub mod perceptron;
 pub mod repr;
+pub mod sweep;
 pub mod train;
 pub mod weights;

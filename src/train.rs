@@ -531,6 +531,20 @@ pub fn render(r: &TrainReport) -> String {
     )
 }
 
+/// A flag Ctrl-C raises: the first asks a run to finish its batch, evaluate and save; the
+/// second quits at once (exit 130). One handler per process: `train` and `sweep` both use this.
+pub fn ctrl_c_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(crate::error::EXIT_INTERRUPTED);
+        }
+        eprintln!("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
+    });
+    stop
+}
+
 /// `nnopt train`: check the settings and output paths, load the data, train with a line per
 /// epoch, save, report.
 pub fn run_command(
@@ -545,15 +559,7 @@ pub fn run_command(
     out.note(format!("loading {source}…"));
     let data = data::load(source)?;
 
-    // First Ctrl-C: finish the batch, evaluate, save. Second: stop at once.
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(crate::error::EXIT_INTERRUPTED);
-        }
-        eprintln!("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
-    });
+    let stop = ctrl_c_flag();
 
     out.line(format!(
         "data: {} — {} training and {} test images of {}×{}, {} classes",

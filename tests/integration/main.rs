@@ -14,5 +14,6 @@ mod graph;
 mod mlp;
 mod perceptron;
 mod repr;
+mod sweep;
 mod train;
 mod trust;

@@ -1,0 +1,28 @@
+//! Hyperparameter search through the library: random search over the learning rate on a small
+//! synthetic set, then the winner's test accuracy (the test set's only use).
+//!
+//!     cargo run --release --example sweep
+
+use std::sync::atomic::AtomicBool;
+
+use nnopt::data::{load, DataSource};
+use nnopt::output::Output;
+use nnopt::sweep::{run, Space, Strategy, SweepConfig, SweepFiles};
+
+fn main() -> anyhow::Result<()> {
+    let data = load(&DataSource::Synthetic { train: 6_000, test: 1_000 })?;
+    let mut space = Space::default();
+    space.add("lr", "0.001..1:log")?;
+    space.add("hidden", "16,64")?;
+    let config =
+        SweepConfig { strategy: Strategy::Random, space, trials: 6, epochs: 2, ..Default::default() };
+    let never = AtomicBool::new(false);
+    let report = run(&config, &data, tch::Device::Cpu, &SweepFiles::default(), Output::default(), &never)?;
+    if let Some(best) = &report.best {
+        println!(
+            "best: {} → validation {:.3}, test {:.3}",
+            best.params, best.validation_accuracy, best.test_accuracy
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! `nnopt sweep`: the strategies enumerate and sample what they should, reproducibly; halving
+//! halves; resume re-runs nothing; the test set is used once; failures do not stop a sweep.
+
+use nnopt::data::{load, DataSource};
+use nnopt::sweep::{halving_plan, validation_split, Space, Strategy, SweepConfig};
+use serde_json::Value;
+
+use crate::common::{nnopt, nnopt_json, scratch, torch_rng};
+
+const DATA: &str = "synthetic:1000,200";
+
+/// `nnopt sweep` on a small synthetic set, 1 epoch per trial unless `args` says otherwise.
+fn sweep(args: &[&str]) -> Value {
+    let epochs: &[&str] = if args.contains(&"--epochs") { &[] } else { &["--epochs", "1"] };
+    nnopt_json(&[&["--device", "cpu", "--json", "-q", "sweep", "--data", DATA], epochs, args].concat())
+}
+
+fn params(v: &Value) -> Vec<Value> {
+    v["trials"].as_array().unwrap().iter().map(|t| t["params"].clone()).collect()
+}
+
+#[test]
+fn grid_enumerates_exactly_the_product() {
+    let mut space = Space::default();
+    space.add("lr", "0.01,0.05,0.1").unwrap();
+    space.add("hidden", "16,32x16").unwrap();
+    space.add("weight_decay", "0.0001..0.01:log").unwrap();
+    let config = SweepConfig { strategy: Strategy::Grid, space, grid_points: 3, ..Default::default() };
+    let grid = config.grid();
+    assert_eq!(grid.len(), 3 * 2 * 3);
+    for (i, a) in grid.iter().enumerate() {
+        assert!(grid[i + 1..].iter().all(|b| b != a), "grid point {i} repeats");
+    }
+    // A :log range on a grid is log-spaced: 1e-4, 1e-3, 1e-2.
+    let decays: Vec<String> = grid.iter().take(3).map(|c| format!("{:?}", c.0[2].1)).collect();
+    assert_eq!(decays, ["Float(0.0001)", "Float(0.0010000000000000002)", "Float(0.01)"], "the ends exactly");
+    // Through the CLI: the count, and every trial once.
+    let v = sweep(&["--strategy", "grid", "--lr", "0.05,0.1", "--hidden", "8,16"]);
+    assert_eq!(v["trials"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn random_and_tpe_are_reproducible_and_seeded() {
+    for strategy in ["random", "tpe"] {
+        let run = |seed: &str| {
+            sweep(&[
+                "--strategy",
+                strategy,
+                "--trials",
+                "5",
+                "--startup-trials",
+                "2",
+                "--seed",
+                seed,
+                "--lr",
+                "0.001..1:log",
+                "--batch-size",
+                "16..256",
+            ])
+        };
+        let (a, b, c) = (run("3"), run("3"), run("4"));
+        assert_eq!(params(&a), params(&b), "{strategy}: same seed, same configurations");
+        let accuracies = |v: &Value| {
+            v["trials"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["validation_accuracy"].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(accuracies(&a), accuracies(&b), "{strategy}: same seed, same accuracies");
+        assert_ne!(params(&a), params(&c), "{strategy}: another seed, other configurations");
+        for p in params(&a) {
+            let lr = p["lr"].as_f64().unwrap();
+            let batch = p["batch_size"].as_i64().unwrap();
+            assert!((0.001..=1.0).contains(&lr) && (16..=256).contains(&batch), "{p}");
+        }
+    }
+}
+
+#[test]
+fn halving_keeps_the_best_half_and_doubles_the_budget() {
+    assert_eq!(halving_plan(8, 8), [(8, 1), (4, 2), (2, 4), (1, 8)]);
+    assert_eq!(halving_plan(5, 16), [(5, 2), (3, 4), (2, 8), (1, 16)]);
+    let v = sweep(&["--strategy", "halving", "--trials", "4", "--epochs", "4", "--lr", "0.001..1:log"]);
+    let rungs = v["rungs"].as_array().unwrap();
+    assert_eq!(rungs.len(), 3);
+    for (r, rung) in rungs.iter().enumerate() {
+        assert_eq!(rung["epochs"], 1 << r, "budgets double");
+        let results = rung["results"].as_array().unwrap();
+        assert_eq!(results.len(), 4 >> r, "half continue");
+        // Promoted: the best half of this rung by validation accuracy.
+        let mut ranked: Vec<(f64, i64)> =
+            results.iter().map(|x| (x[1].as_f64().unwrap_or(-1.0), x[0].as_i64().unwrap())).collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let promoted: Vec<i64> =
+            rung["promoted"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+        if r + 1 < rungs.len() {
+            assert_eq!(promoted, ranked.iter().take(promoted.len()).map(|x| x.1).collect::<Vec<_>>());
+        }
+    }
+    // One entry per configuration: three pruned, one trained the full 4 epochs and won.
+    let trials = v["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 4);
+    assert_eq!(trials.iter().filter(|t| t["status"] == "pruned").count(), 3);
+    let winner = trials.iter().find(|t| t["status"] == "ok").unwrap();
+    assert_eq!(winner["epochs"], 4);
+    assert_eq!(v["best"]["trial"], winner["trial"]);
+}
+
+#[test]
+fn resume_reruns_nothing_finished_and_completes_the_rest() {
+    let dir = scratch("sweep_resume");
+    let csv = dir.join("s.csv");
+    let c = csv.to_str().unwrap();
+    let args = ["--strategy", "tpe", "--startup-trials", "2", "--lr", "0.01..0.5:log"];
+    let half = sweep(&[&args[..], &["--trials", "3", "--csv", c]].concat());
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 4, "a header and one row per trial");
+    let full = sweep(&[&args[..], &["--trials", "5", "--resume", c]].concat());
+    let resumed: Vec<bool> =
+        full["trials"].as_array().unwrap().iter().map(|t| t["resumed"].as_bool().unwrap()).collect();
+    assert_eq!(resumed, [true, true, true, false, false]);
+    assert_eq!(params(&full)[..3], params(&half)[..]);
+    // The same as running the 5 trials in one go: resumed results feed TPE as if just run.
+    let fresh = sweep(&[&args[..], &["--trials", "5"]].concat());
+    assert_eq!(params(&full), params(&fresh));
+    // A finished sweep resumed runs nothing.
+    let again = sweep(&[&args[..], &["--trials", "5", "--resume", c]].concat());
+    assert!(again["trials"].as_array().unwrap().iter().all(|t| t["resumed"] == true));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 6);
+}
+
+#[test]
+fn the_validation_split_is_stratified_and_the_test_set_used_once() {
+    let data = {
+        let _rng = torch_rng();
+        load(&DataSource::parse(DATA).unwrap()).unwrap()
+    };
+    let split = validation_split(&data, 0.1, 0).unwrap();
+    assert_eq!(split.train.len() + split.test.len(), 1000);
+    let counts =
+        |t: &tch::Tensor| -> Vec<i64> { Vec::try_from(t.bincount(None::<tch::Tensor>, 10)).unwrap() };
+    let (all, held) = (counts(&data.train.labels), counts(&split.test.labels));
+    for (a, h) in all.iter().zip(&held) {
+        assert_eq!(*h, ((*a as f64) * 0.1).round() as i64, "each class gives 10% of its images");
+    }
+    let v = sweep(&["--strategy", "random", "--trials", "3"]);
+    assert_eq!(v["test_evaluations"], 1);
+    assert!(v["best"]["test_accuracy"].as_f64().is_some());
+}
+
+#[test]
+fn a_diverging_trial_does_not_stop_the_sweep_and_save_best_works() {
+    let dir = scratch("sweep_diverge");
+    let w = dir.join("best.safetensors");
+    let v = sweep(&["--strategy", "grid", "--lr", "1e6,0.05", "--save-best", w.to_str().unwrap()]);
+    let statuses: Vec<&str> =
+        v["trials"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["diverged", "ok"]);
+    assert_eq!(v["trials"][0]["validation_accuracy"], Value::Null);
+    assert_eq!(v["best"]["trial"], 2);
+    // The saved winner scores on the test set what the sweep reported.
+    let e = nnopt_json(&["--device", "cpu", "--json", "evaluate", "--weights", w.to_str().unwrap()]);
+    assert_eq!(e["accuracy"], v["best"]["test_accuracy"]);
+}
+
+#[test]
+fn max_minutes_stops_after_the_trial_in_progress() {
+    let v = sweep(&["--strategy", "random", "--trials", "50", "--max-minutes", "0.000001"]);
+    assert_eq!(v["trials"].as_array().unwrap().len(), 1);
+    assert!(v["stopped"].as_str().unwrap().contains("--max-minutes"));
+    // Text mode: a line per trial, the table, the best, and what mattered.
+    let out = nnopt(&[
+        "--device",
+        "cpu",
+        "sweep",
+        "--data",
+        DATA,
+        "--epochs",
+        "1",
+        "--trials",
+        "4",
+        "--strategy",
+        "random",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("trial   1 ") && text.contains("best: trial") && text.contains("mattered most: "),
+        "{text}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("sample-epochs") && stderr.contains("µs per sample"),
+        "the budget is printed first: {stderr}"
+    );
+}
