@@ -17,6 +17,9 @@ pub struct Evaluation {
     pub correct: i64,
     pub total: i64,
     pub confusion_matrix: Vec<Vec<i64>>,
+    /// The largest difference between two images' logits for the same class: 0 when the
+    /// network gives every image the same output (its hidden units are all dead).
+    pub output_spread: f64,
 }
 
 /// Images per forward pass: bounds the activations' memory on large test sets.
@@ -30,6 +33,7 @@ pub fn evaluate(net: &Network, images: &Tensor, labels: &Tensor, classes: i64) -
         let mut confusion =
             Tensor::f_zeros([classes * classes], (Kind::Int64, labels.device())).map_err(torch)?;
         let mut start = 0;
+        let (mut low, mut high): (Option<Tensor>, Option<Tensor>) = (None, None);
         while start < n {
             let len = CHUNK.min(n - start);
             let logits = net.forward(&images.f_narrow(0, start, len).map_err(torch)?);
@@ -40,6 +44,16 @@ pub fn evaluate(net: &Network, images: &Tensor, labels: &Tensor, classes: i64) -
                 .and_then(|l| l.f_double_value(&[]))
                 .map_err(torch)?;
             loss_sum += loss;
+            let (chunk_low, chunk_high) =
+                (logits.f_amin(0, false).map_err(torch)?, logits.f_amax(0, false).map_err(torch)?);
+            low = Some(match low {
+                Some(l) => l.f_minimum(&chunk_low).map_err(torch)?,
+                None => chunk_low,
+            });
+            high = Some(match high {
+                Some(h) => h.f_maximum(&chunk_high).map_err(torch)?,
+                None => chunk_high,
+            });
             let predicted = logits.f_argmax(-1, false).map_err(torch)?;
             let cells =
                 (y * classes + predicted).f_bincount(None::<Tensor>, classes * classes).map_err(torch)?;
@@ -50,12 +64,17 @@ pub fn evaluate(net: &Network, images: &Tensor, labels: &Tensor, classes: i64) -
             Vec::try_from(confusion.f_to_device(Device::Cpu).map_err(torch)?).map_err(torch)?;
         let matrix: Vec<Vec<i64>> = confusion.chunks(classes as usize).map(<[i64]>::to_vec).collect();
         let correct: i64 = matrix.iter().enumerate().map(|(i, row)| row[i]).sum();
+        let output_spread = match (high, low) {
+            (Some(h), Some(l)) => (h - l).f_max().and_then(|m| m.f_double_value(&[])).map_err(torch)?,
+            _ => 0.0,
+        };
         Ok(Evaluation {
             loss: loss_sum / n.max(1) as f64,
             accuracy: correct as f64 / n.max(1) as f64,
             correct,
             total: n,
             confusion_matrix: matrix,
+            output_spread,
         })
     })
 }

@@ -293,6 +293,9 @@ pub enum Status {
     Diverged,
     /// The loss never moved: scored as a failure.
     Stalled,
+    /// Learned nothing: the ReLUs died (one output for every image), or the validation accuracy
+    /// is no better than guessing the most common class. Scored as a failure.
+    Dead,
     /// Ctrl-C during the trial.
     Interrupted,
 }
@@ -304,6 +307,7 @@ impl Status {
             "pruned" => Status::Pruned,
             "diverged" => Status::Diverged,
             "stalled" => Status::Stalled,
+            "dead" => Status::Dead,
             "interrupted" => Status::Interrupted,
             _ => return None,
         })
@@ -315,6 +319,7 @@ impl Status {
             Status::Pruned => "pruned",
             Status::Diverged => "diverged",
             Status::Stalled => "stalled",
+            Status::Dead => "dead",
             Status::Interrupted => "interrupted",
         }
     }
@@ -869,6 +874,7 @@ impl Runner<'_> {
             Stop::Finished => Status::Ok,
             Stop::Diverged { .. } => Status::Diverged,
             Stop::Stalled { .. } => Status::Stalled,
+            Stop::Dead { .. } => Status::Dead,
             Stop::Interrupted { .. } => Status::Interrupted,
         };
         let accuracy = (status == Status::Ok).then_some(trained.report.final_metrics.test_accuracy);

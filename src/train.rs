@@ -49,6 +49,8 @@ pub const DEFAULT_MOMENTUM: f64 = 0.9;
 /// Epochs whose training loss has not moved (relative change below [`STALL_TOLERANCE`]) after
 /// which a run is declared stalled: it is learning nothing.
 pub const STALL_EPOCHS: usize = 3;
+/// Accuracy within this of always guessing the most common class is chance level.
+pub const CHANCE_MARGIN: f64 = 0.01;
 /// A relative change of the epoch's mean training loss smaller than this is no change: the same
 /// per-sample losses summed in another batch order differ by about 1e-7.
 pub const STALL_TOLERANCE: f64 = 1e-5;
@@ -203,6 +205,9 @@ pub enum Stop {
     Diverged { epoch: usize, batch: i64, loss: f64 },
     /// The training loss has not moved since the first epoch: nothing is being learned.
     Stalled { epoch: usize },
+    /// Every test image gets the same output: no hidden unit is active for any input (dead
+    /// ReLUs), so the network can only predict one class and no gradient reaches fc1.
+    Dead { epoch: usize },
 }
 
 impl Stop {
@@ -217,6 +222,10 @@ impl Stop {
             Stop::Diverged { epoch, batch, loss } => Some(format!(
                 "the training loss became {loss} at epoch {epoch}, batch {batch}; kept the weights from the \
                  start of epoch {epoch}; lower --lr (it was {lr})"
+            )),
+            Stop::Dead { epoch } => Some(format!(
+                "the network died at epoch {epoch}: it gives every image the same output (its ReLUs are 0 \
+                 for every input), so it predicts one class and can no longer learn; lower --lr (it was {lr})"
             )),
             Stop::Stalled { epoch } => Some(format!(
                 "the training loss has not changed since epoch 1 (stopped after epoch {epoch}): the network \
@@ -238,6 +247,8 @@ pub struct TrainReport {
     pub stop: Stop,
     /// What the user must know to trust the result (a stall); also printed on stderr.
     pub warnings: Vec<String>,
+    /// The final accuracy is no better than always predicting the most common class.
+    pub at_chance: bool,
 }
 
 /// A trained network with what is needed to use and save it.
@@ -439,6 +450,10 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         if stop != Stop::Finished {
             break;
         }
+        if last_test.as_ref().is_some_and(|t: &crate::metrics::Evaluation| t.output_spread == 0.0) {
+            stop = Stop::Dead { epoch };
+            break;
+        }
         if epoch < config.epochs && stalled(&epochs) {
             stop = Stop::Stalled { epoch };
             break;
@@ -454,7 +469,22 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         _ => evaluate(&net, &x_test, &y_test, data.classes)?,
     };
     let mut warnings = Vec::new();
-    if let (Stop::Stalled { .. }, Some(why)) = (&stop, stop.describe(config)) {
+    if let (Stop::Stalled { .. } | Stop::Dead { .. }, Some(why)) = (&stop, stop.describe(config)) {
+        hooks.out.warn(&why);
+        warnings.push(why);
+    }
+    // Always guessing the most common test class scores this much; a run no better learned nothing.
+    let majority = test.confusion_matrix.iter().map(|row| row.iter().sum::<i64>()).max().unwrap_or(0) as f64
+        / test.total.max(1) as f64;
+    let at_chance = test.accuracy <= majority + CHANCE_MARGIN;
+    if at_chance && stop == Stop::Finished {
+        let why = format!(
+            "the final test accuracy {:.2}% is no better than always predicting the most common class ({:.2}%): \
+             the network learned nothing; lower --lr (it was {}) or train longer",
+            100.0 * test.accuracy,
+            100.0 * majority,
+            config.initial_lr()
+        );
         hooks.out.warn(&why);
         warnings.push(why);
     }
@@ -479,6 +509,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         },
         stop,
         warnings,
+        at_chance,
     };
     Ok(Trained { vs, net, normalization, report })
 }

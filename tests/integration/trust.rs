@@ -391,6 +391,7 @@ fn the_text_renderers() {
         "confusion matrix (rows: true class, columns: predicted)\n         0    1    2\n    0    5    0    1\n    1    0    7    0\n    2    2    0 1000\nclasses: 0 cat, 1 dog, 2 eel\n"
     );
     let e = Evaluation {
+        output_spread: 1.0,
         loss: 0.25,
         accuracy: 0.75,
         correct: 3,
@@ -440,4 +441,34 @@ fn a_libtorch_panic_inside_guard_becomes_an_error() {
     .to_string();
     assert_eq!(err, "the optimizer step: libtorch: CUDA out of memory. Tried to allocate 2 GiB");
     assert_eq!(nnopt::error::guard("x", || 7).unwrap(), 7);
+}
+
+#[test]
+fn a_network_that_died_or_guesses_says_so() {
+    // Measured: lr 0.5 kills every ReLU of 784-64-32-10 within the first epoch.
+    let args = [
+        "--device",
+        "cpu",
+        "--json",
+        "train",
+        "--data",
+        "synthetic:2000,500",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "32",
+    ];
+    let out = nnopt(&[&args[..], &["--lr", "0.5", "--hidden", "64,32"]].concat());
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stop"], serde_json::json!({"reason": "dead", "epoch": 1}));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the network died at epoch 1"));
+    // lr 1 at 784-32-10 leaves a few units alive but the accuracy at chance: a warning.
+    let v = nnopt_json(&[&args[..], &["--lr", "1"]].concat());
+    assert_eq!(v["stop"]["reason"], "finished");
+    assert_eq!(v["at_chance"], true);
+    assert!(v["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("no better than always predicting the most common class"));
 }
