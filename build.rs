@@ -9,21 +9,28 @@
 //!
 //! It also compiles `src/graph.cpp` (the autograd graph reader, see `src/graph.rs`) against the
 //! same libtorch headers torch-sys compiles with: `<libtorch>/include` and
-//! `<libtorch>/include/torch/csrc/api/include`, C++17, and libtorch's `_GLIBCXX_USE_CXX11_ABI`
-//! (torch-sys's own default of 1, or `LIBTORCH_CXX11_ABI` where a user set it for torch-sys).
+//! `<libtorch>/include/torch/csrc/api/include` (the root is `LIBTORCH_INCLUDE` where a user set
+//! it for torch-sys, else the parent of torch-sys's lib dir), C++17, and
+//! `_GLIBCXX_USE_CXX11_ABI=1`: libtorch 2.11, the only version tch 0.24 accepts, is built with
+//! the C++11 ABI only (PyTorch stopped shipping pre-C++11-ABI builds in 2.7). A user's
+//! `LIBTORCH_CXX11_ABI`, which torch-sys honours, is honoured here too.
 
 use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_INCLUDE");
     println!("cargo:rerun-if-changed=src/graph.cpp");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         panic!("torch-sys did not export DEP_TCH_LIBTORCH_LIB; nnopt needs tch's libtorch (run scripts/setup.sh)");
     };
     let lib_dir = Path::new(&lib_dir);
     let lib_dir = lib_dir.canonicalize().unwrap_or_else(|_| lib_dir.to_path_buf());
-    let root = lib_dir.parent().unwrap_or(&lib_dir);
+    let root = match std::env::var_os("LIBTORCH_INCLUDE") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => lib_dir.parent().unwrap_or(&lib_dir).to_path_buf(),
+    };
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_string());
     cc::Build::new()
         .cpp(true)

@@ -10,7 +10,8 @@ fn main() -> anyhow::Result<()> {
     let surface = Surface::Cosine;
     let minima = surface.minima()?;
     for optimizer in [Optimizer::Gd, Optimizer::Momentum] {
-        let spec = RunSpec { optimizer, lr: 0.2, momentum: 0.9, steps: 300, tol: 1e-6 };
+        let spec =
+            RunSpec { optimizer, lr: 0.2, momentum: 0.9, steps: 300, tol: 1e-6, device: tch::Device::Cpu };
         let run = run_one(surface, &minima, spec, &[-6.5])?;
         println!(
             "{:<8} from -6.5: x = {:.4} after {} steps, in the {} minimum",

@@ -50,7 +50,13 @@ pub fn data_source(path: &Path, loaded: &Loaded, data: Option<&DataSource>) -> R
             path.display()
         )));
     };
-    DataSource::parse(spec)
+    // The file's own record, not the user's flag: a bad value is the file's fault (exit 1).
+    DataSource::parse(spec).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: records the data set {spec:?}, which does not load ({e:#}); give --data",
+            path.display()
+        )
+    })
 }
 
 /// Checks that the network fits the data: input width = pixels, outputs = classes.
@@ -82,7 +88,19 @@ fn check_fit(path: &Path, loaded: &Loaded, data: &Dataset) -> Result<()> {
 /// Loads the weights and the data set to judge them on, and checks that they fit.
 fn load_with_data(path: &Path, data: Option<&DataSource>, device: Device) -> Result<(Loaded, Dataset)> {
     let loaded = weights::load(path, device)?;
-    let data = data::load(&data_source(path, &loaded, data)?)?;
+    let source = data_source(path, &loaded, data)?;
+    let recorded = data.is_none();
+    let data = data::load(&source).map_err(|e| {
+        if recorded {
+            // The file's record failed, not a flag the user gave: name the file, exit 1.
+            anyhow::anyhow!(
+                "{}: the data set it records ({source}) does not load: {e:#}; give --data",
+                path.display()
+            )
+        } else {
+            e
+        }
+    })?;
     check_fit(path, &loaded, &data)?;
     Ok((loaded, data))
 }

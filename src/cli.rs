@@ -93,6 +93,8 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
+#[command(allow_negative_numbers = true)]
 pub struct AutogradArgs {
     /// The input x.
     #[arg(long, default_value_t = AutogradConfig::default().x, allow_negative_numbers = true)]
@@ -137,6 +139,8 @@ impl GraphArgs {
 }
 
 #[derive(Debug, Args)]
+// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
+#[command(allow_negative_numbers = true)]
 pub struct PerceptronArgs {
     /// Seed for libtorch's generator (torch.manual_seed); draws w, then the training noise, then
     /// the test noise.
@@ -158,6 +162,8 @@ pub struct PerceptronArgs {
 }
 
 #[derive(Debug, Args)]
+// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
+#[command(allow_negative_numbers = true)]
 pub struct MlpArgs {
     /// Seed for libtorch's generator (torch.manual_seed); draws fc1.weight, fc1.bias, fc2.weight,
     /// fc2.bias, the input, the output gradient, the target, in that order.
@@ -174,14 +180,16 @@ pub struct MlpArgs {
 }
 
 #[derive(Debug, Args)]
+// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
+#[command(allow_negative_numbers = true)]
 pub struct DescentArgs {
     /// The loss surface: quadratic, cosine, ill-conditioned, rosenbrock, rastrigin, saddle, step.
-    #[arg(long, default_value = "cosine")]
+    #[arg(long, default_value = DescentConfig::default().surface.name())]
     pub surface: String,
     /// Print every surface with its formula, domain and minima, and stop.
     #[arg(long)]
     pub list: bool,
-    /// Optimizers, comma-separated: gd, momentum, nesterov, adam, rmsprop [default: all].
+    /// Optimizers, comma-separated: gd, momentum, nesterov, adam, rmsprop [default: all; no nesterov with --momentum 0].
     #[arg(long, value_delimiter = ',')]
     pub optimizers: Option<Vec<String>>,
     /// Learning rate [default: the surface's, see --list].
@@ -210,7 +218,7 @@ pub struct DescentArgs {
     pub csv: Option<PathBuf>,
 }
 
-fn run_descent(args: DescentArgs, out: Output) -> Result<()> {
+fn run_descent(args: DescentArgs, global: &Global, out: Output) -> Result<()> {
     if args.list {
         return out.result(&descent::list()?, descent::render_list);
     }
@@ -226,8 +234,8 @@ fn run_descent(args: DescentArgs, out: Output) -> Result<()> {
         })
         .transpose()?;
     let optimizers = match &args.optimizers {
-        Some(names) => names.iter().map(|n| Optimizer::parse(n)).collect::<Result<_>>()?,
-        None => Optimizer::ALL.to_vec(),
+        Some(names) => Some(names.iter().map(|n| Optimizer::parse(n)).collect::<Result<_>>()?),
+        None => None,
     };
     let config = DescentConfig {
         surface: Surface::parse(&args.surface)?,
@@ -243,7 +251,7 @@ fn run_descent(args: DescentArgs, out: Output) -> Result<()> {
     if let Some(path) = &args.csv {
         crate::fsutil::ensure_writable("--csv", path)?;
     }
-    let report = descent::run(&config, &out)?;
+    let report = descent::run(&config, global.device.resolve()?, &out)?;
     if let Some(path) = &args.csv {
         descent::write_csv(path, &report)?;
     }
@@ -264,6 +272,8 @@ pub enum StrategyArg {
 }
 
 #[derive(Debug, Args)]
+// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
+#[command(allow_negative_numbers = true)]
 pub struct SweepArgs {
     #[arg(long, value_enum, default_value_t = StrategyArg::Tpe)]
     pub strategy: StrategyArg,
@@ -372,6 +382,8 @@ t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz; MNIST, Fashion-MNIST
 60000 + 10000; synthetic:TRAIN,TEST for other sizes)";
 
 #[derive(Debug, Args)]
+// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
+#[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     #[arg(long, default_value = "synthetic", help = DATA_HELP)]
     pub data: String,
@@ -426,6 +438,8 @@ const WEIGHTS_DATA_HELP: &str = "The data set to use [default: the one the weigh
 as recorded in the weights file]: a directory of MNIST-layout IDX files, `fashion`, or `synthetic`";
 
 #[derive(Debug, Args)]
+// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
+#[command(allow_negative_numbers = true)]
 pub struct EvaluateArgs {
     /// Weights saved by `nnopt train --save`.
     #[arg(long, value_name = "FILE.safetensors")]
@@ -435,6 +449,8 @@ pub struct EvaluateArgs {
 }
 
 #[derive(Debug, Args)]
+// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
+#[command(allow_negative_numbers = true)]
 pub struct PredictArgs {
     /// Weights saved by `nnopt train --save`.
     #[arg(long, value_name = "FILE.safetensors")]
@@ -508,7 +524,7 @@ pub fn run(cli: Cli) -> Result<()> {
             args.graph.write(report.backward_graph.as_ref())?;
             out.result(&report, |r| r.text.clone())
         }
-        Command::Descent(args) => run_descent(args, out),
+        Command::Descent(args) => run_descent(args, &cli.global, out),
         Command::Train(args) => run_train(args, &cli.global, out),
         Command::Sweep(args) => run_sweep(args, &cli.global, out),
         Command::Evaluate(args) => {

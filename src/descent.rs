@@ -17,11 +17,18 @@ use serde::Serialize;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
 use crate::error::{ensure_positive, ensure_usage, guard, torch, usage};
 use crate::output::Output;
 
 /// Steps a run may take at most: the trajectory is kept, so this bounds memory.
 pub const MAX_STEPS: usize = 100_000;
+/// Steps of all runs together (starts × optimizers × steps): about a minute of work.
+pub const MAX_TOTAL_STEPS: usize = 1_000_000;
+/// `--tol` above this would call a point converged while the slope is still steep.
+pub const MAX_TOL: f64 = 1e-2;
 /// Starting points a run may spread (`--starts`).
 pub const MAX_STARTS: usize = 100;
 /// A point this many times farther out than the domain's edge has left it "by orders of
@@ -101,6 +108,10 @@ pub struct SurfaceInfo {
     pub minima: Vec<Minimum>,
     /// What the surface shows.
     pub lesson: &'static str,
+    /// A run's defaults on this surface.
+    pub default_start: Vec<f64>,
+    pub default_lr: f64,
+    pub default_steps: usize,
 }
 
 impl Surface {
@@ -204,6 +215,7 @@ impl Surface {
 
     /// f(x) for x of shape [dimensions], float64, differentiable by autograd.
     pub fn f(self, x: &Tensor) -> Tensor {
+        // x has `dimensions()` elements (checked where a run starts), so `get` cannot fail.
         let c = |i: i64| x.get(i);
         match self {
             Surface::Quadratic | Surface::Cosine | Surface::Step => self.each_1d(x).sum(Kind::Double),
@@ -223,7 +235,7 @@ impl Surface {
     }
 
     /// The known minima. Analytic where the formula says it; for `cosine`, located numerically
-    /// (a grid over the domain, then golden-section refinement) from the formula itself.
+    /// from the formula itself (a grid over the domain, then bisection on the autograd gradient).
     pub fn minima(self) -> Result<Vec<Minimum>> {
         let one = |point: Vec<f64>, value: f64| vec![Minimum { point, value, global: true }];
         Ok(match self {
@@ -264,6 +276,22 @@ impl Surface {
             }
         }
         Ok((minima, maxima))
+    }
+
+    /// Whether f rises from `point` along every axis, both ways (a small step of 1e-4 of the
+    /// domain's width): a minimum, as opposed to a plateau or a saddle.
+    pub fn is_strict_minimum(self, point: &[f64]) -> Result<bool> {
+        let here = self.value(point)?;
+        for (i, [lo, hi]) in self.domain().iter().enumerate() {
+            for sign in [-1.0, 1.0] {
+                let mut probe = point.to_vec();
+                probe[i] += sign * 1e-4 * (hi - lo);
+                if self.value(&probe)? <= here {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// The zero of f' in [a, b], where f' changes sign once: bisection on the autograd
@@ -333,6 +361,9 @@ impl Surface {
             domain: self.domain(),
             minima: self.minima()?,
             lesson: self.lesson(),
+            default_start: self.defaults().0,
+            default_lr: self.defaults().1,
+            default_steps: self.defaults().2,
         })
     }
 }
@@ -382,6 +413,8 @@ pub struct Final {
     pub loss: f64,
     pub steps: usize,
     pub status: Status,
+    /// ‖∇f‖ at the final point (null where it diverged).
+    pub gradient_norm: Option<f64>,
     /// `"global"`, `"local"`, or null: which minimum's basin the run stopped in.
     pub minimum: Option<&'static str>,
     /// The minimum of that basin.
@@ -410,7 +443,8 @@ pub struct Run {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescentConfig {
     pub surface: Surface,
-    pub optimizers: Vec<Optimizer>,
+    /// `None`: every optimizer that suits the settings (nesterov needs momentum > 0).
+    pub optimizers: Option<Vec<Optimizer>>,
     pub lr: Option<f64>,
     pub momentum: f64,
     pub steps: Option<usize>,
@@ -425,7 +459,7 @@ impl Default for DescentConfig {
     fn default() -> Self {
         DescentConfig {
             surface: Surface::Cosine,
-            optimizers: Optimizer::ALL.to_vec(),
+            optimizers: None,
             lr: None,
             momentum: 0.9,
             steps: None,
@@ -451,8 +485,18 @@ impl DescentConfig {
             })?;
         }
         ensure_positive("--tol", self.tol)?;
-        ensure_usage(!self.optimizers.is_empty(), || "--optimizers lists no optimizer".to_string())?;
+        ensure_usage(self.tol <= MAX_TOL, || {
+            format!("--tol {} is too loose: a point would count as converged on a steep slope; use at most {MAX_TOL}", self.tol)
+        })?;
+        if let Some(list) = &self.optimizers {
+            ensure_usage(!list.is_empty(), || "--optimizers lists no optimizer".to_string())?;
+            ensure_usage(!(list.contains(&Optimizer::Nesterov) && self.momentum == 0.0), || {
+                "--optimizers nesterov needs --momentum above 0 (Nesterov momentum of 0 is plain gd)"
+                    .to_string()
+            })?;
+        }
         let dims = self.surface.dimensions();
+        let domain = self.surface.domain();
         if let Some(start) = &self.start {
             ensure_usage(start.len() == dims, || {
                 format!(
@@ -462,10 +506,21 @@ impl DescentConfig {
                     if dims == 1 { "--start X" } else { "--start X1,X2" }
                 )
             })?;
-            ensure_usage(start.iter().all(|x| x.is_finite()), || {
-                "--start must be finite numbers".to_string()
+            let inside = start.iter().zip(&domain).all(|(x, [lo, hi])| (*lo..=*hi).contains(x));
+            ensure_usage(inside, || {
+                let d: Vec<String> = domain.iter().map(|[lo, hi]| format!("[{lo}, {hi}]")).collect();
+                format!(
+                    "--start {start:?} is outside {}'s domain {}; its minima are only listed there",
+                    self.surface.name(),
+                    d.join(" × ")
+                )
             })?;
         }
+        let runs = self.starts.unwrap_or(1) * self.optimizer_list().len();
+        let total = runs.saturating_mul(self.steps.unwrap_or(self.surface.defaults().2));
+        ensure_usage(total <= MAX_TOTAL_STEPS, || {
+            format!("{runs} runs × {} steps = {total} steps, more than {MAX_TOTAL_STEPS}; lower --steps or --starts", total / runs.max(1))
+        })?;
         if let Some(k) = self.starts {
             ensure_usage((1..=MAX_STARTS).contains(&k), || {
                 format!("--starts must be between 1 and {MAX_STARTS}, got {k}")
@@ -475,13 +530,24 @@ impl DescentConfig {
         Ok(())
     }
 
+    /// The optimizers to run: the list given (each once), or every one that suits the settings.
+    pub fn optimizer_list(&self) -> Vec<Optimizer> {
+        match &self.optimizers {
+            Some(list) => Optimizer::ALL.into_iter().filter(|o| list.contains(o)).collect(),
+            None => Optimizer::ALL
+                .into_iter()
+                .filter(|&o| o != Optimizer::Nesterov || self.momentum > 0.0)
+                .collect(),
+        }
+    }
+
     fn starting_points(&self) -> Vec<Vec<f64>> {
         let (start, _, _) = self.surface.defaults();
         match (self.starts, &self.start) {
             (Some(k), _) => {
                 // Stratified along x₁ (one start per 1/k of it), uniform in the others: spread,
-                // yet drawn from the seed.
-                tch::manual_seed(self.seed as i64);
+                // yet drawn from the seed (nnopt's own generator, not libtorch's global one).
+                let mut rng = StdRng::seed_from_u64(self.seed);
                 let domain = self.surface.domain();
                 (0..k)
                     .map(|i| {
@@ -489,7 +555,7 @@ impl DescentConfig {
                             .iter()
                             .enumerate()
                             .map(|(d, [lo, hi])| {
-                                let u = Tensor::rand([1], (Kind::Double, Device::Cpu)).double_value(&[0]);
+                                let u: f64 = rng.random();
                                 let t = if d == 0 { (i as f64 + u) / k as f64 } else { u };
                                 lo + t * (hi - lo)
                             })
@@ -514,66 +580,77 @@ pub struct DescentReport {
     pub text: String,
 }
 
-/// The state of one optimizer on the point x.
-enum Stepper {
-    Gd { x: Tensor },
-    Library { _vs: nn::VarStore, x: Tensor, opt: nn::Optimizer },
+/// How x moves.
+enum Rule {
+    /// x ← x − lr·∇f, by hand under no_grad.
+    Gd(f64),
+    /// A libtorch optimizer over the VarStore holding x.
+    Library(nn::Optimizer),
+}
+
+/// One optimizer on the point x.
+struct Stepper {
+    x: Tensor,
+    rule: Rule,
+    /// Owns x for a library optimizer.
+    _vs: Option<nn::VarStore>,
 }
 
 impl Stepper {
-    fn new(optimizer: Optimizer, start: &[f64], lr: f64, momentum: f64) -> Result<Self> {
-        let init = Tensor::from_slice(start);
+    fn new(optimizer: Optimizer, start: &[f64], lr: f64, momentum: f64, device: Device) -> Result<Self> {
+        let init = Tensor::from_slice(start).f_to_device(device).map_err(torch)?;
         if optimizer == Optimizer::Gd {
-            return Ok(Stepper::Gd { x: init.set_requires_grad(true) });
+            return Ok(Stepper { x: init.set_requires_grad(true), rule: Rule::Gd(lr), _vs: None });
         }
-        let mut vs = nn::VarStore::new(Device::Cpu);
+        let mut vs = nn::VarStore::new(device);
         vs.set_kind(Kind::Double);
         let x = vs.root().f_var_copy("x", &init).map_err(torch)?;
         let opt = match optimizer {
-            Optimizer::Momentum | Optimizer::Nesterov => {
-                nn::Sgd { momentum, dampening: 0.0, wd: 0.0, nesterov: optimizer == Optimizer::Nesterov }
-                    .build(&vs, lr)
+            Optimizer::Nesterov => {
+                nn::Sgd { momentum, dampening: 0.0, wd: 0.0, nesterov: true }.build(&vs, lr)
             }
             Optimizer::Adam => nn::Adam::default().build(&vs, lr),
             Optimizer::Rmsprop => nn::RmsProp::default().build(&vs, lr),
-            Optimizer::Gd => unreachable!("handled above"),
+            // Momentum (Gd returned above).
+            _ => nn::Sgd { momentum, dampening: 0.0, wd: 0.0, nesterov: false }.build(&vs, lr),
         }
         .map_err(torch)?;
-        Ok(Stepper::Library { _vs: vs, x, opt })
+        Ok(Stepper { x, rule: Rule::Library(opt), _vs: Some(vs) })
     }
 
-    fn x(&self) -> &Tensor {
-        match self {
-            Stepper::Gd { x } | Stepper::Library { x, .. } => x,
-        }
-    }
-
-    /// f and ∇f at the current point.
-    fn evaluate(&self, surface: Surface) -> Result<(f64, Tensor)> {
-        let x = self.x();
-        let loss = surface.f(x);
-        let grad = Tensor::f_run_backward(&[&loss], &[x], false, false).map_err(torch)?.remove(0);
-        Ok((loss.f_double_value(&[]).map_err(torch)?, grad))
-    }
-
-    /// One step from the gradient just computed.
-    fn step(&mut self, surface: Surface, grad: &Tensor, lr: f64) -> Result<()> {
-        match self {
-            Stepper::Gd { x } => {
-                tch::no_grad(|| x.f_sub_(&(grad * lr)).map(|_| ())).map_err(torch)?;
+    /// f and ∇f at the current point: one forward and one backward pass per step.
+    fn evaluate(&mut self, surface: Surface) -> Result<(f64, Tensor)> {
+        let grad = match &mut self.rule {
+            Rule::Gd(_) => {
+                let loss = surface.f(&self.x);
+                let grad =
+                    Tensor::f_run_backward(&[&loss], &[&self.x], false, false).map_err(torch)?.remove(0);
+                return Ok((loss.f_double_value(&[]).map_err(torch)?, grad));
             }
-            Stepper::Library { x, opt, .. } => {
+            Rule::Library(opt) => {
                 guard("zero_grad", || opt.zero_grad())?;
-                surface.f(x).f_backward().map_err(torch)?;
-                guard("the optimizer step", || opt.step())?;
+                let loss = surface.f(&self.x);
+                loss.f_backward().map_err(torch)?;
+                (loss.f_double_value(&[]).map_err(torch)?, self.x.grad())
             }
+        };
+        Ok(grad)
+    }
+
+    /// One step from the gradient `evaluate` just computed.
+    fn step(&mut self, grad: &Tensor) -> Result<()> {
+        match &mut self.rule {
+            Rule::Gd(lr) => {
+                let lr = *lr;
+                tch::no_grad(|| self.x.f_sub_(&(grad * lr)).map(|_| ())).map_err(torch)
+            }
+            Rule::Library(opt) => guard("the optimizer step", || opt.step()),
         }
-        Ok(())
     }
 }
 
 fn point(x: &Tensor) -> Result<Vec<f64>> {
-    Vec::try_from(x.f_detach().map_err(torch)?).map_err(torch)
+    Vec::try_from(x.f_detach().and_then(|x| x.f_to_device(Device::Cpu)).map_err(torch)?).map_err(torch)
 }
 
 /// What one run is: the optimizer and its settings.
@@ -584,18 +661,28 @@ pub struct RunSpec {
     pub momentum: f64,
     pub steps: usize,
     pub tol: f64,
+    pub device: Device,
 }
 
 /// Runs one optimizer from `start` and classifies where it ended.
 pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64]) -> Result<Run> {
-    let RunSpec { optimizer, lr, momentum, steps, tol } = spec;
-    let mut stepper = Stepper::new(optimizer, start, lr, momentum)?;
+    let RunSpec { optimizer, lr, momentum, steps, tol, device } = spec;
+    ensure_usage(start.len() == surface.dimensions(), || {
+        format!(
+            "a start of {} coordinate(s) on the {}-D surface {}",
+            start.len(),
+            surface.dimensions(),
+            surface.name()
+        )
+    })?;
+    let mut stepper = Stepper::new(optimizer, start, lr, momentum, device)?;
     let bound: Vec<f64> =
         surface.domain().iter().map(|[lo, hi]| ESCAPE_FACTOR * lo.abs().max(hi.abs())).collect();
     let mut trajectory = vec![start.to_vec()];
     let mut losses = Vec::new();
     let mut status = Status::MaxSteps;
     let mut taken = 0;
+    let mut gradient_norm = None;
     loop {
         let (loss, grad) = stepper.evaluate(surface)?;
         losses.push(loss);
@@ -606,19 +693,22 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
             break;
         }
         let norm = grad.f_norm().and_then(|n| n.f_double_value(&[])).map_err(torch)?;
+        gradient_norm = Some(norm);
         if norm < tol {
-            // A flat spot inside a minimum's basin is that minimum; anywhere else (a plateau,
-            // the saddle point) the gradient has simply vanished.
+            // A flat spot inside a listed minimum's basin is that minimum; elsewhere it is a
+            // minimum only if f rises in every direction (one the surface's domain does not
+            // list, past its edge); on a plateau or at the saddle the gradient just vanished.
+            let listed = surface.basin(&here, minima)?.is_some();
             status =
-                if surface.basin(&here, minima)?.is_some() { Status::Converged } else { Status::Stalled };
+                if listed || surface.is_strict_minimum(&here)? { Status::Converged } else { Status::Stalled };
             break;
         }
         if taken == steps {
             break;
         }
-        stepper.step(surface, &grad, lr)?;
+        stepper.step(&grad)?;
         taken += 1;
-        trajectory.push(point(stepper.x())?);
+        trajectory.push(point(&stepper.x)?);
     }
     let here = trajectory.last().cloned().unwrap_or_default();
     let basin = if status == Status::Diverged { None } else { surface.basin(&here, minima)? };
@@ -634,6 +724,7 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
             loss: *losses.last().unwrap_or(&f64::NAN),
             steps: taken,
             status,
+            gradient_norm,
             minimum,
             basin,
         },
@@ -642,7 +733,7 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
 }
 
 /// Runs every optimizer of `config` from every start.
-pub fn run(config: &DescentConfig, out: &Output) -> Result<DescentReport> {
+pub fn run(config: &DescentConfig, device: Device, out: &Output) -> Result<DescentReport> {
     config.validate()?;
     let surface = config.surface;
     let info = surface.info()?;
@@ -650,11 +741,12 @@ pub fn run(config: &DescentConfig, out: &Output) -> Result<DescentReport> {
     let lr = config.lr.unwrap_or(default_lr);
     let steps = config.steps.unwrap_or(default_steps);
     let starts = config.starting_points();
-    let bar = out.progress((starts.len() * config.optimizers.len()) as u64, "runs");
+    let optimizers = config.optimizer_list();
+    let bar = out.progress((starts.len() * optimizers.len()) as u64, "runs");
     let mut runs = Vec::new();
     for start in &starts {
-        for &optimizer in &config.optimizers {
-            let spec = RunSpec { optimizer, lr, momentum: config.momentum, steps, tol: config.tol };
+        for &optimizer in &optimizers {
+            let spec = RunSpec { optimizer, lr, momentum: config.momentum, steps, tol: config.tol, device };
             runs.push(run_one(surface, &info.minima, spec, start)?);
             bar.inc(1);
         }
@@ -667,7 +759,9 @@ pub fn run(config: &DescentConfig, out: &Output) -> Result<DescentReport> {
 
 /// A point as text: `-1.8260` or `(1.0000, 1.0000)`.
 fn fmt_point(p: &[f64]) -> String {
-    let parts: Vec<String> = p.iter().map(|x| format!("{x:.4}")).collect();
+    // −0.00001 would print as "-0.0000": a sign that says nothing.
+    let parts: Vec<String> =
+        p.iter().map(|&x| format!("{:.4}", if x.abs() < 5e-5 { 0.0 } else { x })).collect();
     if parts.len() == 1 {
         parts[0].clone()
     } else {
@@ -684,14 +778,19 @@ pub fn summarize(runs: &[Run]) -> String {
         let at = fmt_point(&run.end.point);
         let outcome = match (run.end.status, run.end.minimum) {
             (Status::Diverged, _) => format!("diverged from {from} (stopped at step {})", run.end.steps),
+            (Status::Stalled, _) if run.end.gradient_norm == Some(0.0) => format!(
+                "stalled at {at} from {from}: the loss is flat there (gradient exactly 0), so no gradient step \
+                 moves it; a search needs no gradient (nnopt sweep)"
+            ),
             (Status::Stalled, _) => format!(
-                "stalled at {at}: the gradient is 0 there, so no gradient step moves it (a search needs no gradient: nnopt sweep)"
+                "stalled at {at} from {from}: the gradient vanished, yet f still falls along some direction (a saddle point)"
             ),
             (Status::MaxSteps, Some(kind)) => {
                 format!("ran out of steps at {at} from {from}, in the {kind} minimum's basin")
             }
             (_, Some("local")) => format!("stopped in the local minimum at {at} from {from}"),
             (_, Some(_)) => format!("reached the global minimum at {at} from {from}"),
+            (Status::Converged, None) => format!("converged at {at} from {from}: a minimum outside the listed domain"),
             (_, None) => format!("ended at {at} from {from}, in no minimum's basin"),
         };
         match groups.iter_mut().find(|(o, _)| *o == outcome) {
@@ -777,11 +876,15 @@ pub fn render_list(surfaces: &Vec<SurfaceInfo>) -> String {
         let minima = if minima.is_empty() { "none".to_string() } else { minima.join(", ") };
         let _ = writeln!(
             text,
-            "{:<16} f = {}  on {}\n{:<16} minima: {minima}\n{:<16} {}\n",
+            "{:<16} f = {}  on {}\n{:<16} minima: {minima}\n{:<16} defaults: --start {} --lr {} --steps {}\n{:<16} {}\n",
             s.name,
             s.formula,
             domain.join(" × "),
             "",
+            "",
+            s.default_start.iter().map(f64::to_string).collect::<Vec<_>>().join(","),
+            s.default_lr,
+            s.default_steps,
             "",
             s.lesson
         );

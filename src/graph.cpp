@@ -2,9 +2,9 @@
 // src/graph.rs wraps. tch exposes no grad_fn, so this file is compiled by build.rs against the
 // libtorch headers torch-sys builds with.
 //
-// Every function catches every C++ exception and reports it through `*error` (a malloc'd
-// message the caller frees with nnopt_free); none ever lets one cross into Rust. Strings
-// returned are malloc'd; the caller frees them with nnopt_free.
+// Every function returns 0 with its result in `*result`, or 1 with the message of the C++
+// exception it caught in `*error`; none ever lets an exception cross into Rust. All strings
+// are malloc'd; the caller frees them with nnopt_free.
 
 #include <ATen/core/Tensor.h>
 #include <torch/csrc/autograd/function.h>
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <deque>
 #include <sstream>
 #include <string>
@@ -20,11 +21,14 @@
 
 namespace {
 
+// A malloc'd copy; throws std::bad_alloc rather than return null, which would read as "no
+// grad_fn" (guarded() turns it into an error; its own message copy is tiny).
 char* copy_string(const std::string& s) {
   char* out = static_cast<char*>(std::malloc(s.size() + 1));
-  if (out != nullptr) {
-    std::memcpy(out, s.c_str(), s.size() + 1);
+  if (out == nullptr) {
+    throw std::bad_alloc();
   }
+  std::memcpy(out, s.c_str(), s.size() + 1);
   return out;
 }
 
@@ -36,17 +40,21 @@ std::string python_name(const torch::autograd::Node& node) {
   return colon == std::string::npos ? name : name.substr(colon + 2);
 }
 
+// Runs `body`, which returns the result string (null: none); stores it in *result. Returns 0,
+// or 1 after any C++ exception, with its message in *error (null if even that copy failed).
 template <typename F>
-char* guarded(char** error, F body) {
+int guarded(char** result, char** error, F body) {
+  *result = nullptr;
   *error = nullptr;
   try {
-    return body();
+    *result = body();
+    return 0;
   } catch (const std::exception& e) {
-    *error = copy_string(e.what());
+    *error = strdup(e.what());
   } catch (...) {
-    *error = copy_string("unknown C++ exception");
+    *error = strdup("unknown C++ exception");
   }
-  return nullptr;
+  return 1;
 }
 
 }  // namespace
@@ -57,8 +65,8 @@ void nnopt_free(char* s) { std::free(s); }
 
 // The name of `tensor`'s grad_fn, or null (with *error null) for a leaf or a tensor outside
 // any graph.
-char* nnopt_grad_fn_name(const at::Tensor* tensor, char** error) {
-  return guarded(error, [&]() -> char* {
+int nnopt_grad_fn_name(const at::Tensor* tensor, char** result, char** error) {
+  return guarded(result, error, [&]() -> char* {
     const auto& fn = tensor->grad_fn();
     return fn ? copy_string(python_name(*fn)) : nullptr;
   });
@@ -75,8 +83,8 @@ uintptr_t nnopt_tensor_id(const at::Tensor* tensor) {
 //   E <from id> <to id> <position in from's next_functions>
 // Ids count from 0 in discovery order, as a Python walk over next_functions finds them. Empty
 // for a tensor without grad_fn. Iterative: a 10 000-node chain needs no deep stack.
-char* nnopt_backward_graph(const at::Tensor* tensor, char** error) {
-  return guarded(error, [&]() -> char* {
+int nnopt_backward_graph(const at::Tensor* tensor, char** result, char** error) {
+  return guarded(result, error, [&]() -> char* {
     std::ostringstream out;
     const auto& root = tensor->grad_fn();
     if (!root) {

@@ -19,9 +19,17 @@ mod ffi {
 
     extern "C" {
         pub fn nnopt_free(s: *mut c_char);
-        pub fn nnopt_grad_fn_name(tensor: *const std::ffi::c_void, error: *mut *mut c_char) -> *mut c_char;
+        pub fn nnopt_grad_fn_name(
+            tensor: *const std::ffi::c_void,
+            result: *mut *mut c_char,
+            error: *mut *mut c_char,
+        ) -> i32;
         pub fn nnopt_tensor_id(tensor: *const std::ffi::c_void) -> usize;
-        pub fn nnopt_backward_graph(tensor: *const std::ffi::c_void, error: *mut *mut c_char) -> *mut c_char;
+        pub fn nnopt_backward_graph(
+            tensor: *const std::ffi::c_void,
+            result: *mut *mut c_char,
+            error: *mut *mut c_char,
+        ) -> i32;
     }
 }
 
@@ -37,25 +45,28 @@ unsafe fn take_string(s: *mut c_char) -> Option<String> {
     Some(text)
 }
 
-/// Calls a graph.cpp function on `tensor`, turning its `error` out-parameter into an `Err`.
-fn call(
-    tensor: &Tensor,
-    f: unsafe extern "C" fn(*const std::ffi::c_void, *mut *mut c_char) -> *mut c_char,
-) -> Result<Option<String>> {
+/// A graph.cpp entry point: (tensor, result, error) → 0, or 1 after a C++ exception.
+type Entry = unsafe extern "C" fn(*const std::ffi::c_void, *mut *mut c_char, *mut *mut c_char) -> i32;
+
+/// Calls a graph.cpp function on `tensor`: its result string (`None` when it has none), or the
+/// message of the C++ exception it caught.
+fn call(tensor: &Tensor, f: Entry) -> Result<Option<String>> {
     if !tensor.defined() {
         bail!("an undefined tensor has no graph");
     }
+    let mut result: *mut c_char = std::ptr::null_mut();
     let mut error: *mut c_char = std::ptr::null_mut();
     // Safety: `tensor.as_ptr()` is the `torch::Tensor*` tch owns for `tensor`, valid for the
     // whole call because `tensor` is borrowed across it; graph.cpp only reads through it and
-    // keeps no pointer after returning. Both strings it returns are owned by us and freed once.
+    // keeps no pointer after returning. Both strings it hands back are ours, freed once here.
     unsafe {
-        let result = f(tensor.as_ptr() as *const std::ffi::c_void, &mut error);
-        if let Some(message) = take_string(error) {
-            take_string(result);
-            bail!("libtorch: {message}");
+        let status = f(tensor.as_ptr() as *const std::ffi::c_void, &mut result, &mut error);
+        let message = take_string(error);
+        let text = take_string(result);
+        if status != 0 {
+            bail!("libtorch: {}", message.unwrap_or_else(|| "out of memory".to_string()));
         }
-        Ok(take_string(result))
+        Ok(text)
     }
 }
 
@@ -99,13 +110,34 @@ pub struct Edge {
 pub struct Graph {
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
+    #[serde(skip)]
+    root: Keep,
+}
+
+/// Holds the walked tensor, and through its grad_fn every node and leaf variable, for as long
+/// as the `Graph` lives: the leaf ids are `TensorImpl` addresses, which must not be freed and
+/// reused by another tensor before [`Graph::name_leaves`] compares them.
+#[derive(Clone, Default)]
+struct Keep(#[allow(dead_code)] Option<std::rc::Rc<Tensor>>); // held, never read
+
+impl PartialEq for Keep {
+    /// Graphs are equal by their nodes and edges; what keeps them alive does not matter.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keep")
+    }
 }
 
 /// Walks the backward graph from `tensor.grad_fn` (iteratively, in libtorch): empty for a
 /// tensor without one.
 pub fn backward_graph(tensor: &Tensor) -> Result<Graph> {
     let text = call(tensor, ffi::nnopt_backward_graph)?.unwrap_or_default();
-    let mut graph = Graph::default();
+    let mut graph = Graph { root: Keep(Some(std::rc::Rc::new(tensor.shallow_clone()))), ..Graph::default() };
     for line in text.lines() {
         let fields: Vec<&str> = line.split('\t').collect();
         let number = |i: usize| -> Result<usize> {
@@ -175,6 +207,11 @@ impl Graph {
             return "(no grad_fn: a leaf, or made without gradient tracking)\n".to_string();
         };
         let mut shown = vec![false; self.nodes.len()];
+        // Children per node, in input order, built once (a 10 000-node chain stays linear).
+        let mut children: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.nodes.len()];
+        for e in &self.edges {
+            children[e.from].push((e.input, e.to));
+        }
         // (node, indent prefix, edge label, is last child); an explicit stack, no recursion.
         let mut stack = vec![(root.id, String::new(), String::new(), true, true)];
         while let Some((id, prefix, edge, last, is_root)) = stack.pop() {
@@ -197,10 +234,9 @@ impl Graph {
             } else {
                 format!("{prefix}{}", if last { "   " } else { "│  " })
             };
-            let children = self.next_functions(id);
-            let count = children.len();
-            for (i, (input, child)) in children.into_iter().enumerate().rev() {
-                stack.push((child.id, child_prefix.clone(), format!("[{input}] "), i + 1 == count, false));
+            let count = children[id].len();
+            for (i, &(input, child)) in children[id].iter().enumerate().rev() {
+                stack.push((child, child_prefix.clone(), format!("[{input}] "), i + 1 == count, false));
             }
         }
         text

@@ -162,8 +162,14 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
     guard(&format!("{p}: moving the weights to {}", crate::device::name(device)), || vs.set_device(device))?;
     let number = |key: &str| metadata.get(key).and_then(|v| v.parse::<f64>().ok());
     let normalization = match (number("normalization_mean"), number("normalization_std")) {
-        (Some(mean), Some(std)) if std > 0.0 => Some(Normalization { mean, std }),
-        _ => None,
+        (Some(mean), Some(std)) if mean.is_finite() && std.is_finite() && std > 0.0 => {
+            Some(Normalization { mean, std })
+        }
+        (None, None) => None,
+        (mean, std) => bail!(
+            "{p}: its input normalization (mean {mean:?}, std {std:?}) is not a finite mean and a finite std > 0; \
+             the file is damaged"
+        ),
     };
     let data = metadata.get("data").cloned();
     let class_names = metadata
@@ -184,5 +190,12 @@ fn to_tensor(path: &Path, name: &str, view: &TensorView) -> Result<Tensor> {
     let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
     let values: Vec<f32> =
         view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{}: tensor {name} holds {} at element {i}; the weights are damaged or diverged",
+            path.display(),
+            values[i]
+        );
+    }
     Tensor::from_slice(&values).f_reshape(&shape).map_err(torch)
 }

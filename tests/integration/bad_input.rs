@@ -38,21 +38,29 @@ fn data_dir(root: &Path, name: &str, file: &str, contents: Option<&[u8]>) -> Str
     dir.to_str().unwrap().to_string()
 }
 
-/// A safetensors file of float32 zeros with these tensors and metadata.
+/// A safetensors file of float32 zeros with these tensors and, with `metadata`, a record of
+/// the data set they fit.
 fn weights_file(root: &Path, name: &str, tensors: &[(&str, Vec<usize>)], metadata: bool) -> String {
+    let meta: &[(&str, &str)] = &[("data", "synthetic:100,20"), ("widths", "784,2,10")];
+    weights_with(root, name, tensors, metadata.then_some(meta), 0.0)
+}
+
+/// A safetensors file whose every value is `fill`, with this metadata.
+fn weights_with(
+    root: &Path,
+    name: &str,
+    tensors: &[(&str, Vec<usize>)],
+    metadata: Option<&[(&str, &str)]>,
+    fill: f32,
+) -> String {
     let buffers: Vec<Vec<u8>> =
-        tensors.iter().map(|(_, s)| vec![0u8; s.iter().product::<usize>() * 4]).collect();
+        tensors.iter().map(|(_, s)| fill.to_le_bytes().repeat(s.iter().product::<usize>())).collect();
     let views: Vec<(&str, TensorView)> = tensors
         .iter()
         .zip(&buffers)
         .map(|((n, s), b)| (*n, TensorView::new(Dtype::F32, s.clone(), b).unwrap()))
         .collect();
-    let meta = metadata.then(|| {
-        [("data", "synthetic:100,20"), ("widths", "784,2,10")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    });
+    let meta = metadata.map(|pairs| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
     let path = root.join(name);
     std::fs::write(&path, safetensors::serialize(views, &meta).unwrap()).unwrap();
     path.to_str().unwrap().to_string()
@@ -140,6 +148,16 @@ fn every_bad_input_is_a_short_clean_error() {
     let w_small = weights_file(r, "small.safetensors", &net(100), true);
     let w_nometa = weights_file(r, "nometa.safetensors", &net(784), false);
     let junk = pgm(r, "junk.safetensors", b"hello");
+    let w_nan_norm = weights_with(
+        r,
+        "nan_norm.safetensors",
+        &net(784),
+        Some(&[("normalization_mean", "nan"), ("normalization_std", "1")]),
+        0.0,
+    );
+    let w_nan =
+        weights_with(r, "nan.safetensors", &net(784), Some(&[("data", "synthetic:100,20")]), f32::NAN);
+    let w_etc = weights_with(r, "etc.safetensors", &net(784), Some(&[("data", "/etc")]), 0.0);
     let wrong_size = pgm(r, "small.pgm", b"P5\n2 2\n255\n\x00\x01\x02\x03");
     let deep = pgm(r, "deep.pgm", b"P5\n28 28\n65535\n");
     let over = pgm(r, "over.pgm", &ascii_over);
@@ -213,6 +231,9 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["evaluate", "--weights", &w_nometa], 2, "does not record which data set"),
         (vec!["evaluate", "--weights", &ok_weights, "--data", data("missing")], 2, "no t10k-labels"),
         (vec!["evaluate", "--weights", dir], 1, "cannot read"),
+        (vec!["evaluate", "--weights", &w_nan_norm, "--data", "synthetic:100,20"], 1, "not a finite mean"),
+        (vec!["evaluate", "--weights", &w_nan], 1, "holds NaN"),
+        (vec!["evaluate", "--weights", &w_etc], 1, "the data set it records (/etc) does not load"),
         // Predict.
         (vec!["predict", "--weights", &ok_weights, "--index", "999999"], 2, "--index 999999"),
         (vec!["predict", "--weights", &ok_weights, "--index", "-1"], 2, "-1"),
@@ -248,6 +269,12 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["descent", "--starts", "0"], 2, "--starts"),
         (vec!["descent", "--starts", "3", "--start", "1"], 2, "not both"),
         (vec!["descent", "--csv", "/no/such/dir/t.csv"], 2, "--csv"),
+        (vec!["descent", "--start", "11"], 2, "outside cosine's domain"),
+        (vec!["descent", "--start", "1e308"], 2, "outside cosine's domain"),
+        (vec!["descent", "--tol", "100"], 2, "--tol 100 is too loose"),
+        (vec!["descent", "--starts", "100", "--steps", "100000"], 2, "lower --steps or --starts"),
+        (vec!["descent", "--optimizers", "nesterov", "--momentum", "0"], 2, "nesterov needs --momentum above 0"),
+        (vec!["--device", "cuda:7", "descent"], 2, "--device cuda:7"),
         // sweep.
         (vec!["sweep", "--lr", "1..0.1"], 2, "empty or reversed"),
         (vec!["sweep", "--lr", "0.1..0.1"], 2, "empty or reversed"),
