@@ -14,6 +14,7 @@ use crate::error::usage;
 use crate::mlp::MlpConfig;
 use crate::output::Output;
 use crate::perceptron::PerceptronConfig;
+use crate::plot::Target;
 use crate::sweep::{self, Space, Strategy, SweepConfig, SweepFiles};
 use crate::train::{self, OptimizerKind, TrainConfig};
 use crate::{autograd, info, mlp, perceptron};
@@ -159,6 +160,12 @@ pub struct PerceptronArgs {
     /// how many autograd nodes pile up behind w after 1, 2, 10 and 100 updates.
     #[arg(long)]
     pub graph: bool,
+    /// Draw the loss per epoch and the parameters per epoch (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub plot: Option<PathBuf>,
+    /// Write the loss and the parameters per epoch as CSV.
+    #[arg(long, value_name = "FILE.csv")]
+    pub csv: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -422,6 +429,12 @@ pub struct TrainArgs {
     /// Write the per-epoch metrics here as CSV.
     #[arg(long, value_name = "FILE.csv")]
     pub metrics: Option<PathBuf>,
+    /// Draw the train and test loss and the test accuracy per epoch (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub plot: Option<PathBuf>,
+    /// Draw the final confusion matrix as a heat map (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub confusion: Option<PathBuf>,
 }
 
 /// `--optimizer`.
@@ -481,7 +494,12 @@ fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
         dry_run: args.dry_run,
         log_interval: args.log_interval,
     };
-    let files = train::OutputFiles { save: args.save, metrics: args.metrics };
+    let files = train::OutputFiles {
+        save: args.save,
+        metrics: args.metrics,
+        plot: Target::optional("--plot", args.plot.as_deref())?,
+        confusion: Target::optional("--confusion", args.confusion.as_deref())?,
+    };
     let source = DataSource::parse(&args.data)?;
     train::run_command(&config, &source, &files, global.device.resolve()?, out)
 }
@@ -514,8 +532,20 @@ pub fn run(cli: Cli) -> Result<()> {
                 samples: args.samples,
                 graph: args.graph,
             };
+            let plot = Target::optional("--plot", args.plot.as_deref())?;
+            if let Some(path) = &args.csv {
+                crate::fsutil::ensure_writable("--csv", path)?;
+            }
             let report = perceptron::run(&config, cli.global.device.resolve()?, &out)?;
-            out.result(&report, |r| r.text.clone())
+            if let Some(target) = &plot {
+                perceptron::figure(&report).save(target)?;
+            }
+            if let Some(path) = &args.csv {
+                crate::fsutil::write_atomic(path, perceptron::history_csv(&report).as_bytes())?;
+            }
+            out.result(&report, |r| r.text.clone())?;
+            out.chart("loss", &report.history.iter().map(|h| h.loss).collect::<Vec<_>>());
+            Ok(())
         }
         Command::Mlp(args) => {
             let config =

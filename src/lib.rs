@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod mlp;
 pub mod output;
 pub mod perceptron;
+pub mod plot;
 pub mod repr;
 pub mod sweep;
 pub mod train;

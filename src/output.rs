@@ -48,6 +48,14 @@ impl Output {
         }
     }
 
+    /// A small text chart of a curve (a loss per epoch) on stdout, only when stdout is a
+    /// terminal: never in piped output, never with `--json` or `--quiet`.
+    pub fn chart(&self, label: &str, values: &[f64]) {
+        if !self.json && !self.quiet && std::io::stdout().is_terminal() && !values.is_empty() {
+            println!("{}", crate::plot::terminal_chart(label, values));
+        }
+    }
+
     /// A warning on stderr (`nnopt: warning: …`), unless `--quiet`: something the run did that
     /// the user must know to trust its result (a dead unit, a loss that never moved).
     pub fn warn(&self, message: impl AsRef<str>) {

@@ -375,3 +375,62 @@ pub fn run(config: &PerceptronConfig, device: Device, out: &Output) -> Result<Pe
 fn scalar(t: &Tensor) -> Result<f64> {
     t.f_double_value(&[]).map_err(torch)
 }
+
+/// The numbers of a JSON tensor, flattened (`[[1.0], [2.0]]` → `[1.0, 2.0]`).
+fn flat(value: &Value) -> Vec<f64> {
+    match value {
+        Value::Array(items) => items.iter().flat_map(flat).collect(),
+        other => other.as_f64().into_iter().collect(),
+    }
+}
+
+/// `perceptron --plot`: the squared loss per epoch (log scale), and w₁, w₂, w₃, b per epoch.
+pub fn figure(report: &PerceptronReport) -> crate::plot::Figure {
+    use crate::plot::{Figure, Panel, Series, Style};
+    let loss: Vec<(f64, f64)> = report.history.iter().map(|r| (r.epoch as f64, r.loss)).collect();
+    let mut params: Vec<Series> = (0..NUM_INPUTS as usize)
+        .map(|i| {
+            let points = report.history.iter().map(|r| (r.epoch as f64, flat(&r.w)[i])).collect();
+            Series::new(format!("w{}", i + 1), points, Style::Line)
+        })
+        .collect();
+    params.push(Series::new(
+        "b",
+        report.history.iter().map(|r| (r.epoch as f64, flat(&r.b)[0])).collect(),
+        Style::Line,
+    ));
+    Figure::stacked(
+        900,
+        380,
+        vec![
+            Panel::Chart {
+                title: format!("Perceptron: squared loss per epoch (lr {})", report.lr),
+                x_label: "epoch".into(),
+                y_label: "mean (y − ŷ)²/2 (log scale)".into(),
+                log_x: false,
+                log_y: true,
+                series: vec![Series::new("training loss", loss, Style::Line)],
+                background: Vec::new(),
+            },
+            Panel::Chart {
+                title: "Parameters per epoch".into(),
+                x_label: "epoch".into(),
+                y_label: "value".into(),
+                log_x: false,
+                log_y: false,
+                series: params,
+                background: Vec::new(),
+            },
+        ],
+    )
+}
+
+/// `perceptron --csv`: one row per epoch with the loss and the parameters.
+pub fn history_csv(report: &PerceptronReport) -> String {
+    let mut csv = String::from("epoch,loss,w1,w2,w3,b\n");
+    for r in &report.history {
+        let w: Vec<String> = flat(&r.w).iter().map(f64::to_string).collect();
+        csv.push_str(&format!("{},{},{},{}\n", r.epoch, r.loss, w.join(","), flat(&r.b)[0]));
+    }
+    csv
+}

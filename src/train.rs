@@ -521,6 +521,10 @@ pub struct OutputFiles {
     pub save: Option<PathBuf>,
     /// The per-epoch metrics (CSV).
     pub metrics: Option<PathBuf>,
+    /// Loss and accuracy per epoch, drawn.
+    pub plot: Option<crate::plot::Target>,
+    /// The confusion matrix, drawn.
+    pub confusion: Option<crate::plot::Target>,
 }
 
 impl OutputFiles {
@@ -616,7 +620,14 @@ pub fn run_command(
         out.note(format!("saved the weights to {}", path.display()));
     }
     let report = &trained.report;
+    if let Some(target) = &files.plot {
+        figure(report).save(target)?;
+    }
+    if let Some(target) = &files.confusion {
+        confusion_figure(report).save(target)?;
+    }
     out.result(report, render)?;
+    out.chart("train loss", &report.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>());
     let why = report.stop.describe(&report.config.config);
     match (&report.stop, why) {
         (Stop::Diverged { .. }, Some(why)) => bail!("{why}"),
@@ -624,4 +635,66 @@ pub fn run_command(
         _ => {}
     }
     Ok(())
+}
+
+/// `train --plot`: train and test loss per epoch, and test accuracy per epoch.
+pub fn figure(report: &TrainReport) -> crate::plot::Figure {
+    use crate::plot::{Figure, Panel, Series, Style};
+    let per_epoch =
+        |f: fn(&EpochMetrics) -> f64| report.epochs.iter().map(|e| (e.epoch as f64, f(e))).collect();
+    let style = if report.epochs.len() > 30 { Style::Line } else { Style::LinePoints };
+    Figure::stacked(
+        900,
+        380,
+        vec![
+            Panel::Chart {
+                title: format!("Training on {}", report.data.name),
+                x_label: "epoch".into(),
+                y_label: "cross-entropy loss".into(),
+                log_x: false,
+                log_y: false,
+                series: vec![
+                    Series::new("train loss (mean over the epoch)", per_epoch(|e| e.train_loss), style),
+                    Series::new("test loss (after the epoch)", per_epoch(|e| e.test_loss), style),
+                ],
+                background: Vec::new(),
+            },
+            Panel::Chart {
+                title: "Test accuracy".into(),
+                x_label: "epoch".into(),
+                y_label: "accuracy (%)".into(),
+                log_x: false,
+                log_y: false,
+                series: vec![Series::new("test accuracy", per_epoch(|e| 100.0 * e.test_accuracy), style)],
+                background: Vec::new(),
+            },
+        ],
+    )
+}
+
+/// `train --confusion`: the final confusion matrix as a heat map, class names where known.
+pub fn confusion_figure(report: &TrainReport) -> crate::plot::Figure {
+    use crate::plot::{Figure, Panel};
+    let m = &report.final_metrics.confusion_matrix;
+    let labels: Vec<String> = match &report.data.class_names {
+        Some(names) => names.clone(),
+        None => (0..m.len()).map(|i| i.to_string()).collect(),
+    };
+    Figure {
+        width: 900,
+        height: 820,
+        columns: 1,
+        panels: vec![Panel::Heatmap {
+            title: format!(
+                "Confusion matrix: {} (test accuracy {:.2}%)",
+                report.data.name,
+                100.0 * report.final_metrics.test_accuracy
+            ),
+            rows: labels.clone(),
+            columns: labels,
+            values: m.iter().map(|r| r.iter().map(|&v| v as f64).collect()).collect(),
+            x_label: "predicted class".into(),
+            y_label: "true class".into(),
+        }],
+    }
 }
