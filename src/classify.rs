@@ -167,6 +167,11 @@ pub struct PredictReport {
     pub predicted: i64,
     pub probabilities: Vec<f64>,
     pub class_names: Option<Vec<String>>,
+    /// The image's pixels (0–255), rows × columns, for `--plot`.
+    #[serde(skip)]
+    pub pixels: Vec<f32>,
+    #[serde(skip)]
+    pub size: (usize, usize),
 }
 
 /// Classifies one image with the weights in `path`.
@@ -225,7 +230,14 @@ pub fn predict(path: &Path, input: &PredictInput, device: Device, out: &Output) 
         .iter()
         .enumerate()
         .fold(0, |best, (c, &p)| if p > probabilities[best] { c } else { best }) as i64;
+    let size = pixels.size();
+    let (rows, columns) = (size[size.len() - 2] as usize, size[size.len() - 1] as usize);
+    let image: Vec<f32> =
+        Vec::try_from(pixels.f_to_kind(Kind::Float).and_then(|p| p.f_reshape([-1])).map_err(torch)?)
+            .map_err(torch)?;
     Ok(PredictReport {
+        pixels: image,
+        size: (rows, columns),
         weights: path.to_path_buf(),
         source,
         label,
@@ -255,4 +267,38 @@ pub fn render_prediction(r: &PredictReport) -> String {
         text.push_str(&format!("{c:>5}  {p:.4}{}{marker}\n", name(c as i64)));
     }
     text
+}
+
+/// `predict --plot`: the input image beside its probabilities as bars.
+pub fn prediction_figure(r: &PredictReport) -> crate::plot::Figure {
+    use crate::plot::{Figure, Panel};
+    let name =
+        |c: usize| r.class_names.as_ref().and_then(|n| n.get(c).cloned()).unwrap_or_else(|| c.to_string());
+    let label = r.label.map(|l| format!(", label {}", name(l as usize))).unwrap_or_default();
+    Figure {
+        width: 1100,
+        height: 420,
+        columns: 2,
+        panels: vec![
+            Panel::Images {
+                title: format!("input{label}"),
+                images: vec![r.pixels.clone()],
+                height: r.size.0,
+                width: r.size.1,
+                columns: 1,
+                signed: false,
+            },
+            Panel::Bars {
+                title: format!(
+                    "predicted {} (p = {:.3})",
+                    name(r.predicted as usize),
+                    r.probabilities[r.predicted as usize]
+                ),
+                labels: (0..r.probabilities.len()).map(name).collect(),
+                values: r.probabilities.clone(),
+                highlight: Some(r.predicted as usize),
+                y_label: "probability".into(),
+            },
+        ],
+    }
 }

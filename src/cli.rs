@@ -119,6 +119,9 @@ pub struct GraphArgs {
     /// Write the backward graph as Graphviz DOT (render with `dot -Tsvg FILE.dot`).
     #[arg(long, value_name = "FILE.dot")]
     pub graph_dot: Option<PathBuf>,
+    /// Draw the backward graph as a picture, laid out by nnopt (.png or .svg; no Graphviz needed).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub graph_image: Option<PathBuf>,
 }
 
 impl GraphArgs {
@@ -127,15 +130,20 @@ impl GraphArgs {
         if let Some(path) = &self.graph_dot {
             crate::fsutil::ensure_writable("--graph-dot", path)?;
         }
-        Ok(self.graph || self.graph_dot.is_some())
+        Target::optional("--graph-image", self.graph_image.as_deref())?;
+        Ok(self.graph || self.graph_dot.is_some() || self.graph_image.is_some())
     }
 
-    /// Writes the DOT file, where asked.
-    fn write(&self, graph: Option<&crate::graph::Graph>) -> Result<()> {
-        match (&self.graph_dot, graph) {
-            (Some(path), Some(graph)) => crate::graph::write_dot(path, graph),
-            _ => Ok(()),
+    /// Writes the DOT file and the picture, where asked.
+    fn write(&self, graph: Option<&crate::graph::Graph>, title: &str) -> Result<()> {
+        let Some(graph) = graph else { return Ok(()) };
+        if let Some(path) = &self.graph_dot {
+            crate::graph::write_dot(path, graph)?;
         }
+        if let Some(target) = Target::optional("--graph-image", self.graph_image.as_deref())? {
+            graph.figure(title).save(&target)?;
+        }
+        Ok(())
     }
 }
 
@@ -184,6 +192,9 @@ pub struct MlpArgs {
     pub hidden: i64,
     #[command(flatten)]
     pub graph: GraphArgs,
+    /// Draw fc1's weight rows as 28×28 images, before and after the SGD step (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +234,9 @@ pub struct DescentArgs {
     /// Write every trajectory here as CSV (one row per point).
     #[arg(long, value_name = "FILE.csv")]
     pub csv: Option<PathBuf>,
+    /// Draw the surface with every run's path (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub plot: Option<PathBuf>,
 }
 
 fn run_descent(args: DescentArgs, global: &Global, out: Output) -> Result<()> {
@@ -258,11 +272,19 @@ fn run_descent(args: DescentArgs, global: &Global, out: Output) -> Result<()> {
     if let Some(path) = &args.csv {
         crate::fsutil::ensure_writable("--csv", path)?;
     }
+    let plot = Target::optional("--plot", args.plot.as_deref())?;
     let report = descent::run(&config, global.device.resolve()?, &out)?;
     if let Some(path) = &args.csv {
         descent::write_csv(path, &report)?;
     }
-    out.result(&report, |r| r.text.clone())
+    if let Some(target) = &plot {
+        descent::figure(&report)?.save(target)?;
+    }
+    out.result(&report, |r| r.text.clone())?;
+    for run in &report.runs {
+        out.chart(&format!("{:<8} f", run.optimizer.name()), &run.losses);
+    }
+    Ok(())
 }
 
 /// `--strategy`.
@@ -334,6 +356,9 @@ pub struct SweepArgs {
     /// Stop cleanly after the trial in progress once this many minutes have passed.
     #[arg(long)]
     pub max_minutes: Option<f64>,
+    /// Draw validation accuracy against each hyperparameter (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub plot: Option<PathBuf>,
 }
 
 fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
@@ -373,12 +398,16 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
     config.validate()?;
     let files = SweepFiles { csv: args.csv, resume: args.resume, save_best: args.save_best };
     files.check()?;
+    let plot = Target::optional("--plot", args.plot.as_deref())?;
     let source = DataSource::parse(&args.data)?;
     let device = global.device.resolve()?;
     out.note(format!("loading {source}…"));
     let data = crate::data::load(&source)?;
     let stop = train::ctrl_c_flag();
     let report = sweep::run(&config, &data, device, &files, out, &stop)?;
+    if let Some(target) = &plot {
+        sweep::figure(&report, &config.space).save(target)?;
+    }
     out.result(&report, |r| r.text.clone())
 }
 
@@ -476,6 +505,9 @@ pub struct PredictArgs {
     /// A PGM or PNG image instead (light ink on dark, as many pixels as the network's input).
     #[arg(long, value_name = "FILE")]
     pub image: Option<PathBuf>,
+    /// Draw the image beside its class probabilities (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub plot: Option<PathBuf>,
 }
 
 fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
@@ -521,7 +553,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Autograd(args) => {
             let config = AutogradConfig { x: args.x, w: args.w, b: args.b, graph: args.graph.wanted()? };
             let report = autograd::run(&config, cli.global.device.resolve()?)?;
-            args.graph.write(report.backward_graph.as_ref())?;
+            args.graph.write(report.backward_graph.as_ref(), "the backward graph of a = relu(w·x + b)")?;
             out.result(&report, autograd::render)
         }
         Command::Perceptron(args) => {
@@ -550,8 +582,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mlp(args) => {
             let config =
                 MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden, graph: args.graph.wanted()? };
+            let plot = Target::optional("--plot", args.plot.as_deref())?;
             let report = mlp::run(&config, cli.global.device.resolve()?)?;
-            args.graph.write(report.backward_graph.as_ref())?;
+            args.graph.write(report.backward_graph.as_ref(), "the backward graph of the MLP's MSE loss")?;
+            if let Some(target) = &plot {
+                mlp::figure(&report).save(target)?;
+            }
             out.result(&report, |r| r.text.clone())
         }
         Command::Descent(args) => run_descent(args, &cli.global, out),
@@ -570,7 +606,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 (None, None) => return Err(usage("predict needs --index N or --image FILE")),
             };
             let device = cli.global.device.resolve()?;
+            let plot = Target::optional("--plot", args.plot.as_deref())?;
             let report = classify::predict(&args.weights, &input, device, &out)?;
+            if let Some(target) = &plot {
+                classify::prediction_figure(&report).save(target)?;
+            }
             out.result(&report, classify::render_prediction)
         }
     }

@@ -911,3 +911,102 @@ pub fn trajectories_csv(report: &DescentReport) -> String {
 pub fn write_csv(path: &Path, report: &DescentReport) -> Result<()> {
     crate::fsutil::write_atomic(path, trajectories_csv(report).as_bytes())
 }
+
+/// `descent --plot`: a 1-D surface as its curve with each run's iterates on it; a 2-D surface
+/// as contour lines with each run's path, start (○) and end (●), and the minima (◎).
+pub fn figure(report: &DescentReport) -> Result<crate::plot::Figure> {
+    use crate::plot::{contours, Figure, Panel, Segments, Series, Style};
+    let info = &report.surface;
+    let surface = Surface::parse(info.name)?;
+    let label = |r: &Run| {
+        let m = r.momentum.map(|m| format!(", μ {m}")).unwrap_or_default();
+        let start = fmt_point(&r.start);
+        if report.runs.iter().filter(|o| o.optimizer == r.optimizer).count() > 1 {
+            format!("{} (lr {}{m}) from {start}", r.optimizer.name(), r.lr)
+        } else {
+            format!("{} (lr {}{m})", r.optimizer.name(), r.lr)
+        }
+    };
+    let minima = || -> Series {
+        let points = info
+            .minima
+            .iter()
+            .map(|m| if m.point.len() == 1 { (m.point[0], m.value) } else { (m.point[0], m.point[1]) })
+            .collect();
+        Series::new("minima", points, Style::Highlight)
+    };
+    let panel = if info.dimensions == 1 {
+        let [lo, hi] = info.domain[0];
+        // The curve over the domain and as far as any iterate went.
+        let (lo, hi) = report
+            .runs
+            .iter()
+            .flat_map(|r| r.trajectory.iter().map(|p| p[0]))
+            .filter(|x| x.is_finite() && x.abs() < 1e3 * hi.abs().max(lo.abs()))
+            .fold((lo, hi), |(a, b), x| (a.min(x), b.max(x)));
+        let curve: Vec<(f64, f64)> = (0..=800)
+            .map(|i| lo + (hi - lo) * i as f64 / 800.0)
+            .map(|x| (x, surface.value(&[x]).unwrap_or(f64::NAN)))
+            .collect();
+        let mut series = vec![Series::new(format!("f = {}", info.formula), curve, Style::Line)];
+        for r in &report.runs {
+            let points = r.trajectory.iter().zip(&r.losses).map(|(p, &l)| (p[0], l)).collect();
+            series.push(Series::new(label(r), points, Style::Points));
+        }
+        series.push(minima());
+        Panel::Chart {
+            title: format!("descent on {}: f = {} (iterates marked on the curve)", info.name, info.formula),
+            x_label: "x".into(),
+            y_label: "f(x)".into(),
+            log_x: false,
+            log_y: false,
+            series,
+            background: Vec::new(),
+        }
+    } else {
+        let ([x0, x1], [y0, y1]) = (info.domain[0], info.domain[1]);
+        let f = |a: f64, b: f64| surface.value(&[a, b]).unwrap_or(f64::NAN);
+        // Levels evenly spaced in log(f − min + 1): dense near the minimum, sparse up the walls.
+        let samples: Vec<f64> = (0..=40)
+            .flat_map(|i| (0..=40).map(move |j| (i, j)))
+            .map(|(i, j)| f(x0 + (x1 - x0) * i as f64 / 40.0, y0 + (y1 - y0) * j as f64 / 40.0))
+            .filter(|v| v.is_finite())
+            .collect();
+        let (lo, hi) =
+            samples.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let levels: Vec<f64> =
+            (1..=14).map(|k| lo - 1.0 + ((hi - lo + 1.0).ln() * k as f64 / 15.0).exp()).collect();
+        let lines = contours(&f, (x0, x1), (y0, y1), 120, &levels);
+        let mut series = Vec::new();
+        for r in &report.runs {
+            // Only the part inside the picture: a diverged path runs off to infinity.
+            let inside = |p: &Vec<f64>| p[0] >= x0 && p[0] <= x1 && p[1] >= y0 && p[1] <= y1;
+            let path: Vec<(f64, f64)> =
+                r.trajectory.iter().take_while(|p| inside(p)).map(|p| (p[0], p[1])).collect();
+            series.push(Series::new(label(r), path, Style::Line));
+        }
+        let starts: Vec<(f64, f64)> = report.runs.iter().map(|r| (r.start[0], r.start[1])).collect();
+        let ends: Vec<(f64, f64)> = report
+            .runs
+            .iter()
+            .map(|r| (r.end.point[0], r.end.point[1]))
+            .filter(|p| p.0 >= x0 && p.0 <= x1 && p.1 >= y0 && p.1 <= y1)
+            .collect();
+        series.push(Series::new("start", starts, Style::Points));
+        series.push(Series::new("end", ends, Style::Points));
+        series.push(minima());
+        Panel::Chart {
+            title: format!(
+                "descent on {}: f = {} (contours; paths from start to end)",
+                info.name, info.formula
+            ),
+            x_label: "x₁".into(),
+            y_label: "x₂".into(),
+            log_x: false,
+            log_y: false,
+            series,
+            background: vec![Segments { segments: lines, grey: 190 }],
+        }
+    };
+    Ok(Figure { width: 1000, height: 720, columns: 1, panels: vec![panel] })
+}

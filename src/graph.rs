@@ -269,3 +269,46 @@ impl Graph {
 pub fn write_dot(path: &std::path::Path, graph: &Graph) -> Result<()> {
     crate::fsutil::write_atomic(path, graph.dot().as_bytes())
 }
+
+impl Graph {
+    /// The graph as a picture (`--graph-image`): the root on top, every node one layer below
+    /// the deepest node that uses it (longest path from the root), arrows from each node to its
+    /// inputs labelled with the input number. A layout of its own: no Graphviz needed.
+    pub fn figure(&self, title: &str) -> crate::plot::Figure {
+        let n = self.nodes.len();
+        let mut layer = vec![0usize; n];
+        // Longest path by relaxation: at most n rounds on a DAG (nodes ≤ a few hundred here).
+        for _ in 0..n {
+            let mut changed = false;
+            for e in &self.edges {
+                if layer[e.to] < layer[e.from] + 1 {
+                    layer[e.to] = layer[e.from] + 1;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut next_slot = vec![0usize; n + 1];
+        let nodes: Vec<(String, usize, usize)> = self
+            .nodes
+            .iter()
+            .map(|node| {
+                let l = layer[node.id];
+                let slot = next_slot[l];
+                next_slot[l] += 1;
+                (Self::label(node), l, slot)
+            })
+            .collect();
+        let edges = self.edges.iter().map(|e| (e.from, e.to, format!("[{}]", e.input))).collect();
+        let layers = layer.iter().max().map_or(1, |m| m + 1) as u32;
+        let widest = next_slot.iter().max().copied().unwrap_or(1).max(1) as u32;
+        crate::plot::Figure {
+            width: (widest * 250).max(600),
+            height: layers * 90 + 60,
+            columns: 1,
+            panels: vec![crate::plot::Panel::Graph { title: title.to_string(), nodes, edges }],
+        }
+    }
+}

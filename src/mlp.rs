@@ -206,6 +206,11 @@ pub struct MlpReport {
     /// The loss's whole backward graph, with `--graph`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backward_graph: Option<Graph>,
+    /// fc1's weights (hidden × 784) before and after the SGD step, for `--plot`.
+    #[serde(skip)]
+    pub fc1_before: Vec<f32>,
+    #[serde(skip)]
+    pub fc1_after: Vec<f32>,
     #[serde(skip)]
     pub text: String,
 }
@@ -297,7 +302,9 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     guard("zero_grad", || sgd.zero_grad())?;
     let step_loss = net.forward(&input).f_mse_loss(&target, Reduction::Mean).map_err(torch)?;
     step_loss.f_backward().map_err(torch)?;
+    let fc1_before = weights_of(fc1_weight)?;
     guard("the SGD step", || sgd.step())?;
+    let fc1_after = weights_of(fc1_weight)?;
     line(tensor_repr(&row0()));
     // The step is lr·grad, often below the 4 printed decimals; show it on its own.
     let change = (row0() - fc1_weight_row0_before_tensor).detach();
@@ -328,6 +335,8 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
         fc1_weight_row0_after: tensor_json(&row0())?,
         grad_fn_chain,
         backward_graph: config.graph.then_some(graph),
+        fc1_before,
+        fc1_after,
         text,
     })
 }
@@ -370,5 +379,48 @@ fn grad_repr(parameter: &Tensor) -> String {
         tensor_repr(&grad)
     } else {
         "None".to_string()
+    }
+}
+
+/// A tensor's values, flattened, on the CPU.
+fn weights_of(t: &Tensor) -> Result<Vec<f32>> {
+    let flat = t
+        .f_detach()
+        .and_then(|t| t.f_to_device(Device::Cpu))
+        .and_then(|t| t.f_to_kind(Kind::Float))
+        .and_then(|t| t.f_reshape([-1]))
+        .map_err(torch)?;
+    Vec::try_from(&flat).map_err(torch)
+}
+
+/// `mlp --plot`: each row of fc1's weight as a 28×28 image — what each hidden unit looks at —
+/// before and after the SGD step, and the change (lr·grad, on its own scale).
+pub fn figure(report: &MlpReport) -> crate::plot::Figure {
+    use crate::plot::{Figure, Panel};
+    let pixels = INPUT_FEATURES as usize;
+    let rows = |w: &[f32]| -> Vec<Vec<f32>> { w.chunks(pixels).take(64).map(<[f32]>::to_vec).collect() };
+    let (before, after) = (rows(&report.fc1_before), rows(&report.fc1_after));
+    let change: Vec<Vec<f32>> =
+        before.iter().zip(&after).map(|(b, a)| a.iter().zip(b).map(|(x, y)| x - y).collect()).collect();
+    let units = before.len();
+    let columns = 8.min(units.max(1));
+    let panel = |title: String, images: Vec<Vec<f32>>| Panel::Images {
+        title,
+        images,
+        height: 28,
+        width: 28,
+        columns,
+        signed: true,
+    };
+    let grid_rows = units.div_ceil(columns) as u32;
+    Figure {
+        width: 3 * (columns as u32 * 62 + 20),
+        height: grid_rows * 62 + 60,
+        columns: 3,
+        panels: vec![
+            panel(format!("fc1.weight rows before the step ({units} units; red +, blue −)"), before),
+            panel("after one SGD step".into(), after),
+            panel("the change −lr·grad (own scale)".into(), change),
+        ],
     }
 }

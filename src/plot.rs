@@ -405,10 +405,12 @@ where
             }
         }
         Panel::Images { title, images, height, width, columns, signed } => {
-            let (w, h) = area.dim_in_pixel();
             let area = area.titled(title, font(18)).map_err(err)?;
+            let (w, h) = area.dim_in_pixel();
             let rows = images.len().div_ceil((*columns).max(1));
-            let cell = ((w as usize - 10) / columns.max(&1)).min((h as usize - 40) / rows.max(1)).max(1);
+            let cell = ((w as usize).saturating_sub(10) / columns.max(&1))
+                .min((h as usize).saturating_sub(10) / rows.max(1))
+                .max(1);
             let scale = (cell.saturating_sub(4) / (*width).max(1)).max(1);
             for (k, image) in images.iter().enumerate() {
                 let (ox, oy) = ((k % columns) * cell + 5, (k / columns) * cell + 5);
@@ -447,7 +449,7 @@ where
                 .margin(12)
                 .x_label_area_size(50)
                 .y_label_area_size(60)
-                .build_cartesian_2d((0..labels.len()).into_segmented(), 0.0..top)
+                .build_cartesian_2d((0..labels.len().saturating_sub(1)).into_segmented(), 0.0..top)
                 .map_err(err)?;
             chart
                 .configure_mesh()

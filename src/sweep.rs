@@ -1351,3 +1351,72 @@ fn render(report: &SweepReport, space: &Space) -> String {
     }
     text
 }
+
+/// `sweep --plot`: validation accuracy against each hyperparameter (log axis for a `:log`
+/// range), the best trial ringed; for halving, every configuration's accuracy per rung.
+pub fn figure(report: &SweepReport, space: &Space) -> crate::plot::Figure {
+    use crate::plot::{Figure, Panel, Series, Style};
+    let scored: Vec<&Trial> = report.finished.iter().filter(|t| t.validation_accuracy.is_some()).collect();
+    let best = report.best.as_ref().map(|b| b.trial);
+    let mut panels = Vec::new();
+    for (i, (name, domain)) in space.dims.iter().enumerate() {
+        // Lists of words (widths, optimizers) go on a numbered axis, labelled in the title.
+        let choices = match domain {
+            Domain::Hidden(_) | Domain::Optimizers(_) => domain_values(domain, 1),
+            _ => Vec::new(),
+        };
+        let x = |p: &Param| match p {
+            Param::Float(v) => *v,
+            Param::Int(v) => *v as f64,
+            other => choices.iter().position(|c| c == other).map_or(f64::NAN, |k| k as f64),
+        };
+        let point = |t: &Trial| (x(&t.config.0[i].1), 100.0 * t.validation_accuracy.unwrap_or(0.0));
+        let all: Vec<(f64, f64)> = scored.iter().map(|t| point(t)).collect();
+        let top: Vec<(f64, f64)> =
+            scored.iter().filter(|t| Some(t.trial) == best).map(|t| point(t)).collect();
+        let log_x = matches!(domain, Domain::Range { log: true, .. });
+        let legend: Vec<String> =
+            choices.iter().enumerate().map(|(k, c)| format!("{k} = {}", c.text())).collect();
+        let title = if legend.is_empty() {
+            format!("validation accuracy vs {}", flag(name))
+        } else {
+            format!("validation accuracy vs {} ({})", flag(name), legend.join(", "))
+        };
+        panels.push(Panel::Chart {
+            title,
+            x_label: format!("{}{}", flag(name), if log_x { " (log scale)" } else { "" }),
+            y_label: "validation accuracy (%)".into(),
+            log_x,
+            log_y: false,
+            series: vec![
+                Series::new("trials", all, Style::Points),
+                Series::new("best", top, Style::Highlight),
+            ],
+            background: Vec::new(),
+        });
+    }
+    if !report.rungs.is_empty() {
+        let mut series = Vec::new();
+        let trials: Vec<usize> = report.rungs[0].results.iter().map(|r| r.0).collect();
+        for t in trials {
+            let points: Vec<(f64, f64)> = report
+                .rungs
+                .iter()
+                .filter_map(|r| {
+                    r.results.iter().find(|x| x.0 == t).map(|x| (r.epochs as f64, 100.0 * x.1.unwrap_or(0.0)))
+                })
+                .collect();
+            series.push(Series::new(format!("trial {t}"), points, Style::LinePoints));
+        }
+        panels.push(Panel::Chart {
+            title: "successive halving: accuracy per rung (the best half goes on)".into(),
+            x_label: "epochs trained (log scale)".into(),
+            y_label: "validation accuracy (%)".into(),
+            log_x: true,
+            log_y: false,
+            series,
+            background: Vec::new(),
+        });
+    }
+    Figure::stacked(900, 340, panels)
+}
