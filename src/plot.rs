@@ -324,7 +324,7 @@ where
                         chart
                             .configure_series_labels()
                             .label_font(font(13))
-                            .background_style(WHITE.mix(0.85))
+                            .background_style(WHITE.mix(0.6))
                             .border_style(RGBColor(180, 180, 180))
                             .position(SeriesLabelPosition::UpperRight)
                             .draw()

@@ -295,6 +295,11 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["sweep", "--csv", &file], 2, "the file exists"),
         (vec!["sweep", "--save-best", "/no/such/dir/b.safetensors"], 2, "--save-best"),
         (vec!["sweep", "--max-minutes", "0"], 2, "--max-minutes"),
+        // Pictures.
+        (vec!["perceptron", "--plot", "loss.jpg"], 2, ".png or .svg"),
+        (vec!["train", "--confusion", "/no/such/dir/c.png"], 2, "--confusion"),
+        (vec!["mlp", "--graph-image", "graph.gif"], 2, "--graph-image"),
+        (vec!["descent", "--plot", dir], 2, "--plot"),
         // Values of the wrong type.
         (vec!["train", "--epochs", "abc"], 2, "--epochs"),
         (vec!["train", "--batch-size", "1.5"], 2, "--batch-size"),

@@ -13,6 +13,7 @@ mod device;
 mod graph;
 mod mlp;
 mod perceptron;
+mod plot;
 mod repr;
 mod sweep;
 mod train;

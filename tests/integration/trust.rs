@@ -408,6 +408,8 @@ fn the_text_renderers() {
     let text = nnopt::classify::render_evaluation(&report);
     assert!(text.starts_with("weights w.safetensors (784-32-2)\ndata    somewhere (test split)\ntest accuracy 75.00% (3/4), test loss 0.2500\n"), "{text}");
     let prediction = nnopt::classify::PredictReport {
+        pixels: Vec::new(),
+        size: (0, 0),
         weights: "w.safetensors".into(),
         source: "test image 3 of x".into(),
         label: Some(1),

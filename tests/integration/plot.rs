@@ -1,0 +1,166 @@
+//! Pictures: every plotting command writes a PNG of the requested size that decodes and is not
+//! one colour, and well-formed SVG; a failed run writes no picture; the terminal chart shows on
+//! a terminal and never in piped output.
+
+use std::path::Path;
+
+use crate::common::{nnopt, nnopt_ok, scratch};
+
+/// Decodes a PNG: (width, height, distinct colours seen).
+fn decode(path: &Path) -> (u32, u32, usize) {
+    let decoder =
+        png::Decoder::new(std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let colours: std::collections::HashSet<&[u8]> = buf[..info.buffer_size()].chunks(3).collect();
+    (info.width, info.height, colours.len())
+}
+
+fn assert_picture(path: &Path, width: u32, height: u32) {
+    let (w, h, colours) = decode(path);
+    assert_eq!((w, h), (width, height), "{}", path.display());
+    assert!(colours > 20, "{}: only {colours} colours, nearly blank", path.display());
+}
+
+fn assert_svg(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{}", path.display());
+    assert!(text.contains("<text"), "{}: the SVG has no labels", path.display());
+    assert!(
+        text.matches("<rect").count() + text.matches("<polyline").count() + text.matches("<circle").count()
+            > 10,
+        "{}: nearly empty",
+        path.display()
+    );
+}
+
+#[test]
+fn every_command_draws_png_and_svg() {
+    let dir = scratch("plots");
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let w = p("w.safetensors");
+    let cases: Vec<(Vec<String>, Vec<(String, u32, u32)>)> = vec![
+        (
+            vec!["perceptron".into(), "--plot".into(), p("perceptron.png")],
+            vec![(p("perceptron.png"), 900, 760)],
+        ),
+        (
+            vec![
+                "train".into(),
+                "--data".into(),
+                "synthetic:1000,200".into(),
+                "--epochs".into(),
+                "2".into(),
+                "--save".into(),
+                w.clone(),
+                "--plot".into(),
+                p("train.png"),
+                "--confusion".into(),
+                p("confusion.png"),
+            ],
+            vec![(p("train.png"), 900, 760), (p("confusion.png"), 900, 820)],
+        ),
+        (vec!["descent".into(), "--plot".into(), p("descent.png")], vec![(p("descent.png"), 1000, 720)]),
+        (
+            vec![
+                "descent".into(),
+                "--surface".into(),
+                "rosenbrock".into(),
+                "--steps".into(),
+                "300".into(),
+                "--plot".into(),
+                p("rosen.png"),
+            ],
+            vec![(p("rosen.png"), 1000, 720)],
+        ),
+        (
+            vec![
+                "sweep".into(),
+                "--data".into(),
+                "synthetic:1000,200".into(),
+                "--epochs".into(),
+                "1".into(),
+                "--trials".into(),
+                "3".into(),
+                "--strategy".into(),
+                "random".into(),
+                "--plot".into(),
+                p("sweep.png"),
+            ],
+            vec![(p("sweep.png"), 900, 680)],
+        ),
+        (
+            vec!["mlp".into(), "--plot".into(), p("mlp.png"), "--graph-image".into(), p("graph.png")],
+            vec![(p("mlp.png"), 1548, 308)],
+        ),
+        (
+            vec![
+                "predict".into(),
+                "--weights".into(),
+                w.clone(),
+                "--index".into(),
+                "3".into(),
+                "--plot".into(),
+                p("predict.png"),
+            ],
+            vec![(p("predict.png"), 1100, 420)],
+        ),
+    ];
+    for (args, pictures) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        nnopt_ok(&[&["--device", "cpu", "-q"], &args[..]].concat());
+        for (path, width, height) in pictures {
+            assert_picture(Path::new(path), *width, *height);
+        }
+        // The same command with .svg instead.
+        let svg_args: Vec<String> = args.iter().map(|a| a.replace(".png", ".svg")).collect();
+        let svg_args: Vec<&str> = svg_args.iter().map(String::as_str).collect();
+        nnopt_ok(&[&["--device", "cpu", "-q"], &svg_args[..]].concat());
+        for (path, _, _) in pictures {
+            assert_svg(Path::new(&path.replace(".png", ".svg")));
+        }
+    }
+    let (gw, gh, colours) = decode(&dir.join("graph.png"));
+    assert!(gw >= 600 && gh > 300 && colours > 20, "graph picture {gw}×{gh}");
+}
+
+#[test]
+fn a_failed_run_draws_nothing_and_bad_paths_fail_first() {
+    let dir = scratch("plots_fail");
+    let picture = dir.join("never.png");
+    // Diverges: exit 1, and no picture, not even half of one.
+    let out = nnopt(&["--device", "cpu", "perceptron", "--lr", "1e30", "--plot", picture.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!picture.exists());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no temporary file left either");
+    // A path that cannot be written, or a format nnopt does not draw, fails before any work.
+    for (path, expected) in [("/no/such/dir/p.png", "does not exist"), ("plot.jpg", ".png or .svg")] {
+        let out = nnopt(&["--device", "cpu", "train", "--epochs", "50", "--plot", path]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected) && !stderr.contains("loading"), "{stderr}");
+    }
+}
+
+#[test]
+fn the_terminal_chart_shows_on_a_terminal_only() {
+    let bin = env!("CARGO_BIN_EXE_nnopt");
+    // `script` gives the command a pseudo-terminal for stdout.
+    let out = std::process::Command::new("script")
+        .args(["-q", "-e", "-c", &format!("{bin} --device cpu perceptron --epochs 30"), "/dev/null"])
+        .env_remove("RUST_BACKTRACE")
+        .output();
+    let Ok(out) = out else {
+        eprintln!(
+            "SKIPPED the_terminal_chart_shows_on_a_terminal_only: util-linux `script` is not installed"
+        );
+        return;
+    };
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(tty.contains("loss ") && tty.contains('▁'), "no chart on a terminal:\n{tty}");
+    let piped = nnopt_ok(&["--device", "cpu", "perceptron", "--epochs", "30"]);
+    assert!(!piped.contains('▁') && !piped.contains('█'), "a chart in piped output");
+    let json = nnopt_ok(&["--device", "cpu", "--json", "perceptron", "--epochs", "30"]);
+    assert!(!json.contains('▁'));
+}
