@@ -21,6 +21,7 @@ fn main() -> anyhow::Result<()> {
         Ok(())
     };
     let mut hooks = Hooks { out: Output::default(), stop: &stop, on_epoch: &mut on_epoch };
+    nnopt::cuda::load(); // libtorch sees a GPU only once its CUDA library is loaded
     let trained = train(&config, &data, tch::Device::cuda_if_available(), &mut hooks)?;
     println!("stopped: {:?}", trained.report.stop);
     let path = std::env::temp_dir().join("nnopt-example.safetensors");

@@ -59,6 +59,8 @@ impl fmt::Display for DeviceSpec {
 impl DeviceSpec {
     /// Resolves the choice against this machine; an unavailable device is a usage error.
     pub fn resolve(self) -> anyhow::Result<Device> {
+        // libtorch sees CUDA only once libtorch_cuda.so is loaded (a no-op after the first call).
+        crate::cuda::load();
         let count = usize::try_from(Cuda::device_count()).unwrap_or(0);
         match self {
             DeviceSpec::Auto if count > 0 => Ok(Device::Cuda(0)),

@@ -13,6 +13,10 @@ pub struct Info {
     pub libtorch_version: Option<String>,
     /// The directory `libtorch_cpu.so` was loaded from.
     pub libtorch_path: Option<PathBuf>,
+    /// Whether libtorch_cuda.so was loaded (only where a CUDA driver exists).
+    pub cuda_library: crate::cuda::CudaLibrary,
+    /// Why loading it failed, where it did.
+    pub cuda_library_error: Option<String>,
     pub cuda_available: bool,
     pub cuda_device_count: i64,
     /// GPU model names as the NVIDIA driver reports them, where it does.
@@ -24,12 +28,15 @@ pub struct Info {
 
 /// Gathers [`Info`] from the running process and libtorch.
 pub fn collect() -> Info {
+    crate::cuda::load();
     let libtorch_path = loaded_library_dir("libtorch_cpu.so");
     let cuda_available = tch::Cuda::is_available();
     Info {
         nnopt_version: env!("CARGO_PKG_VERSION").to_string(),
         libtorch_version: libtorch_path.as_deref().and_then(libtorch_version),
         libtorch_path,
+        cuda_library: crate::cuda::load(),
+        cuda_library_error: crate::cuda::load_error(),
         cuda_available,
         cuda_device_count: tch::Cuda::device_count(),
         cuda_devices: if cuda_available { nvidia_gpu_names() } else { Vec::new() },
@@ -93,8 +100,18 @@ pub fn render(info: &Info) -> String {
         "not available (run on the CPU: --device cpu)".to_string()
     };
     let yes_no = |b: bool| if b { "available" } else { "not available" };
+    let library = match info.cuda_library {
+        crate::cuda::CudaLibrary::Loaded => "libtorch_cuda.so loaded".to_string(),
+        crate::cuda::CudaLibrary::NoDriver => {
+            "libtorch_cuda.so not loaded (no CUDA driver on this machine)".to_string()
+        }
+        crate::cuda::CudaLibrary::Failed => format!(
+            "libtorch_cuda.so failed to load: {}",
+            info.cuda_library_error.clone().unwrap_or_else(unknown)
+        ),
+    };
     format!(
-        "nnopt       {}\nlibtorch    {}\nloaded from {}\nCUDA        {cuda}\ncuDNN       {}\nMPS         {}\nCPU threads {}\n",
+        "nnopt       {}\nlibtorch    {}\nloaded from {}\nCUDA        {cuda}\n            {library}\ncuDNN       {}\nMPS         {}\nCPU threads {}\n",
         info.nnopt_version,
         info.libtorch_version.clone().unwrap_or_else(unknown),
         info.libtorch_path.as_ref().map_or_else(unknown, |p| p.display().to_string()),

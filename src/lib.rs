@@ -16,6 +16,7 @@
 pub mod autograd;
 pub mod classify;
 pub mod cli;
+pub mod cuda;
 pub mod data;
 pub mod descent;
 pub mod device;

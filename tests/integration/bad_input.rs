@@ -106,7 +106,7 @@ fn every_bad_input_is_a_short_clean_error() {
     std::fs::create_dir_all(&existing_dir).unwrap();
     let dir = existing_dir.to_str().unwrap();
     let ok_weights = weights_file(r, "ok.safetensors", &net(784), true);
-    let cuda = tch::Cuda::is_available();
+    let cuda = crate::common::has_cuda();
 
     let in_file = format!("{file}/w.safetensors");
     let huge_image = {

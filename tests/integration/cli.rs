@@ -25,7 +25,7 @@ fn every_command_has_help() {
 
 #[test]
 fn missing_cuda_is_exit_2_naming_cuda() {
-    if tch::Cuda::is_available() {
+    if crate::common::has_cuda() {
         eprintln!("SKIPPED missing_cuda_is_exit_2_naming_cuda: this machine has CUDA");
         return;
     }
@@ -53,6 +53,31 @@ fn info_reports_libtorch_2_11() {
     let version = info["libtorch_version"].as_str().expect("libtorch version found");
     assert!(version.starts_with("2.11.0"), "{version}");
     assert!(info["libtorch_path"].as_str().is_some_and(|p| p.ends_with("lib")), "{info}");
-    assert_eq!(info["cuda_available"], tch::Cuda::is_available());
+    assert_eq!(info["cuda_available"], crate::common::has_cuda());
     assert!(info["cpu_threads"].as_i64().unwrap() >= 1);
+}
+
+#[test]
+fn cuda_is_loaded_only_where_a_driver_exists() {
+    // The binary does not link libtorch_cuda.so (it costs a CPU run ~350 MiB)…
+    let elf = std::process::Command::new("readelf").args(["-d", env!("CARGO_BIN_EXE_nnopt")]).output();
+    match elf {
+        Ok(out) => {
+            let dynamic = String::from_utf8_lossy(&out.stdout);
+            assert!(dynamic.contains("libtorch_cpu.so"), "{dynamic}");
+            assert!(!dynamic.contains("libtorch_cuda.so"), "libtorch_cuda.so is linked:\n{dynamic}");
+        }
+        Err(e) => eprintln!("SKIPPED the NEEDED check: readelf is not installed ({e})"),
+    }
+    // …and loads it at start-up exactly where a CUDA driver is present.
+    let driver = std::path::Path::new("/proc/driver/nvidia").exists();
+    let info = nnopt_json(&["info", "--json"]);
+    let loaded = info["cuda_library"].as_str().unwrap().to_string();
+    if driver {
+        assert_eq!(loaded, "loaded", "{info}");
+    } else {
+        assert_eq!(loaded, "no-driver", "{info}");
+    }
+    let text = nnopt_json(&["--json", "info"]);
+    assert_eq!(text["cuda_available"], loaded == "loaded" && text["cuda_device_count"].as_i64().unwrap() > 0);
 }

@@ -97,9 +97,15 @@ pub fn max_abs_diff(ours: &serde_json::Value, reference: &serde_json::Value, pat
     }
 }
 
+/// Whether libtorch sees a GPU, after loading its CUDA library as `main` does.
+pub fn has_cuda() -> bool {
+    nnopt::cuda::load();
+    tch::Cuda::is_available()
+}
+
 /// Whether libtorch sees a GPU; tests that need one print why they skip.
 pub fn cuda_or_skip(test: &str) -> bool {
-    if tch::Cuda::is_available() {
+    if has_cuda() {
         true
     } else {
         eprintln!("SKIPPED {test}: no CUDA device on this machine (tch::Cuda::is_available() is false)");

@@ -32,13 +32,16 @@ fn display_round_trips() {
 #[test]
 fn cpu_always_resolves_and_auto_follows_cuda() {
     assert_eq!(DeviceSpec::Cpu.resolve().unwrap(), Device::Cpu);
-    let expected = if tch::Cuda::is_available() { Device::Cuda(0) } else { Device::Cpu };
+    let expected = if crate::common::has_cuda() { Device::Cuda(0) } else { Device::Cpu };
     assert_eq!(DeviceSpec::Auto.resolve().unwrap(), expected);
 }
 
 #[test]
 fn a_missing_gpu_is_a_usage_error() {
-    let count = tch::Cuda::device_count() as usize;
+    let count = {
+        crate::common::has_cuda();
+        tch::Cuda::device_count() as usize
+    };
     let err = DeviceSpec::Cuda(Some(count)).resolve().unwrap_err();
     assert_eq!(exit_code(&err), 2);
     assert!(err.to_string().contains("CUDA"), "{err}");
