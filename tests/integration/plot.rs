@@ -40,7 +40,9 @@ fn every_command_draws_png_and_svg() {
     let dir = scratch("plots");
     let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
     let w = p("w.safetensors");
-    let cases: Vec<(Vec<String>, Vec<(String, u32, u32)>)> = vec![
+    // (command line, pictures it writes with their sizes)
+    type Case = (Vec<String>, Vec<(String, u32, u32)>);
+    let cases: Vec<Case> = vec![
         (
             vec!["perceptron".into(), "--plot".into(), p("perceptron.png")],
             vec![(p("perceptron.png"), 900, 760)],
