@@ -117,9 +117,10 @@ pub fn evaluate(
     let norm = normalization(&loaded, &data, out)?;
     let evaluation = evaluate_net(
         &loaded.net,
-        &norm.apply(&data.test.images, device)?,
+        &data.test.images.f_to_device(device).map_err(torch)?,
         &data.test.labels.f_to_device(device).map_err(torch)?,
         data.classes,
+        &norm,
     )?;
     Ok(EvaluateReport {
         weights: path.to_path_buf(),

@@ -449,6 +449,9 @@ pub struct TrainArgs {
     /// One batch per epoch: a quick check that everything runs.
     #[arg(long)]
     pub dry_run: bool,
+    /// Train on the first N training images only (the normalization still uses all of them).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<i64>,
     /// Print the running training loss on stderr every N batches (0: never).
     #[arg(long, default_value_t = TrainConfig::default().log_interval)]
     pub log_interval: usize,
@@ -525,6 +528,7 @@ fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
         hidden: args.hidden,
         dry_run: args.dry_run,
         log_interval: args.log_interval,
+        limit: args.limit,
     };
     let files = train::OutputFiles {
         save: args.save,

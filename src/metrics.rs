@@ -6,6 +6,7 @@ use serde::Serialize;
 use tch::nn::Module;
 use tch::{Device, Kind, Reduction, Tensor};
 
+use crate::data::Normalization;
 use crate::error::torch;
 use crate::mlp::Network;
 
@@ -25,8 +26,15 @@ pub struct Evaluation {
 /// Images per forward pass: bounds the activations' memory on large test sets.
 const CHUNK: i64 = 4096;
 
-/// Evaluates `net` on normalized `images` (N×features, on the net's device) in chunks.
-pub fn evaluate(net: &Network, images: &Tensor, labels: &Tensor, classes: i64) -> Result<Evaluation> {
+/// Evaluates `net` on raw `images` (N×H×W bytes, on the net's device), normalized a chunk at a
+/// time: the float copy of a whole split never exists, so memory stays at the bytes.
+pub fn evaluate(
+    net: &Network,
+    images: &Tensor,
+    labels: &Tensor,
+    classes: i64,
+    normalization: &Normalization,
+) -> Result<Evaluation> {
     tch::no_grad(|| {
         let n = labels.size()[0];
         let mut loss_sum = 0.0;
@@ -36,7 +44,8 @@ pub fn evaluate(net: &Network, images: &Tensor, labels: &Tensor, classes: i64) -
         let (mut low, mut high): (Option<Tensor>, Option<Tensor>) = (None, None);
         while start < n {
             let len = CHUNK.min(n - start);
-            let logits = net.forward(&images.f_narrow(0, start, len).map_err(torch)?);
+            let chunk = images.f_narrow(0, start, len).map_err(torch)?;
+            let logits = net.forward(&normalization.apply(&chunk, chunk.device())?);
             let y = labels.f_narrow(0, start, len).map_err(torch)?;
             let loss = logits
                 .f_log_softmax(-1, Kind::Float)

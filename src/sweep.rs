@@ -1198,9 +1198,9 @@ fn finish(
                     train::train(&train_config, split, device, &mut hooks)?
                 }
             };
-            let x = trained.normalization.apply(&data.test.images, device)?;
+            let x = data.test.images.f_to_device(device).map_err(torch)?;
             let y = data.test.labels.f_to_device(device).map_err(torch)?;
-            let test = evaluate(&trained.net, &x, &y, data.classes)?;
+            let test = evaluate(&trained.net, &x, &y, data.classes, &trained.normalization)?;
             test_evaluations += 1;
             if let Some(path) = &files.save_best {
                 crate::weights::save(path, &trained.net, &trained.normalization, data)?;

@@ -73,6 +73,9 @@ pub struct TrainConfig {
     pub dry_run: bool,
     /// Report the running training loss every this many batches on stderr (0: never).
     pub log_interval: usize,
+    /// Train on the first this many training images only (a slice, for quick runs and
+    /// benchmarks); `None`: all of them.
+    pub limit: Option<i64>,
 }
 
 impl Default for TrainConfig {
@@ -88,6 +91,7 @@ impl Default for TrainConfig {
             hidden: vec![32],
             dry_run: false,
             log_interval: 0,
+            limit: None,
         }
     }
 }
@@ -116,6 +120,9 @@ impl TrainConfig {
         };
         if let Some(m) = momentum {
             ensure_usage((0.0..1.0).contains(&m), || format!("--momentum must be in [0, 1), got {m}"))?;
+        }
+        if let Some(limit) = self.limit {
+            ensure_usage(limit >= 1, || format!("--limit must be at least 1, got {limit}"))?;
         }
         let wd = self.weight_decay;
         ensure_usage(wd.is_finite() && wd >= 0.0, || {
@@ -349,9 +356,13 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         std::iter::once(data.features()).chain(config.hidden.iter().copied()).chain([data.classes]).collect();
     check_size(config, data, &widths, device)?;
     let normalization = Normalization::fit(&data.train.images)?;
-    let x_train = normalization.apply(&data.train.images, device)?;
-    let y_train = data.train.labels.f_to_device(device).map_err(torch)?;
-    let x_test = normalization.apply(&data.test.images, device)?;
+    let n = config.limit.map_or(data.train.len(), |l| l.min(data.train.len()));
+    // The images stay bytes on the device; each batch is normalized as it is drawn (the same
+    // elementwise arithmetic, so the same numbers) — a float copy of 60 000 images would be
+    // 188 MB for nothing.
+    let x_train = data.train.images.f_narrow(0, 0, n).and_then(|x| x.f_to_device(device)).map_err(torch)?;
+    let y_train = data.train.labels.f_narrow(0, 0, n).and_then(|y| y.f_to_device(device)).map_err(torch)?;
+    let x_test = data.test.images.f_to_device(device).map_err(torch)?;
     let y_test = data.test.labels.f_to_device(device).map_err(torch)?;
 
     tch::manual_seed(config.seed as i64);
@@ -360,7 +371,6 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     guard("moving the network to --device", || vs.set_device(device))?;
     let mut opt = optimizer(config, &vs)?;
 
-    let n = data.train.len();
     let batches = if config.dry_run { 1 } else { (n + config.batch_size - 1) / config.batch_size };
     let mut epochs = Vec::new();
     let mut stop = Stop::Finished;
@@ -383,7 +393,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             let start = batch * config.batch_size;
             let idx = order.f_narrow(0, start, config.batch_size.min(n - start)).map_err(torch)?;
             let len = idx.size()[0];
-            let inputs = x_train.f_index_select(0, &idx).map_err(torch)?;
+            let inputs = normalization.apply(&x_train.f_index_select(0, &idx).map_err(torch)?, device)?;
             let targets = y_train.f_index_select(0, &idx).map_err(torch)?;
             // Cross-entropy on the logits, as tch's `cross_entropy_for_logits`, through fallible calls.
             let loss = net
@@ -423,7 +433,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         }
         bar.finish_and_clear();
         let train_seconds = started.elapsed().as_secs_f64();
-        let test = evaluate(&net, &x_test, &y_test, data.classes)?;
+        let test = evaluate(&net, &x_test, &y_test, data.classes, &normalization)?;
         let metrics = EpochMetrics {
             epoch,
             lr,
@@ -466,7 +476,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     // The last epoch's evaluation is of the final weights, unless divergence restored older ones.
     let test = match last_test {
         Some(test) if !matches!(stop, Stop::Diverged { .. }) => test,
-        _ => evaluate(&net, &x_test, &y_test, data.classes)?,
+        _ => evaluate(&net, &x_test, &y_test, data.classes, &normalization)?,
     };
     let mut warnings = Vec::new();
     if let (Stop::Stalled { .. } | Stop::Dead { .. }, Some(why)) = (&stop, stop.describe(config)) {

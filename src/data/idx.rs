@@ -57,6 +57,20 @@ pub fn maybe_gunzip(raw: Vec<u8>, path: &Path, limit: u64) -> Result<Vec<u8>> {
 
 /// Decodes IDX `bytes` read from `path` (named in errors), expecting magic `expected`.
 pub fn parse(bytes: &[u8], path: &Path, expected: u32) -> Result<Idx> {
+    let (dims, header) = check(bytes, path, expected)?;
+    Ok(Idx { dims, data: bytes[header..].to_vec() })
+}
+
+/// [`parse`] on bytes it may keep: the data is the same buffer with the header cut off, not a
+/// copy (a 47 MB image file stays 47 MB in memory, not 94).
+pub fn parse_vec(mut bytes: Vec<u8>, path: &Path, expected: u32) -> Result<Idx> {
+    let (dims, header) = check(&bytes, path, expected)?;
+    bytes.drain(..header);
+    Ok(Idx { dims, data: bytes })
+}
+
+/// Validates an IDX file's header against its length: the dimensions and the header's size.
+fn check(bytes: &[u8], path: &Path, expected: u32) -> Result<(Vec<usize>, usize)> {
     let what =
         if expected == IMAGES_MAGIC { "images (magic 0x00000803)" } else { "labels (magic 0x00000801)" };
     let p = path.display();
@@ -100,17 +114,20 @@ pub fn parse(bytes: &[u8], path: &Path, expected: u32) -> Result<Idx> {
         "{p}: truncated: the header promises {shape} = {count} bytes of data, the file has {body}"
     );
     ensure!(body == count, "{p}: {} bytes after the {shape} data the header describes", body - count);
-    Ok(Idx { dims, data: bytes[header..].to_vec() })
+    Ok((dims, header))
 }
 
 /// Reads an image file: `(count, rows, columns, pixels)`.
 pub fn read_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
-    parse_images(&read_file(path)?, path)
+    images(parse_vec(read_file(path)?, path, IMAGES_MAGIC)?, path)
 }
 
 /// Decodes an image file's bytes: `(count, rows, columns, pixels)`.
 pub fn parse_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
-    let idx = parse(bytes, path, IMAGES_MAGIC)?;
+    images(parse(bytes, path, IMAGES_MAGIC)?, path)
+}
+
+fn images(idx: Idx, path: &Path) -> Result<(usize, usize, usize, Vec<u8>)> {
     let &[n, h, w] = &idx.dims[..] else {
         bail!("{}: expected 3 dimensions, found {}", path.display(), idx.dims.len());
     };
@@ -120,7 +137,7 @@ pub fn parse_images(bytes: &[u8], path: &Path) -> Result<(usize, usize, usize, V
 
 /// Reads a label file.
 pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
-    Ok(parse(&read_file(path)?, path, LABELS_MAGIC)?.data)
+    Ok(parse_vec(read_file(path)?, path, LABELS_MAGIC)?.data)
 }
 
 /// Encodes an IDX file of unsigned bytes (used by tests and tools that write data sets).

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""The PyTorch side of scripts/bench: the same workloads nnopt runs, written for PyTorch 2.11.
+
+    scripts/torch-python scripts/bench_torch.py perceptron --form nograd --samples 10 --epochs 1000
+    scripts/torch-python scripts/bench_torch.py perceptron --form notebook --samples 10 --epochs 100
+    scripts/torch-python scripts/bench_torch.py mlp --batch-size 64 [--limit N] [--epochs 1]
+    scripts/torch-python scripts/bench_torch.py autograd
+    scripts/torch-python scripts/bench_torch.py sgemm
+
+Each prints one JSON line. The perceptron runs the delta rule sample by sample as nnopt does,
+with the per-epoch loss and parameter history kept (as nnopt's JSON report has them):
+`nograd` updates w and b in place under torch.no_grad(); `notebook` is the notebook's own
+form (w and b require grad and are replaced by `w = w + …`, so the autograd graph grows).
+"""
+import argparse
+import gzip
+import json
+import os
+import time
+
+import torch
+
+
+def perceptron(args):
+    start = time.perf_counter()
+    torch.manual_seed(0)
+    w = torch.normal(0.0, 1.0, size=(3, 1))
+    b = torch.zeros(1)
+    n = args.samples
+    X = torch.arange(3 * n, dtype=torch.float32).reshape(n, 3) + torch.normal(0.0, 2.0, (n, 3))
+    y = torch.arange(n, dtype=torch.float32)
+    if args.form == "notebook":
+        w.requires_grad_(True)
+        b.requires_grad_(True)
+    history = []
+    loop = time.perf_counter()
+    context = torch.no_grad() if args.form == "nograd" else torch.enable_grad()
+    with context:
+        for epoch in range(args.epochs):
+            for i in range(n):
+                xi = X[i].reshape(1, 3)
+                z = xi @ w + b
+                y_hat = torch.maximum(z, torch.zeros_like(z))
+                error = (y[i].reshape(y_hat.shape) - y_hat).reshape(-1)
+                if args.form == "nograd":
+                    step = error * args.lr
+                    w += step * xi.reshape(3, 1)
+                    b += step
+                else:
+                    w = w + args.lr * error * X[i].reshape(3, 1)
+                    b = b + args.lr * error
+            z = X @ w + b
+            loss = ((y.reshape(-1, 1) - torch.maximum(z, torch.zeros_like(z))) ** 2 / 2).mean()
+            history.append({"epoch": epoch + 1, "w": w.detach().tolist(), "b": b.detach().tolist(), "loss": loss.item()})
+    loop_seconds = time.perf_counter() - loop
+    text = json.dumps({"history": history})
+    print(json.dumps({"steps": n * args.epochs, "loop_seconds": loop_seconds,
+                      "seconds": time.perf_counter() - start, "json_bytes": len(text)}))
+
+
+def load_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    rank = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(rank)]
+    return torch.frombuffer(bytearray(data[4 + 4 * rank:]), dtype=torch.uint8).reshape(dims)
+
+
+def mlp(args):
+    images = load_idx(os.path.join(args.data, "train-images-idx3-ubyte.gz"))
+    labels = load_idx(os.path.join(args.data, "train-labels-idx1-ubyte.gz")).long()
+    x = images.float().reshape(len(images), -1) / 255.0
+    x = (x - x.mean()) / x.std()
+    if args.limit:
+        x, labels = x[: args.limit], labels[: args.limit]
+    device = torch.device(args.device)
+    x, labels = x.to(device), labels.to(device)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(784, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)).to(device)
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    n = len(labels)
+    rates = []
+    for _ in range(args.epochs):
+        order = torch.randperm(n).to(device)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for s in range(0, n, args.batch_size):
+            idx = order[s: s + args.batch_size]
+            loss = torch.nn.functional.cross_entropy(net(x.index_select(0, idx)), labels.index_select(0, idx))
+            loss.item()  # nnopt reads every batch's loss (divergence check); so does this
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        rates.append(n / (time.perf_counter() - start))
+    print(json.dumps({"samples_per_second": rates[-1], "epochs": args.epochs, "threads": torch.get_num_threads()}))
+
+
+def autograd(_args):
+    x = torch.tensor([5.0])
+    w = torch.tensor([1.2], requires_grad=True)
+    b = torch.tensor([0.5], requires_grad=True)
+    act = torch.nn.functional.relu(w * x + b)
+    print(act, torch.autograd.grad(act, w, retain_graph=True), torch.autograd.grad(act, b))
+
+
+def sgemm(args):
+    a, b = torch.randn(args.n, args.n), torch.randn(args.n, args.n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    print(json.dumps({"gflops": 2 * args.n ** 3 / best / 1e9, "n": args.n, "threads": torch.get_num_threads()}))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("perceptron")
+    p.add_argument("--form", choices=["nograd", "notebook"], default="nograd")
+    p.add_argument("--samples", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=1000)
+    p.add_argument("--lr", type=float, default=0.001)
+    m = sub.add_parser("mlp")
+    m.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    m.add_argument("--batch-size", type=int, default=64)
+    m.add_argument("--epochs", type=int, default=1)
+    m.add_argument("--limit", type=int, default=0)
+    m.add_argument("--device", default="cpu")
+    sub.add_parser("autograd")
+    g = sub.add_parser("sgemm")
+    g.add_argument("--n", type=int, default=1024)
+    g.add_argument("--repeats", type=int, default=10)
+    args = ap.parse_args()
+    {"perceptron": perceptron, "mlp": mlp, "autograd": autograd, "sgemm": sgemm}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
