@@ -10,6 +10,7 @@ use nnopt::output::Output;
 use nnopt::train::{train, EpochMetrics, Hooks, TrainConfig};
 
 fn main() -> anyhow::Result<()> {
+    nnopt::cuda::load(); // first: libtorch sees a GPU only once its CUDA library is loaded
     let data = load(&DataSource::Synthetic { train: 20_000, test: 2_000 })?;
     let config = TrainConfig { epochs: 5, ..Default::default() }; // SGD, Nesterov, cosine lr
     let stop = AtomicBool::new(false);
@@ -21,7 +22,6 @@ fn main() -> anyhow::Result<()> {
         Ok(())
     };
     let mut hooks = Hooks { out: Output::default(), stop: &stop, on_epoch: &mut on_epoch };
-    nnopt::cuda::load(); // libtorch sees a GPU only once its CUDA library is loaded
     let trained = train(&config, &data, tch::Device::cuda_if_available(), &mut hooks)?;
     println!("stopped: {:?}", trained.report.stop);
     let path = std::env::temp_dir().join("nnopt-example.safetensors");

@@ -396,6 +396,7 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
         max_minutes: args.max_minutes,
     };
     config.validate()?;
+    let save_best = args.save_best.is_some();
     let files = SweepFiles { csv: args.csv, resume: args.resume, save_best: args.save_best };
     files.check()?;
     let plot = Target::optional("--plot", args.plot.as_deref())?;
@@ -408,7 +409,13 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
     if let Some(target) = &plot {
         sweep::figure(&report, &config.space).save(target)?;
     }
-    out.result(&report, |r| r.text.clone())
+    out.result(&report, |r| r.text.clone())?;
+    if report.best.is_none() && save_best {
+        anyhow::bail!(
+            "no trial succeeded, so --save-best has no weights to write; lower --lr or widen the search"
+        );
+    }
+    Ok(())
 }
 
 /// `--data`: shared by train, evaluate and predict.

@@ -46,21 +46,36 @@ fn dlopen(name: &str, flags: i32) -> Result<*mut libc::c_void, String> {
     }
 }
 
+/// Whether the NVIDIA driver's library can be loaded: the one condition for loading CUDA.
+pub fn driver_present() -> bool {
+    dlopen("libcuda.so.1", libc::RTLD_LAZY | libc::RTLD_LOCAL).is_ok()
+}
+
 /// Loads libtorch_cuda.so where a CUDA driver exists (once; later calls return the first answer).
+/// Call it first thing: libtorch decides once per process, at its first CUDA question (a
+/// `manual_seed` asks one), whether CUDA exists.
 pub fn load() -> CudaLibrary {
     STATE
         .get_or_init(|| {
-            if dlopen("libcuda.so.1", libc::RTLD_LAZY | libc::RTLD_LOCAL).is_err() {
+            if !driver_present() {
                 return (CudaLibrary::NoDriver, None);
             }
-            // The libtorch this binary was built against first, then the loader's search path
-            // (the rpath, LD_LIBRARY_PATH) for a binary carried to another machine.
-            let built = format!("{}/libtorch_cuda.so", env!("NNOPT_LIBTORCH_LIB"));
-            let flags = libc::RTLD_NOW | libc::RTLD_GLOBAL;
-            match dlopen(&built, flags).or_else(|_| dlopen("libtorch_cuda.so", flags)) {
-                Ok(_) => (CudaLibrary::Loaded, None),
-                Err(message) => (CudaLibrary::Failed, Some(message)),
+            // Beside the libtorch_cpu.so this process runs (so the two halves always match),
+            // then where this binary was built against, then the loader's search path.
+            let mut places: Vec<String> = crate::info::loaded_library_dir("libtorch_cpu.so")
+                .map(|dir| format!("{}/libtorch_cuda.so", dir.display()))
+                .into_iter()
+                .collect();
+            places.push(format!("{}/libtorch_cuda.so", env!("NNOPT_LIBTORCH_LIB")));
+            places.push("libtorch_cuda.so".to_string());
+            let mut errors = Vec::new();
+            for place in places {
+                match dlopen(&place, libc::RTLD_NOW | libc::RTLD_GLOBAL) {
+                    Ok(_) => return (CudaLibrary::Loaded, None),
+                    Err(message) => errors.push(message),
+                }
             }
+            (CudaLibrary::Failed, Some(errors.join("; ")))
         })
         .0
 }

@@ -48,7 +48,7 @@ pub fn collect() -> Info {
 }
 
 /// The directory a shared library was mapped from, read from `/proc/self/maps` (Linux).
-fn loaded_library_dir(name: &str) -> Option<PathBuf> {
+pub(crate) fn loaded_library_dir(name: &str) -> Option<PathBuf> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     maps.lines()
         .filter_map(|line| line.split_whitespace().nth(5))

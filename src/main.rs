@@ -4,9 +4,10 @@ use clap::Parser;
 
 fn main() {
     nnopt::error::install_panic_hook();
-    // Before any device query: libtorch sees CUDA only once libtorch_cuda.so is loaded.
-    nnopt::cuda::load();
     let cli = nnopt::cli::Cli::parse();
+    // Before anything touches libtorch (parsing does not): it sees CUDA only once
+    // libtorch_cuda.so is loaded, and decides so once per process.
+    nnopt::cuda::load();
     if let Err(err) = nnopt::cli::run(cli) {
         eprintln!("nnopt: {err:#}");
         std::process::exit(nnopt::error::exit_code(&err));

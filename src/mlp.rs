@@ -403,6 +403,12 @@ pub fn figure(report: &MlpReport) -> crate::plot::Figure {
     let change: Vec<Vec<f32>> =
         before.iter().zip(&after).map(|(b, a)| a.iter().zip(b).map(|(x, y)| x - y).collect()).collect();
     let units = before.len();
+    let hidden = report.fc1_before.len() / pixels;
+    let shown = if units < hidden {
+        format!("the first {units} of {hidden} units")
+    } else {
+        format!("{units} units")
+    };
     let columns = 8.min(units.max(1));
     let panel = |title: String, images: Vec<Vec<f32>>| Panel::Images {
         title,
@@ -414,11 +420,12 @@ pub fn figure(report: &MlpReport) -> crate::plot::Figure {
     };
     let grid_rows = units.div_ceil(columns) as u32;
     Figure {
-        width: 3 * (columns as u32 * 62 + 20),
-        height: grid_rows * 62 + 60,
+        // At least wide and tall enough for the panel titles, however few units there are.
+        width: 3 * (columns as u32 * 62 + 20).max(420),
+        height: (grid_rows * 62 + 60).max(200),
         columns: 3,
         panels: vec![
-            panel(format!("fc1.weight rows before the step ({units} units; red +, blue −)"), before),
+            panel(format!("fc1.weight rows before the step ({shown}; red +, blue −)"), before),
             panel("after one SGD step".into(), after),
             panel("the change −lr·grad (own scale)".into(), change),
         ],

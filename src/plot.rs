@@ -411,7 +411,8 @@ where
             let cell = ((w as usize).saturating_sub(10) / columns.max(&1))
                 .min((h as usize).saturating_sub(10) / rows.max(1))
                 .max(1);
-            let scale = (cell.saturating_sub(4) / (*width).max(1)).max(1);
+            // One scale for both axes, so a picture keeps its shape and fits its cell.
+            let scale = (cell.saturating_sub(4) / (*width).max(*height).max(1)).max(1);
             for (k, image) in images.iter().enumerate() {
                 let (ox, oy) = ((k % columns) * cell + 5, (k / columns) * cell + 5);
                 let bound = image.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);

@@ -669,6 +669,8 @@ pub struct Rung {
     pub results: Vec<(usize, Option<f64>)>,
     /// The trials that went on to the next rung.
     pub promoted: Vec<usize>,
+    /// False for a rung cut short by --max-minutes or Ctrl-C (nothing was promoted from it).
+    pub complete: bool,
 }
 
 /// A whole sweep, as `--json` prints it.
@@ -739,10 +741,21 @@ impl SweepFiles {
 const CSV_TAIL: [&str; 5] = ["epochs", "validation_accuracy", "seconds", "status", "trial"];
 
 /// The results already in a `--resume` file, keyed by (hyperparameters, epochs).
-fn read_resume(path: &Path, space: &Space) -> Result<HashMap<(Vec<String>, usize), Trial>> {
+fn read_resume(path: &Path, space: &Space, identity: &str) -> Result<HashMap<(Vec<String>, usize), Trial>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("--resume {}: cannot read", path.display()))?;
     let mut lines = text.lines();
+    // The first line names the run the rows belong to: other data, seed or split would make
+    // them another sweep's results.
+    let recorded = lines.next().unwrap_or("");
+    if recorded != identity {
+        return Err(usage(format!(
+            "--resume {}: it records {:?}, but this sweep is {identity:?}; resume with the same --data, --seed, \
+             --strategy, --validation, --startup-trials and --grid-points",
+            path.display(),
+            recorded
+        )));
+    }
     let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
     let names: Vec<&str> = space.dims.iter().map(|(n, _)| *n).collect();
     let expected: Vec<&str> = names.iter().copied().chain(CSV_TAIL).collect();
@@ -757,7 +770,7 @@ fn read_resume(path: &Path, space: &Space) -> Result<HashMap<(Vec<String>, usize
     let mut done = HashMap::new();
     for (row, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
-        let bad = || anyhow::anyhow!("--resume {}: row {} is malformed: {line:?}", path.display(), row + 2);
+        let bad = || anyhow::anyhow!("--resume {}: row {} is malformed: {line:?}", path.display(), row + 3);
         if cells.len() != expected.len() {
             return Err(bad());
         }
@@ -772,8 +785,25 @@ fn read_resume(path: &Path, space: &Space) -> Result<HashMap<(Vec<String>, usize
         let seconds: f64 = cells[n + 2].parse().map_err(|_| bad())?;
         let status = Status::parse(cells[n + 3]).ok_or_else(bad)?;
         let trial: usize = cells[n + 4].parse().map_err(|_| bad())?;
+        // What nnopt writes: an accuracy in [0, 1] exactly for the trials that trained to the
+        // end, a time ≥ 0, no interrupted trial (those are run again), each run once.
+        let sane_accuracy = match (status, accuracy) {
+            (Status::Ok, Some(a)) => (0.0..=1.0).contains(&a),
+            (Status::Diverged | Status::Stalled | Status::Dead, None) => true,
+            _ => false,
+        };
+        if !(sane_accuracy && seconds.is_finite() && seconds >= 0.0) || epochs == 0 {
+            return Err(bad());
+        }
         // The configuration itself is rebuilt by the strategy; only its results are taken.
         let placeholder = Config(Vec::new());
+        if done.contains_key(&(key.clone(), epochs)) {
+            return Err(anyhow::anyhow!(
+                "--resume {}: row {} repeats an earlier run",
+                path.display(),
+                row + 3
+            ));
+        }
         done.insert(
             (key, epochs),
             Trial {
@@ -791,7 +821,7 @@ fn read_resume(path: &Path, space: &Space) -> Result<HashMap<(Vec<String>, usize
 }
 
 /// Appends one trial to the CSV and flushes it, so an interrupted sweep keeps every finished one.
-fn append_csv(path: &Path, space: &Space, trial: &Trial) -> Result<()> {
+fn append_csv(path: &Path, space: &Space, identity: &str, trial: &Trial) -> Result<()> {
     let exists = path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -800,6 +830,8 @@ fn append_csv(path: &Path, space: &Space, trial: &Trial) -> Result<()> {
         .with_context(|| format!("--csv {}: cannot open", path.display()))?;
     let mut text = String::new();
     if !exists {
+        text.push_str(identity);
+        text.push('\n');
         let names: Vec<&str> = space.dims.iter().map(|(n, _)| *n).chain(CSV_TAIL).collect();
         text.push_str(&names.join(","));
         text.push('\n');
@@ -829,6 +861,8 @@ struct Runner<'a> {
     out: Output,
     stop: &'a AtomicBool,
     csv: Option<PathBuf>,
+    /// The CSV's first line: what makes two sweeps' rows interchangeable.
+    identity: String,
     resumed: HashMap<(Vec<String>, usize), Trial>,
     started: Instant,
     finished: Vec<Trial>,
@@ -877,6 +911,8 @@ impl Runner<'_> {
             Stop::Dead { .. } => Status::Dead,
             Stop::Interrupted { .. } => Status::Interrupted,
         };
+        // Finished, but no better than guessing the most common class: it learned nothing.
+        let status = if status == Status::Ok && trained.report.at_chance { Status::Dead } else { status };
         let accuracy = (status == Status::Ok).then_some(trained.report.final_metrics.test_accuracy);
         let result = Trial {
             trial,
@@ -893,9 +929,10 @@ impl Runner<'_> {
 
     /// Records a finished trial: CSV row, progress line, best so far.
     fn finish(&mut self, trial: Trial, trained: Option<Trained>) -> Result<()> {
-        if !trial.resumed {
+        // An interrupted trial is not finished: it is not recorded, so --resume runs it again.
+        if !trial.resumed && trial.status != Status::Interrupted {
             if let Some(path) = &self.csv {
-                append_csv(path, &self.config.space, &trial)?;
+                append_csv(path, &self.config.space, &self.identity, &trial)?;
             }
         }
         self.bar.inc(1);
@@ -952,12 +989,24 @@ pub fn run(
     files.check()?;
     let base = TrainConfig { epochs: config.epochs, seed: config.seed, ..TrainConfig::default() };
     let split = validation_split(data, config.validation, config.seed)?;
+    let identity = format!(
+        "# nnopt sweep: strategy={} seed={} data={} validation={} startup_trials={} grid_points={}",
+        serde_json::to_value(config.strategy)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        config.seed,
+        data.spec,
+        config.validation,
+        config.startup_trials,
+        config.grid_points
+    );
     let resumed = match &files.resume {
-        Some(path) => read_resume(path, &config.space)?,
+        Some(path) => read_resume(path, &config.space, &identity)?,
         None => HashMap::new(),
     };
     let planned = match config.strategy {
-        Strategy::Grid => config.grid().len(),
+        Strategy::Grid => config.grid().len(), // at most: Adam's unused momentum merges points
         Strategy::Halving => halving_plan(config.trials, config.epochs).iter().map(|(n, _)| n).sum(),
         _ => config.trials,
     };
@@ -985,6 +1034,7 @@ pub fn run(
         out,
         stop,
         csv: files.csv_path().map(Path::to_path_buf),
+        identity,
         resumed,
         started: Instant::now(),
         finished: Vec::new(),
@@ -996,11 +1046,19 @@ pub fn run(
     let mut rungs = Vec::new();
     match config.strategy {
         Strategy::Grid => {
-            for (i, c) in config.grid().into_iter().enumerate() {
+            // Adam leaves momentum unused, so grid points differing only there are one trial.
+            let mut points: Vec<Config> = Vec::new();
+            for c in config.grid() {
+                let c = c.normalized(&base);
+                if !points.contains(&c) {
+                    points.push(c);
+                }
+            }
+            for (i, c) in points.iter().enumerate() {
                 if runner.should_stop() {
                     break;
                 }
-                runner.run(i + 1, &c.normalized(&base), config.epochs)?;
+                runner.run(i + 1, c, config.epochs)?;
             }
         }
         Strategy::Random => {
@@ -1046,6 +1104,13 @@ pub fn run(
                     results.push((i, trial.score(), trial.validation_accuracy));
                 }
                 if runner.stopped.is_some() {
+                    // Record what the cut-short rung trained; nothing is pruned by it.
+                    rungs.push(Rung {
+                        epochs,
+                        results: results.iter().map(|&(i, _, a)| (i + 1, a)).collect(),
+                        promoted: Vec::new(),
+                        complete: false,
+                    });
                     break;
                 }
                 // Stable: ties keep the earlier trial.
@@ -1060,6 +1125,7 @@ pub fn run(
                     } else {
                         Vec::new()
                     },
+                    complete: true,
                 });
                 alive = promoted;
             }
@@ -1075,7 +1141,6 @@ pub fn run(
 /// One entry per halving configuration: its last rung's result, `pruned` where it was not
 /// promoted to the final rung.
 fn collapse_rungs(runs: Vec<Trial>, rungs: &[Rung]) -> Vec<Trial> {
-    let last_rung = rungs.len();
     let mut by_trial: Vec<Trial> = Vec::new();
     for run in runs {
         match by_trial.iter_mut().find(|t| t.trial == run.trial) {
@@ -1084,14 +1149,17 @@ fn collapse_rungs(runs: Vec<Trial>, rungs: &[Rung]) -> Vec<Trial> {
             None => by_trial.push(run),
         }
     }
-    let finalists: Vec<usize> = rungs
-        .last()
-        .filter(|_| last_rung > 0)
-        .map(|r| r.results.iter().map(|&(t, _)| t).collect())
-        .unwrap_or_default();
-    let complete = rungs.last().is_some_and(|r| r.promoted.is_empty());
+    // Pruned: trained in a finished rung that promoted others, and not promoted.
+    let pruned = |trial: usize| {
+        rungs.iter().any(|r| {
+            r.complete
+                && !r.promoted.is_empty()
+                && r.results.iter().any(|&(t, _)| t == trial)
+                && !r.promoted.contains(&trial)
+        })
+    };
     for t in &mut by_trial {
-        if t.status == Status::Ok && !(complete && finalists.contains(&t.trial)) {
+        if t.status == Status::Ok && pruned(t.trial) {
             t.status = Status::Pruned;
         }
     }

@@ -630,11 +630,14 @@ pub fn run_command(
         out.note(format!("saved the weights to {}", path.display()));
     }
     let report = &trained.report;
-    if let Some(target) = &files.plot {
-        figure(report).save(target)?;
-    }
-    if let Some(target) = &files.confusion {
-        confusion_figure(report).save(target)?;
+    // A run that fails (diverged) draws nothing: no picture of a failure passed off as a result.
+    if !matches!(report.stop, Stop::Diverged { .. }) {
+        if let Some(target) = &files.plot {
+            figure(report).save(target)?;
+        }
+        if let Some(target) = &files.confusion {
+            confusion_figure(report).save(target)?;
+        }
     }
     out.result(report, render)?;
     out.chart("train loss", &report.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>());

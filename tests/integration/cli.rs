@@ -70,7 +70,7 @@ fn cuda_is_loaded_only_where_a_driver_exists() {
         Err(e) => eprintln!("SKIPPED the NEEDED check: readelf is not installed ({e})"),
     }
     // …and loads it at start-up exactly where a CUDA driver is present.
-    let driver = std::path::Path::new("/proc/driver/nvidia").exists();
+    let driver = nnopt::cuda::driver_present();
     let info = nnopt_json(&["info", "--json"]);
     let loaded = info["cuda_library"].as_str().unwrap().to_string();
     if driver {

@@ -18,3 +18,15 @@ mod repr;
 mod sweep;
 mod train;
 mod trust;
+
+/// Loads libtorch's CUDA library before any test runs, as `main` does: libtorch decides once per
+/// process whether CUDA exists, at its first CUDA question (a `manual_seed` asks one), and the
+/// tests run in parallel from the start.
+#[used]
+#[link_section = ".init_array"]
+static LOAD_CUDA_FIRST: extern "C" fn() = {
+    extern "C" fn load() {
+        nnopt::cuda::load();
+    }
+    load
+};

@@ -163,6 +163,19 @@ fn the_terminal_chart_shows_on_a_terminal_only() {
     assert!(tty.contains("loss ") && tty.contains('▁'), "no chart on a terminal:\n{tty}");
     let piped = nnopt_ok(&["--device", "cpu", "perceptron", "--epochs", "30"]);
     assert!(!piped.contains('▁') && !piped.contains('█'), "a chart in piped output");
-    let json = nnopt_ok(&["--device", "cpu", "--json", "perceptron", "--epochs", "30"]);
-    assert!(!json.contains('▁'));
+    // On a terminal too, --json and --quiet print no chart.
+    for flag in ["--json", "--quiet"] {
+        let out = std::process::Command::new("script")
+            .args([
+                "-q",
+                "-e",
+                "-c",
+                &format!("{bin} --device cpu {flag} perceptron --epochs 30"),
+                "/dev/null",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains('▁') && !text.contains('█'), "a chart with {flag} on a terminal:\n{text}");
+    }
 }

@@ -102,7 +102,13 @@ fn halving_keeps_the_best_half_and_doubles_the_budget() {
     // One entry per configuration: three pruned, one trained the full 4 epochs and won.
     let trials = v["trials"].as_array().unwrap();
     assert_eq!(trials.len(), 4);
-    assert_eq!(trials.iter().filter(|t| t["status"] == "pruned").count(), 3);
+    // The three others stopped early: pruned, or failed outright (a trial that learned nothing
+    // in its rung is recorded as dead, not as pruned).
+    let stopped: Vec<&str> =
+        trials.iter().filter(|t| t["status"] != "ok").map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(stopped.len(), 3, "{trials:?}");
+    assert!(stopped.iter().all(|s| ["pruned", "dead", "diverged", "stalled"].contains(s)), "{stopped:?}");
+    assert!(stopped.contains(&"pruned"));
     let winner = trials.iter().find(|t| t["status"] == "ok").unwrap();
     assert_eq!(winner["epochs"], 4);
     assert_eq!(v["best"]["trial"], winner["trial"]);
@@ -115,7 +121,11 @@ fn resume_reruns_nothing_finished_and_completes_the_rest() {
     let c = csv.to_str().unwrap();
     let args = ["--strategy", "tpe", "--startup-trials", "2", "--lr", "0.01..0.5:log"];
     let half = sweep(&[&args[..], &["--trials", "3", "--csv", c]].concat());
-    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 4, "a header and one row per trial");
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap().lines().count(),
+        5,
+        "the run, a header and one row per trial"
+    );
     let full = sweep(&[&args[..], &["--trials", "5", "--resume", c]].concat());
     let resumed: Vec<bool> =
         full["trials"].as_array().unwrap().iter().map(|t| t["resumed"].as_bool().unwrap()).collect();
@@ -127,7 +137,67 @@ fn resume_reruns_nothing_finished_and_completes_the_rest() {
     // A finished sweep resumed runs nothing.
     let again = sweep(&[&args[..], &["--trials", "5", "--resume", c]].concat());
     assert!(again["trials"].as_array().unwrap().iter().all(|t| t["resumed"] == true));
-    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 6);
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 7);
+    // Another seed's sweep, or a tampered row, is refused.
+    let other = nnopt(&[
+        "--device",
+        "cpu",
+        "sweep",
+        "--data",
+        DATA,
+        "--epochs",
+        "1",
+        "--strategy",
+        "tpe",
+        "--startup-trials",
+        "2",
+        "--lr",
+        "0.01..0.5:log",
+        "--trials",
+        "5",
+        "--seed",
+        "7",
+        "--resume",
+        c,
+    ]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("resume with the same --data, --seed"));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let tampered: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 2 {
+                let mut cells: Vec<&str> = l.split(',').collect();
+                cells[2] = "7.5";
+                cells.join(",")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&csv, tampered.join("\n") + "\n").unwrap();
+    let out = nnopt(&[
+        "--device",
+        "cpu",
+        "sweep",
+        "--data",
+        DATA,
+        "--epochs",
+        "1",
+        "--strategy",
+        "tpe",
+        "--startup-trials",
+        "2",
+        "--lr",
+        "0.01..0.5:log",
+        "--trials",
+        "5",
+        "--resume",
+        c,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("row 3 is malformed"));
 }
 
 #[test]
