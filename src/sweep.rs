@@ -130,8 +130,7 @@ impl Space {
             ),
             _ => {
                 let int = name == "batch_size";
-                if let Some((range, log)) =
-                    text.strip_suffix(":log").map(|r| (r, true)).or(Some((text, false)))
+                let (range, log) = text.strip_suffix(":log").map_or((text, false), |r| (r, true));
                 {
                     if let Some((lo, hi)) = range.split_once("..") {
                         let number = |s: &str| {
@@ -195,6 +194,11 @@ impl Space {
             config.validate()?;
         }
         Ok(())
+    }
+
+    /// One configuration drawn uniformly (log-uniformly for `:log` ranges) from the space.
+    pub fn sample(&self, rng: &mut StdRng) -> Config {
+        Config(self.dims.iter().map(|(n, d)| (*n, sample(d, rng))).collect())
     }
 
     /// The space as `--json` shows it.
@@ -1063,7 +1067,7 @@ pub fn run(
         }
         Strategy::Random => {
             for i in 0..config.trials {
-                let c = Config(config.space.dims.iter().map(|(n, d)| (*n, sample(d, &mut rng))).collect());
+                let c = config.space.sample(&mut rng);
                 if runner.should_stop() {
                     break;
                 }
@@ -1074,7 +1078,7 @@ pub fn run(
             let mut tpe = TpeSampler::new(&config.space)?;
             for i in 0..config.trials {
                 let c = if i < config.startup_trials {
-                    Config(config.space.dims.iter().map(|(n, d)| (*n, sample(d, &mut rng))).collect())
+                    config.space.sample(&mut rng)
                 } else {
                     tpe.ask(&config.space, &mut rng)?
                 };
@@ -1086,12 +1090,8 @@ pub fn run(
             }
         }
         Strategy::Halving => {
-            let configs: Vec<Config> = (0..config.trials)
-                .map(|_| {
-                    Config(config.space.dims.iter().map(|(n, d)| (*n, sample(d, &mut rng))).collect())
-                        .normalized(&base)
-                })
-                .collect();
+            let configs: Vec<Config> =
+                (0..config.trials).map(|_| config.space.sample(&mut rng).normalized(&base)).collect();
             let mut alive: Vec<usize> = (0..configs.len()).collect();
             let plan = halving_plan(config.trials, config.epochs);
             for (r, &(_, epochs)) in plan.iter().enumerate() {
@@ -1234,7 +1234,7 @@ fn finish(
     rungs: Vec<Rung>,
     out: Output,
 ) -> Result<SweepReport> {
-    let Runner { finished, best, stopped, stop, .. } = runner;
+    let Runner { finished, best, stopped, .. } = runner;
     // The winner: the best validation accuracy (the longest-trained among equals, so halving's
     // final survivor wins its ties).
     let winner = finished
@@ -1283,7 +1283,6 @@ fn finish(
             })
         }
     };
-    let _ = stop;
     let mattered_most = mattered_most(&config.space, &finished);
     let mut report = SweepReport {
         strategy: config.strategy,

@@ -264,3 +264,33 @@ fn max_minutes_stops_after_the_trial_in_progress() {
         "the budget is printed first: {stderr}"
     );
 }
+
+#[test]
+fn trials_are_scored_on_the_validation_split_never_the_test_set() {
+    use std::sync::atomic::AtomicBool;
+    // A data set whose test split is poisoned: every test label is 0. Scored on it, trials would
+    // sit near 10%; scored on the validation split (carved from the training set) they learn.
+    let mut data = {
+        let _rng = torch_rng();
+        load(&DataSource::parse(DATA).unwrap()).unwrap()
+    };
+    data.test.labels = data.test.labels.zeros_like();
+    let mut space = Space::default();
+    space.add("lr", "0.05,0.1").unwrap();
+    let config = SweepConfig { strategy: Strategy::Grid, space, epochs: 2, ..Default::default() };
+    let quiet = nnopt::output::Output { json: true, quiet: true };
+    let never = AtomicBool::new(false);
+    let report = {
+        let _rng = torch_rng();
+        nnopt::sweep::run(&config, &data, tch::Device::Cpu, &Default::default(), quiet, &never).unwrap()
+    };
+    let best = report.best.as_ref().unwrap();
+    assert!(
+        best.validation_accuracy > 0.4,
+        "trials learned on the validation split: {}",
+        best.validation_accuracy
+    );
+    // The winner's one test evaluation sees the poisoned labels: only its class-0 guesses count.
+    assert!(best.test_accuracy < 0.3, "{}", best.test_accuracy);
+    assert_eq!(report.test_evaluations, 1);
+}
