@@ -139,27 +139,12 @@ fn resume_reruns_nothing_finished_and_completes_the_rest() {
     assert!(again["trials"].as_array().unwrap().iter().all(|t| t["resumed"] == true));
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 7);
     // Another seed's sweep, or a tampered row, is refused.
-    let other = nnopt(&[
-        "--device",
-        "cpu",
-        "sweep",
-        "--data",
-        DATA,
-        "--epochs",
-        "1",
-        "--strategy",
-        "tpe",
-        "--startup-trials",
-        "2",
-        "--lr",
-        "0.01..0.5:log",
-        "--trials",
-        "5",
-        "--seed",
-        "7",
-        "--resume",
-        c,
-    ]);
+    let resume = |extra: &[&str]| {
+        let base = ["--device", "cpu", "sweep", "--data", DATA, "--epochs", "1", "--strategy", "tpe"];
+        let search = ["--startup-trials", "2", "--lr", "0.01..0.5:log", "--trials", "5", "--resume", c];
+        nnopt(&[&base[..], &search[..], extra].concat())
+    };
+    let other = resume(&["--seed", "7"]);
     assert_eq!(other.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&other.stderr).contains("resume with the same --data, --seed"));
     let text = std::fs::read_to_string(&csv).unwrap();
@@ -167,35 +152,15 @@ fn resume_reruns_nothing_finished_and_completes_the_rest() {
         .lines()
         .enumerate()
         .map(|(i, l)| {
+            let mut cells: Vec<&str> = l.split(',').collect();
             if i == 2 {
-                let mut cells: Vec<&str> = l.split(',').collect();
-                cells[2] = "7.5";
-                cells.join(",")
-            } else {
-                l.to_string()
+                cells[2] = "7.5"; // an accuracy of 750 %
             }
+            cells.join(",")
         })
         .collect();
     std::fs::write(&csv, tampered.join("\n") + "\n").unwrap();
-    let out = nnopt(&[
-        "--device",
-        "cpu",
-        "sweep",
-        "--data",
-        DATA,
-        "--epochs",
-        "1",
-        "--strategy",
-        "tpe",
-        "--startup-trials",
-        "2",
-        "--lr",
-        "0.01..0.5:log",
-        "--trials",
-        "5",
-        "--resume",
-        c,
-    ]);
+    let out = resume(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("row 3 is malformed"));
 }
