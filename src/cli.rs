@@ -195,6 +195,9 @@ pub struct MlpArgs {
     /// Draw fc1's weight rows as 28×28 images, before and after the SGD step (.png or .svg).
     #[arg(long, value_name = "FILE.png|svg")]
     pub plot: Option<PathBuf>,
+    /// Write fc1's weights before and after the SGD step as CSV (unit, pixel, before, after).
+    #[arg(long, value_name = "FILE.csv")]
+    pub csv: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -594,7 +597,13 @@ pub fn run(cli: Cli) -> Result<()> {
             let config =
                 MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden, graph: args.graph.wanted()? };
             let plot = Target::optional("--plot", args.plot.as_deref())?;
+            if let Some(path) = &args.csv {
+                crate::fsutil::ensure_writable("--csv", path)?;
+            }
             let report = mlp::run(&config, cli.global.device.resolve()?)?;
+            if let Some(path) = &args.csv {
+                crate::fsutil::write_atomic(path, mlp::fc1_csv(&report).as_bytes())?;
+            }
             args.graph.write(report.backward_graph.as_ref(), "the backward graph of the MLP's MSE loss")?;
             if let Some(target) = &plot {
                 mlp::figure(&report).save(target)?;

@@ -431,3 +431,13 @@ pub fn figure(report: &MlpReport) -> crate::plot::Figure {
         ],
     }
 }
+
+/// `mlp --csv`: the numbers behind `--plot`, one row per fc1 weight: unit, pixel, before, after.
+pub fn fc1_csv(report: &MlpReport) -> String {
+    let pixels = INPUT_FEATURES as usize;
+    let mut csv = String::from("unit,pixel,before,after\n");
+    for (k, (b, a)) in report.fc1_before.iter().zip(&report.fc1_after).enumerate() {
+        csv.push_str(&format!("{},{},{b},{a}\n", k / pixels, k % pixels));
+    }
+    csv
+}

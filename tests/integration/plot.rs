@@ -123,6 +123,12 @@ fn every_command_draws_png_and_svg() {
             assert_svg(Path::new(&path.replace(".png", ".svg")));
         }
     }
+    // The numbers behind the mlp picture are one flag away.
+    let csv = dir.join("fc1.csv");
+    nnopt_ok(&["--device", "cpu", "-q", "mlp", "--csv", csv.to_str().unwrap()]);
+    let rows: Vec<String> = std::fs::read_to_string(&csv).unwrap().lines().map(String::from).collect();
+    assert_eq!(rows[0], "unit,pixel,before,after");
+    assert_eq!(rows.len(), 1 + 32 * 784);
     let (gw, gh, colours) = decode(&dir.join("graph.png"));
     assert!(gw >= 600 && gh > 300 && colours > 20, "graph picture {gw}×{gh}");
 }
