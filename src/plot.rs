@@ -262,7 +262,17 @@ where
             let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
             let bx = background.iter().flat_map(|b| b.segments.iter().flat_map(|(a, c)| [a.0, c.0]));
             let (x0, x1) = span(xs.chain(bx), *log_x);
-            let (y0, y1) = span(ys, *log_y);
+            let all_y: Vec<f64> = ys.filter(|v| v.is_finite()).collect();
+            let (y0, y1) = span(all_y.iter().copied(), *log_y);
+            // The legend goes where the points are not: low when most of them sit high (accuracy
+            // near its top), high otherwise (falling losses).
+            let middle = if *log_y { (y0 * y1).sqrt() } else { (y0 + y1) / 2.0 };
+            let high = all_y.iter().filter(|&&v| v > middle).count();
+            let legend_corner = if 2 * high > all_y.len() {
+                SeriesLabelPosition::LowerRight
+            } else {
+                SeriesLabelPosition::UpperRight
+            };
             let mut builder = ChartBuilder::on(area);
             builder.caption(title, font(20)).margin(12).x_label_area_size(42).y_label_area_size(70);
             macro_rules! body {
@@ -326,7 +336,7 @@ where
                             .label_font(font(13))
                             .background_style(WHITE.mix(0.6))
                             .border_style(RGBColor(180, 180, 180))
-                            .position(SeriesLabelPosition::UpperRight)
+                            .position(legend_corner)
                             .draw()
                             .map_err(err)?;
                     }

@@ -1470,7 +1470,12 @@ pub fn figure(report: &SweepReport, space: &Space) -> crate::plot::Figure {
                 .rungs
                 .iter()
                 .filter_map(|r| {
-                    r.results.iter().find(|x| x.0 == t).map(|x| (r.epochs as f64, 100.0 * x.1.unwrap_or(0.0)))
+                    // A failed run has no accuracy: it is left out, not drawn at 0 %.
+                    r.results
+                        .iter()
+                        .find(|x| x.0 == t)
+                        .and_then(|x| x.1)
+                        .map(|a| (r.epochs as f64, 100.0 * a))
                 })
                 .collect();
             series.push(Series::new(format!("trial {t}"), points, Style::LinePoints));
