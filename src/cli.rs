@@ -94,17 +94,18 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
+// On every command: a negative value (`--seed -1`, `--lr -1`) is parsed and refused by its
+// own flag, not read as a flag.
 #[command(allow_negative_numbers = true)]
 pub struct AutogradArgs {
     /// The input x.
-    #[arg(long, default_value_t = AutogradConfig::default().x, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = AutogradConfig::default().x)]
     pub x: f64,
     /// The weight w (try --b -10 to see a zero gradient).
-    #[arg(long, default_value_t = AutogradConfig::default().w, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = AutogradConfig::default().w)]
     pub w: f64,
     /// The bias b.
-    #[arg(long, default_value_t = AutogradConfig::default().b, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = AutogradConfig::default().b)]
     pub b: f64,
     #[command(flatten)]
     pub graph: GraphArgs,
@@ -148,7 +149,6 @@ impl GraphArgs {
 }
 
 #[derive(Debug, Args)]
-// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
 #[command(allow_negative_numbers = true)]
 pub struct PerceptronArgs {
     /// Seed for libtorch's generator (torch.manual_seed); draws w, then the training noise, then
@@ -156,7 +156,7 @@ pub struct PerceptronArgs {
     #[arg(long, default_value_t = PerceptronConfig::default().seed)]
     pub seed: u64,
     /// Learning rate of the delta rule.
-    #[arg(long, default_value_t = PerceptronConfig::default().lr, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = PerceptronConfig::default().lr)]
     pub lr: f64,
     /// Passes over the training set in all (the notebook: one train_step, then 100 epochs).
     #[arg(long, default_value_t = PerceptronConfig::default().epochs)]
@@ -177,7 +177,6 @@ pub struct PerceptronArgs {
 }
 
 #[derive(Debug, Args)]
-// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
 #[command(allow_negative_numbers = true)]
 pub struct MlpArgs {
     /// Seed for libtorch's generator (torch.manual_seed); draws fc1.weight, fc1.bias, fc2.weight,
@@ -185,10 +184,10 @@ pub struct MlpArgs {
     #[arg(long, default_value_t = MlpConfig::default().seed)]
     pub seed: u64,
     /// Learning rate of the SGD step.
-    #[arg(long, default_value_t = MlpConfig::default().lr, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = MlpConfig::default().lr)]
     pub lr: f64,
     /// Width of the hidden layer.
-    #[arg(long, default_value_t = MlpConfig::default().hidden, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = MlpConfig::default().hidden)]
     pub hidden: i64,
     #[command(flatten)]
     pub graph: GraphArgs,
@@ -201,7 +200,6 @@ pub struct MlpArgs {
 }
 
 #[derive(Debug, Args)]
-// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
 #[command(allow_negative_numbers = true)]
 pub struct DescentArgs {
     /// The loss surface: quadratic, cosine, ill-conditioned, rosenbrock, rastrigin, saddle, step.
@@ -214,10 +212,10 @@ pub struct DescentArgs {
     #[arg(long, value_delimiter = ',')]
     pub optimizers: Option<Vec<String>>,
     /// Learning rate [default: the surface's, see --list].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long)]
     pub lr: Option<f64>,
     /// μ of momentum and nesterov.
-    #[arg(long, default_value_t = DescentConfig::default().momentum, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DescentConfig::default().momentum)]
     pub momentum: f64,
     /// Steps at most [default: the surface's].
     #[arg(long)]
@@ -304,7 +302,6 @@ pub enum StrategyArg {
 }
 
 #[derive(Debug, Args)]
-// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
 #[command(allow_negative_numbers = true)]
 pub struct SweepArgs {
     #[arg(long, value_enum, default_value_t = StrategyArg::Tpe)]
@@ -428,7 +425,6 @@ t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz; MNIST, Fashion-MNIST
 60000 + 10000; synthetic:TRAIN,TEST for other sizes)";
 
 #[derive(Debug, Args)]
-// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
 #[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
     #[arg(long, default_value = "synthetic", help = DATA_HELP)]
@@ -437,22 +433,22 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     pub epochs: usize,
     /// Images per SGD step.
-    #[arg(long, default_value_t = TrainConfig::default().batch_size, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     pub batch_size: i64,
     /// Initial learning rate, decayed along a cosine over the epochs [default: 0.05 for sgd, 0.001 for adam].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long)]
     pub lr: Option<f64>,
     /// SGD momentum, Nesterov when > 0 [default: 0.9]; not with --optimizer adam.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long)]
     pub momentum: Option<f64>,
     /// L2 weight decay.
-    #[arg(long, default_value_t = TrainConfig::default().weight_decay, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
     pub weight_decay: f64,
     /// Seed for the initial weights and the shuffling.
     #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub seed: u64,
     /// Hidden layer widths, comma-separated: 32 (the notebook's 784-32-10) or 256,128.
-    #[arg(long, value_delimiter = ',', default_values_t = TrainConfig::default().hidden, allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', default_values_t = TrainConfig::default().hidden)]
     pub hidden: Vec<i64>,
     #[arg(long, value_enum, default_value_t = OptimizerArg::Sgd)]
     pub optimizer: OptimizerArg,
@@ -493,7 +489,6 @@ const WEIGHTS_DATA_HELP: &str = "The data set to use [default: the one the weigh
 as recorded in the weights file]: a directory of MNIST-layout IDX files, `fashion`, or `synthetic`";
 
 #[derive(Debug, Args)]
-// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
 #[command(allow_negative_numbers = true)]
 pub struct EvaluateArgs {
     /// Weights saved by `nnopt train --save`.
@@ -504,7 +499,6 @@ pub struct EvaluateArgs {
 }
 
 #[derive(Debug, Args)]
-// A negative value (`--seed -1`) is parsed and refused by its own flag, not read as a flag.
 #[command(allow_negative_numbers = true)]
 pub struct PredictArgs {
     /// Weights saved by `nnopt train --save`.
