@@ -353,7 +353,7 @@ pub struct SweepArgs {
     /// Save the best trial's weights (the format of train --save).
     #[arg(long, value_name = "FILE.safetensors")]
     pub save_best: Option<PathBuf>,
-    /// Stop cleanly after the trial in progress once this many minutes have passed.
+    /// Start no new trial once this many minutes have passed (the first trial always runs).
     #[arg(long)]
     pub max_minutes: Option<f64>,
     /// Draw validation accuracy against each hyperparameter (.png or .svg).

@@ -885,7 +885,9 @@ impl Runner<'_> {
         if self.stop.load(Ordering::Relaxed) {
             self.stopped = Some("interrupted (Ctrl-C)".into());
         } else if let Some(m) = self.config.max_minutes {
-            if self.started.elapsed().as_secs_f64() >= m * 60.0 {
+            // The deadline is read between trials, never before the first: a sweep that ran
+            // nothing would have no winner to report, however small the budget.
+            if !self.finished.is_empty() && self.started.elapsed().as_secs_f64() >= m * 60.0 {
                 self.stopped = Some(format!("--max-minutes {m} reached"));
             }
         }
