@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     let config =
         SweepConfig { strategy: Strategy::Random, space, trials: 6, epochs: 2, ..Default::default() };
     let never = AtomicBool::new(false);
-    let report = run(&config, &data, tch::Device::Cpu, &SweepFiles::default(), Output::default(), &never)?;
+    let report = run(&config, data, tch::Device::Cpu, &SweepFiles::default(), Output::default(), &never)?;
     if let Some(best) = &report.best {
         println!(
             "best: {} → validation {:.3}, test {:.3}",

@@ -405,7 +405,7 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
     out.note(format!("loading {source}…"));
     let data = crate::data::load(&source)?;
     let stop = train::ctrl_c_flag();
-    let report = sweep::run(&config, &data, device, &files, out, &stop)?;
+    let report = sweep::run(&config, data, device, &files, out, &stop)?;
     if let Some(target) = &plot {
         sweep::figure(&report, &config.space).save(target)?;
     }

@@ -24,7 +24,7 @@ pub struct Evaluation {
 }
 
 /// Images per forward pass: bounds the activations' memory on large test sets.
-const CHUNK: i64 = 4096;
+const CHUNK: i64 = 1024;
 
 /// Evaluates `net` on raw `images` (N×H×W bytes, on the net's device), normalized a chunk at a
 /// time: the float copy of a whole split never exists, so memory stays at the bytes.
