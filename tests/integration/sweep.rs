@@ -260,3 +260,41 @@ fn trials_are_scored_on_the_validation_split_never_the_test_set() {
     assert!(best.test_accuracy < 0.3, "{}", best.test_accuracy);
     assert_eq!(report.test_evaluations, 1);
 }
+
+#[test]
+fn the_split_moves_rows_whole_and_keeps_their_order() {
+    use nnopt::data::{Dataset, Split};
+    use tch::{Kind, Tensor};
+    // Image i spells its index in its two pixels; label i is i % 10. After the in-place
+    // partition every image must still sit beside its own label, each split in ascending order.
+    let n = 2_345i64;
+    let index = Tensor::arange(n, (Kind::Int64, tch::Device::Cpu));
+    let images = Tensor::stack(&[index.remainder(256), index.divide_scalar_mode(256, "floor")], 1)
+        .to_kind(Kind::Uint8)
+        .reshape([n, 1, 2]);
+    let split = |images: Tensor| Split { images, labels: index.remainder(10) };
+    let data = Dataset {
+        name: "rows".into(),
+        train: split(images),
+        test: split(Tensor::zeros([n, 1, 2], (Kind::Uint8, tch::Device::Cpu))),
+        height: 1,
+        width: 2,
+        classes: 10,
+        spec: "rows".into(),
+        class_names: None,
+    };
+    let (parts, _) = validation_split(data, 0.2, 3).unwrap();
+    let decode = |s: &Split| -> (Vec<i64>, Vec<i64>) {
+        let px: Vec<i64> = Vec::try_from(s.images.to_kind(Kind::Int64).reshape([-1])).unwrap();
+        let rows: Vec<i64> = px.chunks(2).map(|p| p[0] + 256 * p[1]).collect();
+        (rows, Vec::try_from(&s.labels).unwrap())
+    };
+    let ((train, train_labels), (valid, valid_labels)) = (decode(&parts.train), decode(&parts.test));
+    assert!(train.windows(2).all(|w| w[0] < w[1]) && valid.windows(2).all(|w| w[0] < w[1]));
+    assert!(train.iter().zip(&train_labels).all(|(i, l)| i % 10 == *l), "labels travel with images");
+    assert!(valid.iter().zip(&valid_labels).all(|(i, l)| i % 10 == *l), "labels travel with images");
+    let mut all: Vec<i64> = train.iter().chain(&valid).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..n).collect::<Vec<_>>(), "every row once");
+    assert_eq!(valid.len(), 470, "20 % of each class, rounded: 10 × 47");
+}
