@@ -461,6 +461,10 @@ pub struct TrainArgs {
     /// Print the running training loss on stderr every N batches (0: never).
     #[arg(long, default_value_t = TrainConfig::default().log_interval)]
     pub log_interval: usize,
+    /// Read the loss back to the host every N batches [default: 1 on CPU, 64 on CUDA]; a
+    /// divergence is found when it is read, and the epoch's starting weights are restored.
+    #[arg(long, value_name = "N")]
+    pub sync_every: Option<usize>,
     /// Save the trained weights here (safetensors, PyTorch's parameter names).
     #[arg(long, value_name = "FILE.safetensors")]
     pub save: Option<PathBuf>,
@@ -533,6 +537,7 @@ fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
         dry_run: args.dry_run,
         log_interval: args.log_interval,
         limit: args.limit,
+        sync_every: args.sync_every,
     };
     let files = train::OutputFiles {
         save: args.save,

@@ -76,6 +76,20 @@ pub struct TrainConfig {
     /// Train on the first this many training images only (a slice, for quick runs and
     /// benchmarks); `None`: all of them.
     pub limit: Option<i64>,
+    /// Read the batches' losses back to the host every this many batches; `None`: the device's
+    /// default ([`default_sync_every`]). Divergence is detected when they are read.
+    pub sync_every: Option<usize>,
+}
+
+/// How often the host reads the loss back when `--sync-every` is not given: every batch on the
+/// CPU, where reading it costs nothing and a diverging run stops at the batch that diverged;
+/// every 64 batches on a GPU, where each read waits for the GPU's queue to drain.
+pub fn default_sync_every(device: Device) -> usize {
+    if device.is_cuda() {
+        64
+    } else {
+        1
+    }
 }
 
 impl Default for TrainConfig {
@@ -92,6 +106,7 @@ impl Default for TrainConfig {
             dry_run: false,
             log_interval: 0,
             limit: None,
+            sync_every: None,
         }
     }
 }
@@ -120,6 +135,11 @@ impl TrainConfig {
         };
         if let Some(m) = momentum {
             ensure_usage((0.0..1.0).contains(&m), || format!("--momentum must be in [0, 1), got {m}"))?;
+        }
+        if let Some(n) = self.sync_every {
+            ensure_usage(n >= 1, || {
+                "--sync-every must be at least 1 (batches between loss reads)".to_string()
+            })?;
         }
         if let Some(limit) = self.limit {
             ensure_usage(limit >= 1, || format!("--limit must be at least 1, got {limit}"))?;
@@ -340,6 +360,37 @@ fn optimizer(config: &TrainConfig, vs: &nn::VarStore) -> Result<nn::Optimizer> {
     .map_err(torch)
 }
 
+/// Reads the `pending` batches' losses back to the host — one transfer — and adds the finite
+/// ones, in order, to the epoch's sum (`loss_sum`, over `seen` images). Returns the first
+/// non-finite one, if any: its index among them and its value. The values are the float32
+/// losses widened to f64, exactly what reading each alone gives.
+fn read_losses(
+    pending: &mut Vec<(Tensor, i64)>,
+    loss_sum: &mut f64,
+    seen: &mut i64,
+) -> Result<Option<(usize, f64)>> {
+    let values: Vec<f64> = match &pending[..] {
+        [(loss, _)] => vec![loss.f_double_value(&[]).map_err(torch)?],
+        many => {
+            let losses: Vec<&Tensor> = many.iter().map(|(l, _)| l).collect();
+            Tensor::f_stack(&losses, 0)
+                .and_then(|t| t.f_to_kind(Kind::Double))
+                .and_then(|t| t.f_to_device(Device::Cpu))
+                .and_then(|t| Vec::<f64>::try_from(&t))
+                .map_err(torch)?
+        }
+    };
+    let lens: Vec<i64> = pending.drain(..).map(|(_, len)| len).collect();
+    for (k, (value, len)) in values.into_iter().zip(lens).enumerate() {
+        if !value.is_finite() {
+            return Ok(Some((k, value)));
+        }
+        *loss_sum += value * len as f64;
+        *seen += len;
+    }
+    Ok(None)
+}
+
 /// True when the first `STALL_EPOCHS` epochs' training losses are all the first one's.
 fn stalled(epochs: &[EpochMetrics]) -> bool {
     let Some(first) = epochs.first() else { return false };
@@ -352,6 +403,8 @@ fn stalled(epochs: &[EpochMetrics]) -> bool {
 /// Trains a fresh `Network` on `data` with `config`, on `device`.
 pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut Hooks) -> Result<Trained> {
     let config = &config.validate()?;
+    let sync_every = config.sync_every.unwrap_or_else(|| default_sync_every(device));
+    let config = &TrainConfig { sync_every: Some(sync_every), ..config.clone() };
     let widths: Vec<i64> =
         std::iter::once(data.features()).chain(config.hidden.iter().copied()).chain([data.classes]).collect();
     check_size(config, data, &widths, device)?;
@@ -389,6 +442,9 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         let order = Tensor::randperm(n, (Kind::Int64, Device::Cpu)).f_to_device(device).map_err(torch)?;
         let bar = hooks.out.progress(batches as u64, &format!("epoch {epoch}/{}", config.epochs));
         let (mut loss_sum, mut seen) = (0.0, 0i64);
+        // The losses of batches not yet read back, with their sizes: reading one makes the host
+        // wait for the device, so on a GPU they are read `sync_every` at a time.
+        let mut pending: Vec<(Tensor, i64)> = Vec::new();
         for batch in 0..batches {
             let start = batch * config.batch_size;
             let idx = order.f_narrow(0, start, config.batch_size.min(n - start)).map_err(torch)?;
@@ -401,32 +457,37 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
                 .f_log_softmax(-1, Kind::Float)
                 .and_then(|l| l.f_nll_loss(&targets, None::<Tensor>, tch::Reduction::Mean, -100))
                 .map_err(torch)?;
-            let value = loss.f_double_value(&[]).map_err(torch)?;
-            if !value.is_finite() {
-                tch::no_grad(|| {
-                    for ((_, mut p), good) in net.parameters().into_iter().zip(&snapshot) {
-                        p.f_copy_(good).map_err(torch)?;
-                    }
-                    Ok::<_, anyhow::Error>(())
-                })?;
-                stop = Stop::Diverged { epoch, batch: batch + 1, loss: value };
-                bar.finish_and_clear();
-                break 'epochs;
+            pending.push((loss.f_detach().map_err(torch)?, len));
+            let log_due =
+                config.log_interval > 0 && ((batch + 1) as usize).is_multiple_of(config.log_interval);
+            let interrupted = hooks.stop.load(Ordering::Relaxed);
+            if pending.len() >= sync_every || batch + 1 == batches || log_due || interrupted {
+                let first = batch + 1 - pending.len() as i64;
+                if let Some((k, value)) = read_losses(&mut pending, &mut loss_sum, &mut seen)? {
+                    // Steps after the diverged batch (when reads are batched) are undone with it.
+                    tch::no_grad(|| {
+                        for ((_, mut p), good) in net.parameters().into_iter().zip(&snapshot) {
+                            p.f_copy_(good).map_err(torch)?;
+                        }
+                        Ok::<_, anyhow::Error>(())
+                    })?;
+                    stop = Stop::Diverged { epoch, batch: first + k as i64 + 1, loss: value };
+                    bar.finish_and_clear();
+                    break 'epochs;
+                }
             }
             guard("zero_grad", || opt.zero_grad())?;
             loss.f_backward().map_err(torch)?;
             guard("the optimizer step", || opt.step())?;
-            loss_sum += value * len as f64;
-            seen += len;
             bar.inc(1);
-            if config.log_interval > 0 && ((batch + 1) as usize).is_multiple_of(config.log_interval) {
+            if log_due {
                 hooks.out.note(format!(
                     "epoch {epoch} [{seen}/{n} ({:.0}%)] train loss {:.6}",
                     100.0 * seen as f64 / n as f64,
                     loss_sum / seen as f64
                 ));
             }
-            if hooks.stop.load(Ordering::Relaxed) {
+            if interrupted {
                 stop = Stop::Interrupted { epoch, batch: batch + 1 };
                 break;
             }

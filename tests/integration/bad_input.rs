@@ -305,6 +305,7 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["train", "--batch-size", "1.5"], 2, "--batch-size"),
         (vec!["train", "--lr", "fast"], 2, "--lr"),
         (vec!["train", "--log-interval", "-1"], 2, "-1"),
+        (vec!["train", "--sync-every", "0"], 2, "--sync-every must be at least 1"),
         (vec!["autograd", "--x", "abc"], 2, "--x"),
         (vec!["autograd", "--w", "nan"], 2, "--w"),
         (vec!["mlp", "--seed", "1.5"], 2, "--seed"),

@@ -265,6 +265,58 @@ fn divergence_stops_with_advice_and_keeps_good_weights() {
 }
 
 #[test]
+fn reading_losses_in_batches_changes_when_not_what() {
+    // --sync-every sets how often the host reads the loss (64 batches on a GPU); the numbers and a
+    // divergence's verdict and restored weights are those of reading every batch.
+    let dir = scratch("sync_every");
+    let run = |every: &str, lr: &str| {
+        let w = dir.join(format!("w{every}_{lr}.safetensors"));
+        let out = nnopt(&[
+            "--device",
+            "cpu",
+            "--json",
+            "--quiet",
+            "train",
+            "--data",
+            "synthetic:2000,200",
+            "--epochs",
+            "2",
+            "--lr",
+            lr,
+            "--sync-every",
+            every,
+            "--save",
+            w.to_str().unwrap(),
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let _rng = torch_rng();
+        let params: Vec<Vec<f32>> = weights::load(&w, Device::Cpu)
+            .unwrap()
+            .net
+            .parameters()
+            .iter()
+            .map(|(_, t)| Vec::try_from(t.reshape([-1])).unwrap())
+            .collect();
+        (v, params)
+    };
+    let (a, wa) = run("1", "0.05");
+    let (b, wb) = run("7", "0.05");
+    assert_eq!(a["config"]["sync_every"], 1, "the CPU's default, reported");
+    assert_eq!(b["config"]["sync_every"], 7);
+    let losses = |v: &serde_json::Value| {
+        v["epochs"].as_array().unwrap().iter().map(|e| e["train_loss"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&a), losses(&b));
+    assert_eq!(a["final"], b["final"]);
+    assert_eq!(wa, wb);
+    let (c, wc) = run("1", "1e6");
+    let (d, wd) = run("50", "1e6");
+    assert_eq!(c["stop"]["reason"], "diverged");
+    assert_eq!(c["stop"], d["stop"], "the same batch is named");
+    assert_eq!(wc, wd, "the epoch's starting weights are restored either way");
+}
+
+#[test]
 fn bad_flags_are_usage_errors() {
     for (args, flag) in [
         (&["--epochs", "0"][..], "--epochs"),
@@ -273,6 +325,7 @@ fn bad_flags_are_usage_errors() {
         (&["--momentum", "1"], "--momentum"),
         (&["--weight-decay", "-1"], "--weight-decay"),
         (&["--hidden", "0"], "--hidden"),
+        (&["--sync-every", "0"], "--sync-every"),
         (&["--save", "/no/such/dir/w.safetensors"], "--save"),
         (&["--metrics", "/no/such/dir/m.csv"], "--metrics"),
     ] {
