@@ -615,7 +615,8 @@ impl TpeSampler {
 ///
 /// The rows are partitioned in place — training rows first, in their order, then validation
 /// rows, in theirs — and both splits are views of that one buffer: holding the training set
-/// twice (the original and a copy) would be the largest allocation of a sweep.
+/// twice (the original and a copy) would be the largest allocation of a sweep. The training
+/// tensors' storage is reordered: a `shallow_clone` of them kept elsewhere sees the new order.
 pub fn validation_split(data: Dataset, fraction: f64, seed: u64) -> Result<(Dataset, Split)> {
     let labels: Vec<i64> = Vec::try_from(&data.train.labels).map_err(torch)?;
     let mut by_class: Vec<Vec<i64>> = vec![Vec::new(); data.classes as usize];
@@ -1026,8 +1027,8 @@ fn describe(config: &Config) -> String {
 }
 
 /// Runs the sweep on `data` (whose test split only the winner sees). It takes the data set
-/// because it re-cuts the training split into train and validation copies and then releases the
-/// original's images: a sweep holds the training set once, not twice (Fashion-MNIST: 47 MB).
+/// because it partitions the training rows in place into training and validation views (see
+/// [`validation_split`]): a sweep holds the training set once, not twice (Fashion-MNIST: 47 MB).
 pub fn run(
     config: &SweepConfig,
     data: Dataset,

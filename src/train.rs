@@ -360,6 +360,30 @@ fn optimizer(config: &TrainConfig, vs: &nn::VarStore) -> Result<nn::Optimizer> {
     .map_err(torch)
 }
 
+/// Reads the `pending` losses of the batches up to `done` (1-based, inclusive) of `epoch`. On a
+/// non-finite one, restores `net` to the epoch's starting weights (`snapshot`) — undoing the
+/// steps taken after it too, when reads are batched — and returns the `Diverged` stop naming it.
+#[allow(clippy::too_many_arguments)]
+fn settle(
+    pending: &mut Vec<(Tensor, i64)>,
+    loss_sum: &mut f64,
+    seen: &mut i64,
+    epoch: usize,
+    done: i64,
+    net: &Network,
+    snapshot: &[Tensor],
+) -> Result<Option<Stop>> {
+    let first = done - pending.len() as i64;
+    let Some((k, loss)) = read_losses(pending, loss_sum, seen)? else { return Ok(None) };
+    tch::no_grad(|| {
+        for ((_, mut p), good) in net.parameters().into_iter().zip(snapshot) {
+            p.f_copy_(good).map_err(torch)?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(Some(Stop::Diverged { epoch, batch: first + k as i64 + 1, loss }))
+}
+
 /// Reads the `pending` batches' losses back to the host — one transfer — and adds the finite
 /// ones, in order, to the epoch's sum (`loss_sum`, over `seen` images). Returns the first
 /// non-finite one, if any: its index among them and its value. The values are the float32
@@ -374,8 +398,9 @@ fn read_losses(
         many => {
             let losses: Vec<&Tensor> = many.iter().map(|(l, _)| l).collect();
             Tensor::f_stack(&losses, 0)
-                .and_then(|t| t.f_to_kind(Kind::Double))
+                // To the CPU first: not every device has float64 (MPS), and half the bytes move.
                 .and_then(|t| t.f_to_device(Device::Cpu))
+                .and_then(|t| t.f_to_kind(Kind::Double))
                 .and_then(|t| Vec::<f64>::try_from(&t))
                 .map_err(torch)?
         }
@@ -460,18 +485,13 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             pending.push((loss.f_detach().map_err(torch)?, len));
             let log_due =
                 config.log_interval > 0 && ((batch + 1) as usize).is_multiple_of(config.log_interval);
-            let interrupted = hooks.stop.load(Ordering::Relaxed);
-            if pending.len() >= sync_every || batch + 1 == batches || log_due || interrupted {
-                let first = batch + 1 - pending.len() as i64;
-                if let Some((k, value)) = read_losses(&mut pending, &mut loss_sum, &mut seen)? {
-                    // Steps after the diverged batch (when reads are batched) are undone with it.
-                    tch::no_grad(|| {
-                        for ((_, mut p), good) in net.parameters().into_iter().zip(&snapshot) {
-                            p.f_copy_(good).map_err(torch)?;
-                        }
-                        Ok::<_, anyhow::Error>(())
-                    })?;
-                    stop = Stop::Diverged { epoch, batch: first + k as i64 + 1, loss: value };
+            // Read before this batch's step: reading every batch (the CPU's default), a diverged
+            // batch is never stepped.
+            if pending.len() >= sync_every || batch + 1 == batches || log_due {
+                if let Some(diverged) =
+                    settle(&mut pending, &mut loss_sum, &mut seen, epoch, batch + 1, &net, &snapshot)?
+                {
+                    stop = diverged;
                     bar.finish_and_clear();
                     break 'epochs;
                 }
@@ -480,6 +500,17 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             loss.f_backward().map_err(torch)?;
             guard("the optimizer step", || opt.step())?;
             bar.inc(1);
+            // After the step: Ctrl-C stops once the batch in progress is trained.
+            let interrupted = hooks.stop.load(Ordering::Relaxed);
+            if interrupted && !pending.is_empty() {
+                if let Some(diverged) =
+                    settle(&mut pending, &mut loss_sum, &mut seen, epoch, batch + 1, &net, &snapshot)?
+                {
+                    stop = diverged;
+                    bar.finish_and_clear();
+                    break 'epochs;
+                }
+            }
             if log_due {
                 hooks.out.note(format!(
                     "epoch {epoch} [{seen}/{n} ({:.0}%)] train loss {:.6}",

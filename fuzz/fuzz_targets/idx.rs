@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(n as u64 <= most, "asked for {n} bytes from {} of input", data.len());
             idx::vec_buffer(n)
         };
-        if let Ok((dims, bytes)) = idx::read_from(data, data.len() as u64, path, magic, GUNZIP_LIMIT, alloc) {
+        if let Ok((dims, bytes)) = idx::read_from(data, Some(data.len() as u64), path, magic, GUNZIP_LIMIT, alloc) {
             // What the reader accepts is consistent: the dimensions account for every byte.
             assert_eq!(dims.iter().product::<usize>(), bytes.len());
             if magic == idx::IMAGES_MAGIC {

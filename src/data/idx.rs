@@ -64,15 +64,17 @@ pub fn read<B: Buffer>(
         bail!("{}: is a directory, not an IDX file", path.display());
     }
     let file = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let size = file.metadata().with_context(|| format!("{}: cannot read", path.display()))?.len();
+    let metadata = file.metadata().with_context(|| format!("{}: cannot read", path.display()))?;
+    // A pipe or device reports no length: then only the limit bounds what it may hold.
+    let size = if metadata.is_file() { Some(metadata.len()) } else { None };
     read_from(BufReader::with_capacity(1 << 16, file), size, path, expected, MAX_BYTES, alloc)
 }
 
-/// [`read`] from any input of `size` bytes (`path` only names it in errors); a gzip stream may
-/// decompress to at most `limit` bytes.
+/// [`read`] from any input of `size` bytes, when that is known (`path` only names it in
+/// errors); a gzip stream may decompress to at most `limit` bytes.
 pub fn read_from<R: BufRead, B: Buffer>(
     mut input: R,
-    size: u64,
+    size: Option<u64>,
     path: &Path,
     expected: u32,
     limit: u64,
@@ -80,19 +82,27 @@ pub fn read_from<R: BufRead, B: Buffer>(
 ) -> Result<(Vec<usize>, B)> {
     let start = input.fill_buf().with_context(|| format!("{}: cannot read", path.display()))?;
     if start.starts_with(&[0x1f, 0x8b]) {
-        let most = size.saturating_mul(DEFLATE_MAX_RATIO).min(limit);
+        let most = size.map_or(limit, |s| s.saturating_mul(DEFLATE_MAX_RATIO).min(limit));
         let decoder = flate2::bufread::MultiGzDecoder::new(input).take(limit + 1);
         let source = Source { fail: "corrupt gzip data", size: Size::AtMost(most), limit };
         decode(decoder, path, expected, source, alloc)
     } else {
-        let source = Source { fail: "cannot read", size: Size::Exactly(size), limit: u64::MAX };
-        decode(input, path, expected, source, alloc)
+        match size {
+            Some(size) => {
+                let source = Source { fail: "cannot read", size: Size::Exactly(size), limit: u64::MAX };
+                decode(input, path, expected, source, alloc)
+            }
+            None => {
+                let source = Source { fail: "cannot read", size: Size::AtMost(limit), limit };
+                decode(input.take(limit + 1), path, expected, source, alloc)
+            }
+        }
     }
 }
 
 /// Decodes IDX `bytes` read from `path` (named in errors), expecting magic `expected`.
 pub fn parse(bytes: &[u8], path: &Path, expected: u32) -> Result<Idx> {
-    let (dims, data) = read_from(bytes, bytes.len() as u64, path, expected, MAX_BYTES, vec_buffer)?;
+    let (dims, data) = read_from(bytes, Some(bytes.len() as u64), path, expected, MAX_BYTES, vec_buffer)?;
     Ok(Idx { dims, data })
 }
 
@@ -110,7 +120,8 @@ struct Source {
 enum Size {
     /// A raw file: its length.
     Exactly(u64),
-    /// A gzip stream: what its compressed length (or the limit) allows.
+    /// A gzip stream (what its compressed length or the limit allows), or an input of unknown
+    /// length (the limit).
     AtMost(u64),
 }
 
@@ -145,7 +156,7 @@ fn decode<R: Read, B: Buffer>(
         }
         Size::AtMost(most) => ensure!(
             count as u64 <= most.saturating_sub(header as u64),
-            "{promised}, more than the gzip stream can hold"
+            "{promised}, more than the input can hold"
         ),
     }
     let mut buffer = alloc(count)?;
@@ -156,7 +167,7 @@ fn decode<R: Read, B: Buffer>(
     let after = std::io::copy(&mut r, &mut std::io::sink()).map_err(failed)?;
     ensure!(
         (header + count) as u64 + after <= source.limit,
-        "{p}: decompresses to more than {} bytes",
+        "{p}: decodes to more than {} bytes",
         source.limit
     );
     ensure!(after == 0, "{p}: {after} bytes after the {shape} data the header describes");

@@ -143,18 +143,18 @@ fn a_header_cannot_make_the_reader_allocate_what_the_input_cannot_hold() {
     let p = Path::new("huge-idx3-ubyte");
     // 16 bytes whose header promises a gigabyte of pixels: refused before any buffer is made.
     let header = idx::encode(&[1000, 1000, 1000], &[]);
-    for (bytes, expected) in [
-        (header.clone(), "the file has 0"),
-        (idx::gzip(&header).unwrap(), "more than the gzip stream can hold"),
-    ] {
+    for (bytes, expected) in
+        [(header.clone(), "the file has 0"), (idx::gzip(&header).unwrap(), "more than the input can hold")]
+    {
         let asked = Cell::new(false);
         let alloc = |n: usize| {
             asked.set(true);
             idx::vec_buffer(n)
         };
-        let err = idx::read_from(&bytes[..], bytes.len() as u64, p, IMAGES_MAGIC, idx::MAX_BYTES, alloc)
-            .unwrap_err()
-            .to_string();
+        let err =
+            idx::read_from(&bytes[..], Some(bytes.len() as u64), p, IMAGES_MAGIC, idx::MAX_BYTES, alloc)
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("truncated") && err.contains(expected), "{err}");
         assert!(!asked.get(), "no buffer for data that cannot be there");
     }
@@ -166,7 +166,7 @@ fn gzip_and_raw_read_alike_and_a_stream_is_checked_to_its_end() {
     let pixels: Vec<u8> = (0..3 * 4 * 5).map(|i| i as u8).collect();
     let raw = idx::encode(&[3, 4, 5], &pixels);
     let read = |bytes: &[u8]| {
-        idx::read_from(bytes, bytes.len() as u64, p, IMAGES_MAGIC, idx::MAX_BYTES, idx::vec_buffer)
+        idx::read_from(bytes, Some(bytes.len() as u64), p, IMAGES_MAGIC, idx::MAX_BYTES, idx::vec_buffer)
     };
     let (dims, data) = read(&idx::gzip(&raw).unwrap()).unwrap();
     assert_eq!((dims, data), (vec![3, 4, 5], pixels.clone()));
@@ -176,11 +176,17 @@ fn gzip_and_raw_read_alike_and_a_stream_is_checked_to_its_end() {
     assert!(read(&longer).unwrap_err().to_string().contains("2 bytes after the 3×4×5 data"));
     let shorter = idx::gzip(&raw[..raw.len() - 3]).unwrap();
     assert!(read(&shorter).unwrap_err().to_string().contains("the file has 57"));
+    // A gzip stream cut short, or followed by bytes that are no gzip member, is corrupt.
+    let gz = idx::gzip(&raw).unwrap();
+    for bad in [gz[..gz.len() - 6].to_vec(), [gz.clone(), b"junk".to_vec()].concat()] {
+        let err = read(&bad).unwrap_err().to_string();
+        assert!(err.contains("corrupt gzip data"), "{err}");
+    }
     // A gzip stream that inflates past the limit (16 + 60 + 2 bytes > 77) is refused.
-    let err = idx::read_from(&longer[..], longer.len() as u64, p, IMAGES_MAGIC, 77, idx::vec_buffer)
+    let err = idx::read_from(&longer[..], Some(longer.len() as u64), p, IMAGES_MAGIC, 77, idx::vec_buffer)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("decompresses to more than 77 bytes"), "{err}");
+    assert!(err.contains("decodes to more than 77 bytes"), "{err}");
 }
 
 #[test]
@@ -203,4 +209,21 @@ fn the_synthetic_set_is_pinned() {
     assert_eq!(first, [9, 1, 7, 3, 0, 2, 7, 9, 9, 5]);
     let pinned = [33633, 20286, 36547, 58044, 38257, 45849, 28135, 15839, 43384, 56328];
     assert!(ink.iter().zip(pinned).all(|(a, b)| (a - b).abs() <= 64), "synthetic checksum: {ink:?}");
+}
+
+#[test]
+fn a_pipe_of_unknown_length_reads_like_a_file() {
+    let dir = scratch("idx_fifo");
+    let fifo = dir.join("train-images-idx3-ubyte");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    let pixels: Vec<u8> = (0..2 * 3 * 4).map(|i| i as u8).collect();
+    let bytes = idx::encode(&[2, 3, 4], &pixels);
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+    };
+    let (dims, data) = idx::read(&fifo, IMAGES_MAGIC, idx::vec_buffer).unwrap();
+    writer.join().unwrap();
+    assert_eq!((dims, data), (vec![2, 3, 4], pixels));
 }
