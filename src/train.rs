@@ -362,7 +362,7 @@ fn optimizer(config: &TrainConfig, vs: &nn::VarStore) -> Result<nn::Optimizer> {
 
 /// Reads the `pending` losses of the batches up to `done` (1-based, inclusive) of `epoch`. On a
 /// non-finite one, restores `net` to the epoch's starting weights (`snapshot`) — undoing the
-/// steps taken after it too, when reads are batched — and returns the `Diverged` stop naming it.
+/// diverged batch's step and any taken after it — and returns the `Diverged` stop naming it.
 #[allow(clippy::too_many_arguments)]
 fn settle(
     pending: &mut Vec<(Tensor, i64)>,
@@ -485,27 +485,16 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             pending.push((loss.f_detach().map_err(torch)?, len));
             let log_due =
                 config.log_interval > 0 && ((batch + 1) as usize).is_multiple_of(config.log_interval);
-            // Read before this batch's step: reading every batch (the CPU's default), a diverged
-            // batch is never stepped.
-            if pending.len() >= sync_every || batch + 1 == batches || log_due {
-                if let Some(diverged) =
-                    settle(&mut pending, &mut loss_sum, &mut seen, epoch, batch + 1, &net, &snapshot)?
-                {
-                    stop = diverged;
-                    bar.finish_and_clear();
-                    break 'epochs;
-                }
-            }
             guard("zero_grad", || opt.zero_grad())?;
             loss.f_backward().map_err(torch)?;
             guard("the optimizer step", || opt.step())?;
             bar.inc(1);
-            // After the step: Ctrl-C stops once the batch in progress is trained.
+            // Ctrl-C stops once the batch in progress is trained; its loss is read first.
             let interrupted = hooks.stop.load(Ordering::Relaxed);
-            if interrupted && !pending.is_empty() {
-                if let Some(diverged) =
-                    settle(&mut pending, &mut loss_sum, &mut seen, epoch, batch + 1, &net, &snapshot)?
-                {
+            if pending.len() >= sync_every || batch + 1 == batches || log_due || interrupted {
+                let settled =
+                    settle(&mut pending, &mut loss_sum, &mut seen, epoch, batch + 1, &net, &snapshot)?;
+                if let Some(diverged) = settled {
                     stop = diverged;
                     bar.finish_and_clear();
                     break 'epochs;
