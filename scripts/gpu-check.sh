@@ -34,16 +34,28 @@ for cmd in autograd "perceptron --epochs 20"; do
   printf '%-40s ' "$cmd, cuda vs cpu:"
   python3 scripts/reference/compare.py "$tmp/cuda.json" "$tmp/cpu.json" --tol 1e-4 || fail=1
 done
-# The autograd graph read from libtorch: CUDA tensors carry the same nodes, names and edges.
-"$nnopt" --quiet --json --device cpu mlp --graph > "$tmp/cpu.json"
-"$nnopt" --quiet --json --device cuda mlp --graph > "$tmp/cuda.json"
-python3 - "$tmp/cpu.json" "$tmp/cuda.json" <<'PY' || fail=1
+# The autograd graph read from libtorch: CUDA tensors carry the same nodes, names and edges, in
+# each command's JSON graph and in every grad_fn=<…> its text prints.
+for cmd in "mlp --graph" "autograd --graph" "perceptron --graph --epochs 3"; do
+  # shellcheck disable=SC2086
+  "$nnopt" --quiet --json --device cpu $cmd > "$tmp/cpu.json"
+  # shellcheck disable=SC2086
+  "$nnopt" --quiet --json --device cuda $cmd > "$tmp/cuda.json"
+  # shellcheck disable=SC2086
+  "$nnopt" --quiet --device cpu $cmd | grep -o 'grad_fn=<[A-Za-z0-9]*>' > "$tmp/cpu.txt" || true
+  # shellcheck disable=SC2086
+  "$nnopt" --quiet --device cuda $cmd | grep -o 'grad_fn=<[A-Za-z0-9]*>' > "$tmp/cuda.txt" || true
+  python3 - "$cmd" "$tmp/cpu.json" "$tmp/cuda.json" "$tmp/cpu.txt" "$tmp/cuda.txt" <<'PY' || fail=1
 import json, sys
-cpu, cuda = (json.load(open(p)) for p in sys.argv[1:])
-same = cpu["grad_fn_chain"] == cuda["grad_fn_chain"] and cpu["backward_graph"] == cuda["backward_graph"]
-print(f"mlp backward graph, cuda vs cpu: {cuda['grad_fn_chain']}, {len(cuda['backward_graph']['nodes'])} nodes, {'same' if same else 'DIFFERENT'}")
+cmd = sys.argv[1]
+cpu, cuda = (json.load(open(p)) for p in sys.argv[2:4])
+cpu_names, cuda_names = (open(p).read().split() for p in sys.argv[4:6])
+keys = [k for k in ("grad_fn_chain", "backward_graph", "notebook_graph") if k in cpu]
+same = bool(keys) and all(cpu[k] == cuda.get(k) for k in keys) and cpu_names == cuda_names
+print(f"{cmd} graph, cuda vs cpu: {', '.join(keys)} and {len(cuda_names)} printed grad_fn names: {'same' if same else 'DIFFERENT'}")
 sys.exit(0 if same else 1)
 PY
+done
 # Training on the GPU: a short run must learn (the numbers differ from the CPU's in the last bits,
 # so they are checked for sense, not equality), and its speed is reported.
 "$nnopt" --quiet --json --device cuda train --epochs 2 > "$tmp/train.json"

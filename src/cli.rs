@@ -117,10 +117,12 @@ pub struct GraphArgs {
     /// Print the whole backward graph (an indented tree read from libtorch, leaves named).
     #[arg(long)]
     pub graph: bool,
-    /// Write the backward graph as Graphviz DOT (render with `dot -Tsvg FILE.dot`).
+    /// Write the backward graph as Graphviz DOT (render with `dot -Tsvg FILE.dot`); also prints
+    /// it, as --graph does.
     #[arg(long, value_name = "FILE.dot")]
     pub graph_dot: Option<PathBuf>,
-    /// Draw the backward graph as a picture, laid out by nnopt (.png or .svg; no Graphviz needed).
+    /// Draw the backward graph as a picture, laid out by nnopt (.png or .svg; no Graphviz
+    /// needed); also prints it, as --graph does.
     #[arg(long, value_name = "FILE.png|svg")]
     pub graph_image: Option<PathBuf>,
 }

@@ -212,9 +212,13 @@ impl Graph {
         for e in &self.edges {
             children[e.from].push((e.input, e.to));
         }
-        // (node, indent prefix, edge label, is last child); an explicit stack, no recursion.
-        let mut stack = vec![(root.id, String::new(), String::new(), true, true)];
-        while let Some((id, prefix, edge, last, is_root)) = stack.pop() {
+        // (node, indent prefix, edge label, is last child, depth); an explicit stack, no
+        // recursion. Indentation stops growing at MAX_INDENT levels (the depth is printed
+        // instead), so a 10 000-node chain prints in linear, not quadratic, space.
+        const MAX_INDENT: usize = 32;
+        let mut stack = vec![(root.id, String::new(), String::new(), true, 0usize)];
+        while let Some((id, prefix, edge, last, depth)) = stack.pop() {
+            let is_root = depth == 0;
             let node = &self.nodes[id];
             let branch = if is_root {
                 ""
@@ -223,20 +227,23 @@ impl Graph {
             } else {
                 "├─ "
             };
+            let deep = if depth > MAX_INDENT { format!("(depth {depth}) ") } else { String::new() };
             if shown[id] {
-                let _ = writeln!(text, "{prefix}{branch}{edge}{} (#{id}, shown above)", node.name);
+                let _ = writeln!(text, "{prefix}{branch}{deep}{edge}{} (#{id}, shown above)", node.name);
                 continue;
             }
             shown[id] = true;
-            let _ = writeln!(text, "{prefix}{branch}{edge}{} #{id}", Self::label(node));
+            let _ = writeln!(text, "{prefix}{branch}{deep}{edge}{} #{id}", Self::label(node));
             let child_prefix = if is_root {
                 String::new()
+            } else if depth >= MAX_INDENT {
+                prefix.clone()
             } else {
                 format!("{prefix}{}", if last { "   " } else { "│  " })
             };
             let count = children[id].len();
             for (i, &(input, child)) in children[id].iter().enumerate().rev() {
-                stack.push((child, child_prefix.clone(), format!("[{input}] "), i + 1 == count, false));
+                stack.push((child, child_prefix.clone(), format!("[{input}] "), i + 1 == count, depth + 1));
             }
         }
         text

@@ -163,6 +163,12 @@ pub struct GraphGrowth {
     pub updates: usize,
     /// The notebook's `self.w = self.w + …` on tensors that require grad.
     pub nodes: usize,
+    /// Edges of that graph (one per `next_functions` entry).
+    pub edges: usize,
+    /// How many nodes of each kind, by PyTorch's name (`MulBackward0`: 4, …).
+    pub names: std::collections::BTreeMap<String, usize>,
+    /// The leaves the graph reaches: the original `w` and `b`, however many updates ago.
+    pub leaves: Vec<String>,
     /// nnopt's in-place update without grad: always 0.
     pub nnopt_nodes: usize,
 }
@@ -184,7 +190,12 @@ pub fn graph_growth(
     let mut w =
         normal(&[NUM_INPUTS, 1], 0.0, 1.0).f_to_device(device).map_err(torch)?.set_requires_grad(true);
     let mut b = Tensor::f_zeros([1], (Kind::Float, device)).map_err(torch)?.set_requires_grad(true);
+    let leaves = [("w".to_string(), w.shallow_clone()), ("b".to_string(), b.shallow_clone())];
     let mut ours = Perceptron { w: w.detach().copy(), b: b.detach().copy(), lr: config.lr };
+    // The notebook writes `lr * error` with a Python float, which PyTorch wraps as a 0-dim
+    // tensor: aten::mul.Tensor, MulBackward0. tch's `tensor * f64` is aten::mul.Scalar
+    // (MulBackward1), so the rate goes in as a 0-dim tensor to build the notebook's very graph.
+    let lr = Tensor::from(config.lr).f_to_device(device).map_err(torch)?;
     let (x, y) = make_data(config.samples, device)?;
     let n = x.size()[0];
     let mut counts = Vec::new();
@@ -196,14 +207,28 @@ pub fn graph_growth(
             let linear = x_i.matmul(&w) + &b;
             let y_hat = linear.maximum(&linear.zeros_like());
             let error = (y.get(i).reshape(y_hat.size()) - y_hat).reshape([-1]);
-            w = &w + (&error * config.lr) * x.get(i).reshape([NUM_INPUTS, 1]);
-            b = &b + &error * config.lr;
+            w = &w + (&lr * &error) * x.get(i).reshape([NUM_INPUTS, 1]);
+            b = &b + &lr * &error;
             ours.train_sample(&x, &y, i);
             done += 1;
         }
-        let nodes = crate::graph::backward_graph(&w)?.nodes.len();
+        let mut graph = crate::graph::backward_graph(&w)?;
+        graph.name_leaves(&leaves);
+        let mut names = std::collections::BTreeMap::new();
+        for node in &graph.nodes {
+            *names.entry(node.name.clone()).or_insert(0) += 1;
+        }
+        let mut leaf_names: Vec<String> = graph.nodes.iter().filter_map(|n| n.variable.clone()).collect();
+        leaf_names.sort();
         let nnopt_nodes = crate::graph::backward_graph(&ours.w)?.nodes.len();
-        counts.push(GraphGrowth { updates: target, nodes, nnopt_nodes });
+        counts.push(GraphGrowth {
+            updates: target,
+            nodes: graph.nodes.len(),
+            edges: graph.edges.len(),
+            names,
+            leaves: leaf_names,
+            nnopt_nodes,
+        });
     }
     Ok(counts)
 }

@@ -54,6 +54,7 @@ def notebook_perceptron_growth(updates):
     torch.manual_seed(0)
     w = torch.normal(mean=0, std=1, size=(3, 1), requires_grad=True)
     b = torch.zeros(1, requires_grad=True)
+    leaves = {"w": w, "b": b}
     X = torch.arange(30, dtype=torch.float32).reshape((10, 3)) + torch.normal(0, 2, (10, 3))
     y = torch.arange(10, dtype=torch.float32)
     lr, counts, done = 0.001, [], 0
@@ -67,7 +68,17 @@ def notebook_perceptron_growth(updates):
             w = w + lr * error * X[i].reshape(3, 1)
             b = b + lr * error
             done += 1
-        counts.append({"updates": target, "nodes": len(walk(w, {})["nodes"])})
+        graph = walk(w, leaves)
+        names = {}
+        for node in graph["nodes"]:
+            names[node["name"]] = names.get(node["name"], 0) + 1
+        counts.append({
+            "updates": target,
+            "nodes": len(graph["nodes"]),
+            "edges": len(graph["edges"]),
+            "names": dict(sorted(names.items())),
+            "leaves": sorted(n["variable"] for n in graph["nodes"] if n["variable"] is not None),
+        })
     return counts
 
 

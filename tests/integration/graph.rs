@@ -84,22 +84,40 @@ fn a_ten_thousand_node_chain_is_walked_without_recursion() {
     for _ in 0..10_000 {
         x = &x * 1.0001;
     }
-    let mut graph = backward_graph(&x).unwrap();
-    graph.name_leaves(&[("w".into(), w.shallow_clone())]);
-    assert_eq!(graph.nodes.len(), 10_001);
-    assert_eq!(graph.edges.len(), 10_000);
-    // `x * 1.0001` with an f64 is aten::mul.Scalar: MulBackward1 (see the shared test).
-    assert!(graph.nodes[..10_000].iter().all(|n| n.name == "MulBackward1"), "{:?}", graph.nodes[0]);
-    assert_eq!(graph.nodes[10_000].variable.as_deref(), Some("w"));
-    assert_eq!(graph.tree().lines().count(), 10_001);
-    assert_eq!(graph.dot().matches(" -> ").count(), 10_000);
+    // The walk and everything read from it run on a thread with a 256 KiB stack: a recursive
+    // walk (one frame per node, 10 000 deep) would overflow it and abort the test binary.
+    let (x, w) = (x.shallow_clone(), w.shallow_clone());
+    let checks = move || {
+        let mut graph = backward_graph(&x).unwrap();
+        graph.name_leaves(&[("w".into(), w)]);
+        assert_eq!(graph.nodes.len(), 10_001);
+        assert_eq!(graph.edges.len(), 10_000);
+        // `x * 1.0001` with an f64 is aten::mul.Scalar: MulBackward1 (see the shared test).
+        assert!(graph.nodes[..10_000].iter().all(|n| n.name == "MulBackward1"), "{:?}", graph.nodes[0]);
+        assert_eq!(graph.nodes[10_000].variable.as_deref(), Some("w"));
+        let tree = graph.tree();
+        assert_eq!(tree.lines().count(), 10_001);
+        // Indentation is capped, so the text grows linearly (uncapped: ~150 MB of spaces).
+        assert!(tree.len() < 2_000_000, "tree is {} bytes", tree.len());
+        let last = tree.lines().last().unwrap();
+        assert!(last.contains("(depth 10000)"), "{last}");
+        assert_eq!(graph.dot().matches(" -> ").count(), 10_000);
+    };
+    std::thread::Builder::new().stack_size(256 * 1024).spawn(checks).unwrap().join().unwrap();
 }
 
 #[test]
 fn the_notebook_perceptron_graph_grows_as_pytorchs() {
     let _rng = torch_rng();
     let growth = graph_growth(&PerceptronConfig::default(), &GRAPH_UPDATES, Device::Cpu).unwrap();
-    let ours: Vec<Value> = growth.iter().map(|g| json!({"updates": g.updates, "nodes": g.nodes})).collect();
+    // Node names, counts, edges and leaves: `MulBackward0` where the notebook multiplies by a
+    // Python float (tch's `* f64` would make MulBackward1).
+    let ours: Vec<Value> = growth
+        .iter()
+        .map(|g| {
+            json!({"updates": g.updates, "nodes": g.nodes, "edges": g.edges, "names": g.names, "leaves": g.leaves})
+        })
+        .collect();
     assert_eq!(Value::Array(ours), golden("graph.json")["notebook_perceptron_growth"]);
     assert!(growth.iter().all(|g| g.nnopt_nodes == 0), "nnopt's form keeps no graph");
 }
@@ -126,8 +144,35 @@ fn mlp_prints_in8_from_libtorch_and_graph_flags_work() {
     let dot = std::fs::read_to_string(&dot).unwrap();
     assert!(dot.starts_with("digraph backward {") && dot.contains("AccumulateGrad\\nfc1.weight"), "{dot}");
     assert_eq!(dot.matches(" -> ").count(), 9);
+    assert_dot_is_well_formed(&dot, 10);
     let text = nnopt_ok(&["--device", "cpu", "mlp", "--graph"]);
     assert!(text.contains("│  └─ [0] AddmmBackward0 #5"), "{text}");
+}
+
+/// The DOT text is one `digraph { … }` whose every line between the braces is an attribute
+/// statement, a node `nK [label="…"…];` or an edge `nA -> nB [label="i"];` between declared
+/// nodes, with balanced quotes: what `dot` needs to parse it.
+fn assert_dot_is_well_formed(dot: &str, nodes: usize) {
+    let lines: Vec<&str> = dot.lines().collect();
+    assert_eq!(lines.first(), Some(&"digraph backward {"), "{dot}");
+    assert_eq!(lines.last(), Some(&"}"), "{dot}");
+    let mut declared = std::collections::HashSet::new();
+    for line in &lines[1..lines.len() - 1] {
+        let line = line.trim();
+        assert!(line.ends_with(';'), "unterminated statement: {line}");
+        assert_eq!(line.replace("\\\"", "").matches('"').count() % 2, 0, "unbalanced quotes: {line}");
+        let head = line.split(' ').next().unwrap();
+        if let Some((from, to)) = line.split_once(" -> ") {
+            let to = to.split(' ').next().unwrap();
+            assert!(declared.contains(from) && declared.contains(to), "edge to an undeclared node: {line}");
+        } else if head.starts_with('n') && head[1..].chars().all(|c| c.is_ascii_digit()) {
+            assert!(line.contains("[label=\""), "node without a label: {line}");
+            declared.insert(head.to_string());
+        } else {
+            assert!(["rankdir=TB;", "node"].iter().any(|p| line.starts_with(p)), "unexpected: {line}");
+        }
+    }
+    assert_eq!(declared.len(), nodes, "{dot}");
 }
 
 #[test]
