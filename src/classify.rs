@@ -270,6 +270,16 @@ pub fn render_prediction(r: &PredictReport) -> String {
     text
 }
 
+/// `predict --csv`: the numbers behind `--plot`'s bars, one row per class.
+pub fn prediction_csv(r: &PredictReport) -> String {
+    let mut csv = String::from("class,name,probability,predicted\n");
+    for (c, p) in r.probabilities.iter().enumerate() {
+        let name = r.class_names.as_ref().and_then(|n| n.get(c)).cloned().unwrap_or_default();
+        csv.push_str(&format!("{c},{name},{p},{}\n", c as i64 == r.predicted));
+    }
+    csv
+}
+
 /// `predict --plot`: the input image beside its probabilities as bars.
 pub fn prediction_figure(r: &PredictReport) -> crate::plot::Figure {
     use crate::plot::{Figure, Panel};

@@ -408,11 +408,14 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
     let data = crate::data::load(&source)?;
     let stop = train::ctrl_c_flag();
     let report = sweep::run(&config, data, device, &files, out, &stop)?;
-    if let Some(target) = &plot {
+    // A sweep that cannot deliver what was asked for fails without a picture (the table still
+    // prints: it says why every trial failed).
+    let failed = report.best.is_none() && save_best;
+    if let Some(target) = plot.as_ref().filter(|_| !failed) {
         sweep::figure(&report, &config.space).save(target)?;
     }
     out.result(&report, |r| r.text.clone())?;
-    if report.best.is_none() && save_best {
+    if failed {
         anyhow::bail!(
             "no trial succeeded, so --save-best has no weights to write; lower --lr or widen the search"
         );
@@ -479,6 +482,9 @@ pub struct TrainArgs {
     /// Draw the final confusion matrix as a heat map (.png or .svg).
     #[arg(long, value_name = "FILE.png|svg")]
     pub confusion: Option<PathBuf>,
+    /// Write the final confusion matrix as CSV (rows: true class, columns: predicted).
+    #[arg(long, value_name = "FILE.csv")]
+    pub confusion_csv: Option<PathBuf>,
 }
 
 /// `--optimizer`.
@@ -521,6 +527,9 @@ pub struct PredictArgs {
     /// Draw the image beside its class probabilities (.png or .svg).
     #[arg(long, value_name = "FILE.png|svg")]
     pub plot: Option<PathBuf>,
+    /// Write the class probabilities as CSV (class, name, probability, predicted).
+    #[arg(long, value_name = "FILE.csv")]
+    pub csv: Option<PathBuf>,
 }
 
 fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
@@ -546,6 +555,7 @@ fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
         metrics: args.metrics,
         plot: Target::optional("--plot", args.plot.as_deref())?,
         confusion: Target::optional("--confusion", args.confusion.as_deref())?,
+        confusion_csv: args.confusion_csv,
     };
     let source = DataSource::parse(&args.data)?;
     train::run_command(&config, &source, &files, global.device.resolve()?, out)
@@ -628,9 +638,15 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             let device = cli.global.device.resolve()?;
             let plot = Target::optional("--plot", args.plot.as_deref())?;
+            if let Some(path) = &args.csv {
+                crate::fsutil::ensure_writable("--csv", path)?;
+            }
             let report = classify::predict(&args.weights, &input, device, &out)?;
             if let Some(target) = &plot {
                 classify::prediction_figure(&report).save(target)?;
+            }
+            if let Some(path) = &args.csv {
+                crate::fsutil::write_atomic(path, classify::prediction_csv(&report).as_bytes())?;
             }
             out.result(&report, classify::render_prediction)
         }

@@ -920,12 +920,26 @@ pub fn figure(report: &DescentReport) -> Result<crate::plot::Figure> {
     let surface = Surface::parse(info.name)?;
     let label = |r: &Run| {
         let m = r.momentum.map(|m| format!(", μ {m}")).unwrap_or_default();
-        let start = fmt_point(&r.start);
-        if report.runs.iter().filter(|o| o.optimizer == r.optimizer).count() > 1 {
-            format!("{} (lr {}{m}) from {start}", r.optimizer.name(), r.lr)
+        let starts = report.runs.iter().filter(|o| o.optimizer == r.optimizer).count();
+        if starts > 1 {
+            format!("{} (lr {}{m}), {starts} starts", r.optimizer.name(), r.lr)
         } else {
             format!("{} (lr {}{m})", r.optimizer.name(), r.lr)
         }
+    };
+    // One colour per optimizer, however many starts it ran from; only its first run is named
+    // in the legend. Palette 6 (grey) and 7 (black) are kept for starts, ends, minima, curve.
+    let mut optimizers = Vec::new();
+    for r in &report.runs {
+        if !optimizers.contains(&r.optimizer) {
+            optimizers.push(r.optimizer);
+        }
+    }
+    let run_series = |k: usize, r: &Run, points: Vec<(f64, f64)>, style: Style| {
+        let first = report.runs.iter().position(|o| o.optimizer == r.optimizer) == Some(k);
+        let name = if first { label(r) } else { String::new() };
+        let colour = optimizers.iter().position(|o| *o == r.optimizer).unwrap_or(0) % 6;
+        Series::new(name, points, style).coloured(colour)
     };
     let minima = || -> Series {
         let points = info
@@ -933,7 +947,7 @@ pub fn figure(report: &DescentReport) -> Result<crate::plot::Figure> {
             .iter()
             .map(|m| if m.point.len() == 1 { (m.point[0], m.value) } else { (m.point[0], m.point[1]) })
             .collect();
-        Series::new("minima", points, Style::Highlight)
+        Series::new("minima", points, Style::Highlight).coloured(7)
     };
     let panel = if info.dimensions == 1 {
         let [lo, hi] = info.domain[0];
@@ -948,13 +962,14 @@ pub fn figure(report: &DescentReport) -> Result<crate::plot::Figure> {
             .map(|i| lo + (hi - lo) * i as f64 / 800.0)
             .map(|x| (x, surface.value(&[x]).unwrap_or(f64::NAN)))
             .collect();
-        let mut series = vec![Series::new(format!("f = {}", info.formula), curve, Style::Line)];
-        for r in &report.runs {
+        let mut series = vec![Series::new(format!("f = {}", info.formula), curve, Style::Line).coloured(6)];
+        for (k, r) in report.runs.iter().enumerate() {
             let points = r.trajectory.iter().zip(&r.losses).map(|(p, &l)| (p[0], l)).collect();
-            series.push(Series::new(label(r), points, Style::Points));
+            series.push(run_series(k, r, points, Style::Points));
         }
         series.push(minima());
         Panel::Chart {
+            x_categories: Vec::new(),
             title: format!("descent on {}: f = {} (iterates marked on the curve)", info.name, info.formula),
             x_label: "x".into(),
             y_label: "f(x)".into(),
@@ -978,12 +993,12 @@ pub fn figure(report: &DescentReport) -> Result<crate::plot::Figure> {
             (1..=14).map(|k| lo - 1.0 + ((hi - lo + 1.0).ln() * k as f64 / 15.0).exp()).collect();
         let lines = contours(&f, (x0, x1), (y0, y1), 120, &levels);
         let mut series = Vec::new();
-        for r in &report.runs {
+        for (k, r) in report.runs.iter().enumerate() {
             // Only the part inside the picture: a diverged path runs off to infinity.
             let inside = |p: &Vec<f64>| p[0] >= x0 && p[0] <= x1 && p[1] >= y0 && p[1] <= y1;
             let path: Vec<(f64, f64)> =
                 r.trajectory.iter().take_while(|p| inside(p)).map(|p| (p[0], p[1])).collect();
-            series.push(Series::new(label(r), path, Style::Line));
+            series.push(run_series(k, r, path, Style::Line));
         }
         let starts: Vec<(f64, f64)> = report.runs.iter().map(|r| (r.start[0], r.start[1])).collect();
         let ends: Vec<(f64, f64)> = report
@@ -992,10 +1007,11 @@ pub fn figure(report: &DescentReport) -> Result<crate::plot::Figure> {
             .map(|r| (r.end.point[0], r.end.point[1]))
             .filter(|p| p.0 >= x0 && p.0 <= x1 && p.1 >= y0 && p.1 <= y1)
             .collect();
-        series.push(Series::new("start", starts, Style::Points));
-        series.push(Series::new("end", ends, Style::Points));
+        series.push(Series::new("start", starts, Style::Points).coloured(6));
+        series.push(Series::new("end", ends, Style::Points).coloured(7));
         series.push(minima());
         Panel::Chart {
+            x_categories: Vec::new(),
             title: format!(
                 "descent on {}: f = {} (contours; paths from start to end)",
                 info.name, info.formula

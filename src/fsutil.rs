@@ -21,7 +21,21 @@ pub fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
     if path.is_dir() {
         return Err(usage(format!("{flag} {}: is a directory; give a file name", path.display())));
     }
-    Ok(())
+    // The directory must take a new file (write_atomic creates one there and renames it): try,
+    // so a read-only file system or a directory without write permission is refused now.
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(usage(format!(
+            "{flag} {}: cannot create a file in {} ({e}); choose a writable directory",
+            path.display(),
+            dir.display()
+        ))),
+    }
 }
 
 /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename.

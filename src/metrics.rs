@@ -88,6 +88,25 @@ pub fn evaluate(
     })
 }
 
+/// A confusion matrix as CSV (`train --confusion-csv`): one row per true class, one column per
+/// predicted class, each headed by the class name where the data set has names.
+pub fn confusion_csv(matrix: &[Vec<i64>], class_names: Option<&[String]>) -> String {
+    let name = |c: usize| class_names.and_then(|n| n.get(c)).cloned().unwrap_or_else(|| c.to_string());
+    let mut csv = String::from("true\\predicted");
+    for j in 0..matrix.len() {
+        csv.push_str(&format!(",{}", name(j)));
+    }
+    csv.push('\n');
+    for (i, row) in matrix.iter().enumerate() {
+        csv.push_str(&name(i));
+        for v in row {
+            csv.push_str(&format!(",{v}"));
+        }
+        csv.push('\n');
+    }
+    csv
+}
+
 /// A confusion matrix as an aligned table: rows are true classes, columns predictions; with
 /// class names, a legend below it.
 pub fn confusion_table(matrix: &[Vec<i64>], class_names: Option<&[String]>) -> String {

@@ -464,6 +464,7 @@ pub fn figure(report: &PerceptronReport) -> crate::plot::Figure {
         380,
         vec![
             Panel::Chart {
+                x_categories: Vec::new(),
                 title: format!("Perceptron: squared loss per epoch (lr {})", report.lr),
                 x_label: "epoch".into(),
                 y_label: "mean (y − ŷ)²/2 (log scale)".into(),
@@ -473,6 +474,7 @@ pub fn figure(report: &PerceptronReport) -> crate::plot::Figure {
                 background: Vec::new(),
             },
             Panel::Chart {
+                x_categories: Vec::new(),
                 title: "Parameters per epoch".into(),
                 x_label: "epoch".into(),
                 y_label: "value".into(),

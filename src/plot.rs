@@ -88,17 +88,25 @@ pub enum Style {
     Highlight,
 }
 
-/// One named series of (x, y) points.
+/// One named series of (x, y) points. An empty name keeps it out of the legend.
 #[derive(Debug, Clone)]
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
     pub style: Style,
+    /// Index into [`PALETTE`]; by default the series' own position in its panel.
+    pub colour: Option<usize>,
 }
 
 impl Series {
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, style: Style) -> Self {
-        Series { name: name.into(), points, style }
+        Series { name: name.into(), points, style, colour: None }
+    }
+
+    /// The same colour for several series (one optimizer's runs from several starts).
+    pub fn coloured(mut self, palette_index: usize) -> Self {
+        self.colour = Some(palette_index);
+        self
     }
 }
 
@@ -113,8 +121,10 @@ pub struct Segments {
 #[derive(Debug, Clone)]
 pub enum Panel {
     /// Series on x/y axes; `log_x`/`log_y` use a log scale; `background` lines go underneath.
+    /// With `x_categories`, x is a choice's index and its ticks are the choices' names.
     Chart {
         title: String,
+        x_categories: Vec<String>,
         x_label: String,
         y_label: String,
         log_x: bool,
@@ -178,7 +188,13 @@ impl Figure {
                     self.draw(&root)?;
                     root.present().map_err(|e| anyhow!("drawing {}: {e}", target.path.display()))?;
                 }
-                text.into_bytes()
+                // The name registered for the compiled-in font means nothing to an SVG viewer:
+                // name the font itself, then what to use where it is not installed.
+                text.replace(
+                    &format!("font-family=\"{FAMILY}\""),
+                    "font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\"",
+                )
+                .into_bytes()
             }
         };
         crate::fsutil::write_atomic(&target.path, &bytes)
@@ -247,9 +263,47 @@ fn span(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
         let pad = ((b - a) * 0.05).max(0.1);
         (10f64.powf(a - pad), 10f64.powf(b + pad))
     } else {
-        let pad = ((hi - lo) * 0.05).max(1e-9 * lo.abs().max(1.0));
+        // One value (a single epoch, one scored momentum) gets a readable range around it, not
+        // ten ticks of the same number.
+        let pad = if hi > lo { (hi - lo) * 0.05 } else { (lo.abs() * 0.1).max(0.5) };
         (lo - pad, hi + pad)
     }
+}
+
+/// The corner of the plot where the legend covers the fewest points: each corner's box (the
+/// outer 45 % of the width, 35 % of the height) is counted on the axes' own scales.
+fn legend_corner(series: &[Series], x: (f64, f64, bool), y: (f64, f64, bool)) -> SeriesLabelPosition {
+    let unit = |v: f64, (lo, hi, log): (f64, f64, bool)| {
+        if log {
+            (v.ln() - lo.ln()) / (hi.ln() - lo.ln())
+        } else {
+            (v - lo) / (hi - lo)
+        }
+    };
+    let points: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| &s.points)
+        .map(|&(a, b)| (unit(a, x), unit(b, y)))
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .collect();
+    // Lines are sampled at their points, which is enough for curves drawn from many points.
+    let count = |right: bool, top: bool| {
+        points
+            .iter()
+            .filter(|(a, b)| {
+                (if right { *a > 0.55 } else { *a < 0.45 }) && (if top { *b > 0.65 } else { *b < 0.35 })
+            })
+            .count()
+    };
+    [
+        (count(true, true), SeriesLabelPosition::UpperRight),
+        (count(false, true), SeriesLabelPosition::UpperLeft),
+        (count(true, false), SeriesLabelPosition::LowerRight),
+        (count(false, false), SeriesLabelPosition::LowerLeft),
+    ]
+    .into_iter()
+    .min_by_key(|(n, _)| *n)
+    .map_or(SeriesLabelPosition::UpperRight, |(_, corner)| corner)
 }
 
 fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> Result<()>
@@ -257,21 +311,35 @@ where
     DB::ErrorType: 'static,
 {
     match panel {
-        Panel::Chart { title, x_label, y_label, log_x, log_y, series, background } => {
+        Panel::Chart { title, x_categories, x_label, y_label, log_x, log_y, series, background } => {
             let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
             let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+            // The background (contour lines over a surface's domain) sets the view as well.
             let bx = background.iter().flat_map(|b| b.segments.iter().flat_map(|(a, c)| [a.0, c.0]));
-            let (x0, x1) = span(xs.chain(bx), *log_x);
-            let all_y: Vec<f64> = ys.filter(|v| v.is_finite()).collect();
-            let (y0, y1) = span(all_y.iter().copied(), *log_y);
-            // The legend goes where the points are not: low when most of them sit high (accuracy
-            // near its top), high otherwise (falling losses).
-            let middle = if *log_y { (y0 * y1).sqrt() } else { (y0 + y1) / 2.0 };
-            let high = all_y.iter().filter(|&&v| v > middle).count();
-            let legend_corner = if 2 * high > all_y.len() {
-                SeriesLabelPosition::LowerRight
+            let by = background.iter().flat_map(|b| b.segments.iter().flat_map(|(a, c)| [a.1, c.1]));
+            let (x0, x1) = if x_categories.is_empty() {
+                span(xs.chain(bx), *log_x)
             } else {
-                SeriesLabelPosition::UpperRight
+                (-0.5, x_categories.len() as f64 - 0.5)
+            };
+            let all_y: Vec<f64> = ys.chain(by).filter(|v| v.is_finite()).collect();
+            let (y0, y1) = span(all_y.iter().copied(), *log_y);
+            let legend_corner = legend_corner(series, (x0, x1, *log_x), (y0, y1, *log_y));
+            // Whole-number x values (epochs, choices) get whole-number ticks only.
+            let integral = series.iter().flat_map(|s| &s.points).all(|p| p.0.fract() == 0.0);
+            let x_tick = |v: &f64| {
+                if !x_categories.is_empty() {
+                    let k = v.round();
+                    if (v - k).abs() < 1e-9 && k >= 0.0 && (k as usize) < x_categories.len() {
+                        x_categories[k as usize].clone()
+                    } else {
+                        String::new()
+                    }
+                } else if integral && !*log_x && v.fract().abs() > 1e-9 {
+                    String::new()
+                } else {
+                    tick(*v)
+                }
             };
             let mut builder = ChartBuilder::on(area);
             builder.caption(title, font(20)).margin(12).x_label_area_size(42).y_label_area_size(70);
@@ -280,7 +348,7 @@ where
                     let mut chart = $chart;
                     chart
                         .configure_mesh()
-                        .x_label_formatter(&|v| tick(*v))
+                        .x_label_formatter(&x_tick)
                         .y_label_formatter(&|v| tick(*v))
                         .x_desc(x_label.as_str())
                         .y_desc(y_label.as_str())
@@ -298,7 +366,7 @@ where
                         }
                     }
                     for (i, s) in series.iter().enumerate() {
-                        let color = PALETTE[i % PALETTE.len()];
+                        let color = PALETTE[s.colour.unwrap_or(i) % PALETTE.len()];
                         let points: Vec<(f64, f64)> = s
                             .points
                             .iter()
@@ -321,9 +389,22 @@ where
                                 .draw_series(points.iter().map(|&p| Circle::new(p, 7, color.stroke_width(3))))
                                 .map_err(err)?,
                         };
-                        legend.label(s.name.clone()).legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
-                        });
+                        // The legend's mark is the series' own: a line, a dot or a ring.
+                        if !s.name.is_empty() {
+                            let style = s.style;
+                            legend.label(s.name.clone()).legend(move |(x, y)| -> DynElement<'static, _, _> {
+                                match style {
+                                    Style::Line | Style::LinePoints => {
+                                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
+                                            .into_dyn()
+                                    }
+                                    Style::Points => Circle::new((x + 9, y), 3, color.filled()).into_dyn(),
+                                    Style::Highlight => {
+                                        Circle::new((x + 9, y), 6, color.stroke_width(2)).into_dyn()
+                                    }
+                                }
+                            });
+                        }
                         if s.style == Style::LinePoints {
                             chart
                                 .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))

@@ -1475,7 +1475,7 @@ pub fn figure(report: &SweepReport, space: &Space) -> crate::plot::Figure {
     let best = report.best.as_ref().map(|b| b.trial);
     let mut panels = Vec::new();
     for (i, (name, domain)) in space.dims.iter().enumerate() {
-        // Lists of words (widths, optimizers) go on a numbered axis, labelled in the title.
+        // Lists of words (widths, optimizers) go on a category axis: index k is choice k.
         let choices = match domain {
             Domain::Hidden(_) | Domain::Optimizers(_) => domain_values(domain, 1),
             _ => Vec::new(),
@@ -1490,15 +1490,9 @@ pub fn figure(report: &SweepReport, space: &Space) -> crate::plot::Figure {
         let top: Vec<(f64, f64)> =
             scored.iter().filter(|t| Some(t.trial) == best).map(|t| point(t)).collect();
         let log_x = matches!(domain, Domain::Range { log: true, .. });
-        let legend: Vec<String> =
-            choices.iter().enumerate().map(|(k, c)| format!("{k} = {}", c.text())).collect();
-        let title = if legend.is_empty() {
-            format!("validation accuracy vs {}", flag(name))
-        } else {
-            format!("validation accuracy vs {} ({})", flag(name), legend.join(", "))
-        };
         panels.push(Panel::Chart {
-            title,
+            x_categories: choices.iter().map(Param::text).collect(),
+            title: format!("validation accuracy vs {}", flag(name)),
             x_label: format!("{}{}", flag(name), if log_x { " (log scale)" } else { "" }),
             y_label: "validation accuracy (%)".into(),
             log_x,
@@ -1529,6 +1523,7 @@ pub fn figure(report: &SweepReport, space: &Space) -> crate::plot::Figure {
             series.push(Series::new(format!("trial {t}"), points, Style::LinePoints));
         }
         panels.push(Panel::Chart {
+            x_categories: Vec::new(),
             title: "successive halving: accuracy per rung (the best half goes on)".into(),
             x_label: "epochs trained (log scale)".into(),
             y_label: "validation accuracy (%)".into(),

@@ -616,12 +616,16 @@ pub struct OutputFiles {
     pub plot: Option<crate::plot::Target>,
     /// The confusion matrix, drawn.
     pub confusion: Option<crate::plot::Target>,
+    /// The confusion matrix as CSV.
+    pub confusion_csv: Option<PathBuf>,
 }
 
 impl OutputFiles {
     /// Refuses paths that cannot be written, before any training is done.
     pub fn check(&self) -> Result<()> {
-        for (flag, path) in [("--save", &self.save), ("--metrics", &self.metrics)] {
+        for (flag, path) in
+            [("--save", &self.save), ("--metrics", &self.metrics), ("--confusion-csv", &self.confusion_csv)]
+        {
             if let Some(path) = path {
                 crate::fsutil::ensure_writable(flag, path)?;
             }
@@ -719,6 +723,13 @@ pub fn run_command(
         if let Some(target) = &files.confusion {
             confusion_figure(report).save(target)?;
         }
+        if let Some(path) = &files.confusion_csv {
+            let csv = crate::metrics::confusion_csv(
+                &report.final_metrics.confusion_matrix,
+                report.data.class_names.as_deref(),
+            );
+            crate::fsutil::write_atomic(path, csv.as_bytes())?;
+        }
     }
     out.result(report, render)?;
     out.chart("train loss", &report.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>());
@@ -742,6 +753,7 @@ pub fn figure(report: &TrainReport) -> crate::plot::Figure {
         380,
         vec![
             Panel::Chart {
+                x_categories: Vec::new(),
                 title: format!("Training on {}", report.data.name),
                 x_label: "epoch".into(),
                 y_label: "cross-entropy loss".into(),
@@ -754,6 +766,7 @@ pub fn figure(report: &TrainReport) -> crate::plot::Figure {
                 background: Vec::new(),
             },
             Panel::Chart {
+                x_categories: Vec::new(),
                 title: "Test accuracy".into(),
                 x_label: "epoch".into(),
                 y_label: "accuracy (%)".into(),

@@ -81,21 +81,23 @@ fn every_command_draws_png_and_svg() {
                 "sweep".into(),
                 "--data".into(),
                 "synthetic:1000,200".into(),
-                "--epochs".into(),
-                "1".into(),
                 "--trials".into(),
-                "3".into(),
+                "4".into(),
+                "--epochs".into(),
+                "4".into(),
                 "--strategy".into(),
-                "random".into(),
+                "halving".into(),
                 "--plot".into(),
                 p("sweep.png"),
             ],
-            vec![(p("sweep.png"), 900, 680)],
+            // Two hyperparameter panels and halving's rungs.
+            vec![(p("sweep.png"), 900, 1020)],
         ),
         (
             vec!["mlp".into(), "--plot".into(), p("mlp.png"), "--graph-image".into(), p("graph.png")],
             vec![(p("mlp.png"), 1548, 308)],
         ),
+        (vec!["autograd".into(), "--graph-image".into(), p("autograd-graph.png")], vec![]),
         (
             vec![
                 "predict".into(),
@@ -129,8 +131,52 @@ fn every_command_draws_png_and_svg() {
     let rows: Vec<String> = std::fs::read_to_string(&csv).unwrap().lines().map(String::from).collect();
     assert_eq!(rows[0], "unit,pixel,before,after");
     assert_eq!(rows.len(), 1 + 32 * 784);
-    let (gw, gh, colours) = decode(&dir.join("graph.png"));
-    assert!(gw >= 600 && gh > 300 && colours > 20, "graph picture {gw}×{gh}");
+    // The graph pictures' sizes follow the graph; both are real pictures in both formats.
+    for name in ["graph", "autograd-graph"] {
+        let (gw, gh, colours) = decode(&dir.join(format!("{name}.png")));
+        assert!(gw >= 600 && gh > 300 && colours > 20, "{name} picture {gw}×{gh}");
+        assert_svg(&dir.join(format!("{name}.svg")));
+    }
+    // The numbers behind predict's bars and train's confusion heat map, as CSV.
+    let probs = dir.join("probs.csv");
+    nnopt_ok(&[
+        "--device",
+        "cpu",
+        "-q",
+        "predict",
+        "--weights",
+        &w,
+        "--index",
+        "3",
+        "--csv",
+        probs.to_str().unwrap(),
+    ]);
+    let probs = std::fs::read_to_string(&probs).unwrap();
+    let rows: Vec<&str> = probs.lines().collect();
+    assert_eq!(rows[0], "class,name,probability,predicted");
+    assert_eq!(rows.len(), 11, "{probs}");
+    let total: f64 = rows[1..].iter().map(|r| r.split(',').nth(2).unwrap().parse::<f64>().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-5, "probabilities sum to {total}");
+    assert_eq!(rows[1..].iter().filter(|r| r.ends_with(",true")).count(), 1, "{probs}");
+    let confusion = dir.join("confusion.csv");
+    nnopt_ok(&[
+        "--device",
+        "cpu",
+        "-q",
+        "train",
+        "--data",
+        "synthetic:1000,200",
+        "--epochs",
+        "1",
+        "--confusion-csv",
+        confusion.to_str().unwrap(),
+    ]);
+    let confusion = std::fs::read_to_string(&confusion).unwrap();
+    let rows: Vec<&str> = confusion.lines().collect();
+    assert_eq!(rows[0], "true\\predicted,0,1,2,3,4,5,6,7,8,9");
+    let counted: i64 =
+        rows[1..].iter().flat_map(|r| r.split(',').skip(1)).map(|v| v.parse::<i64>().unwrap()).sum();
+    assert_eq!((rows.len(), counted), (11, 200), "every test image counted once:\n{confusion}");
 }
 
 #[test]
@@ -142,13 +188,49 @@ fn a_failed_run_draws_nothing_and_bad_paths_fail_first() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!picture.exists());
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no temporary file left either");
-    // A path that cannot be written, or a format nnopt does not draw, fails before any work.
-    for (path, expected) in [("/no/such/dir/p.png", "does not exist"), ("plot.jpg", ".png or .svg")] {
+    // A path that cannot be written (no such directory; a directory that takes no new file:
+    // /proc, even for root), or a format nnopt does not draw, fails before any work.
+    for (path, expected) in [
+        ("/no/such/dir/p.png", "does not exist"),
+        ("/proc/nnopt-p.png", "cannot create a file in /proc"),
+        ("plot.jpg", ".png or .svg"),
+    ] {
         let out = nnopt(&["--device", "cpu", "train", "--epochs", "50", "--plot", path]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(expected) && !stderr.contains("loading"), "{stderr}");
     }
+    // One unwritable output among several: nothing is written, not even the good ones.
+    let graph = dir.join("graph.png");
+    let out =
+        nnopt(&["--device", "cpu", "mlp", "--graph-image", graph.to_str().unwrap(), "--plot", "/proc/m.png"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!graph.exists(), "a picture from a run that failed");
+    // A sweep that cannot deliver --save-best (every trial diverges) fails without a picture.
+    let sweep = dir.join("sweep.png");
+    let best = dir.join("best.safetensors");
+    let out = nnopt(&[
+        "--device",
+        "cpu",
+        "sweep",
+        "--data",
+        "synthetic:500,100",
+        "--epochs",
+        "1",
+        "--strategy",
+        "grid",
+        "--lr",
+        "1e6,1e7",
+        "--optimizer",
+        "sgd",
+        "--save-best",
+        best.to_str().unwrap(),
+        "--plot",
+        sweep.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!sweep.exists() && !best.exists(), "files from a sweep that failed");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no temporary file left either");
 }
 
 #[test]
@@ -167,6 +249,20 @@ fn the_terminal_chart_shows_on_a_terminal_only() {
     };
     let tty = String::from_utf8_lossy(&out.stdout);
     assert!(tty.contains("loss ") && tty.contains('▁'), "no chart on a terminal:\n{tty}");
+    // train and descent end with theirs too.
+    for (command, label) in [
+        ("train --data synthetic:500,100 --epochs 3", "train loss"),
+        ("descent --optimizers gd,momentum", "momentum f"),
+    ] {
+        let out = std::process::Command::new("script")
+            .args(["-q", "-e", "-c", &format!("{bin} --device cpu {command}"), "/dev/null"])
+            .output()
+            .unwrap();
+        let tty = String::from_utf8_lossy(&out.stdout);
+        assert!(tty.contains(label) && tty.contains('▁'), "no chart for {command} on a terminal:\n{tty}");
+        let piped = nnopt_ok(&[&["--device", "cpu"], &command.split(' ').collect::<Vec<_>>()[..]].concat());
+        assert!(!piped.contains('▁') && !piped.contains('█'), "a chart in piped output of {command}");
+    }
     let piped = nnopt_ok(&["--device", "cpu", "perceptron", "--epochs", "30"]);
     assert!(!piped.contains('▁') && !piped.contains('█'), "a chart in piped output");
     // On a terminal too, --json and --quiet print no chart.
