@@ -67,7 +67,16 @@ const FD_STEP: f64 = 1e-6;
 pub fn run(config: &AutogradConfig, device: Device) -> Result<AutogradReport> {
     for (flag, value) in [("--x", config.x), ("--w", config.w), ("--b", config.b)] {
         ensure_usage(value.is_finite(), || format!("{flag} must be a finite number, got {value}"))?;
+        ensure_usage(value.abs() <= f32::MAX as f64, || {
+            format!("{flag} {value} does not fit float32, the tensors' type (|value| ≤ 3.4e38)")
+        })?;
     }
+    // The unit computes in float32: an activation past its range is inf, and every number after
+    // it (the gradient, the explanation) would be about a different function.
+    let z = config.w * config.x + config.b;
+    ensure_usage(z.abs() <= f32::MAX as f64, || {
+        format!("--x, --w, --b: w·x + b = {z:e} overflows float32 (max 3.4e38); use smaller values")
+    })?;
     // float32 one-element tensors, as the notebook's torch.tensor([5.]).
     let scalar = |v: f64| Tensor::from_slice(&[v as f32]).f_to_device(device).map_err(torch);
     let x = scalar(config.x)?;

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Result};
 use serde::Serialize;
-use tch::nn::Module;
 use tch::{Device, Kind, Tensor};
 
 use crate::data::{self, image, DataSource, Dataset, Normalization};
@@ -198,14 +197,22 @@ pub fn predict(path: &Path, input: &PredictInput, device: Device, out: &Output) 
         PredictInput::Image(file) => {
             let loaded = weights::load(path, device)?;
             let img = image::read(file)?;
-            let expected = loaded.widths[0];
+            // The shape the network was trained on: recorded in the weights (nnopt ≥ 0.1 files),
+            // else the square with as many pixels. A 56×14 image has 784 pixels too, but its
+            // rows are not a 28×28 image's rows: classifying it would answer the wrong question.
+            let inputs = loaded.widths[0];
+            let side = (inputs as f64).sqrt().round() as i64;
+            let dim = |key: &str| loaded.metadata.get(key).and_then(|v| v.parse::<i64>().ok());
+            let (height, width) = match (dim("image_height"), dim("image_width")) {
+                (Some(h), Some(w)) => (h, w),
+                _ => (side, side),
+            };
             ensure!(
-                (img.width * img.height) as i64 == expected,
-                "{}: the image is {}×{} = {} pixels but the network takes {expected} (e.g. 28×28)",
+                img.height as i64 == height && img.width as i64 == width,
+                "{}: the image is {}×{} (width×height) but the network takes {width}×{height} images ({inputs} pixels)",
                 file.display(),
                 img.width,
                 img.height,
-                img.width * img.height
             );
             let Some(norm) = loaded.normalization else {
                 return Err(usage(format!(
@@ -219,7 +226,7 @@ pub fn predict(path: &Path, input: &PredictInput, device: Device, out: &Output) 
         }
     };
     let input = norm.apply(&pixels, device)?;
-    let logits = tch::no_grad(|| loaded.net.forward(&input));
+    let logits = tch::no_grad(|| loaded.net.f_forward(&input))?;
     let probs = logits
         .f_softmax(-1, Kind::Float)
         .and_then(|p| p.f_squeeze_dim(0))

@@ -406,7 +406,7 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
     let device = global.device.resolve()?;
     out.note(format!("loading {source}…"));
     let data = crate::data::load(&source)?;
-    let stop = train::ctrl_c_flag();
+    let stop = train::ctrl_c_flag(out);
     let report = sweep::run(&config, data, device, &files, out, &stop)?;
     // A sweep that cannot deliver what was asked for fails without a picture (the table still
     // prints: it says why every trial failed).
@@ -572,7 +572,14 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info => out.result(&info::collect(), info::render),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "nnopt", &mut std::io::stdout());
+            // A script, not a result: there is no JSON form of it.
+            if out.json {
+                return Err(usage("--json: completions prints a shell script, not JSON; drop --json"));
+            }
+            // Generated into memory first: clap_complete panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "nnopt", &mut script);
+            out.raw(&script)?;
             Ok(())
         }
         Command::Autograd(args) => {

@@ -106,5 +106,6 @@ fn panic_line(payload: &(dyn std::any::Any + Send)) -> &str {
         .or_else(|| payload.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     let text = text.strip_prefix("called `Result::unwrap()` on an `Err` value: ").unwrap_or(text);
+    // `lines().next()` is None only for an empty text, which is then the answer.
     text.lines().next().unwrap_or(text).trim()
 }

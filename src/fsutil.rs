@@ -11,6 +11,13 @@ use crate::error::usage;
 /// run does not fail only at the end when it writes.
 pub fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if dir.exists() && !dir.is_dir() {
+        return Err(usage(format!(
+            "{flag} {}: {} is a file, not a directory",
+            path.display(),
+            dir.display()
+        )));
+    }
     if !dir.is_dir() {
         return Err(usage(format!(
             "{flag} {}: the directory {} does not exist",

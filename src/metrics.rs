@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use serde::Serialize;
-use tch::nn::Module;
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::data::Normalization;
@@ -45,7 +44,7 @@ pub fn evaluate(
         while start < n {
             let len = CHUNK.min(n - start);
             let chunk = images.f_narrow(0, start, len).map_err(torch)?;
-            let logits = net.forward(&normalization.apply(&chunk, chunk.device())?);
+            let logits = net.f_forward(&normalization.apply(&chunk, chunk.device())?)?;
             let y = labels.f_narrow(0, start, len).map_err(torch)?;
             let loss = logits
                 .f_log_softmax(-1, Kind::Float)

@@ -126,7 +126,26 @@ impl Network {
     }
 }
 
+impl Network {
+    /// The forward pass through fallible calls: what every command runs, so a libtorch error
+    /// (CUDA out of memory, a device mismatch) is an error with context, not a panic. The same
+    /// operations as [`Module::forward`] (tch's Linear is `xs.linear(ws, bs)`), so the same bits.
+    pub fn f_forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let last = self.layers.len() - 1;
+        let mut x = xs.f_flatten(1, -1).map_err(torch)?;
+        for (i, layer) in self.layers().enumerate() {
+            x = x.f_linear(&layer.ws, layer.bs.as_ref()).map_err(torch)?;
+            if i < last {
+                x = x.f_relu().map_err(torch)?;
+            }
+        }
+        Ok(x)
+    }
+}
+
 impl Module for Network {
+    /// nn.Module's forward, for code written against tch's `Module` (the examples); nnopt's own
+    /// commands call [`Network::f_forward`].
     fn forward(&self, xs: &Tensor) -> Tensor {
         let last = self.layers.len() - 1;
         let mut x = xs.flatten(1, -1);
@@ -249,7 +268,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     line("# input = torch.randn(1, 1, 28, 28); print(input.shape); print(net(input))".into());
     let input = randn(&[1, 1, 28, 28], device)?;
     line(size_repr(&input.size()));
-    let output = net.forward(&input);
+    let output = net.f_forward(&input)?;
     line(tensor_repr(&output));
 
     line("# params = list(net.parameters()); len(params); params[0]; params[0].size()".into());
@@ -268,7 +287,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     line(tensor_repr(&target));
     let target = target.view([1, -1]);
     line(tensor_repr(&target));
-    let output = net.forward(&input);
+    let output = net.f_forward(&input)?;
     let loss = output.f_mse_loss(&target, Reduction::Mean).map_err(torch)?;
     line(tensor_repr(&loss));
 
@@ -300,7 +319,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     let fc1_weight_row0_before_tensor = row0().detach().copy();
     let fc1_weight_row0_before = tensor_json(&fc1_weight_row0_before_tensor)?;
     guard("zero_grad", || sgd.zero_grad())?;
-    let step_loss = net.forward(&input).f_mse_loss(&target, Reduction::Mean).map_err(torch)?;
+    let step_loss = net.f_forward(&input)?.f_mse_loss(&target, Reduction::Mean).map_err(torch)?;
     step_loss.f_backward().map_err(torch)?;
     let fc1_before = weights_of(fc1_weight)?;
     guard("the SGD step", || sgd.step())?;

@@ -23,18 +23,21 @@ pub struct Output {
 impl Output {
     /// Prints a command's result: `value` as JSON with `--json`, else the text `render` makes.
     pub fn result<T: Serialize>(&self, value: &T, render: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
-        let mut stdout = std::io::stdout().lock();
-        if self.json {
-            serde_json::to_writer_pretty(&mut stdout, value)?;
-            writeln!(stdout)?;
-        } else {
-            let text = render(value);
-            write!(stdout, "{text}")?;
-            if !text.ends_with('\n') {
-                writeln!(stdout)?;
-            }
+        let mut text = if self.json { serde_json::to_string_pretty(value)? } else { render(value) };
+        if !text.ends_with('\n') {
+            text.push('\n');
         }
-        Ok(())
+        self.raw(text.as_bytes())
+    }
+
+    /// Bytes on stdout as they are (a completion script). A reader that closed the pipe early
+    /// (`| head`) took what it wanted: that is not an error.
+    pub fn raw(&self, bytes: &[u8]) -> anyhow::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => Ok(other?),
+        }
     }
 
     /// One line of a text result, printed as soon as it is known (an epoch's figures); nothing

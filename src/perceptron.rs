@@ -373,8 +373,9 @@ pub fn run(config: &PerceptronConfig, device: Device, out: &Output) -> Result<Pe
     let mut warnings = Vec::new();
     if let Some(epoch) = dead_from_epoch {
         let warning = format!(
-            "the ReLU died at epoch {epoch} and stayed dead: X·w + b ≤ 0 for every training sample, so every \
-             prediction is 0 and the loss is stuck at {}; the step was too large — lower --lr (it was {})",
+            "the ReLU died at epoch {epoch} and was still dead when the run ended: X·w + b ≤ 0 for every \
+             training sample, so every prediction is 0 and the loss is {}; the step was too large — lower \
+             --lr (it was {})",
             history.last().map_or(f64::NAN, |r: &EpochRecord| r.loss),
             float_repr(config.lr)
         );

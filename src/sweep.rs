@@ -419,7 +419,9 @@ impl SweepConfig {
             format!("--epochs must be between 1 and 10000, got {}", self.epochs)
         })?;
         let v = self.validation;
-        ensure_usage(v > 0.0 && v < 0.9, || format!("--validation must be between 0 and 0.9, got {v}"))?;
+        ensure_usage(v > 0.0 && v < 0.9, || {
+            format!("--validation must be more than 0 and less than 0.9, got {v}")
+        })?;
         if let Some(m) = self.max_minutes {
             ensure_usage(m.is_finite() && m > 0.0, || {
                 format!("--max-minutes must be a number > 0, got {m}")

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use serde::Serialize;
-use tch::nn::{self, Module, OptimizerConfig};
+use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use crate::data::{self, DataSource, Dataset, Normalization};
@@ -478,7 +478,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             let targets = y_train.f_index_select(0, &idx).map_err(torch)?;
             // Cross-entropy on the logits, as tch's `cross_entropy_for_logits`, through fallible calls.
             let loss = net
-                .forward(&inputs)
+                .f_forward(&inputs)?
                 .f_log_softmax(-1, Kind::Float)
                 .and_then(|l| l.f_nll_loss(&targets, None::<Tensor>, tch::Reduction::Mean, -100))
                 .map_err(torch)?;
@@ -663,14 +663,14 @@ pub fn render(r: &TrainReport) -> String {
 
 /// A flag Ctrl-C raises: the first asks a run to finish its batch, evaluate and save; the
 /// second quits at once (exit 130). One handler per process: `train` and `sweep` both use this.
-pub fn ctrl_c_flag() -> Arc<AtomicBool> {
+pub fn ctrl_c_flag(out: Output) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(crate::error::EXIT_INTERRUPTED);
         }
-        eprintln!("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
+        out.note("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
     });
     stop
 }
@@ -689,7 +689,7 @@ pub fn run_command(
     out.note(format!("loading {source}…"));
     let data = data::load(source)?;
 
-    let stop = ctrl_c_flag();
+    let stop = ctrl_c_flag(out);
 
     out.line(format!(
         "data: {} — {} training and {} test images of {}×{}, {} classes",

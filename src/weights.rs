@@ -71,6 +71,8 @@ pub fn save(path: &Path, net: &Network, normalization: &Normalization, data: &Da
         ("dataset".to_string(), data.name.clone()),
         ("data".to_string(), data.spec.clone()),
         ("classes".to_string(), data.classes.to_string()),
+        ("image_height".to_string(), data.height.to_string()),
+        ("image_width".to_string(), data.width.to_string()),
     ]);
     if let Some(names) = &data.class_names {
         metadata.insert("class_names".to_string(), serde_json::to_string(names)?);
@@ -144,6 +146,35 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
         "{p}: unexpected tensor(s) {extra:?}; nnopt's weights are exactly {}",
         expected.join(", ")
     );
+    // The metadata describes these tensors; where it contradicts them the file was edited or
+    // damaged, and which of the two is right cannot be known: refuse rather than guess.
+    let header_number = |key: &str| metadata.get(key).cloned();
+    let recorded = |key: &str, actual: i64, what: &str| -> Result<()> {
+        if let Some(text) = header_number(key) {
+            ensure!(
+                text.trim().parse::<i64>().ok() == Some(actual),
+                "{p}: its metadata says {key} = {text} but the tensors have {actual} {what}; the file is damaged"
+            );
+        }
+        Ok(())
+    };
+    recorded("classes", widths[widths.len() - 1], "outputs")?;
+    if let Some(text) = header_number("widths") {
+        let joined: Vec<String> = widths.iter().map(i64::to_string).collect();
+        ensure!(
+            text == joined.join(","),
+            "{p}: its metadata says widths = {text} but the tensors are {}; the file is damaged",
+            joined.join(",")
+        );
+    }
+    if let (Some(h), Some(w)) = (header_number("image_height"), header_number("image_width")) {
+        let (h, w) = (h.parse::<i64>().unwrap_or(-1), w.parse::<i64>().unwrap_or(-1));
+        ensure!(
+            h > 0 && w > 0 && h * w == widths[0],
+            "{p}: its metadata says the images are {h}×{w} but the network takes {} inputs; the file is damaged",
+            widths[0]
+        );
+    }
     let parameters: i64 = widths.windows(2).map(|w| (w[0] + 1) * w[1]).sum();
     ensure!(
         parameters <= MAX_PARAMETERS,
@@ -166,10 +197,15 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
             Some(Normalization { mean, std })
         }
         (None, None) => None,
-        (mean, std) => bail!(
-            "{p}: its input normalization (mean {mean:?}, std {std:?}) is not a finite mean and a finite std > 0; \
-             the file is damaged"
-        ),
+        (mean, std) => {
+            let show = |v: Option<f64>| v.map_or("missing".to_string(), |v| v.to_string());
+            bail!(
+                "{p}: its input normalization (mean {}, std {}) is not a finite mean and a finite std > 0; \
+                 the file is damaged",
+                show(mean),
+                show(std)
+            )
+        }
     };
     let data = metadata.get("data").cloned();
     let class_names = metadata

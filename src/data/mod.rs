@@ -259,6 +259,21 @@ fn load_dir(dir: &Path) -> Result<Dataset> {
     // Both splits hold at least one label (load_split), so max() and int64_value cannot fail.
     let classes = train.labels.max().int64_value(&[]) + 1;
     ensure!(classes >= 2, "{}: the training labels hold a single class", dir.display());
+    // Classes are 0..K−1, K taken from the largest label: one stray label (250 in a 10-class
+    // set) would otherwise make a 251-class network without a word. Every class must be seen.
+    let counts = train.labels.f_bincount(None::<Tensor>, classes).map_err(crate::error::torch)?;
+    let counts: Vec<i64> = Vec::try_from(&counts).map_err(crate::error::torch)?;
+    let missing: Vec<usize> = counts.iter().enumerate().filter(|(_, &c)| c == 0).map(|(k, _)| k).collect();
+    if let Some(&first) = missing.first() {
+        anyhow::bail!(
+            "{}: the training labels run to {} but {} of the classes 0–{} have no image (first: {first}); \
+             labels must be 0 to K−1 with every class present",
+            dir.display(),
+            classes - 1,
+            missing.len(),
+            classes - 1
+        );
+    }
     let test_max = test.labels.max().int64_value(&[]);
     ensure!(
         test_max < classes,

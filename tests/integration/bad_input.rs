@@ -115,6 +115,8 @@ fn every_bad_input_is_a_short_clean_error() {
         bytes
     };
     let ascii_over: Vec<u8> = [b"P2\n28 28\n255\n".to_vec(), "300 ".repeat(784).into_bytes()].concat();
+    // One stray training label: 9 in a set of classes 0–2.
+    let stray_labels: Vec<u8> = (0..12).map(|i| if i == 5 { 9 } else { i % 3 }).collect();
     let paths = [
         ("empty", data_dir(r, "empty", "train-images-idx3-ubyte", Some(b""))),
         ("truncated", data_dir(r, "truncated", "train-images-idx3-ubyte", Some(&good[..100]))),
@@ -125,6 +127,7 @@ fn every_bad_input_is_a_short_clean_error() {
         ("dirfile", data_dir(r, "dirfile", "train-labels-idx1-ubyte", Some(b"<dir>"))),
         ("missing", data_dir(r, "missing", "t10k-labels-idx1-ubyte", None)),
         ("swapped", data_dir(r, "swapped", "train-images-idx3-ubyte", Some(&idx::encode(&[12], &[0; 12])))),
+        ("stray", data_dir(r, "stray", "train-labels-idx1-ubyte", Some(&idx::encode(&[12], &stray_labels)))),
     ];
     let data = |name: &str| paths.iter().find(|(n, _)| *n == name).unwrap().1.as_str();
     let w_missing = weights_file(r, "missing.safetensors", &net(784)[..3], true);
@@ -145,7 +148,15 @@ fn every_bad_input_is_a_short_clean_error() {
         ],
         true,
     );
-    let w_small = weights_file(r, "small.safetensors", &net(100), true);
+    let w_small = weights_with(r, "small.safetensors", &net(100), Some(&[("data", "synthetic:100,20")]), 0.0);
+    // Metadata that contradicts the tensors: 7 classes recorded, 10 outputs stored.
+    let w_classes = weights_with(
+        r,
+        "classes.safetensors",
+        &net(784),
+        Some(&[("data", "synthetic:100,20"), ("classes", "7")]),
+        0.0,
+    );
     let w_nometa = weights_file(r, "nometa.safetensors", &net(784), false);
     let junk = pgm(r, "junk.safetensors", b"hello");
     let w_nan_norm = weights_with(
@@ -163,6 +174,9 @@ fn every_bad_input_is_a_short_clean_error() {
     let over = pgm(r, "over.pgm", &ascii_over);
     let not_image = pgm(r, "notes.txt", b"hello");
     let fine_image = pgm(r, "fine.pgm", &huge_image);
+    // 784 pixels, but 56 wide and 14 high: not a 28×28 image's rows.
+    let oblong = pgm(r, "oblong.pgm", &[b"P5\n56 14\n255\n".to_vec(), vec![0u8; 784]].concat());
+
     let _ = fine_image;
 
     let (no_cuda_code, no_cuda_text) = if cuda { (0, "") } else { (2, "CUDA is not available") };
@@ -239,7 +253,22 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["predict", "--weights", &ok_weights, "--index", "-1"], 2, "-1"),
         (vec!["predict", "--weights", &ok_weights], 2, "--index"),
         (vec!["predict", "--weights", &ok_weights, "--image", "/no/such.png"], 1, "cannot read"),
-        (vec!["predict", "--weights", &ok_weights, "--image", &wrong_size], 1, "the network takes 784"),
+        (vec!["predict", "--weights", &ok_weights, "--image", &wrong_size], 1, "the network takes 28×28"),
+        (vec!["predict", "--weights", &ok_weights, "--image", &oblong], 1, "the image is 56×14"),
+        (vec!["evaluate", "--weights", &w_classes], 1, "metadata says classes = 7"),
+        (vec!["train", "--data", data("stray"), "--epochs", "1"], 1, "have no image (first: 3)"),
+        (vec!["autograd", "--x", "1e30", "--w", "1e30"], 2, "overflows float32"),
+        (vec!["autograd", "--b", "1e39"], 2, "--b 1000000000000000000000000000000000000000 does not fit float32"),
+        (vec!["--json", "completions", "bash"], 2, "--json"),
+        (vec!["train", "--plot", "/proc/nnopt-t.png"], 2, "--plot /proc/nnopt-t.png: cannot create a file"),
+        (vec!["train", "--weight-decay", "abc"], 2, "--weight-decay"),
+        (vec!["train", "--momentum", "abc"], 2, "--momentum"),
+        (vec!["train", "--limit", "abc"], 2, "--limit"),
+        (vec!["perceptron", "--samples", "abc"], 2, "--samples"),
+        (vec!["sweep", "--trials", "abc"], 2, "--trials"),
+        (vec!["sweep", "--validation", "abc"], 2, "--validation"),
+        (vec!["descent", "--steps", "abc"], 2, "--steps"),
+        (vec!["predict", "--weights", &ok_weights, "--index", "abc"], 2, "--index"),
         (vec!["predict", "--weights", &ok_weights, "--image", &deep], 1, "maxval 65535"),
         (vec!["predict", "--weights", &ok_weights, "--image", &over], 1, "above the maxval"),
         (vec!["predict", "--weights", &ok_weights, "--image", &not_image], 1, "not a PGM or PNG"),
