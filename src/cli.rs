@@ -303,10 +303,32 @@ pub enum StrategyArg {
     Tpe,
 }
 
+impl From<StrategyArg> for Strategy {
+    fn from(arg: StrategyArg) -> Self {
+        match arg {
+            StrategyArg::Grid => Strategy::Grid,
+            StrategyArg::Random => Strategy::Random,
+            StrategyArg::Halving => Strategy::Halving,
+            StrategyArg::Tpe => Strategy::Tpe,
+        }
+    }
+}
+
+impl From<Strategy> for StrategyArg {
+    fn from(strategy: Strategy) -> Self {
+        match strategy {
+            Strategy::Grid => StrategyArg::Grid,
+            Strategy::Random => StrategyArg::Random,
+            Strategy::Halving => StrategyArg::Halving,
+            Strategy::Tpe => StrategyArg::Tpe,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 #[command(allow_negative_numbers = true)]
 pub struct SweepArgs {
-    #[arg(long, value_enum, default_value_t = StrategyArg::Tpe)]
+    #[arg(long, value_enum, default_value_t = StrategyArg::from(SweepConfig::default().strategy))]
     pub strategy: StrategyArg,
     /// Trials (random, tpe) or first-rung configurations (halving).
     #[arg(long, default_value_t = SweepConfig::default().trials)]
@@ -338,7 +360,7 @@ pub struct SweepArgs {
     /// Epochs per trial (halving: of the last rung).
     #[arg(long, default_value_t = SweepConfig::default().epochs)]
     pub epochs: usize,
-    #[arg(long, default_value = "synthetic", help = DATA_HELP)]
+    #[arg(long, default_value = crate::data::DEFAULT_SPEC, help = DATA_HELP)]
     pub data: String,
     /// Seed of the strategy, the validation split and every trial's initial weights.
     #[arg(long, default_value_t = SweepConfig::default().seed)]
@@ -382,12 +404,7 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
         space = SweepConfig::default_space();
     }
     let config = SweepConfig {
-        strategy: match args.strategy {
-            StrategyArg::Grid => Strategy::Grid,
-            StrategyArg::Random => Strategy::Random,
-            StrategyArg::Halving => Strategy::Halving,
-            StrategyArg::Tpe => Strategy::Tpe,
-        },
+        strategy: args.strategy.into(),
         space,
         trials: args.trials,
         grid_points: args.grid_points,
@@ -432,7 +449,7 @@ t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz; MNIST, Fashion-MNIST
 #[derive(Debug, Args)]
 #[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
-    #[arg(long, default_value = "synthetic", help = DATA_HELP)]
+    #[arg(long, default_value = crate::data::DEFAULT_SPEC, help = DATA_HELP)]
     pub data: String,
     /// Passes over the training set.
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
@@ -440,11 +457,16 @@ pub struct TrainArgs {
     /// Images per SGD step.
     #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     pub batch_size: i64,
-    /// Initial learning rate, decayed along a cosine over the epochs [default: 0.05 for sgd, 0.001 for adam].
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "Initial learning rate, decayed along a cosine over the epochs [default: {} for sgd, {} for adam]",
+        OptimizerKind::Sgd.default_lr(),
+        OptimizerKind::Adam.default_lr()
+    ))]
     pub lr: Option<f64>,
-    /// SGD momentum, Nesterov when > 0 [default: 0.9]; not with --optimizer adam.
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "SGD momentum, Nesterov when > 0 [default: {}]; not with --optimizer adam",
+        train::DEFAULT_MOMENTUM
+    ))]
     pub momentum: Option<f64>,
     /// L2 weight decay.
     #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
@@ -455,7 +477,7 @@ pub struct TrainArgs {
     /// Hidden layer widths, comma-separated: 32 (the notebook's 784-32-10) or 256,128.
     #[arg(long, value_delimiter = ',', default_values_t = TrainConfig::default().hidden)]
     pub hidden: Vec<i64>,
-    #[arg(long, value_enum, default_value_t = OptimizerArg::Sgd)]
+    #[arg(long, value_enum, default_value_t = OptimizerArg::from(TrainConfig::default().optimizer))]
     pub optimizer: OptimizerArg,
     /// One batch per epoch: a quick check that everything runs.
     #[arg(long)]
@@ -494,6 +516,24 @@ pub enum OptimizerArg {
     Sgd,
     /// Adam.
     Adam,
+}
+
+impl From<OptimizerArg> for OptimizerKind {
+    fn from(arg: OptimizerArg) -> Self {
+        match arg {
+            OptimizerArg::Sgd => OptimizerKind::Sgd,
+            OptimizerArg::Adam => OptimizerKind::Adam,
+        }
+    }
+}
+
+impl From<OptimizerKind> for OptimizerArg {
+    fn from(kind: OptimizerKind) -> Self {
+        match kind {
+            OptimizerKind::Sgd => OptimizerArg::Sgd,
+            OptimizerKind::Adam => OptimizerArg::Adam,
+        }
+    }
 }
 
 /// `--data` for evaluate and predict: the weights' own data set when not given.
@@ -539,10 +579,7 @@ fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
         lr: args.lr,
         momentum: args.momentum,
         weight_decay: args.weight_decay,
-        optimizer: match args.optimizer {
-            OptimizerArg::Sgd => OptimizerKind::Sgd,
-            OptimizerArg::Adam => OptimizerKind::Adam,
-        },
+        optimizer: args.optimizer.into(),
         seed: args.seed,
         hidden: args.hidden,
         dry_run: args.dry_run,

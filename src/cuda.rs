@@ -62,7 +62,7 @@ pub fn load() -> CudaLibrary {
             }
             // Beside the libtorch_cpu.so this process runs (so the two halves always match),
             // then where this binary was built against, then the loader's search path.
-            let mut places: Vec<String> = crate::info::loaded_library_dir("libtorch_cpu.so")
+            let mut places: Vec<String> = loaded_library_dir("libtorch_cpu.so")
                 .map(|dir| format!("{}/libtorch_cuda.so", dir.display()))
                 .into_iter()
                 .collect();
@@ -83,4 +83,14 @@ pub fn load() -> CudaLibrary {
 /// Why loading failed, when it did.
 pub fn load_error() -> Option<String> {
     STATE.get().and_then(|s| s.1.clone())
+}
+
+/// The directory a shared library was mapped from, read from `/proc/self/maps` (Linux): where
+/// the CUDA half must come from, and what `nnopt info` reports.
+pub(crate) fn loaded_library_dir(name: &str) -> Option<std::path::PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .find(|path| std::path::Path::new(path).file_name().is_some_and(|f| f == name))
+        .and_then(|path| std::path::Path::new(path).parent().map(std::path::Path::to_path_buf))
 }

@@ -89,13 +89,19 @@ pub fn install_panic_hook() {
         if GUARDED.with(|g| g.get()) {
             return;
         }
-        let first = panic_line(info.payload());
-        let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!(
-            "nnopt: internal error{place}: {first}\nthis is a bug in nnopt, please report it \
-             (run with RUST_BACKTRACE=1 for details)"
-        );
+        let place = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+        eprintln!("{}", panic_report(info.payload(), place.as_deref()));
     }));
+}
+
+/// What the panic hook prints: the panic's first line (no C++ backtrace) and where to report it.
+pub fn panic_report(payload: &(dyn std::any::Any + Send), place: Option<&str>) -> String {
+    let first = panic_line(payload);
+    let place = place.map(|p| format!(" at {p}")).unwrap_or_default();
+    format!(
+        "nnopt: internal error{place}: {first}\nthis is a bug in nnopt, please report it \
+         (run with RUST_BACKTRACE=1 for details)"
+    )
 }
 
 /// The first line of a panic's message (tch's carry libtorch's C++ backtrace after it).

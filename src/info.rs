@@ -29,7 +29,7 @@ pub struct Info {
 /// Gathers [`Info`] from the running process and libtorch.
 pub fn collect() -> Info {
     crate::cuda::load();
-    let libtorch_path = loaded_library_dir("libtorch_cpu.so");
+    let libtorch_path = crate::cuda::loaded_library_dir("libtorch_cpu.so");
     let cuda_available = tch::Cuda::is_available();
     Info {
         nnopt_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -45,15 +45,6 @@ pub fn collect() -> Info {
         mps_available: tch::utils::has_mps(),
         cpu_threads: tch::get_num_threads(),
     }
-}
-
-/// The directory a shared library was mapped from, read from `/proc/self/maps` (Linux).
-pub(crate) fn loaded_library_dir(name: &str) -> Option<PathBuf> {
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    maps.lines()
-        .filter_map(|line| line.split_whitespace().nth(5))
-        .find(|path| Path::new(path).file_name().is_some_and(|f| f == name))
-        .and_then(|path| Path::new(path).parent().map(Path::to_path_buf))
 }
 
 /// libtorch records its version beside `lib/`: `build-version` in the libtorch zip,

@@ -668,7 +668,11 @@ pub fn ctrl_c_flag(out: Output) -> Arc<AtomicBool> {
     let flag = Arc::clone(&stop);
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(crate::error::EXIT_INTERRUPTED);
+            // At once, as asked: `_exit` runs no atexit handlers or static destructors, which
+            // could otherwise race libtorch's threads (and the main thread's own exit, if the
+            // first Ctrl-C's run is already shutting down) and end in a crash instead of 130.
+            // SAFETY: `_exit` takes an exit status and has no preconditions.
+            unsafe { libc::_exit(crate::error::EXIT_INTERRUPTED) };
         }
         out.note("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
     });

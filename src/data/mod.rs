@@ -45,6 +45,9 @@ pub enum DataSource {
     Dir(PathBuf),
 }
 
+/// `--data`'s default: the built-in synthetic digits, 60 000 + 10 000.
+pub const DEFAULT_SPEC: &str = "synthetic";
+
 impl Default for DataSource {
     fn default() -> Self {
         DataSource::Synthetic { train: 60_000, test: 10_000 }
@@ -57,7 +60,7 @@ impl DataSource {
     /// absolute, so the weights work from any working directory.
     pub fn spec(&self) -> String {
         match self {
-            DataSource::Synthetic { .. } if *self == DataSource::default() => "synthetic".to_string(),
+            DataSource::Synthetic { .. } if *self == DataSource::default() => DEFAULT_SPEC.to_string(),
             DataSource::Synthetic { train, test } => format!("synthetic:{train},{test}"),
             DataSource::Dir(dir) => dir.canonicalize().unwrap_or_else(|_| dir.clone()).display().to_string(),
         }
@@ -83,7 +86,7 @@ impl DataSource {
             return Ok(DataSource::Synthetic { train, test });
         }
         Ok(match text {
-            "synthetic" => DataSource::default(),
+            DEFAULT_SPEC => DataSource::default(),
             "fashion" | "fashion-mnist" => DataSource::Dir(PathBuf::from(FASHION_DIR)),
             dir => DataSource::Dir(PathBuf::from(dir)),
         })

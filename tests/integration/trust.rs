@@ -267,6 +267,65 @@ fn ctrl_c_leaves_a_valid_metrics_file_and_weights() {
 }
 
 #[test]
+fn a_second_ctrl_c_quits_at_once_with_130() {
+    use std::io::BufRead;
+    let dir = scratch("ctrl_c_twice");
+    let csv = dir.join("m.csv");
+    // A large test set makes the evaluation that follows the first Ctrl-C slow (~1 s), so the
+    // second lands while the run is still finishing.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nnopt"))
+        .args(["--device", "cpu", "train", "--data", "synthetic:2000,20000", "--epochs", "500"])
+        .args(["--hidden", "1024,1024", "--metrics", csv.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !csv.exists() {
+        assert!(started.elapsed() < Duration::from_secs(300), "no epoch finished");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.id().to_string();
+    let interrupt = || Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    interrupt();
+    // Signals do not queue: the second goes once the first has been seen (its note printed).
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.contains("Ctrl-C again to quit now") {
+            interrupt();
+            break;
+        }
+        line.clear();
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    // The metrics file holds whole epochs: it is rewritten atomically, never half written.
+    let rows: Vec<String> = std::fs::read_to_string(&csv).unwrap().lines().map(String::from).collect();
+    assert!(rows.len() >= 2 && rows[1..].iter().all(|r| r.split(',').count() == 7), "{rows:?}");
+}
+
+#[test]
+fn an_escaped_panic_is_one_line_and_a_request_to_report_it() {
+    // tch's panics carry libtorch's C++ backtrace after the first line; none of it is shown.
+    let payload: Box<dyn std::any::Any + Send> = Box::new(String::from(
+        "called `Result::unwrap()` on an `Err` value: Torch(\"CUDA out of memory\nException raised from malloc\nframe #0: c10::Error\")",
+    ));
+    let report = nnopt::error::panic_report(payload.as_ref(), Some("src/train.rs:42"));
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), 2, "{report}");
+    assert_eq!(lines[0], "nnopt: internal error at src/train.rs:42: Torch(\"CUDA out of memory");
+    assert!(lines[1].contains("this is a bug in nnopt, please report it"), "{report}");
+    assert!(!report.contains("frame #") && !report.contains("unwrap()"), "{report}");
+    let payload: Box<dyn std::any::Any + Send> = Box::new("index out of bounds");
+    assert!(
+        nnopt::error::panic_report(payload.as_ref(), None).starts_with("nnopt: internal error: index out")
+    );
+}
+
+#[test]
 fn setup_never_deletes_a_directory_it_did_not_make() {
     let dir = scratch("not_a_venv");
     std::fs::write(dir.join("precious.txt"), "user data").unwrap();
