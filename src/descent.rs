@@ -294,6 +294,31 @@ impl Surface {
         Ok(true)
     }
 
+    /// Whether f curves up (or stays flat) along every axis and diagonal at `point`: the second
+    /// difference f(x + h·d) + f(x − h·d) − 2·f(x) is not negative. First-order terms cancel in
+    /// it, so a point a little off a minimum (the gradient below --tol, not zero) passes, while
+    /// a maximum or a saddle — where the gradient vanishes too — fails.
+    pub fn curves_up(self, point: &[f64]) -> Result<bool> {
+        let here = self.value(point)?;
+        let mut directions: Vec<Vec<f64>> = (0..point.len())
+            .map(|i| (0..point.len()).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+            .collect();
+        if point.len() == 2 {
+            let r = std::f64::consts::FRAC_1_SQRT_2;
+            directions.extend([vec![r, r], vec![r, -r]]);
+        }
+        for (d, [lo, hi]) in directions.iter().zip(self.domain().iter().cycle()) {
+            let h = 1e-3 * (hi - lo);
+            let probe =
+                |sign: f64| -> Vec<f64> { point.iter().zip(d).map(|(x, di)| x + sign * h * di).collect() };
+            let second = self.value(&probe(1.0))? + self.value(&probe(-1.0))? - 2.0 * here;
+            if second < -1e-10 * here.abs().max(1.0) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// The zero of f' in [a, b], where f' changes sign once: bisection on the autograd
     /// gradient, to the last bits of a float64 (f itself is too flat at an extremum to locate
     /// it better than ~1e-8).
@@ -664,6 +689,15 @@ pub struct RunSpec {
     pub device: Device,
 }
 
+/// A learning rate as typed: 0.2 as `0.2`, 1e308 as `1e308` (not 309 digits).
+fn fmt_rate(lr: f64) -> String {
+    if lr != 0.0 && (lr.abs() >= 1e5 || lr.abs() < 1e-4) {
+        format!("{lr:e}")
+    } else {
+        lr.to_string()
+    }
+}
+
 /// Runs one optimizer from `start` and classifies where it ended.
 pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64]) -> Result<Run> {
     let RunSpec { optimizer, lr, momentum, steps, tol, device } = spec;
@@ -689,18 +723,21 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
         let here = trajectory.last().cloned().unwrap_or_default();
         let escaped = here.iter().zip(&bound).any(|(x, b)| x.abs() > *b);
         if !loss.is_finite() || here.iter().any(|x| !x.is_finite()) || escaped {
+            // Its gradient is of no point the run ended at (the last one was left behind).
             status = Status::Diverged;
+            gradient_norm = None;
             break;
         }
         let norm = grad.f_norm().and_then(|n| n.f_double_value(&[])).map_err(torch)?;
         gradient_norm = Some(norm);
         if norm < tol {
-            // A flat spot inside a listed minimum's basin is that minimum; elsewhere it is a
-            // minimum only if f rises in every direction (one the surface's domain does not
-            // list, past its edge); on a plateau or at the saddle the gradient just vanished.
+            // A flat spot is a minimum only where f curves up around it (not at the top of a
+            // ridge or a saddle, where the gradient vanishes too), and then only inside a listed
+            // minimum's basin or where f rises in every direction (a minimum the surface's
+            // domain does not list, past its edge); on a plateau the gradient just vanished.
             let listed = surface.basin(&here, minima)?.is_some();
-            status =
-                if listed || surface.is_strict_minimum(&here)? { Status::Converged } else { Status::Stalled };
+            let minimum = surface.curves_up(&here)? && (listed || surface.is_strict_minimum(&here)?);
+            status = if minimum { Status::Converged } else { Status::Stalled };
             break;
         }
         if taken == steps {
@@ -711,7 +748,12 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
         trajectory.push(point(&stepper.x)?);
     }
     let here = trajectory.last().cloned().unwrap_or_default();
-    let basin = if status == Status::Diverged { None } else { surface.basin(&here, minima)? };
+    // A diverged run ended nowhere; a stalled one at a point that is no minimum (a ridge top,
+    // a saddle, a plateau), even where that point lies inside some minimum's basin.
+    let basin = match status {
+        Status::Diverged | Status::Stalled => None,
+        _ => surface.basin(&here, minima)?,
+    };
     let minimum = basin.as_ref().map(|m| if m.global { "global" } else { "local" });
     Ok(Run {
         optimizer,
@@ -783,7 +825,8 @@ pub fn summarize(runs: &[Run]) -> String {
                  moves it; a search needs no gradient (nnopt sweep)"
             ),
             (Status::Stalled, _) => format!(
-                "stalled at {at} from {from}: the gradient vanished, yet f still falls along some direction (a saddle point)"
+                "stalled at {at} from {from}: the gradient vanished, yet f still falls along some direction \
+                 (a maximum or a saddle point, not a minimum)"
             ),
             (Status::MaxSteps, Some(kind)) => {
                 format!("ran out of steps at {at} from {from}, in the {kind} minimum's basin")
@@ -837,7 +880,7 @@ fn render(info: &SurfaceInfo, runs: &[Run], summary: &str) -> String {
             text,
             "{:<9} {:>8} {:>5} {:>18} {:>18} {:>13} {:>6}  {:<10} {}",
             r.optimizer.name(),
-            r.lr,
+            fmt_rate(r.lr),
             r.momentum.map_or("-".to_string(), |m| m.to_string()),
             fmt_point(&r.start),
             fmt_point(&r.end.point),
@@ -922,9 +965,9 @@ pub fn figure(report: &DescentReport) -> Result<crate::plot::Figure> {
         let m = r.momentum.map(|m| format!(", μ {m}")).unwrap_or_default();
         let starts = report.runs.iter().filter(|o| o.optimizer == r.optimizer).count();
         if starts > 1 {
-            format!("{} (lr {}{m}), {starts} starts", r.optimizer.name(), r.lr)
+            format!("{} (lr {}{m}), {starts} starts", r.optimizer.name(), fmt_rate(r.lr))
         } else {
-            format!("{} (lr {}{m})", r.optimizer.name(), r.lr)
+            format!("{} (lr {}{m})", r.optimizer.name(), fmt_rate(r.lr))
         }
     };
     // One colour per optimizer, however many starts it ran from; only its first run is named

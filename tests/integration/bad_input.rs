@@ -291,6 +291,7 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["descent", "--lr", "0"], 2, "--lr"),
         (vec!["descent", "--lr", "-0.1"], 2, "--lr"),
         (vec!["descent", "--lr", "inf"], 2, "--lr"),
+        (vec!["descent", "--lr", "nan"], 2, "--lr"),
         (vec!["descent", "--steps", "0"], 2, "--steps"),
         (vec!["descent", "--steps", "100000000"], 2, "--steps"),
         (vec!["descent", "--momentum", "1.5"], 2, "--momentum"),

@@ -147,6 +147,47 @@ fn the_step_surface_stalls_and_says_to_search() {
 }
 
 #[test]
+fn each_status_is_where_the_run_really_ended() {
+    let run = |args: &[&str]| -> Value {
+        let v = nnopt_json(&[&["--json", "descent"], args].concat());
+        v["runs"][0]["final"].clone()
+    };
+    // The top of cosine's ridge (f'(x) = 0 between the minima, f = +1.19): the gradient
+    // vanishes but f falls both ways — a maximum is no minimum, whatever basin it sits in.
+    let top = run(&["--start", "1.82568457867234", "--optimizers", "gd"]);
+    assert_eq!((top["status"].as_str(), top["minimum"].as_str()), (Some("stalled"), None), "{top}");
+    let near_top = run(&["--start", "1.82", "--tol", "0.01", "--optimizers", "gd"]);
+    assert_eq!(near_top["status"], "stalled", "{near_top}");
+    // A maximum of rastrigin, and the saddle's centre reached along x₁.
+    let peak =
+        run(&["--surface", "rastrigin", "--start", "0.50255,0.50255", "--tol", "0.01", "--optimizers", "gd"]);
+    assert_eq!(peak["status"], "stalled", "{peak}");
+    let saddle = run(&["--surface", "saddle", "--start", "1,0", "--optimizers", "gd", "--lr", "0.1"]);
+    assert_eq!(saddle["status"], "stalled", "{saddle}");
+    assert!(saddle["point"][0].as_f64().unwrap().abs() < 1e-6, "{saddle}");
+    // Rastrigin's nearest local minimum from (2.1, 0.1), not the global one at the origin.
+    let local =
+        run(&["--surface", "rastrigin", "--start", "2.1,0.1", "--optimizers", "gd", "--steps", "2000"]);
+    assert_eq!(
+        (local["status"].as_str(), local["minimum"].as_str()),
+        (Some("converged"), Some("local")),
+        "{local}"
+    );
+    // Out of steps, still in the basin; and a step so large the point overflows.
+    let short = run(&["--surface", "quadratic", "--start", "10", "--steps", "3", "--optimizers", "gd"]);
+    assert_eq!((short["status"].as_str(), short["steps"].as_u64()), (Some("max-steps"), Some(3)), "{short}");
+    let blown = run(&["--surface", "quadratic", "--start", "10", "--lr", "1e308", "--optimizers", "gd"]);
+    assert_eq!(blown["status"], "diverged", "{blown}");
+    assert!(blown["gradient_norm"].is_null() && blown["minimum"].is_null(), "{blown}");
+    // --list names every surface with its minima, in text and JSON.
+    let list = nnopt_json(&["--json", "descent", "--list"]);
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, Surface::ALL.iter().map(|s| s.name()).collect::<Vec<_>>());
+    let text = String::from_utf8(nnopt(&["descent", "--list"]).stdout).unwrap();
+    assert!(text.contains("rastrigin") && text.contains("7.2694"), "{text}");
+}
+
+#[test]
 fn every_surface_runs_with_json_and_csv() {
     let dir = scratch("descent_csv");
     for surface in Surface::ALL {
@@ -166,6 +207,17 @@ fn every_surface_runs_with_json_and_csv() {
         let points: usize = runs.iter().map(|r| r["trajectory"].as_array().unwrap().len()).sum();
         let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
         assert_eq!(rows, points + 1, "{}: one CSV row per trajectory point", surface.name());
+        // The CSV holds the JSON's numbers: the first run's first step, coordinates and loss.
+        // (The step surface stalls at its start: no first step to compare.)
+        if runs[0]["trajectory"].as_array().unwrap().len() > 1 {
+            let text = std::fs::read_to_string(&csv).unwrap();
+            let second: Vec<&str> = text.lines().nth(2).unwrap().split(',').collect();
+            let dims = runs[0]["start"].as_array().unwrap().len();
+            assert_eq!(second[4], "1", "{}: step column", surface.name());
+            for (d, coordinate) in second[5..5 + dims].iter().enumerate() {
+                assert_eq!(coordinate.parse::<f64>().unwrap(), runs[0]["trajectory"][1][d].as_f64().unwrap());
+            }
+        }
         for r in runs {
             assert_eq!(r["trajectory"][0], r["start"]);
             // Each step taken adds one point (a diverged run stops at the escaping point).
