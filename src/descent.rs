@@ -716,7 +716,7 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
     let mut losses = Vec::new();
     let mut status = Status::MaxSteps;
     let mut taken = 0;
-    let mut gradient_norm = None;
+    let mut gradient_norm;
     loop {
         let (loss, grad) = stepper.evaluate(surface)?;
         losses.push(loss);
