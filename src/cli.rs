@@ -357,9 +357,12 @@ pub struct SweepArgs {
     /// Optimizers: sgd,adam.
     #[arg(long)]
     pub optimizer: Option<String>,
-    /// Epochs per trial (halving: of the last rung).
-    #[arg(long, default_value_t = SweepConfig::default().epochs)]
-    pub epochs: usize,
+    #[arg(long, help = format!(
+        "Epochs per trial (halving: of the last rung) [default: {}; halving: as many as its rungs need, \
+         at least that]",
+        SweepConfig::default().epochs
+    ))]
+    pub epochs: Option<usize>,
     #[arg(long, default_value = crate::data::DEFAULT_SPEC, help = DATA_HELP)]
     pub data: String,
     /// Seed of the strategy, the validation split and every trial's initial weights.
@@ -409,7 +412,15 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
         trials: args.trials,
         grid_points: args.grid_points,
         startup_trials: args.startup_trials,
-        epochs: args.epochs,
+        // Halving doubles the epochs each rung: by default its last rung gets what its rungs need.
+        epochs: args.epochs.unwrap_or_else(|| {
+            let default = SweepConfig::default().epochs;
+            if args.strategy == StrategyArg::Halving {
+                default.max(sweep::halving_epochs_needed(args.trials))
+            } else {
+                default
+            }
+        }),
         seed: args.seed,
         validation: args.validation,
         max_minutes: args.max_minutes,

@@ -145,6 +145,13 @@ impl Space {
                         if log && lo <= 0.0 {
                             return Err(bad("a :log range needs a lower end above 0".into()));
                         }
+                        // Integers are drawn from lo to hi inclusive: the ends must be integers,
+                        // or a draw could land outside the range (2.5..2.7 → 2) or on 0.
+                        if int && (lo.fract() != 0.0 || hi.fract() != 0.0) {
+                            return Err(bad(
+                                "a range of whole numbers needs whole-number ends, like 32..256".into(),
+                            ));
+                        }
                         self.check(name, &[Param::Float(lo), Param::Float(hi)])?;
                         self.dims.push((name, Domain::Range { lo, hi, log, int }));
                         return Ok(());
@@ -297,9 +304,14 @@ pub enum Status {
     Diverged,
     /// The loss never moved: scored as a failure.
     Stalled,
-    /// Learned nothing: the ReLUs died (one output for every image), or the validation accuracy
-    /// is no better than guessing the most common class. Scored as a failure.
+    /// The ReLUs died: one output for every image. Scored as a failure.
     Dead,
+    /// Trained to the end, but no better than guessing the most common class: it learned
+    /// nothing (yet). Scored as a failure.
+    Chance,
+    /// Training failed with an error (e.g. out of memory for a wide network): recorded with the
+    /// error, scored as a failure, and the sweep goes on.
+    Failed,
     /// Ctrl-C during the trial.
     Interrupted,
 }
@@ -312,6 +324,8 @@ impl Status {
             "diverged" => Status::Diverged,
             "stalled" => Status::Stalled,
             "dead" => Status::Dead,
+            "chance" => Status::Chance,
+            "failed" => Status::Failed,
             "interrupted" => Status::Interrupted,
             _ => return None,
         })
@@ -324,6 +338,8 @@ impl Status {
             Status::Diverged => "diverged",
             Status::Stalled => "stalled",
             Status::Dead => "dead",
+            Status::Chance => "chance",
+            Status::Failed => "failed",
             Status::Interrupted => "interrupted",
         }
     }
@@ -334,7 +350,10 @@ impl Status {
 pub struct Trial {
     pub trial: usize,
     pub config: Config,
+    /// The budget it was given (halving's rung); with the configuration, what identifies a run.
     pub epochs: usize,
+    /// The epochs it trained: fewer where it diverged, stalled or failed.
+    pub trained_epochs: usize,
     /// `None` for a failed trial (scored as the worst).
     pub validation_accuracy: Option<f64>,
     pub seconds: f64,
@@ -352,7 +371,8 @@ impl Trial {
         json!({
             "trial": self.trial,
             "params": self.config.json(),
-            "epochs": self.epochs,
+            "epochs": self.trained_epochs,
+            "budget_epochs": self.epochs,
             "validation_accuracy": self.validation_accuracy,
             "seconds": self.seconds,
             "status": self.status,
@@ -429,7 +449,7 @@ impl SweepConfig {
         }
         if self.strategy == Strategy::Halving {
             let rungs = halving_plan(self.trials, self.epochs).len();
-            let needed = 1usize << (rungs - 1).min(20);
+            let needed = halving_epochs_needed(self.trials);
             ensure_usage(self.epochs >= needed, || {
                 format!(
                     "--epochs {} is too few for halving {} trials: its {rungs} rungs double the epochs each time, \
@@ -788,7 +808,7 @@ impl SweepFiles {
 }
 
 /// The CSV's columns after the hyperparameters.
-const CSV_TAIL: [&str; 5] = ["epochs", "validation_accuracy", "seconds", "status", "trial"];
+const CSV_TAIL: [&str; 6] = ["epochs", "epochs_trained", "validation_accuracy", "seconds", "status", "trial"];
 
 /// The results already in a `--resume` file, keyed by (hyperparameters, epochs).
 fn read_resume(path: &Path, space: &Space, identity: &str) -> Result<HashMap<(Vec<String>, usize), Trial>> {
@@ -827,32 +847,36 @@ fn read_resume(path: &Path, space: &Space, identity: &str) -> Result<HashMap<(Ve
         let n = names.len();
         let key: Vec<String> = cells[..n].iter().map(|s| s.to_string()).collect();
         let epochs: usize = cells[n].parse().map_err(|_| bad())?;
-        let accuracy = if cells[n + 1].is_empty() {
+        let trained_epochs: usize = cells[n + 1].parse().map_err(|_| bad())?;
+        let accuracy = if cells[n + 2].is_empty() {
             None
         } else {
-            Some(cells[n + 1].parse::<f64>().map_err(|_| bad())?)
+            Some(cells[n + 2].parse::<f64>().map_err(|_| bad())?)
         };
-        let seconds: f64 = cells[n + 2].parse().map_err(|_| bad())?;
-        let status = Status::parse(cells[n + 3]).ok_or_else(bad)?;
-        let trial: usize = cells[n + 4].parse().map_err(|_| bad())?;
+        let seconds: f64 = cells[n + 3].parse().map_err(|_| bad())?;
+        let status = Status::parse(cells[n + 4]).ok_or_else(bad)?;
+        let trial: usize = cells[n + 5].parse().map_err(|_| bad())?;
         // What nnopt writes: an accuracy in [0, 1] exactly for the trials that trained to the
         // end, a time ≥ 0, no interrupted trial (those are run again), each run once.
         let sane_accuracy = match (status, accuracy) {
             (Status::Ok, Some(a)) => (0.0..=1.0).contains(&a),
-            (Status::Diverged | Status::Stalled | Status::Dead, None) => true,
+            (Status::Diverged | Status::Stalled | Status::Dead | Status::Chance | Status::Failed, None) => {
+                true
+            }
             _ => false,
         };
-        if !(sane_accuracy && seconds.is_finite() && seconds >= 0.0) || epochs == 0 {
+        let sane_epochs =
+            epochs >= 1 && trained_epochs <= epochs && (status != Status::Ok || trained_epochs == epochs);
+        if !(sane_accuracy && sane_epochs && seconds.is_finite() && seconds >= 0.0) {
             return Err(bad());
         }
         // The configuration itself is rebuilt by the strategy; only its results are taken.
         let placeholder = Config(Vec::new());
+        // Random, tpe and halving draw with replacement: a configuration can come up again as
+        // another trial. Same hyperparameters, epochs and seed train the same network, so the
+        // first row stands for both.
         if done.contains_key(&(key.clone(), epochs)) {
-            return Err(anyhow::anyhow!(
-                "--resume {}: row {} repeats an earlier run",
-                path.display(),
-                row + 3
-            ));
+            continue;
         }
         done.insert(
             (key, epochs),
@@ -860,6 +884,7 @@ fn read_resume(path: &Path, space: &Space, identity: &str) -> Result<HashMap<(Ve
                 trial,
                 config: placeholder,
                 epochs,
+                trained_epochs,
                 validation_accuracy: accuracy,
                 seconds,
                 status,
@@ -889,9 +914,10 @@ fn append_csv(path: &Path, space: &Space, identity: &str, trial: &Trial) -> Resu
     let accuracy = trial.validation_accuracy.map(|a| a.to_string()).unwrap_or_default();
     let _ = writeln!(
         text,
-        "{},{},{accuracy},{},{},{}",
+        "{},{},{},{accuracy},{},{},{}",
         trial.config.key().join(","),
         trial.epochs,
+        trial.trained_epochs,
         trial.seconds,
         trial.status.name(),
         trial.trial
@@ -955,7 +981,26 @@ impl Runner<'_> {
         let quiet = Output { json: true, quiet: true };
         let mut on_epoch = |_: &EpochMetrics| Ok(());
         let mut hooks = Hooks { out: quiet, stop: self.stop, on_epoch: &mut on_epoch };
-        let trained = train::train(&train_config, self.data, self.device, &mut hooks)?;
+        let trained = match train::train(&train_config, self.data, self.device, &mut hooks) {
+            Ok(trained) => trained,
+            // A trial that cannot train (libtorch out of memory, a value the optimizer cannot
+            // hold) is a failed trial, as optuna records one: said, scored, and the sweep goes on.
+            Err(e) => {
+                self.bar.suspend(|| self.out.warn(format!("trial {trial} failed: {e:#}")));
+                let result = Trial {
+                    trial,
+                    config: config.clone(),
+                    epochs,
+                    trained_epochs: 0,
+                    validation_accuracy: None,
+                    seconds: started.elapsed().as_secs_f64(),
+                    status: Status::Failed,
+                    resumed: false,
+                };
+                self.finish(result.clone(), None)?;
+                return Ok(result);
+            }
+        };
         let status = match trained.report.stop {
             Stop::Finished => Status::Ok,
             Stop::Diverged { .. } => Status::Diverged,
@@ -964,12 +1009,14 @@ impl Runner<'_> {
             Stop::Interrupted { .. } => Status::Interrupted,
         };
         // Finished, but no better than guessing the most common class: it learned nothing.
-        let status = if status == Status::Ok && trained.report.at_chance { Status::Dead } else { status };
+        let status = if status == Status::Ok && trained.report.at_chance { Status::Chance } else { status };
         let accuracy = (status == Status::Ok).then_some(trained.report.final_metrics.test_accuracy);
         let result = Trial {
             trial,
             config: config.clone(),
             epochs,
+            // A diverged or stalled run stops early.
+            trained_epochs: trained.report.epochs.len(),
             validation_accuracy: accuracy,
             seconds: started.elapsed().as_secs_f64(),
             status,
@@ -995,7 +1042,7 @@ impl Runner<'_> {
                 "trial {:>3}  {}  {} epoch(s)  validation {accuracy}  {:.1} s  {}{from}",
                 trial.trial,
                 describe(&trial.config),
-                trial.epochs,
+                trial.trained_epochs,
                 trial.seconds,
                 trial.status.name()
             ))
@@ -1014,13 +1061,23 @@ impl Runner<'_> {
     }
 }
 
+/// A hyperparameter's value in a few characters that still tell small values apart: 0.0316,
+/// 4.000e-5 (not 0.0000).
+fn short(x: f64) -> String {
+    if x != 0.0 && x.abs() < 1e-3 {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
 /// `lr=0.0316 hidden=64 …`.
 fn describe(config: &Config) -> String {
     config
         .0
         .iter()
         .map(|(n, v)| match v {
-            Param::Float(x) => format!("{n}={x:.4}"),
+            Param::Float(x) => format!("{n}={}", short(*x)),
             Param::Unused => format!("{n}=-"),
             other => format!("{n}={}", other.text()),
         })
@@ -1060,7 +1117,7 @@ pub fn run(
         None => HashMap::new(),
     };
     let planned = match config.strategy {
-        Strategy::Grid => config.grid().len(), // at most: Adam's unused momentum merges points
+        Strategy::Grid => grid_points(config, &base).len(),
         Strategy::Halving => halving_plan(config.trials, config.epochs).iter().map(|(n, _)| n).sum(),
         _ => config.trials,
     };
@@ -1070,13 +1127,17 @@ pub fn run(
     };
     let per_sample = seconds_per_sample(&split, &base, device)?;
     let estimate = epochs_total as f64 * split.train.len() as f64 * per_sample;
+    let skipped = if resumed.is_empty() { "" } else { ", less the runs --resume's file already holds" };
     out.note(format!(
         "sweep: {planned} training run(s), {epochs_total} epochs × {} training images = {} sample-epochs; \
-         about {} at {:.1} µs per sample (measured on a first batch); {} validation images score them",
+         about {}{skipped} at {:.1} µs per sample (timed on train's default network (hidden {}, batch {}): \
+         wider networks and smaller batches take longer); {} validation images score them",
         split.train.len(),
         epochs_total as i64 * split.train.len(),
         human_time(estimate),
         per_sample * 1e6,
+        base.hidden.iter().map(i64::to_string).collect::<Vec<_>>().join("-"),
+        base.batch_size,
         split.test.len()
     ));
     let bar = out.progress(planned as u64, "trials");
@@ -1100,15 +1161,7 @@ pub fn run(
     let mut rungs = Vec::new();
     match config.strategy {
         Strategy::Grid => {
-            // Adam leaves momentum unused, so grid points differing only there are one trial.
-            let mut points: Vec<Config> = Vec::new();
-            for c in config.grid() {
-                let c = c.normalized(&base);
-                if !points.contains(&c) {
-                    points.push(c);
-                }
-            }
-            for (i, c) in points.iter().enumerate() {
+            for (i, c) in grid_points(config, &base).iter().enumerate() {
                 if runner.should_stop() {
                     break;
                 }
@@ -1188,14 +1241,31 @@ pub fn run(
     finish(config, &test, &split, &base, device, files, runner, rungs, out)
 }
 
+/// The grid's configurations, each once: Adam leaves momentum unused, so points differing only
+/// there are one trial.
+fn grid_points(config: &SweepConfig, base: &TrainConfig) -> Vec<Config> {
+    let mut points: Vec<Config> = Vec::new();
+    for c in config.grid() {
+        let c = c.normalized(base);
+        if !points.contains(&c) {
+            points.push(c);
+        }
+    }
+    points
+}
+
 /// One entry per halving configuration: its last rung's result, `pruned` where it was not
 /// promoted to the final rung.
 fn collapse_rungs(runs: Vec<Trial>, rungs: &[Rung]) -> Vec<Trial> {
     let mut by_trial: Vec<Trial> = Vec::new();
     for run in runs {
         match by_trial.iter_mut().find(|t| t.trial == run.trial) {
-            Some(t) if run.epochs >= t.epochs => *t = run,
-            Some(_) => {}
+            // Its seconds are every rung's together: what the configuration cost.
+            Some(t) if run.epochs >= t.epochs => {
+                let seconds = t.seconds + run.seconds;
+                *t = Trial { seconds, ..run };
+            }
+            Some(t) => t.seconds += run.seconds,
             None => by_trial.push(run),
         }
     }
@@ -1217,6 +1287,13 @@ fn collapse_rungs(runs: Vec<Trial>, rungs: &[Rung]) -> Vec<Trial> {
     by_trial
 }
 
+/// The fewest epochs halving `trials` configurations can end with: one for the first rung,
+/// doubled at each rung after it.
+pub fn halving_epochs_needed(trials: usize) -> usize {
+    let rungs = halving_plan(trials, 1).len();
+    1usize << (rungs - 1).min(20)
+}
+
 /// Successive halving's rungs for `trials` configurations ending at `epochs`: (configurations,
 /// epochs) per rung, halving the first and doubling the second, the last at `epochs`.
 pub fn halving_plan(trials: usize, epochs: usize) -> Vec<(usize, usize)> {
@@ -1234,9 +1311,10 @@ pub fn halving_plan(trials: usize, epochs: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Seconds per training sample: one batch of the first trial's network, timed after a warm-up.
+/// Seconds per training sample: eight batches of train's default network, timed in a second
+/// epoch after a first one has warmed the allocator and the kernels up.
 fn seconds_per_sample(data: &Dataset, base: &TrainConfig, device: Device) -> Result<f64> {
-    let batch = base.batch_size.min(data.train.len());
+    let batch = (8 * base.batch_size).min(data.train.len());
     let probe = Dataset {
         name: data.name.clone(),
         train: Split {
@@ -1253,7 +1331,7 @@ fn seconds_per_sample(data: &Dataset, base: &TrainConfig, device: Device) -> Res
         spec: data.spec.clone(),
         class_names: None,
     };
-    let config = TrainConfig { epochs: 2, dry_run: true, ..base.clone() };
+    let config = TrainConfig { epochs: 2, ..base.clone() };
     let never = AtomicBool::new(false);
     let mut on_epoch = |_: &EpochMetrics| Ok(());
     let mut hooks = Hooks { out: Output { json: true, quiet: true }, stop: &never, on_epoch: &mut on_epoch };
@@ -1333,7 +1411,23 @@ fn finish(
             })
         }
     };
-    let mattered_most = mattered_most(&config.space, &finished);
+    // Halving compares configurations at one budget only in its first rung, where all of them
+    // trained alike; later rungs hold the survivors alone, trained longer.
+    let first_rung: Option<Vec<Trial>> = rungs.first().map(|rung| {
+        rung.results
+            .iter()
+            .filter_map(|&(trial, accuracy)| {
+                let t = finished.iter().find(|t| t.trial == trial)?;
+                Some(Trial {
+                    validation_accuracy: accuracy,
+                    status: Status::Ok,
+                    epochs: rung.epochs,
+                    ..t.clone()
+                })
+            })
+            .collect()
+    });
+    let mattered_most = mattered_most(&config.space, first_rung.as_deref().unwrap_or(&finished));
     let mut report = SweepReport {
         strategy: config.strategy,
         seed: config.seed,
@@ -1379,9 +1473,9 @@ fn mattered_most(space: &Space, trials: &[Trial]) -> Option<String> {
             let label = match (domain, value, median) {
                 (Domain::Range { .. }, Param::Float(v), Some(m)) => {
                     if *v < m {
-                        format!("< {m:.4}")
+                        format!("< {}", short(m))
                     } else {
-                        format!("≥ {m:.4}")
+                        format!("≥ {}", short(m))
                     }
                 }
                 (Domain::Range { .. }, Param::Int(v), Some(m)) => {
@@ -1438,14 +1532,15 @@ fn render(report: &SweepReport, space: &Space) -> String {
         let _ = write!(text, "{:>5}", t.trial);
         for (_, v) in &t.config.0 {
             let cell = match v {
-                Param::Float(x) => format!("{x:.4}"),
+                Param::Float(x) => short(*x),
                 Param::Unused => "-".into(),
                 other => other.text(),
             };
             let _ = write!(text, " {cell:>12}");
         }
         let accuracy = t.validation_accuracy.map_or("—".to_string(), |a| format!("{:.2}%", 100.0 * a));
-        let _ = writeln!(text, " {:>6} {accuracy:>10} {:>8.1}  {}", t.epochs, t.seconds, t.status.name());
+        let _ =
+            writeln!(text, " {:>6} {accuracy:>10} {:>8.1}  {}", t.trained_epochs, t.seconds, t.status.name());
     }
     if let Some(why) = &report.stopped {
         let _ = writeln!(text, "\nstopped early: {why}; the table holds every finished trial");
@@ -1461,7 +1556,17 @@ fn render(report: &SweepReport, space: &Space) -> String {
                 100.0 * b.test_accuracy
             );
         }
-        None => text.push_str("\nno trial succeeded: every one diverged, stalled or was interrupted\n"),
+        None => {
+            let mut counts: Vec<(&str, usize)> = Vec::new();
+            for t in &report.finished {
+                match counts.iter_mut().find(|(n, _)| *n == t.status.name()) {
+                    Some((_, c)) => *c += 1,
+                    None => counts.push((t.status.name(), 1)),
+                }
+            }
+            let counts: Vec<String> = counts.iter().map(|(n, c)| format!("{c} {n}")).collect();
+            let _ = writeln!(text, "\nno trial succeeded ({})", counts.join(", "));
+        }
     }
     if let Some(m) = &report.mattered_most {
         let _ = writeln!(text, "{m}");

@@ -123,6 +123,8 @@ impl TrainConfig {
         })?;
         let lr = self.lr.unwrap_or(self.optimizer.default_lr());
         ensure_positive("--lr", lr)?;
+        // The optimizers hold their settings in float32 (libtorch refuses larger values mid-run).
+        ensure_usage(lr <= f32::MAX as f64, || format!("--lr {lr:e} does not fit float32 (at most 3.4e38)"))?;
         let momentum = match (self.optimizer, self.momentum) {
             (OptimizerKind::Adam, Some(m)) => {
                 return Err(usage(format!(
@@ -145,8 +147,8 @@ impl TrainConfig {
             ensure_usage(limit >= 1, || format!("--limit must be at least 1, got {limit}"))?;
         }
         let wd = self.weight_decay;
-        ensure_usage(wd.is_finite() && wd >= 0.0, || {
-            format!("--weight-decay must be a finite number ≥ 0, got {wd}")
+        ensure_usage(wd.is_finite() && (0.0..=f32::MAX as f64).contains(&wd), || {
+            format!("--weight-decay must be a finite number ≥ 0 that fits float32, got {wd}")
         })?;
         ensure_usage(!self.hidden.is_empty() && self.hidden.len() <= 8, || {
             format!("--hidden takes 1 to 8 widths, got {}", self.hidden.len())

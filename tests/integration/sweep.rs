@@ -103,11 +103,14 @@ fn halving_keeps_the_best_half_and_doubles_the_budget() {
     let trials = v["trials"].as_array().unwrap();
     assert_eq!(trials.len(), 4);
     // The three others stopped early: pruned, or failed outright (a trial that learned nothing
-    // in its rung is recorded as dead, not as pruned).
+    // in its rung is recorded as dead or at chance, not as pruned).
     let stopped: Vec<&str> =
         trials.iter().filter(|t| t["status"] != "ok").map(|t| t["status"].as_str().unwrap()).collect();
     assert_eq!(stopped.len(), 3, "{trials:?}");
-    assert!(stopped.iter().all(|s| ["pruned", "dead", "diverged", "stalled"].contains(s)), "{stopped:?}");
+    assert!(
+        stopped.iter().all(|s| ["pruned", "dead", "chance", "diverged", "stalled"].contains(s)),
+        "{stopped:?}"
+    );
     assert!(stopped.contains(&"pruned"));
     let winner = trials.iter().find(|t| t["status"] == "ok").unwrap();
     assert_eq!(winner["epochs"], 4);
@@ -154,7 +157,7 @@ fn resume_reruns_nothing_finished_and_completes_the_rest() {
         .map(|(i, l)| {
             let mut cells: Vec<&str> = l.split(',').collect();
             if i == 2 {
-                cells[2] = "7.5"; // an accuracy of 750 %
+                cells[3] = "7.5"; // an accuracy of 750 % (lr, epochs, epochs_trained, accuracy, …)
             }
             cells.join(",")
         })
@@ -163,6 +166,38 @@ fn resume_reruns_nothing_finished_and_completes_the_rest() {
     let out = resume(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("row 3 is malformed"));
+}
+
+#[test]
+fn every_strategy_resumes_repeats_included() {
+    let dir = scratch("sweep_resume_all");
+    // (strategy flags, trials in the finished sweep)
+    let cases: [(&[&str], usize); 3] = [
+        // Lists only: random draws the same configuration again and again.
+        (&["--strategy", "random", "--trials", "6", "--hidden", "8,16"], 6),
+        (&["--strategy", "grid", "--lr", "0.05,0.1", "--hidden", "8,16"], 4),
+        (&["--strategy", "halving", "--trials", "4", "--epochs", "4", "--lr", "0.01..0.5:log"], 4),
+    ];
+    for (i, (args, trials)) in cases.iter().enumerate() {
+        let csv = dir.join(format!("s{i}.csv"));
+        let c = csv.to_str().unwrap();
+        let full = sweep(&[args, &["--csv", c][..]].concat());
+        // Keep the run line, the header and the first two rows: a sweep cut short.
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let kept: Vec<&str> = text.lines().take(4).collect();
+        std::fs::write(&csv, kept.join("\n") + "\n").unwrap();
+        let resumed = sweep(&[args, &["--resume", c][..]].concat());
+        let accuracy = |v: &Value| -> Vec<Value> {
+            v["trials"].as_array().unwrap().iter().map(|t| t["validation_accuracy"].clone()).collect()
+        };
+        assert_eq!(accuracy(&resumed), accuracy(&full), "{args:?}: the same results as one run");
+        assert_eq!(resumed["trials"].as_array().unwrap().len(), *trials);
+        assert!(resumed["trials"].as_array().unwrap().iter().any(|t| t["resumed"] == true), "{args:?}");
+        // Finished now: resumed again, it trains nothing.
+        let again = sweep(&[args, &["--resume", c][..]].concat());
+        assert!(again["trials"].as_array().unwrap().iter().all(|t| t["resumed"] == true), "{args:?}");
+        assert_eq!(accuracy(&again), accuracy(&full), "{args:?}");
+    }
 }
 
 #[test]
