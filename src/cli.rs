@@ -45,6 +45,9 @@ pub struct Global {
     /// No progress bars or diagnostics on stderr.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// libtorch's CPU threads [default: the physical cores this process may use].
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -617,6 +620,7 @@ fn data_flag(data: Option<String>) -> Result<Option<DataSource>> {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let out = Output { json: cli.global.json, quiet: cli.global.quiet };
+    crate::device::set_threads(cli.global.threads)?;
     match cli.command {
         Command::Info => out.result(&info::collect(), info::render),
         Command::Completions { shell } => {

@@ -99,3 +99,43 @@ pub fn name(device: Device) -> String {
         Device::Vulkan => "vulkan".into(),
     }
 }
+
+/// `--threads`' default: the physical cores this process may use. libtorch's own default
+/// counts logical CPUs on some builds, and two hyperthreads of one core only contend for its
+/// vector units in sgemm. Read from sysfs (distinct package/core pairs), bounded by what the
+/// process is allowed to run on (`available_parallelism` follows affinity and cgroup quotas).
+pub fn physical_cores() -> usize {
+    let allowed = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut cores = std::collections::HashSet::new();
+    if let Ok(entries) = std::fs::read_dir("/sys/devices/system/cpu") {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !name
+                .strip_prefix("cpu")
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            {
+                continue;
+            }
+            let read = |file: &str| std::fs::read_to_string(entry.path().join("topology").join(file)).ok();
+            if let (Some(package), Some(core)) = (read("physical_package_id"), read("core_id")) {
+                cores.insert((package.trim().to_string(), core.trim().to_string()));
+            }
+        }
+    }
+    if cores.is_empty() {
+        allowed
+    } else {
+        cores.len().min(allowed).max(1)
+    }
+}
+
+/// Applies `--threads`: libtorch's intra-op thread count, before any parallel work.
+pub fn set_threads(threads: Option<usize>) -> anyhow::Result<usize> {
+    let n = threads.unwrap_or_else(physical_cores);
+    if !(1..=1024).contains(&n) {
+        return Err(usage(format!("--threads must be between 1 and 1024, got {n}")));
+    }
+    tch::set_num_threads(n as i32);
+    Ok(n)
+}

@@ -80,4 +80,27 @@ fn cuda_is_loaded_only_where_a_driver_exists() {
     }
     let text = nnopt_json(&["--json", "info"]);
     assert_eq!(text["cuda_available"], loaded == "loaded" && text["cuda_device_count"].as_i64().unwrap() > 0);
+    // What the process really mapped, not what it says of itself: a running nnopt's
+    // /proc/PID/maps holds libtorch_cpu.so, and libtorch_cuda.so exactly where a driver is.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nnopt"))
+        .args(["--device", "cpu", "train", "--data", "synthetic:2000,200", "--epochs", "1000"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its first line ("loading …") comes after start-up, where CUDA is loaded or not.
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stderr.take().unwrap()), &mut first)
+        .unwrap();
+    assert!(first.starts_with("loading"), "{first}");
+    let maps_path = format!("/proc/{}/maps", child.id());
+    let maps = std::fs::read_to_string(&maps_path).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(maps.contains("libtorch_cpu.so"), "libtorch never showed up in {maps_path}");
+    assert_eq!(maps.contains("libtorch_cuda.so"), driver, "libtorch_cuda.so mapped: {}", !driver);
+    // Training syncs with the host every batch on the CPU, every 64 on CUDA (no GPU needed to
+    // ask which).
+    assert_eq!(nnopt::train::default_sync_every(tch::Device::Cpu), 1);
+    assert_eq!(nnopt::train::default_sync_every(tch::Device::Cuda(0)), 64);
 }
