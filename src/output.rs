@@ -23,11 +23,23 @@ pub struct Output {
 impl Output {
     /// Prints a command's result: `value` as JSON with `--json`, else the text `render` makes.
     pub fn result<T: Serialize>(&self, value: &T, render: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
-        let mut text = if self.json { serde_json::to_string_pretty(value)? } else { render(value) };
-        if !text.ends_with('\n') {
-            text.push('\n');
+        if !self.json {
+            let mut text = render(value);
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            return self.raw(text.as_bytes());
         }
-        self.raw(text.as_bytes())
+        // Streamed, not built in memory first: a long perceptron history is megabytes of JSON.
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        let written = serde_json::to_writer_pretty(&mut stdout, value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
+            .and_then(|()| stdout.flush());
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => Ok(other?),
+        }
     }
 
     /// Bytes on stdout as they are (a completion script). A reader that closed the pipe early

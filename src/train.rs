@@ -203,6 +203,22 @@ pub struct DataInfo {
     pub std: f64,
 }
 
+impl DataInfo {
+    /// A picture's title for the data: Fashion-MNIST by name where it was recognized from its
+    /// labels, a directory by its last component (not the machine's whole path).
+    pub fn title(&self) -> String {
+        let fashion: Vec<String> = crate::data::FASHION_CLASSES.iter().map(|s| s.to_string()).collect();
+        if self.class_names.as_ref() == Some(&fashion) {
+            return "Fashion-MNIST".to_string();
+        }
+        let path = std::path::Path::new(&self.name);
+        match path.file_name() {
+            Some(last) if path.is_dir() => last.to_string_lossy().into_owned(),
+            _ => self.name.clone(),
+        }
+    }
+}
+
 /// The final test results.
 #[derive(Debug, Clone, Serialize)]
 pub struct FinalMetrics {
@@ -760,7 +776,7 @@ pub fn figure(report: &TrainReport) -> crate::plot::Figure {
         vec![
             Panel::Chart {
                 x_categories: Vec::new(),
-                title: format!("Training on {}", report.data.name),
+                title: format!("Training on {}", report.data.title()),
                 x_label: "epoch".into(),
                 y_label: "cross-entropy loss".into(),
                 log_x: false,
@@ -800,7 +816,7 @@ pub fn confusion_figure(report: &TrainReport) -> crate::plot::Figure {
         panels: vec![Panel::Heatmap {
             title: format!(
                 "Confusion matrix: {} (test accuracy {:.2}%)",
-                report.data.name,
+                report.data.title(),
                 100.0 * report.final_metrics.test_accuracy
             ),
             rows: labels.clone(),
