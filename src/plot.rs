@@ -496,7 +496,7 @@ where
             }
         }
         Panel::Images { title, images, height, width, columns, signed } => {
-            let area = area.titled(title, font(18)).map_err(err)?;
+            let area = area.margin(10, 0, 0, 0).titled(title, font(18)).map_err(err)?;
             let (w, h) = area.dim_in_pixel();
             let rows = images.len().div_ceil((*columns).max(1));
             let cell = ((w as usize).saturating_sub(10) / columns.max(&1))
@@ -551,8 +551,9 @@ where
                     SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
                     _ => String::new(),
                 })
+                .x_desc("class")
                 .y_desc(y_label.as_str())
-                .label_style(font(12))
+                .label_style(font(11))
                 .axis_desc_style(font(15))
                 .draw()
                 .map_err(err)?;
@@ -567,7 +568,7 @@ where
             }
         }
         Panel::Graph { title, nodes, edges } => {
-            let area = area.titled(title, font(18)).map_err(err)?;
+            let area = area.margin(10, 0, 0, 0).titled(title, font(18)).map_err(err)?;
             let (w, h) = area.dim_in_pixel();
             let layers = nodes.iter().map(|n| n.1).max().unwrap_or(0) + 1;
             let box_h = 34i32;
