@@ -40,6 +40,19 @@ pub struct Loaded {
 /// Saves `net`'s parameters, the `normalization` and which `data` they were trained on to
 /// `path` (safetensors), atomically.
 pub fn save(path: &Path, net: &Network, normalization: &Normalization, data: &Dataset) -> Result<()> {
+    // The metadata says what the network reads and answers; a file where they disagree would be
+    // refused on load, so it is never written.
+    let widths = net.widths();
+    ensure!(
+        widths.first() == Some(&(data.height * data.width)) && widths.last() == Some(&data.classes),
+        "{}: the network ({:?}) does not fit {} ({}×{} images, {} classes); nothing written",
+        path.display(),
+        widths,
+        data.name,
+        data.height,
+        data.width,
+        data.classes
+    );
     let params: Vec<(String, Vec<usize>, Vec<u8>)> = net
         .parameters()
         .into_iter()

@@ -178,7 +178,10 @@ fn bad_weights_name_the_tensor() {
     let vs = tch::nn::VarStore::new(Device::Cpu);
     let small = nnopt::mlp::Network::new(&vs.root(), &[100, 8, 10]).unwrap();
     let path = dir.join("small.safetensors");
-    weights::save(&path, &small, &norm, &data).unwrap();
+    // Recorded as trained on 10×10 images (the metadata must describe the network it holds).
+    let mut small_images = data;
+    (small_images.height, small_images.width) = (10, 10);
+    weights::save(&path, &small, &norm, &small_images).unwrap();
     let out = nnopt(&[
         "evaluate",
         "--weights",
