@@ -439,14 +439,19 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
     let data = crate::data::load(&source)?;
     let stop = train::ctrl_c_flag(out);
     let report = sweep::run(&config, data, device, &files, out, &stop)?;
-    // A sweep that cannot deliver what was asked for fails without a picture (the table still
-    // prints: it says why every trial failed).
-    let failed = report.best.is_none() && save_best;
-    if let Some(target) = plot.as_ref().filter(|_| !failed) {
-        sweep::figure(&report, &config.space).save(target)?;
+    // A sweep where no trial succeeded draws no picture (an empty chart passed off as a
+    // result); the table still prints and says why every trial failed. With --save-best it
+    // fails outright: what was asked for cannot be written.
+    let failed = report.best.is_none();
+    match plot.as_ref() {
+        Some(target) if !failed => sweep::figure(&report, &config.space).save(target)?,
+        Some(target) => {
+            out.warn(format!("no trial succeeded, so --plot {} was not drawn", target.path.display()))
+        }
+        None => {}
     }
     out.result(&report, |r| r.text.clone())?;
-    if failed {
+    if failed && save_best {
         anyhow::bail!(
             "no trial succeeded, so --save-best has no weights to write; lower --lr or widen the search"
         );

@@ -294,29 +294,31 @@ impl Surface {
         Ok(true)
     }
 
-    /// Whether f curves up (or stays flat) along every axis and diagonal at `point`: the second
-    /// difference f(x + h·d) + f(x − h·d) − 2·f(x) is not negative. First-order terms cancel in
-    /// it, so a point a little off a minimum (the gradient below --tol, not zero) passes, while
-    /// a maximum or a saddle — where the gradient vanishes too — fails.
+    /// Whether f curves up (or stays flat) in every direction at `point`: its Hessian, by finite
+    /// differences, is positive semi-definite. The second differences are taken with steps of
+    /// 1/1000 of the domain, where first-order terms cancel, so a point a little off a minimum
+    /// (the gradient below --tol, not zero) passes, while a maximum or a saddle — where the
+    /// gradient vanishes too — fails.
     pub fn curves_up(self, point: &[f64]) -> Result<bool> {
         let here = self.value(point)?;
-        let mut directions: Vec<Vec<f64>> = (0..point.len())
-            .map(|i| (0..point.len()).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
-            .collect();
-        if point.len() == 2 {
-            let r = std::f64::consts::FRAC_1_SQRT_2;
-            directions.extend([vec![r, r], vec![r, -r]]);
+        let h: Vec<f64> = self.domain().iter().map(|[lo, hi]| 1e-3 * (hi - lo)).collect();
+        let at = |steps: &[f64]| -> Result<f64> {
+            let p: Vec<f64> = point.iter().zip(steps).zip(&h).map(|((x, s), h)| x + s * h).collect();
+            self.value(&p)
+        };
+        // Rounding in f(x ± h) is ~1e-16·|f|; what is below this is flat, not curved.
+        let noise = 1e-10 * here.abs().max(1.0);
+        if point.len() == 1 {
+            return Ok(at(&[1.0])? + at(&[-1.0])? - 2.0 * here >= -noise);
         }
-        for (d, [lo, hi]) in directions.iter().zip(self.domain().iter().cycle()) {
-            let h = 1e-3 * (hi - lo);
-            let probe =
-                |sign: f64| -> Vec<f64> { point.iter().zip(d).map(|(x, di)| x + sign * h * di).collect() };
-            let second = self.value(&probe(1.0))? + self.value(&probe(-1.0))? - 2.0 * here;
-            if second < -1e-10 * here.abs().max(1.0) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        // Second differences scaled by the steps: [[sxx, sxy], [sxy, syy]] is the Hessian seen
+        // through diag(h₁, h₂), positive semi-definite exactly when the Hessian is.
+        let sxx = at(&[1.0, 0.0])? + at(&[-1.0, 0.0])? - 2.0 * here;
+        let syy = at(&[0.0, 1.0])? + at(&[0.0, -1.0])? - 2.0 * here;
+        let sxy = (at(&[1.0, 1.0])? - at(&[1.0, -1.0])? - at(&[-1.0, 1.0])? + at(&[-1.0, -1.0])?) / 4.0;
+        Ok(sxx >= -noise
+            && syy >= -noise
+            && sxx * syy - sxy * sxy >= -noise * (sxx.abs() + syy.abs() + noise))
     }
 
     /// The zero of f' in [a, b], where f' changes sign once: bisection on the autograd
@@ -421,11 +423,12 @@ fn refine_rastrigin(cell: &[f64]) -> Vec<f64> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
-    /// ‖∇f‖ fell below `--tol` inside a minimum's basin.
+    /// ‖∇f‖ fell below `--tol` at a minimum: f curves up there, inside a listed minimum's basin
+    /// or rising in every direction.
     Converged,
     /// A non-finite value, or the point left the domain by orders of magnitude.
     Diverged,
-    /// ‖∇f‖ below `--tol` away from every minimum (a plateau, a saddle).
+    /// ‖∇f‖ below `--tol` at a point that is no minimum: a plateau, a ridge top, a saddle.
     Stalled,
     /// `--steps` ran out first.
     MaxSteps,
@@ -445,6 +448,9 @@ pub struct Final {
     /// The minimum of that basin.
     #[serde(skip)]
     pub basin: Option<Minimum>,
+    /// Stalled where f falls along some direction: a maximum or a saddle, not a plateau.
+    #[serde(skip)]
+    pub curves_down: bool,
 }
 
 /// One optimizer from one start.
@@ -717,6 +723,7 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
     let mut status = Status::MaxSteps;
     let mut taken = 0;
     let mut gradient_norm;
+    let mut curves_down = false;
     loop {
         let (loss, grad) = stepper.evaluate(surface)?;
         losses.push(loss);
@@ -736,7 +743,8 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
             // minimum's basin or where f rises in every direction (a minimum the surface's
             // domain does not list, past its edge); on a plateau the gradient just vanished.
             let listed = surface.basin(&here, minima)?.is_some();
-            let minimum = surface.curves_up(&here)? && (listed || surface.is_strict_minimum(&here)?);
+            curves_down = !surface.curves_up(&here)?;
+            let minimum = !curves_down && (listed || surface.is_strict_minimum(&here)?);
             status = if minimum { Status::Converged } else { Status::Stalled };
             break;
         }
@@ -769,6 +777,7 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
             gradient_norm,
             minimum,
             basin,
+            curves_down,
         },
         losses,
     })
@@ -820,13 +829,17 @@ pub fn summarize(runs: &[Run]) -> String {
         let at = fmt_point(&run.end.point);
         let outcome = match (run.end.status, run.end.minimum) {
             (Status::Diverged, _) => format!("diverged from {from} (stopped at step {})", run.end.steps),
+            (Status::Stalled, _) if run.end.curves_down => format!(
+                "stalled at {at} from {from}: the gradient vanished, yet f still falls along some direction \
+                 (a maximum or a saddle point, not a minimum)"
+            ),
             (Status::Stalled, _) if run.end.gradient_norm == Some(0.0) => format!(
                 "stalled at {at} from {from}: the loss is flat there (gradient exactly 0), so no gradient step \
                  moves it; a search needs no gradient (nnopt sweep)"
             ),
             (Status::Stalled, _) => format!(
-                "stalled at {at} from {from}: the gradient vanished, yet f still falls along some direction \
-                 (a maximum or a saddle point, not a minimum)"
+                "stalled at {at} from {from}: the gradient vanished away from every minimum (a nearly flat \
+                 region), so gradient steps no longer move it"
             ),
             (Status::MaxSteps, Some(kind)) => {
                 format!("ran out of steps at {at} from {from}, in the {kind} minimum's basin")

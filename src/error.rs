@@ -5,6 +5,7 @@
 //! code 2, like clap's own parse errors. Everything else is a runtime failure: exit code 1.
 
 use std::fmt;
+use std::io::Write;
 
 /// A bad flag value or an unavailable resource the user named; exit code 2.
 #[derive(Debug)]
@@ -82,7 +83,8 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 /// Makes an escaped panic one line plus where to report it, instead of a backtrace (and a C++
 /// one from libtorch). With `RUST_BACKTRACE` set, Rust's default report is kept for debugging.
 pub fn install_panic_hook() {
-    if std::env::var_os("RUST_BACKTRACE").is_some() {
+    // RUST_BACKTRACE=0 means "no backtrace", as it does for Rust itself: the one-line report.
+    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
         return;
     }
     std::panic::set_hook(Box::new(|info| {
@@ -90,7 +92,8 @@ pub fn install_panic_hook() {
             return;
         }
         let place = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
-        eprintln!("{}", panic_report(info.payload(), place.as_deref()));
+        // Not eprintln!: a panic while panicking (stderr closed) would abort the process.
+        let _ = writeln!(std::io::stderr(), "{}", panic_report(info.payload(), place.as_deref()));
     }));
 }
 

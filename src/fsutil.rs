@@ -10,6 +10,14 @@ use crate::error::usage;
 /// Refuses an output path whose directory does not exist or that names a directory, so a long
 /// run does not fail only at the end when it writes.
 pub fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
+    let resolved = follow_link(path);
+    let path = resolved.as_path();
+    if path.exists() && !path.is_file() && !path.is_dir() {
+        return Err(usage(format!(
+            "{flag} {}: exists and is not a regular file (a FIFO, a device, a socket); give a file name",
+            path.display()
+        )));
+    }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if dir.exists() && !dir.is_dir() {
         return Err(usage(format!(
@@ -48,6 +56,12 @@ pub fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
 /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename.
 /// Readers see the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let resolved = follow_link(path);
+    let path = resolved.as_path();
+    // A rename replaces whatever is at the path: never a FIFO or a device node (`/dev/null`).
+    if path.exists() && !path.is_file() {
+        anyhow::bail!("{}: exists and is not a regular file; nothing written", path.display());
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -69,4 +83,22 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// Where a write to `path` lands: through symbolic links to their target (as a shell's `>`
+/// writes through them), so a link is not replaced by a file of its own. A dangling link leads
+/// to the file it names.
+fn follow_link(path: &Path) -> std::path::PathBuf {
+    let mut path = path.to_path_buf();
+    // A bounded walk: a cycle of links ends here and fails later, when the file is opened.
+    for _ in 0..40 {
+        match std::fs::read_link(&path) {
+            Ok(target) => {
+                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                path = base.join(target);
+            }
+            Err(_) => break,
+        }
+    }
+    path
 }

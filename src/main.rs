@@ -1,5 +1,7 @@
 //! The `nnopt` binary: parse, run, report. Everything else lives in the library.
 
+use std::io::Write;
+
 use clap::Parser;
 
 fn main() {
@@ -9,7 +11,8 @@ fn main() {
     // libtorch_cuda.so is loaded, and decides so once per process.
     nnopt::cuda::load();
     if let Err(err) = nnopt::cli::run(cli) {
-        eprintln!("nnopt: {err:#}");
+        // Not eprintln!, which panics on a closed stderr: the exit code still tells.
+        let _ = writeln!(std::io::stderr(), "nnopt: {err:#}");
         std::process::exit(nnopt::error::exit_code(&err));
     }
 }

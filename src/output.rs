@@ -67,7 +67,8 @@ impl Output {
     /// terminal: never in piped output, never with `--json` or `--quiet`.
     pub fn chart(&self, label: &str, values: &[f64]) {
         if !self.json && !self.quiet && std::io::stdout().is_terminal() && !values.is_empty() {
-            println!("{}", crate::plot::terminal_chart(label, values));
+            // A terminal that went away is no reason to fail a finished run.
+            let _ = writeln!(std::io::stdout(), "{}", crate::plot::terminal_chart(label, values));
         }
     }
 
@@ -80,7 +81,8 @@ impl Output {
     /// A diagnostic line on stderr, unless `--quiet`.
     pub fn note(&self, message: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", message.as_ref());
+            // Not eprintln!, which panics when stderr is a closed pipe (`2>&1 | head -1`).
+            let _ = writeln!(std::io::stderr(), "{}", message.as_ref());
         }
     }
 

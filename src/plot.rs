@@ -265,7 +265,13 @@ fn span(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     } else {
         // One value (a single epoch, one scored momentum) gets a readable range around it, not
         // ten ticks of the same number.
-        let pad = if hi > lo { (hi - lo) * 0.05 } else { (lo.abs() * 0.1).max(0.5) };
+        let pad = if hi > lo {
+            (hi - lo) * 0.05
+        } else if lo != 0.0 {
+            lo.abs() * 0.1
+        } else {
+            0.5
+        };
         (lo - pad, hi + pad)
     }
 }
@@ -325,8 +331,11 @@ where
             let all_y: Vec<f64> = ys.chain(by).filter(|v| v.is_finite()).collect();
             let (y0, y1) = span(all_y.iter().copied(), *log_y);
             let legend_corner = legend_corner(series, (x0, x1, *log_x), (y0, y1, *log_y));
-            // Whole-number x values (epochs, choices) get whole-number ticks only.
-            let integral = series.iter().flat_map(|s| &s.points).all(|p| p.0.fract() == 0.0);
+            // Whole-number x values (epochs) get whole-number ticks only; not over a background
+            // (a surface's contours span a continuous domain) or with nothing drawn.
+            let mut xs_drawn = series.iter().flat_map(|s| &s.points).map(|p| p.0).peekable();
+            let integral =
+                background.is_empty() && xs_drawn.peek().is_some() && xs_drawn.all(|x| x.fract() == 0.0);
             let x_tick = |v: &f64| {
                 if !x_categories.is_empty() {
                     let k = v.round();
@@ -349,6 +358,8 @@ where
                     chart
                         .configure_mesh()
                         .x_label_formatter(&x_tick)
+                        // One tick per choice on a category axis (plotters would skip some).
+                        .x_labels(if x_categories.is_empty() { 10 } else { x_categories.len() + 1 })
                         .y_label_formatter(&|v| tick(*v))
                         .x_desc(x_label.as_str())
                         .y_desc(y_label.as_str())
@@ -390,7 +401,8 @@ where
                                 .map_err(err)?,
                         };
                         // The legend's mark is the series' own: a line, a dot or a ring.
-                        if !s.name.is_empty() {
+                        // Nameless series, and series with nothing drawn, stay out of the legend.
+                        if !s.name.is_empty() && !points.is_empty() {
                             let style = s.style;
                             legend.label(s.name.clone()).legend(move |(x, y)| -> DynElement<'static, _, _> {
                                 match style {

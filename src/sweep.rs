@@ -808,7 +808,9 @@ impl SweepFiles {
 }
 
 /// The CSV's columns after the hyperparameters.
-const CSV_TAIL: [&str; 6] = ["epochs", "epochs_trained", "validation_accuracy", "seconds", "status", "trial"];
+/// The CSV's columns after the hyperparameters: `epochs` is what the trial trained, as in the
+/// JSON; `budget_epochs` what it was given (with the hyperparameters, what identifies a run).
+const CSV_TAIL: [&str; 6] = ["budget_epochs", "epochs", "validation_accuracy", "seconds", "status", "trial"];
 
 /// The results already in a `--resume` file, keyed by (hyperparameters, epochs).
 fn read_resume(path: &Path, space: &Space, identity: &str) -> Result<HashMap<(Vec<String>, usize), Trial>> {
@@ -860,9 +862,7 @@ fn read_resume(path: &Path, space: &Space, identity: &str) -> Result<HashMap<(Ve
         // end, a time ≥ 0, no interrupted trial (those are run again), each run once.
         let sane_accuracy = match (status, accuracy) {
             (Status::Ok, Some(a)) => (0.0..=1.0).contains(&a),
-            (Status::Diverged | Status::Stalled | Status::Dead | Status::Chance | Status::Failed, None) => {
-                true
-            }
+            (Status::Diverged | Status::Stalled | Status::Dead | Status::Chance, None) => true,
             _ => false,
         };
         let sane_epochs =
@@ -976,10 +976,33 @@ impl Runner<'_> {
             self.finish(done.clone(), None)?;
             return Ok(done);
         }
+        // Drawn again in this run (random, tpe and halving sample with replacement): the same
+        // hyperparameters, epochs and seed train the same network, so the result is taken over.
+        let again = self.finished.iter().find(|t| {
+            t.epochs == epochs
+                && t.config.key() == key.0
+                && !matches!(t.status, Status::Interrupted | Status::Failed)
+        });
+        if let Some(earlier) = again {
+            let repeat =
+                Trial { trial, config: config.clone(), seconds: 0.0, resumed: false, ..earlier.clone() };
+            let note = format!(
+                "trial {trial} repeats trial {}'s configuration: its result, not trained again",
+                earlier.trial
+            );
+            self.bar.suspend(|| self.out.note(note));
+            self.finish(repeat.clone(), None)?;
+            return Ok(repeat);
+        }
         let train_config = TrainConfig { epochs, ..config.train_config(&self.base) };
         let started = Instant::now();
         let quiet = Output { json: true, quiet: true };
-        let mut on_epoch = |_: &EpochMetrics| Ok(());
+        // Counted as they finish, so a trial that fails part-way records what it trained.
+        let mut epochs_done = 0;
+        let mut on_epoch = |_: &EpochMetrics| {
+            epochs_done += 1;
+            Ok(())
+        };
         let mut hooks = Hooks { out: quiet, stop: self.stop, on_epoch: &mut on_epoch };
         let trained = match train::train(&train_config, self.data, self.device, &mut hooks) {
             Ok(trained) => trained,
@@ -991,7 +1014,7 @@ impl Runner<'_> {
                     trial,
                     config: config.clone(),
                     epochs,
-                    trained_epochs: 0,
+                    trained_epochs: epochs_done,
                     validation_accuracy: None,
                     seconds: started.elapsed().as_secs_f64(),
                     status: Status::Failed,
@@ -1028,8 +1051,9 @@ impl Runner<'_> {
 
     /// Records a finished trial: CSV row, progress line, best so far.
     fn finish(&mut self, trial: Trial, trained: Option<Trained>) -> Result<()> {
-        // An interrupted trial is not finished: it is not recorded, so --resume runs it again.
-        if !trial.resumed && trial.status != Status::Interrupted {
+        // An interrupted trial is not finished, and a failed one may succeed another time (memory
+        // freed, a different machine): neither is recorded, so --resume runs them again.
+        if !trial.resumed && !matches!(trial.status, Status::Interrupted | Status::Failed) {
             if let Some(path) = &self.csv {
                 append_csv(path, &self.config.space, &self.identity, &trial)?;
             }
@@ -1062,9 +1086,9 @@ impl Runner<'_> {
 }
 
 /// A hyperparameter's value in a few characters that still tell small values apart: 0.0316,
-/// 4.000e-5 (not 0.0000).
+/// 4.000e-5 (not 0.0000), 1.000e6.
 fn short(x: f64) -> String {
-    if x != 0.0 && x.abs() < 1e-3 {
+    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e4) {
         format!("{x:.3e}")
     } else {
         format!("{x:.4}")

@@ -183,7 +183,7 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
     if let (Some(h), Some(w)) = (header_number("image_height"), header_number("image_width")) {
         let (h, w) = (h.parse::<i64>().unwrap_or(-1), w.parse::<i64>().unwrap_or(-1));
         ensure!(
-            h > 0 && w > 0 && h * w == widths[0],
+            h > 0 && w > 0 && h.checked_mul(w) == Some(widths[0]),
             "{p}: its metadata says the images are {h}×{w} but the network takes {} inputs; the file is damaged",
             widths[0]
         );

@@ -149,6 +149,14 @@ fn every_bad_input_is_a_short_clean_error() {
         true,
     );
     let w_small = weights_with(r, "small.safetensors", &net(100), Some(&[("data", "synthetic:100,20")]), 0.0);
+    // Image sizes whose product overflows i64 to the network's 784 inputs.
+    let w_overflow = weights_with(
+        r,
+        "overflow.safetensors",
+        &net(784),
+        Some(&[("data", "synthetic:100,20"), ("image_height", "4611686018427388100"), ("image_width", "4")]),
+        0.0,
+    );
     // Metadata that contradicts the tensors: 7 classes recorded, 10 outputs stored.
     let w_classes = weights_with(
         r,
@@ -256,6 +264,8 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["predict", "--weights", &ok_weights, "--image", &wrong_size], 1, "the network takes 28×28"),
         (vec!["predict", "--weights", &ok_weights, "--image", &oblong], 1, "the image is 56×14"),
         (vec!["evaluate", "--weights", &w_classes], 1, "metadata says classes = 7"),
+        (vec!["evaluate", "--weights", &w_overflow], 1, "the file is damaged"),
+        (vec!["mlp", "--csv", "/dev/null"], 2, "--csv /dev/null: exists and is not a regular file"),
         (vec!["train", "--data", data("stray"), "--epochs", "1"], 1, "have no image (first: 3)"),
         (vec!["autograd", "--x", "1e30", "--w", "1e30"], 2, "overflows float32"),
         (vec!["autograd", "--b", "1e39"], 2, "--b 1000000000000000000000000000000000000000 does not fit float32"),

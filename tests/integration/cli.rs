@@ -82,21 +82,21 @@ fn cuda_is_loaded_only_where_a_driver_exists() {
     assert_eq!(text["cuda_available"], loaded == "loaded" && text["cuda_device_count"].as_i64().unwrap() > 0);
     // What the process really mapped, not what it says of itself: a running nnopt's
     // /proc/PID/maps holds libtorch_cpu.so, and libtorch_cuda.so exactly where a driver is.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nnopt"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_nnopt"))
         .args(["--device", "cpu", "train", "--data", "synthetic:2000,200", "--epochs", "1000"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = crate::common::KillOnDrop(child);
     // Its first line ("loading …") comes after start-up, where CUDA is loaded or not.
     let mut first = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stderr.take().unwrap()), &mut first)
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.0.stderr.take().unwrap()), &mut first)
         .unwrap();
     assert!(first.starts_with("loading"), "{first}");
-    let maps_path = format!("/proc/{}/maps", child.id());
+    let maps_path = format!("/proc/{}/maps", child.0.id());
     let maps = std::fs::read_to_string(&maps_path).unwrap_or_default();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert!(maps.contains("libtorch_cpu.so"), "libtorch never showed up in {maps_path}");
     assert_eq!(maps.contains("libtorch_cuda.so"), driver, "libtorch_cuda.so mapped: {}", !driver);
     // Training syncs with the host every batch on the CPU, every 64 on CUDA (no GPU needed to

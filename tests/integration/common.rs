@@ -132,3 +132,14 @@ pub fn fashion_dir(test: &str) -> Option<&'static str> {
         None
     }
 }
+
+/// A child process killed (and reaped) when the test ends, even by a failed assertion: a
+/// long training run must not outlive the test that started it.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -230,6 +230,28 @@ fn a_failed_run_draws_nothing_and_bad_paths_fail_first() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!sweep.exists() && !best.exists(), "files from a sweep that failed");
+    // Without --save-best the sweep reports its failures and exits 0, but still draws nothing.
+    let out = nnopt(&[
+        "--device",
+        "cpu",
+        "sweep",
+        "--data",
+        "synthetic:500,100",
+        "--epochs",
+        "1",
+        "--strategy",
+        "grid",
+        "--lr",
+        "1e6,1e7",
+        "--optimizer",
+        "sgd",
+        "--plot",
+        sweep.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("no trial succeeded, so --plot") && !sweep.exists(), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no trial succeeded (1 chance, 1 diverged)"));
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no temporary file left either");
 }
 

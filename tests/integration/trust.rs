@@ -271,40 +271,58 @@ fn a_second_ctrl_c_quits_at_once_with_130() {
     use std::io::BufRead;
     let dir = scratch("ctrl_c_twice");
     let csv = dir.join("m.csv");
-    // A large test set makes the evaluation that follows the first Ctrl-C slow (~1 s), so the
-    // second lands while the run is still finishing.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nnopt"))
+    // A large test set makes the evaluation that follows the first Ctrl-C slow, so the second
+    // lands while the run is still finishing.
+    let child = Command::new(env!("CARGO_BIN_EXE_nnopt"))
         .args(["--device", "cpu", "train", "--data", "synthetic:2000,20000", "--epochs", "500"])
         .args(["--hidden", "1024,1024", "--metrics", csv.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let mut child = crate::common::KillOnDrop(child);
     let started = Instant::now();
     while !csv.exists() {
         assert!(started.elapsed() < Duration::from_secs(300), "no epoch finished");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     let interrupt = || Command::new("kill").args(["-INT", &pid]).status().unwrap();
     interrupt();
-    // Signals do not queue: the second goes once the first has been seen (its note printed).
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    // Signals do not queue: the second goes once the first has been seen (its note printed),
+    // and again every 10 ms until the process is gone, however fast this machine finishes.
+    let mut stderr = std::io::BufReader::new(child.0.stderr.take().unwrap());
     let mut seen = String::new();
     let mut line = String::new();
     while stderr.read_line(&mut line).unwrap() > 0 {
         seen.push_str(&line);
         if line.contains("Ctrl-C again to quit now") {
-            interrupt();
             break;
         }
         line.clear();
     }
-    let status = child.wait().unwrap();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        interrupt();
+        std::thread::sleep(Duration::from_millis(10));
+    };
     assert_eq!(status.code(), Some(130), "{seen}");
     // The metrics file holds whole epochs: it is rewritten atomically, never half written.
     let rows: Vec<String> = std::fs::read_to_string(&csv).unwrap().lines().map(String::from).collect();
     assert!(rows.len() >= 2 && rows[1..].iter().all(|r| r.split(',').count() == 7), "{rows:?}");
+}
+
+#[test]
+fn outputs_write_through_a_symbolic_link() {
+    // As a shell's `>` does: the file the link names gets the data, the link stays a link.
+    let dir = scratch("symlink_out");
+    let (real, link) = (dir.join("real.csv"), dir.join("link.csv"));
+    std::os::unix::fs::symlink("real.csv", &link).unwrap();
+    nnopt_ok(&["--device", "cpu", "-q", "mlp", "--csv", link.to_str().unwrap()]);
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert!(std::fs::read_to_string(&real).unwrap().starts_with("unit,pixel,before,after"));
 }
 
 #[test]
