@@ -294,6 +294,22 @@ impl Surface {
         Ok(true)
     }
 
+    /// Whether f is exactly constant around `point` (a millionth of the domain each way along
+    /// every axis): a plateau, where no gradient can ever point anywhere.
+    pub fn is_locally_constant(self, point: &[f64]) -> Result<bool> {
+        let here = self.value(point)?;
+        for (i, [lo, hi]) in self.domain().iter().enumerate() {
+            for sign in [-1.0, 1.0] {
+                let mut probe = point.to_vec();
+                probe[i] += sign * 1e-6 * (hi - lo);
+                if self.value(&probe)? != here {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// Whether f curves up (or stays flat) in every direction at `point`: its Hessian, by finite
     /// differences, is positive semi-definite. The second differences are taken with steps of
     /// 1/1000 of the domain, where first-order terms cancel, so a point a little off a minimum
@@ -451,6 +467,9 @@ pub struct Final {
     /// Stalled where f falls along some direction: a maximum or a saddle, not a plateau.
     #[serde(skip)]
     pub curves_down: bool,
+    /// Stalled on a plateau: f is exactly constant around the point (the step surface).
+    #[serde(skip)]
+    pub flat: bool,
 }
 
 /// One optimizer from one start.
@@ -724,6 +743,7 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
     let mut taken = 0;
     let mut gradient_norm;
     let mut curves_down = false;
+    let mut flat = false;
     loop {
         let (loss, grad) = stepper.evaluate(surface)?;
         losses.push(loss);
@@ -746,6 +766,7 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
             curves_down = !surface.curves_up(&here)?;
             let minimum = !curves_down && (listed || surface.is_strict_minimum(&here)?);
             status = if minimum { Status::Converged } else { Status::Stalled };
+            flat = !minimum && norm == 0.0 && surface.is_locally_constant(&here)?;
             break;
         }
         if taken == steps {
@@ -778,6 +799,7 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
             minimum,
             basin,
             curves_down,
+            flat,
         },
         losses,
     })
@@ -829,13 +851,16 @@ pub fn summarize(runs: &[Run]) -> String {
         let at = fmt_point(&run.end.point);
         let outcome = match (run.end.status, run.end.minimum) {
             (Status::Diverged, _) => format!("diverged from {from} (stopped at step {})", run.end.steps),
+            (Status::Stalled, _) if run.end.flat => format!(
+                "stalled at {at} from {from}: the loss is flat there (gradient exactly 0), so no gradient step \
+                 moves it; a search needs no gradient (nnopt sweep)"
+            ),
+            // (After the flat case: a step surface's plateau ends in a drop that a finite-difference
+            // probe sees as curving down, yet what stops gradient descent there is the flatness.
+            // The saddle's centre has a zero gradient too, but is not flat.)
             (Status::Stalled, _) if run.end.curves_down => format!(
                 "stalled at {at} from {from}: the gradient vanished, yet f still falls along some direction \
                  (a maximum or a saddle point, not a minimum)"
-            ),
-            (Status::Stalled, _) if run.end.gradient_norm == Some(0.0) => format!(
-                "stalled at {at} from {from}: the loss is flat there (gradient exactly 0), so no gradient step \
-                 moves it; a search needs no gradient (nnopt sweep)"
             ),
             (Status::Stalled, _) => format!(
                 "stalled at {at} from {from}: the gradient vanished away from every minimum (a nearly flat \

@@ -10,14 +10,8 @@ use crate::error::usage;
 /// Refuses an output path whose directory does not exist or that names a directory, so a long
 /// run does not fail only at the end when it writes.
 pub fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
-    let resolved = follow_link(path);
+    let resolved = write_target(path).map_err(|why| usage(format!("{flag} {}: {why}", path.display())))?;
     let path = resolved.as_path();
-    if path.exists() && !path.is_file() && !path.is_dir() {
-        return Err(usage(format!(
-            "{flag} {}: exists and is not a regular file (a FIFO, a device, a socket); give a file name",
-            path.display()
-        )));
-    }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if dir.exists() && !dir.is_dir() {
         return Err(usage(format!(
@@ -56,12 +50,9 @@ pub fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
 /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename.
 /// Readers see the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let resolved = follow_link(path);
+    let resolved =
+        write_target(path).map_err(|why| anyhow::anyhow!("{}: {why}; nothing written", path.display()))?;
     let path = resolved.as_path();
-    // A rename replaces whatever is at the path: never a FIFO or a device node (`/dev/null`).
-    if path.exists() && !path.is_file() {
-        anyhow::bail!("{}: exists and is not a regular file; nothing written", path.display());
-    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -86,19 +77,34 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 /// Where a write to `path` lands: through symbolic links to their target (as a shell's `>`
-/// writes through them), so a link is not replaced by a file of its own. A dangling link leads
-/// to the file it names.
-fn follow_link(path: &Path) -> std::path::PathBuf {
+/// writes through them), so a link is not replaced by a file of its own; a dangling link leads
+/// to the file it names. Refused, with why: what a rename must never replace (a FIFO, a device
+/// such as `/dev/null`, a terminal), a process's open file (`/dev/stdout` → `/proc/self/fd/1`),
+/// and a cycle of links.
+fn write_target(path: &Path) -> std::result::Result<std::path::PathBuf, String> {
+    // The kernel follows every link, /proc's magic ones included, to what is really there.
+    if let Ok(meta) = std::fs::metadata(path) {
+        if !meta.is_file() && !meta.is_dir() {
+            return Err(
+                "exists and is not a regular file (a FIFO, a device, a socket, a terminal); give a file name"
+                    .to_string(),
+            );
+        }
+    }
     let mut path = path.to_path_buf();
-    // A bounded walk: a cycle of links ends here and fails later, when the file is opened.
     for _ in 0..40 {
+        if path.starts_with("/proc") {
+            return Err(
+                "leads into /proc (a process's open file, like /dev/stdout); give a file name".to_string()
+            );
+        }
         match std::fs::read_link(&path) {
             Ok(target) => {
                 let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 path = base.join(target);
             }
-            Err(_) => break,
+            Err(_) => return Ok(path),
         }
     }
-    path
+    Err("too many levels of symbolic links".to_string())
 }

@@ -268,7 +268,8 @@ fn span(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
         let pad = if hi > lo {
             (hi - lo) * 0.05
         } else if lo != 0.0 {
-            lo.abs() * 0.1
+            // Wide enough for distinct tick labels around a small value (0.0012, 1e-4).
+            lo.abs() * 0.5
         } else {
             0.5
         };

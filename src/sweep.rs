@@ -360,6 +360,8 @@ pub struct Trial {
     pub status: Status,
     /// Read back from `--resume`'s CSV instead of trained in this run.
     pub resumed: bool,
+    /// The earlier trial of this run with the same configuration, whose result this one takes.
+    pub repeat_of: Option<usize>,
 }
 
 impl Trial {
@@ -377,6 +379,7 @@ impl Trial {
             "seconds": self.seconds,
             "status": self.status,
             "resumed": self.resumed,
+            "repeat_of": self.repeat_of,
         })
     }
 }
@@ -833,7 +836,8 @@ fn read_resume(path: &Path, space: &Space, identity: &str) -> Result<HashMap<(Ve
     let expected: Vec<&str> = names.iter().copied().chain(CSV_TAIL).collect();
     if header != expected {
         return Err(usage(format!(
-            "--resume {}: its columns ({}) are not this sweep's ({}); resume with the same search flags",
+            "--resume {}: its columns ({}) are not this sweep's ({}); resume with the same search flags \
+             (a file from an older nnopt, whose columns differ, cannot be resumed: start a new --csv)",
             path.display(),
             header.join(","),
             expected.join(",")
@@ -889,6 +893,7 @@ fn read_resume(path: &Path, space: &Space, identity: &str) -> Result<HashMap<(Ve
                 seconds,
                 status,
                 resumed: true,
+                repeat_of: None,
             },
         );
     }
@@ -984,8 +989,14 @@ impl Runner<'_> {
                 && !matches!(t.status, Status::Interrupted | Status::Failed)
         });
         if let Some(earlier) = again {
-            let repeat =
-                Trial { trial, config: config.clone(), seconds: 0.0, resumed: false, ..earlier.clone() };
+            let repeat = Trial {
+                trial,
+                config: config.clone(),
+                seconds: 0.0,
+                resumed: false,
+                repeat_of: Some(earlier.repeat_of.unwrap_or(earlier.trial)),
+                ..earlier.clone()
+            };
             let note = format!(
                 "trial {trial} repeats trial {}'s configuration: its result, not trained again",
                 earlier.trial
@@ -1019,6 +1030,7 @@ impl Runner<'_> {
                     seconds: started.elapsed().as_secs_f64(),
                     status: Status::Failed,
                     resumed: false,
+                    repeat_of: None,
                 };
                 self.finish(result.clone(), None)?;
                 return Ok(result);
@@ -1044,6 +1056,7 @@ impl Runner<'_> {
             seconds: started.elapsed().as_secs_f64(),
             status,
             resumed: false,
+            repeat_of: None,
         };
         self.finish(result.clone(), Some(trained))?;
         Ok(result)

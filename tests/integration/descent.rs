@@ -162,6 +162,14 @@ fn each_status_is_where_the_run_really_ended() {
     let peak =
         run(&["--surface", "rastrigin", "--start", "0.50255,0.50255", "--tol", "0.01", "--optimizers", "gd"]);
     assert_eq!(peak["status"], "stalled", "{peak}");
+    // Each stall says why: a plateau (points to a search), a ridge top or saddle.
+    let said = |args: &[&str]| {
+        nnopt_json(&[&["--json", "descent"], args].concat())["summary"].as_str().unwrap().to_string()
+    };
+    let plateau = said(&["--surface", "step", "--start=3.465", "--optimizers", "gd"]);
+    assert!(plateau.contains("flat there") && plateau.contains("nnopt sweep"), "{plateau}");
+    let centre = said(&["--surface", "saddle", "--start", "0,0", "--optimizers", "gd"]);
+    assert!(centre.contains("a maximum or a saddle point"), "{centre}");
     let saddle = run(&["--surface", "saddle", "--start", "1,0", "--optimizers", "gd", "--lr", "0.1"]);
     assert_eq!(saddle["status"], "stalled", "{saddle}");
     assert!(saddle["point"][0].as_f64().unwrap().abs() < 1e-6, "{saddle}");

@@ -157,7 +157,7 @@ fn resume_reruns_nothing_finished_and_completes_the_rest() {
         .map(|(i, l)| {
             let mut cells: Vec<&str> = l.split(',').collect();
             if i == 2 {
-                cells[3] = "7.5"; // an accuracy of 750 % (lr, epochs, epochs_trained, accuracy, …)
+                cells[3] = "7.5"; // an accuracy of 750 % (lr, budget_epochs, epochs, accuracy, …)
             }
             cells.join(",")
         })
@@ -166,6 +166,22 @@ fn resume_reruns_nothing_finished_and_completes_the_rest() {
     let out = resume(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("row 3 is malformed"));
+}
+
+#[test]
+fn a_configuration_drawn_again_takes_its_earlier_result() {
+    // Six draws from two choices: some configuration comes up again (pigeonhole).
+    let v = sweep(&["--strategy", "random", "--trials", "6", "--hidden", "8,16"]);
+    let trials = v["trials"].as_array().unwrap();
+    let repeats: Vec<&Value> = trials.iter().filter(|t| !t["repeat_of"].is_null()).collect();
+    assert!(repeats.len() >= 4, "{trials:?}");
+    for r in repeats {
+        let first = trials.iter().find(|t| t["trial"] == r["repeat_of"]).unwrap();
+        assert!(first["repeat_of"].is_null() && first["trial"].as_u64() < r["trial"].as_u64(), "{r}");
+        assert_eq!(first["params"], r["params"]);
+        assert_eq!(first["validation_accuracy"], r["validation_accuracy"]);
+        assert_eq!(r["seconds"], 0.0, "not trained again: {r}");
+    }
 }
 
 #[test]

@@ -305,6 +305,7 @@ fn a_second_ctrl_c_quits_at_once_with_130() {
         if let Some(status) = child.0.try_wait().unwrap() {
             break status;
         }
+        assert!(started.elapsed() < Duration::from_secs(600), "still running after Ctrl-C: {seen}");
         interrupt();
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -323,6 +324,14 @@ fn outputs_write_through_a_symbolic_link() {
     nnopt_ok(&["--device", "cpu", "-q", "mlp", "--csv", link.to_str().unwrap()]);
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
     assert!(std::fs::read_to_string(&real).unwrap().starts_with("unit,pixel,before,after"));
+    // A cycle of links is refused before any work, and stays a pair of links.
+    let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+    std::os::unix::fs::symlink("b.csv", &a).unwrap();
+    std::os::unix::fs::symlink("a.csv", &b).unwrap();
+    let out = nnopt(&["--device", "cpu", "mlp", "--csv", a.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too many levels of symbolic links"));
+    assert!(std::fs::symlink_metadata(&a).unwrap().file_type().is_symlink());
 }
 
 #[test]
