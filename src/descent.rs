@@ -278,36 +278,31 @@ impl Surface {
         Ok((minima, maxima))
     }
 
-    /// Whether f rises from `point` along every axis, both ways (a small step of 1e-4 of the
-    /// domain's width): a minimum, as opposed to a plateau or a saddle.
-    pub fn is_strict_minimum(self, point: &[f64]) -> Result<bool> {
-        let here = self.value(point)?;
+    /// f at `point`, and at `point` ± `fraction` of the domain's width along every axis.
+    fn axis_probes(self, point: &[f64], fraction: f64) -> Result<(f64, Vec<f64>)> {
+        let mut around = Vec::with_capacity(2 * point.len());
         for (i, [lo, hi]) in self.domain().iter().enumerate() {
             for sign in [-1.0, 1.0] {
                 let mut probe = point.to_vec();
-                probe[i] += sign * 1e-4 * (hi - lo);
-                if self.value(&probe)? <= here {
-                    return Ok(false);
-                }
+                probe[i] += sign * fraction * (hi - lo);
+                around.push(self.value(&probe)?);
             }
         }
-        Ok(true)
+        Ok((self.value(point)?, around))
+    }
+
+    /// Whether f rises from `point` along every axis, both ways (a small step of 1e-4 of the
+    /// domain's width): a minimum, as opposed to a plateau or a saddle.
+    pub fn is_strict_minimum(self, point: &[f64]) -> Result<bool> {
+        let (here, around) = self.axis_probes(point, 1e-4)?;
+        Ok(around.iter().all(|&v| v > here))
     }
 
     /// Whether f is exactly constant around `point` (a millionth of the domain each way along
     /// every axis): a plateau, where no gradient can ever point anywhere.
     pub fn is_locally_constant(self, point: &[f64]) -> Result<bool> {
-        let here = self.value(point)?;
-        for (i, [lo, hi]) in self.domain().iter().enumerate() {
-            for sign in [-1.0, 1.0] {
-                let mut probe = point.to_vec();
-                probe[i] += sign * 1e-6 * (hi - lo);
-                if self.value(&probe)? != here {
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
+        let (here, around) = self.axis_probes(point, 1e-6)?;
+        Ok(around.iter().all(|&v| v == here))
     }
 
     /// Whether f curves up (or stays flat) in every direction at `point`: its Hessian, by finite

@@ -36,20 +36,13 @@ impl Output {
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(stdout))
             .and_then(|()| stdout.flush());
-        match written {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            other => Ok(other?),
-        }
+        pipe_closed_is_fine(written)
     }
 
-    /// Bytes on stdout as they are (a completion script). A reader that closed the pipe early
-    /// (`| head`) took what it wanted: that is not an error.
+    /// Bytes on stdout as they are (a completion script).
     pub fn raw(&self, bytes: &[u8]) -> anyhow::Result<()> {
         let mut stdout = std::io::stdout().lock();
-        match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            other => Ok(other?),
-        }
+        pipe_closed_is_fine(stdout.write_all(bytes).and_then(|()| stdout.flush()))
     }
 
     /// One line of a text result, printed as soon as it is known (an epoch's figures); nothing
@@ -122,5 +115,13 @@ fn nest(flat: &[f64], shape: &[usize]) -> serde_json::Value {
             let stride: usize = rest.iter().product();
             (0..len).map(|i| nest(&flat[i * stride..(i + 1) * stride], rest)).collect()
         }
+    }
+}
+
+/// A reader that closed the pipe early (`| head`) took what it wanted: that is not an error.
+fn pipe_closed_is_fine(written: std::io::Result<()>) -> anyhow::Result<()> {
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }

@@ -331,6 +331,13 @@ impl Status {
         })
     }
 
+    /// Whether the result stands: an interrupted trial is not finished, and a failed one may
+    /// succeed another time (memory freed, a different machine). Only settled results are
+    /// written to the CSV or taken over by a configuration drawn again.
+    fn settled(self) -> bool {
+        !matches!(self, Status::Interrupted | Status::Failed)
+    }
+
     fn name(self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -983,11 +990,10 @@ impl Runner<'_> {
         }
         // Drawn again in this run (random, tpe and halving sample with replacement): the same
         // hyperparameters, epochs and seed train the same network, so the result is taken over.
-        let again = self.finished.iter().find(|t| {
-            t.epochs == epochs
-                && t.config.key() == key.0
-                && !matches!(t.status, Status::Interrupted | Status::Failed)
-        });
+        let again = self
+            .finished
+            .iter()
+            .find(|t| t.epochs == epochs && t.config.key() == key.0 && t.status.settled());
         if let Some(earlier) = again {
             let repeat = Trial {
                 trial,
@@ -1064,9 +1070,8 @@ impl Runner<'_> {
 
     /// Records a finished trial: CSV row, progress line, best so far.
     fn finish(&mut self, trial: Trial, trained: Option<Trained>) -> Result<()> {
-        // An interrupted trial is not finished, and a failed one may succeed another time (memory
-        // freed, a different machine): neither is recorded, so --resume runs them again.
-        if !trial.resumed && !matches!(trial.status, Status::Interrupted | Status::Failed) {
+        // Only settled results are recorded, so --resume runs the others again.
+        if !trial.resumed && trial.status.settled() {
             if let Some(path) = &self.csv {
                 append_csv(path, &self.config.space, &self.identity, &trial)?;
             }

@@ -206,48 +206,20 @@ fn a_failed_run_draws_nothing_and_bad_paths_fail_first() {
         nnopt(&["--device", "cpu", "mlp", "--graph-image", graph.to_str().unwrap(), "--plot", "/sys/m.png"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!graph.exists(), "a picture from a run that failed");
-    // A sweep that cannot deliver --save-best (every trial diverges) fails without a picture.
+    // A sweep where no trial succeeds (lr 1e6 and 1e7), with `extra` flags.
     let sweep = dir.join("sweep.png");
     let best = dir.join("best.safetensors");
-    let out = nnopt(&[
-        "--device",
-        "cpu",
-        "sweep",
-        "--data",
-        "synthetic:500,100",
-        "--epochs",
-        "1",
-        "--strategy",
-        "grid",
-        "--lr",
-        "1e6,1e7",
-        "--optimizer",
-        "sgd",
-        "--save-best",
-        best.to_str().unwrap(),
-        "--plot",
-        sweep.to_str().unwrap(),
-    ]);
+    let failing_sweep = |extra: &[&str]| {
+        let base = ["--device", "cpu", "sweep", "--data", "synthetic:500,100", "--epochs", "1"];
+        let search = ["--strategy", "grid", "--lr", "1e6,1e7", "--optimizer", "sgd"];
+        nnopt(&[&base[..], &search[..], &["--plot", sweep.to_str().unwrap()][..], extra].concat())
+    };
+    // It cannot deliver --save-best: it fails, without a picture or weights.
+    let out = failing_sweep(&["--save-best", best.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!sweep.exists() && !best.exists(), "files from a sweep that failed");
     // Without --save-best the sweep reports its failures and exits 0, but still draws nothing.
-    let out = nnopt(&[
-        "--device",
-        "cpu",
-        "sweep",
-        "--data",
-        "synthetic:500,100",
-        "--epochs",
-        "1",
-        "--strategy",
-        "grid",
-        "--lr",
-        "1e6,1e7",
-        "--optimizer",
-        "sgd",
-        "--plot",
-        sweep.to_str().unwrap(),
-    ]);
+    let out = failing_sweep(&[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("no trial succeeded, so --plot") && !sweep.exists(), "{stderr}");
