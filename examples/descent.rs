@@ -10,16 +10,17 @@ fn main() -> anyhow::Result<()> {
     let surface = Surface::Cosine;
     let minima = surface.minima()?;
     for optimizer in [Optimizer::Gd, Optimizer::Momentum] {
-        let spec =
-            RunSpec { optimizer, lr: 0.2, momentum: 0.9, steps: 300, tol: 1e-6, device: tch::Device::Cpu };
+        let spec = RunSpec {
+            optimizer,
+            lr: 0.2,
+            momentum: 0.9,
+            steps: 300,
+            tol: 1e-6,
+            device: tch::Device::Cpu,
+            seed: 0,
+        };
         let run = run_one(surface, &minima, spec, &[-6.5])?;
-        println!(
-            "{:<8} from -6.5: x = {:.4} after {} steps, in the {} minimum",
-            optimizer.name(),
-            run.end.point[0],
-            run.end.steps,
-            run.end.minimum.unwrap_or("(no)")
-        );
+        println!("{:<8} {}  →  {}", optimizer.name(), optimizer.rule(), run.outcome);
     }
     Ok(())
 }

@@ -206,23 +206,26 @@ pub struct MlpArgs {
 
 #[derive(Debug, Args)]
 #[command(allow_negative_numbers = true)]
+#[command(after_long_help = descent_rules())]
 pub struct DescentArgs {
     /// The loss surface: quadratic, cosine, ill-conditioned, rosenbrock, rastrigin, saddle, step.
     #[arg(long, default_value = DescentConfig::default().surface.name())]
     pub surface: String,
-    /// Print every surface with its formula, domain and minima, and stop.
+    /// Print every surface (formula, gradient, domain, minima) and every optimizer's update rule, and stop.
     #[arg(long)]
     pub list: bool,
-    /// Optimizers, comma-separated: gd, momentum, nesterov, adam, rmsprop [default: all; no nesterov with --momentum 0].
+    /// Optimizers, comma-separated, each may repeat: gd, momentum, nesterov, adam, rmsprop,
+    /// random-search, grid-search [default: the five gradient methods; no nesterov with --momentum 0].
     #[arg(long, value_delimiter = ',')]
     pub optimizers: Option<Vec<String>>,
-    /// Learning rate [default: the surface's, see --list].
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// μ of momentum and nesterov.
-    #[arg(long, default_value_t = DescentConfig::default().momentum)]
-    pub momentum: f64,
-    /// Steps at most [default: the surface's].
+    /// Learning rate: one for every optimizer, or one per optimizer in --optimizers' order
+    /// [default: the surface's, see --list].
+    #[arg(long, value_delimiter = ',', value_name = "LR[,LR…]")]
+    pub lr: Option<Vec<f64>>,
+    /// μ of momentum and nesterov: one value, or one per optimizer in --optimizers' order.
+    #[arg(long, value_delimiter = ',', value_name = "MU[,MU…]", default_value = "0.9")]
+    pub momentum: Vec<f64>,
+    /// Steps at most (a search: points sampled) [default: the surface's].
     #[arg(long)]
     pub steps: Option<usize>,
     /// Starting point: X, or X1,X2 on a 2-D surface (negative values work: --start -5,-2).
@@ -231,18 +234,25 @@ pub struct DescentArgs {
     /// Spread K starting points over the domain, drawn from --seed.
     #[arg(long, value_name = "K")]
     pub starts: Option<usize>,
-    /// Seed for --starts.
+    /// Seed for --starts and random-search.
     #[arg(long, default_value_t = DescentConfig::default().seed)]
     pub seed: u64,
-    /// Converged when ‖∇f‖ falls below this.
+    /// Converged when ‖∇f‖ falls below this; a run within this distance of a minimum reached it.
     #[arg(long, default_value_t = DescentConfig::default().tol)]
     pub tol: f64,
     /// Write every trajectory here as CSV (one row per point).
     #[arg(long, value_name = "FILE.csv")]
     pub csv: Option<PathBuf>,
-    /// Draw the surface with every run's path (.png or .svg).
+    /// Draw the surface with every run's path, and the loss per step (.png or .svg).
     #[arg(long, value_name = "FILE.png|svg")]
     pub plot: Option<PathBuf>,
+}
+
+/// The update rules, under `descent --help`.
+fn descent_rules() -> String {
+    let rules: Vec<String> =
+        Optimizer::ALL.iter().map(|o| format!("  {:<14} {}", o.name(), o.rule())).collect();
+    format!("Update rules (g = ∇f(x), t = step):\n{}", rules.join("\n"))
 }
 
 fn run_descent(args: DescentArgs, global: &Global, out: Output) -> Result<()> {
@@ -275,6 +285,7 @@ fn run_descent(args: DescentArgs, global: &Global, out: Output) -> Result<()> {
         seed: args.seed,
         tol: args.tol,
     };
+    config.validate()?;
     if let Some(path) = &args.csv {
         crate::fsutil::ensure_writable("--csv", path)?;
     }
@@ -284,9 +295,9 @@ fn run_descent(args: DescentArgs, global: &Global, out: Output) -> Result<()> {
         descent::write_csv(path, &report)?;
     }
     if let Some(target) = &plot {
-        descent::figure(&report)?.save(target)?;
+        descent::figure::figure(&report)?.save(target)?;
     }
-    out.result(&report, |r| r.text.clone())?;
+    out.result(&report, descent::report::render)?;
     for run in &report.runs {
         out.chart(&format!("{:<8} f", run.optimizer.name()), &run.losses);
     }

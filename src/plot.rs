@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use anyhow::{anyhow, Result};
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -84,8 +85,14 @@ pub enum Style {
     Points,
     /// A line with a marker at every point.
     LinePoints,
-    /// Larger markers, for what the eye should find (the best trial, a minimum).
+    /// Larger markers, for what the eye should find (the best trial, a minimum, a start).
     Highlight,
+    /// Dots that go from faint to solid along the series: the order of a path's steps.
+    Graded,
+    /// A large filled dot with a black rim: where a path ended.
+    End,
+    /// A cross: where a path left the view.
+    Exit,
 }
 
 /// One named series of (x, y) points. An empty name keeps it out of the legend.
@@ -96,11 +103,20 @@ pub struct Series {
     pub style: Style,
     /// Index into [`PALETTE`]; by default the series' own position in its panel.
     pub colour: Option<usize>,
+    /// Line width and marker radius in pixels, where the style's default will not do (paths
+    /// that run along one another: the earlier drawn wider, so it shows around the later).
+    pub size: Option<u32>,
 }
 
 impl Series {
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, style: Style) -> Self {
-        Series { name: name.into(), points, style, colour: None }
+        Series { name: name.into(), points, style, colour: None, size: None }
+    }
+
+    /// A line width / marker radius of `pixels`.
+    pub fn sized(mut self, pixels: u32) -> Self {
+        self.size = Some(pixels);
+        self
     }
 
     /// The same colour for several series (one optimizer's runs from several starts).
@@ -229,19 +245,43 @@ fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>> {
     }
     Ok(out)
 }
-
-/// A tick label: whole numbers without ".0", small and large numbers in scientific notation.
-fn tick(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v.abs() >= 1e5 || v.abs() < 1e-3 {
-        format!("{v:.0e}")
-    } else if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        let text = format!("{v:.4}");
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
+/// A tick label on an axis spanning [lo, hi]: enough digits to tell neighbouring ticks apart
+/// (about ten per axis), whole numbers without ".0", and scientific notation for an axis whose
+/// values reach 1e5 or stay below 1e-3 — where `1.5e8` stays `1.5e8`, never rounded to `2e8`.
+pub fn tick_label(v: f64, (lo, hi): (f64, f64)) -> String {
+    let magnitude = lo.abs().max(hi.abs());
+    // A tenth of the span: the spacing of plotters' ticks, give or take a factor of 2.5.
+    let step = ((hi - lo).abs() / 10.0).max(magnitude * 1e-12).max(f64::MIN_POSITIVE);
+    if v == 0.0 || v.abs() < step * 1e-9 {
+        return "0".into();
     }
+    // Ticks are multiples of 1, 2 or 5 × 10^k with 10^k ≤ step: k decimal places suffice
+    // (one more for a 2.5 step).
+    let k = step.log10().floor() as i32 - 1;
+    if !(1e-3..1e5).contains(&magnitude) {
+        let digits = (v.abs().log10().floor() as i32 - k).clamp(0, 8) as usize;
+        let text = format!("{v:.digits$e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = if mantissa.contains('.') {
+            mantissa.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            mantissa
+        };
+        return format!("{mantissa}e{exponent}");
+    }
+    let decimals = (-k).clamp(0, 8) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// A tick label on a log axis: ticks are powers of ten and their multiples, each its own
+/// magnitude, so three significant digits always tell them apart.
+pub fn log_tick_label(v: f64) -> String {
+    tick_label(v, (v * 0.5, v * 1.5))
 }
 
 fn font(size: u32) -> TextStyle<'static> {
@@ -318,326 +358,447 @@ where
     DB::ErrorType: 'static,
 {
     match panel {
-        Panel::Chart { title, x_categories, x_label, y_label, log_x, log_y, series, background } => {
-            let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
-            let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
-            // The background (contour lines over a surface's domain) sets the view as well.
-            let bx = background.iter().flat_map(|b| b.segments.iter().flat_map(|(a, c)| [a.0, c.0]));
-            let by = background.iter().flat_map(|b| b.segments.iter().flat_map(|(a, c)| [a.1, c.1]));
-            let (x0, x1) = if x_categories.is_empty() {
-                span(xs.chain(bx), *log_x)
-            } else {
-                (-0.5, x_categories.len() as f64 - 0.5)
-            };
-            let all_y: Vec<f64> = ys.chain(by).filter(|v| v.is_finite()).collect();
-            let (y0, y1) = span(all_y.iter().copied(), *log_y);
-            let legend_corner = legend_corner(series, (x0, x1, *log_x), (y0, y1, *log_y));
-            // Whole-number x values (epochs) get whole-number ticks only; not over a background
-            // (a surface's contours span a continuous domain) or with nothing drawn.
-            let mut xs_drawn = series.iter().flat_map(|s| &s.points).map(|p| p.0).peekable();
-            let integral =
-                background.is_empty() && xs_drawn.peek().is_some() && xs_drawn.all(|x| x.fract() == 0.0);
-            let x_tick = |v: &f64| {
-                if !x_categories.is_empty() {
-                    let k = v.round();
-                    if (v - k).abs() < 1e-9 && k >= 0.0 && (k as usize) < x_categories.len() {
-                        x_categories[k as usize].clone()
-                    } else {
-                        String::new()
-                    }
-                } else if integral && !*log_x && v.fract().abs() > 1e-9 {
-                    String::new()
-                } else {
-                    tick(*v)
-                }
-            };
-            let mut builder = ChartBuilder::on(area);
-            builder.caption(title, font(20)).margin(12).x_label_area_size(42).y_label_area_size(70);
-            macro_rules! body {
-                ($chart:expr) => {{
-                    let mut chart = $chart;
-                    chart
-                        .configure_mesh()
-                        .x_label_formatter(&x_tick)
-                        // One tick per choice on a category axis (plotters would skip some).
-                        .x_labels(if x_categories.is_empty() { 10 } else { x_categories.len() + 1 })
-                        .y_label_formatter(&|v| tick(*v))
-                        .x_desc(x_label.as_str())
-                        .y_desc(y_label.as_str())
-                        .label_style(font(13))
-                        .axis_desc_style(font(15))
-                        .light_line_style(RGBColor(235, 235, 235))
-                        .draw()
-                        .map_err(err)?;
-                    for b in background {
-                        let c = RGBColor(b.grey, b.grey, b.grey);
-                        for &(p, q) in &b.segments {
-                            chart
-                                .draw_series(std::iter::once(PathElement::new(vec![p, q], c.stroke_width(1))))
-                                .map_err(err)?;
-                        }
-                    }
-                    for (i, s) in series.iter().enumerate() {
-                        let color = PALETTE[s.colour.unwrap_or(i) % PALETTE.len()];
-                        let points: Vec<(f64, f64)> = s
-                            .points
-                            .iter()
-                            .copied()
-                            .filter(|p| {
-                                p.0.is_finite()
-                                    && p.1.is_finite()
-                                    && (!*log_y || p.1 > 0.0)
-                                    && (!*log_x || p.0 > 0.0)
-                            })
-                            .collect();
-                        let legend = match s.style {
-                            Style::Line | Style::LinePoints => chart
-                                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                                .map_err(err)?,
-                            Style::Points => chart
-                                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                                .map_err(err)?,
-                            Style::Highlight => chart
-                                .draw_series(points.iter().map(|&p| Circle::new(p, 7, color.stroke_width(3))))
-                                .map_err(err)?,
-                        };
-                        // The legend's mark is the series' own: a line, a dot or a ring.
-                        // Nameless series, and series with nothing drawn, stay out of the legend.
-                        if !s.name.is_empty() && !points.is_empty() {
-                            let style = s.style;
-                            legend.label(s.name.clone()).legend(move |(x, y)| -> DynElement<'static, _, _> {
-                                match style {
-                                    Style::Line | Style::LinePoints => {
-                                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
-                                            .into_dyn()
-                                    }
-                                    Style::Points => Circle::new((x + 9, y), 3, color.filled()).into_dyn(),
-                                    Style::Highlight => {
-                                        Circle::new((x + 9, y), 6, color.stroke_width(2)).into_dyn()
-                                    }
-                                }
-                            });
-                        }
-                        if s.style == Style::LinePoints {
-                            chart
-                                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                                .map_err(err)?;
-                        }
-                    }
-                    if series.iter().any(|s| !s.name.is_empty()) {
-                        chart
-                            .configure_series_labels()
-                            .label_font(font(13))
-                            .background_style(WHITE.mix(0.6))
-                            .border_style(RGBColor(180, 180, 180))
-                            .position(legend_corner)
-                            .draw()
-                            .map_err(err)?;
-                    }
-                }};
-            }
-            match (log_x, log_y) {
-                (false, false) => body!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(err)?),
-                (false, true) => {
-                    body!(builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(err)?)
-                }
-                (true, false) => {
-                    body!(builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(err)?)
-                }
-                (true, true) => body!(builder
-                    .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
-                    .map_err(err)?),
-            }
-        }
+        Panel::Chart { .. } => draw_chart(panel, area),
         Panel::Heatmap { title, rows, columns, values, x_label, y_label } => {
-            let (n_rows, n_cols) = (rows.len(), columns.len());
-            let max = values.iter().flatten().copied().fold(0.0f64, f64::max).max(1e-12);
-            // Segmented axes: labels sit at the centre of each cell.
-            let mut chart = ChartBuilder::on(area)
-                .caption(title, font(20))
-                .margin(12)
-                .x_label_area_size(60)
-                .y_label_area_size(110)
-                // A segmented 0..n has n + 1 segments; 0..n − 1 has one per cell.
-                .build_cartesian_2d(
-                    (0..n_cols.saturating_sub(1)).into_segmented(),
-                    (0..n_rows.saturating_sub(1)).into_segmented(),
-                )
-                .map_err(err)?;
-            let name = |labels: &[String], v: &SegmentValue<usize>, flip: bool| match v {
-                SegmentValue::CenterOf(i) if *i < labels.len() => {
-                    labels[if flip { labels.len() - 1 - i } else { *i }].clone()
-                }
-                _ => String::new(),
-            };
-            chart
-                .configure_mesh()
-                .disable_mesh()
-                .x_labels(n_cols)
-                .y_labels(n_rows)
-                .x_label_formatter(&|v| name(columns, v, false))
-                .y_label_formatter(&|v| name(rows, v, true))
-                .x_desc(x_label.as_str())
-                .y_desc(y_label.as_str())
-                .label_style(font(12))
-                .axis_desc_style(font(15))
-                .draw()
-                .map_err(err)?;
-            let centered = plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Center,
-            );
-            for (r, row) in values.iter().enumerate() {
-                for (c, &v) in row.iter().enumerate() {
-                    let t = (v / max).clamp(0.0, 1.0);
-                    let cell =
-                        RGBColor((255.0 * (1.0 - 0.85 * t)) as u8, (255.0 * (1.0 - 0.55 * t)) as u8, 255);
-                    let y = n_rows - 1 - r;
-                    let corners = [
-                        (SegmentValue::Exact(c), SegmentValue::Exact(y)),
-                        (SegmentValue::Exact(c + 1), SegmentValue::Exact(y + 1)),
-                    ];
-                    chart
-                        .draw_series(std::iter::once(Rectangle::new(corners, cell.filled())))
-                        .map_err(err)?;
-                    let text_color = if t > 0.6 { WHITE } else { BLACK };
-                    let label = if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.2}") };
-                    let at = (SegmentValue::CenterOf(c), SegmentValue::CenterOf(y));
-                    let style = font(12).color(&text_color).pos(centered);
-                    chart.draw_series(std::iter::once(Text::new(label, at, style))).map_err(err)?;
-                }
-            }
+            draw_heatmap(area, (title, rows, columns, values), (x_label, y_label))
         }
         Panel::Images { title, images, height, width, columns, signed } => {
-            let area = area.margin(10, 0, 0, 0).titled(title, font(18)).map_err(err)?;
-            let (w, h) = area.dim_in_pixel();
-            let rows = images.len().div_ceil((*columns).max(1));
-            let cell = ((w as usize).saturating_sub(10) / columns.max(&1))
-                .min((h as usize).saturating_sub(10) / rows.max(1))
-                .max(1);
-            // One scale for both axes, so a picture keeps its shape and fits its cell.
-            let scale = (cell.saturating_sub(4) / (*width).max(*height).max(1)).max(1);
-            for (k, image) in images.iter().enumerate() {
-                let (ox, oy) = ((k % columns) * cell + 5, (k / columns) * cell + 5);
-                let bound = image.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-                let (lo, hi) =
-                    image.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-                for y in 0..*height {
-                    for x in 0..*width {
-                        let v = image[y * width + x];
-                        let color = if *signed {
-                            let t = (v / bound).clamp(-1.0, 1.0);
-                            if t >= 0.0 {
-                                RGBColor(255, (255.0 * (1.0 - t)) as u8, (255.0 * (1.0 - t)) as u8)
-                            } else {
-                                RGBColor((255.0 * (1.0 + t)) as u8, (255.0 * (1.0 + t)) as u8, 255)
-                            }
-                        } else {
-                            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
-                            let g = (255.0 * t) as u8;
-                            RGBColor(g, g, g)
-                        };
-                        let (px, py) = ((ox + x * scale) as i32, (oy + y * scale) as i32);
-                        area.draw(&Rectangle::new(
-                            [(px, py), (px + scale as i32, py + scale as i32)],
-                            color.filled(),
-                        ))
-                        .map_err(err)?;
-                    }
-                }
-            }
+            draw_images(area, title, images, (height, width, columns), signed)
         }
         Panel::Bars { title, labels, values, highlight, y_label } => {
-            let top = values.iter().copied().fold(0.0f64, f64::max).max(1e-12) * 1.1;
-            let mut chart = ChartBuilder::on(area)
-                .caption(title, font(20))
-                .margin(12)
-                .x_label_area_size(50)
-                .y_label_area_size(60)
-                .build_cartesian_2d((0..labels.len().saturating_sub(1)).into_segmented(), 0.0..top)
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(labels.len())
-                .x_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-                    _ => String::new(),
-                })
-                .x_desc("class")
-                .y_desc(y_label.as_str())
-                .label_style(font(11))
-                .axis_desc_style(font(15))
-                .draw()
-                .map_err(err)?;
-            for (i, &v) in values.iter().enumerate() {
-                let color = if Some(i) == *highlight { PALETTE[1] } else { PALETTE[0] };
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)],
-                        color.filled(),
-                    )))
-                    .map_err(err)?;
-            }
+            draw_bars(area, (title, labels, values), highlight, y_label)
         }
-        Panel::Graph { title, nodes, edges } => {
-            let area = area.margin(10, 0, 0, 0).titled(title, font(18)).map_err(err)?;
-            let (w, h) = area.dim_in_pixel();
-            let layers = nodes.iter().map(|n| n.1).max().unwrap_or(0) + 1;
-            let box_h = 34i32;
-            let layer_gap = ((h as i32 - 20) / layers as i32).max(box_h + 10);
-            let position = |layer: usize, slot: usize| -> (i32, i32) {
-                let in_layer = nodes.iter().filter(|n| n.1 == layer).count().max(1) as i32;
-                let x = (w as i32) * (2 * slot as i32 + 1) / (2 * in_layer);
-                let y = 10 + layer as i32 * layer_gap + box_h / 2;
-                (x, y)
-            };
-            let centers: Vec<(i32, i32)> = nodes.iter().map(|n| position(n.1, n.2)).collect();
-            for (from, to, label) in edges {
-                let (a, b) = (centers[*from], centers[*to]);
-                let (start, end) = ((a.0, a.1 + box_h / 2), (b.0, b.1 - box_h / 2));
-                area.draw(&PathElement::new(vec![start, end], RGBColor(120, 120, 120).stroke_width(2)))
-                    .map_err(err)?;
-                // An arrowhead at the input's end.
-                let (dx, dy) = ((end.0 - start.0) as f64, (end.1 - start.1) as f64);
-                let len = (dx * dx + dy * dy).sqrt().max(1.0);
-                let (ux, uy) = (dx / len, dy / len);
-                let tip = end;
-                let left = (
-                    (tip.0 as f64 - 10.0 * ux + 5.0 * uy) as i32,
-                    (tip.1 as f64 - 10.0 * uy - 5.0 * ux) as i32,
-                );
-                let right = (
-                    (tip.0 as f64 - 10.0 * ux - 5.0 * uy) as i32,
-                    (tip.1 as f64 - 10.0 * uy + 5.0 * ux) as i32,
-                );
-                area.draw(&Polygon::new(vec![tip, left, right], RGBColor(120, 120, 120).filled()))
-                    .map_err(err)?;
-                let mid = ((start.0 + end.0) / 2 + 6, (start.1 + end.1) / 2 - 6);
-                area.draw(&Text::new(label.clone(), mid, font(12).color(&RGBColor(90, 90, 90))))
-                    .map_err(err)?;
+        Panel::Graph { title, nodes, edges } => draw_graph(area, title, nodes, edges),
+    }
+}
+
+/// What a chart's axes show, worked out before anything is drawn.
+struct Axes<'p> {
+    x: (f64, f64),
+    y: (f64, f64),
+    log_x: bool,
+    log_y: bool,
+    x_categories: &'p [String],
+    /// Every x drawn is a whole number (epochs): no fractional ticks.
+    integral_x: bool,
+    legend: SeriesLabelPosition,
+}
+
+impl Axes<'_> {
+    fn x_tick(&self, v: f64) -> String {
+        if !self.x_categories.is_empty() {
+            let k = v.round();
+            let named = (v - k).abs() < 1e-9 && k >= 0.0 && (k as usize) < self.x_categories.len();
+            return if named { self.x_categories[k as usize].clone() } else { String::new() };
+        }
+        if self.log_x {
+            log_tick_label(v)
+        } else if self.integral_x && v.fract().abs() > 1e-9 {
+            String::new()
+        } else {
+            tick_label(v, self.x)
+        }
+    }
+
+    fn y_tick(&self, v: f64) -> String {
+        if self.log_y {
+            log_tick_label(v)
+        } else {
+            tick_label(v, self.y)
+        }
+    }
+}
+
+fn chart_axes<'p>(panel: &'p Panel) -> Option<Axes<'p>> {
+    let Panel::Chart { x_categories, log_x, log_y, series, background, .. } = panel else {
+        return None;
+    };
+    let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+    let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+    // The background (contour lines over a surface's domain) sets the view as well.
+    let bx = background.iter().flat_map(|b| b.segments.iter().flat_map(|(a, c)| [a.0, c.0]));
+    let by = background.iter().flat_map(|b| b.segments.iter().flat_map(|(a, c)| [a.1, c.1]));
+    let x = if x_categories.is_empty() {
+        span(xs.chain(bx), *log_x)
+    } else {
+        (-0.5, x_categories.len() as f64 - 0.5)
+    };
+    let y = span(ys.chain(by), *log_y);
+    // Whole-number x values (epochs) get whole-number ticks only; not over a background (a
+    // surface's contours span a continuous domain) or with nothing drawn.
+    let mut drawn = series.iter().flat_map(|s| &s.points).map(|p| p.0).peekable();
+    let integral_x = background.is_empty() && drawn.peek().is_some() && drawn.all(|x| x.fract() == 0.0);
+    let legend = legend_corner(series, (x.0, x.1, *log_x), (y.0, y.1, *log_y));
+    Some(Axes { x, y, log_x: *log_x, log_y: *log_y, x_categories, integral_x, legend })
+}
+
+fn draw_chart<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (Some(axes), Panel::Chart { title, .. }) = (chart_axes(panel), panel) else {
+        return Ok(());
+    };
+    let mut builder = ChartBuilder::on(area);
+    builder.caption(title, font(20)).margin(12).x_label_area_size(42).y_label_area_size(70);
+    let ((x0, x1), (y0, y1)) = (axes.x, axes.y);
+    match (axes.log_x, axes.log_y) {
+        (false, false) => {
+            chart_body(&mut builder.build_cartesian_2d(x0..x1, y0..y1).map_err(err)?, panel, &axes)
+        }
+        (false, true) => chart_body(
+            &mut builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(err)?,
+            panel,
+            &axes,
+        ),
+        (true, false) => chart_body(
+            &mut builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(err)?,
+            panel,
+            &axes,
+        ),
+        (true, true) => chart_body(
+            &mut builder.build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale()).map_err(err)?,
+            panel,
+            &axes,
+        ),
+    }
+}
+
+/// The mesh, the background, every series and the legend, on any pair of axis scales.
+fn chart_body<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    panel: &Panel,
+    axes: &Axes,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let Panel::Chart { x_label, y_label, series, background, .. } = panel else {
+        return Ok(());
+    };
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|v| axes.x_tick(*v))
+        // One tick per choice on a category axis (plotters would skip some).
+        .x_labels(if axes.x_categories.is_empty() { 10 } else { axes.x_categories.len() + 1 })
+        .y_label_formatter(&|v| axes.y_tick(*v))
+        .x_desc(x_label.as_str())
+        .y_desc(y_label.as_str())
+        .label_style(font(13))
+        .axis_desc_style(font(15))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)?;
+    for b in background {
+        let c = RGBColor(b.grey, b.grey, b.grey);
+        chart
+            .draw_series(b.segments.iter().map(|&(p, q)| PathElement::new(vec![p, q], c.stroke_width(1))))
+            .map_err(err)?;
+    }
+    for (i, s) in series.iter().enumerate() {
+        draw_one_series(chart, s, PALETTE[s.colour.unwrap_or(i) % PALETTE.len()], axes)?;
+    }
+    if series.iter().any(|s| !s.name.is_empty()) {
+        chart
+            .configure_series_labels()
+            .label_font(font(13))
+            .background_style(WHITE.mix(0.75))
+            .border_style(RGBColor(180, 180, 180))
+            .position(axes.legend.clone())
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// One series in its style; named series with something drawn get a legend entry whose mark
+/// is the series' own (a line, a dot, a ring, a cross).
+fn draw_one_series<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    s: &Series,
+    color: RGBColor,
+    axes: &Axes,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let points: Vec<(f64, f64)> = s
+        .points
+        .iter()
+        .copied()
+        .filter(|p| {
+            p.0.is_finite() && p.1.is_finite() && (!axes.log_y || p.1 > 0.0) && (!axes.log_x || p.0 > 0.0)
+        })
+        .collect();
+    let n = points.len().max(2) as f64;
+    let (width, radius) = (s.size.unwrap_or(2), s.size.unwrap_or(3));
+    let legend =
+        match s.style {
+            Style::Line | Style::LinePoints => {
+                if s.style == Style::LinePoints {
+                    chart
+                        .draw_series(points.iter().map(|&p| Circle::new(p, radius, color.filled())))
+                        .map_err(err)?;
+                }
+                chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(width))).map_err(err)?
             }
-            for ((label, _, _), &(x, y)) in nodes.iter().zip(&centers) {
-                let half = (label.chars().count() as i32 * 4 + 12).max(40);
-                let leaf = label.contains('(');
-                let fill = if leaf { RGBColor(219, 234, 254) } else { RGBColor(245, 245, 245) };
+            Style::Points => chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, radius, color.filled())))
+                .map_err(err)?,
+            // Faint at the first point, solid at the last: the order of the steps is visible.
+            Style::Graded => chart
+                .draw_series(points.iter().enumerate().map(|(k, &p)| {
+                    Circle::new(p, radius, color.mix(0.15 + 0.85 * k as f64 / (n - 1.0)).filled())
+                }))
+                .map_err(err)?,
+            Style::Highlight => chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 7, color.stroke_width(3))))
+                .map_err(err)?,
+            Style::End => chart
+                .draw_series(points.iter().flat_map(|&p| {
+                    [Circle::new(p, 8, color.filled()), Circle::new(p, 8, BLACK.stroke_width(1))]
+                }))
+                .map_err(err)?,
+            Style::Exit => chart
+                .draw_series(points.iter().map(|&p| Cross::new(p, 8, color.stroke_width(3))))
+                .map_err(err)?,
+        };
+    if !s.name.is_empty() && !points.is_empty() {
+        let style = s.style;
+        legend.label(s.name.clone()).legend(move |(x, y)| -> DynElement<'static, _, _> {
+            match style {
+                Style::Line | Style::LinePoints | Style::Graded => {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)).into_dyn()
+                }
+                Style::Points => Circle::new((x + 9, y), 3, color.filled()).into_dyn(),
+                Style::Highlight => Circle::new((x + 9, y), 6, color.stroke_width(2)).into_dyn(),
+                Style::End => Circle::new((x + 9, y), 6, color.filled()).into_dyn(),
+                Style::Exit => Cross::new((x + 9, y), 6, color.stroke_width(2)).into_dyn(),
+            }
+        });
+    }
+    Ok(())
+}
+
+fn draw_heatmap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (title, rows, columns, values): (&str, &[String], &[String], &[Vec<f64>]),
+    (x_label, y_label): (&str, &str),
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (n_rows, n_cols) = (rows.len(), columns.len());
+    let max = values.iter().flatten().copied().fold(0.0f64, f64::max).max(1e-12);
+    // Segmented axes: labels sit at the centre of each cell.
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, font(20))
+        .margin(12)
+        .x_label_area_size(60)
+        .y_label_area_size(110)
+        // A segmented 0..n has n + 1 segments; 0..n − 1 has one per cell.
+        .build_cartesian_2d(
+            (0..n_cols.saturating_sub(1)).into_segmented(),
+            (0..n_rows.saturating_sub(1)).into_segmented(),
+        )
+        .map_err(err)?;
+    let name = |labels: &[String], v: &SegmentValue<usize>, flip: bool| match v {
+        SegmentValue::CenterOf(i) if *i < labels.len() => {
+            labels[if flip { labels.len() - 1 - i } else { *i }].clone()
+        }
+        _ => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(n_cols)
+        .y_labels(n_rows)
+        .x_label_formatter(&|v| name(columns, v, false))
+        .y_label_formatter(&|v| name(rows, v, true))
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .label_style(font(12))
+        .axis_desc_style(font(15))
+        .draw()
+        .map_err(err)?;
+    let centered = plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Center,
+    );
+    for (r, row) in values.iter().enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            let t = (v / max).clamp(0.0, 1.0);
+            let cell = RGBColor((255.0 * (1.0 - 0.85 * t)) as u8, (255.0 * (1.0 - 0.55 * t)) as u8, 255);
+            let y = n_rows - 1 - r;
+            let corners = [
+                (SegmentValue::Exact(c), SegmentValue::Exact(y)),
+                (SegmentValue::Exact(c + 1), SegmentValue::Exact(y + 1)),
+            ];
+            chart.draw_series(std::iter::once(Rectangle::new(corners, cell.filled()))).map_err(err)?;
+            let text_color = if t > 0.6 { WHITE } else { BLACK };
+            let label = if v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.2}") };
+            let at = (SegmentValue::CenterOf(c), SegmentValue::CenterOf(y));
+            let style = font(12).color(&text_color).pos(centered);
+            chart.draw_series(std::iter::once(Text::new(label, at, style))).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+fn draw_images<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    images: &[Vec<f32>],
+    (height, width, columns): (&usize, &usize, &usize),
+    signed: &bool,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let area = area.margin(10, 0, 0, 0).titled(title, font(18)).map_err(err)?;
+    let (w, h) = area.dim_in_pixel();
+    let rows = images.len().div_ceil((*columns).max(1));
+    let cell = ((w as usize).saturating_sub(10) / columns.max(&1))
+        .min((h as usize).saturating_sub(10) / rows.max(1))
+        .max(1);
+    // One scale for both axes, so a picture keeps its shape and fits its cell.
+    let scale = (cell.saturating_sub(4) / (*width).max(*height).max(1)).max(1);
+    for (k, image) in images.iter().enumerate() {
+        let (ox, oy) = ((k % columns) * cell + 5, (k / columns) * cell + 5);
+        let bound = image.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+        let (lo, hi) =
+            image.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        for y in 0..*height {
+            for x in 0..*width {
+                let v = image[y * width + x];
+                let color = if *signed {
+                    let t = (v / bound).clamp(-1.0, 1.0);
+                    if t >= 0.0 {
+                        RGBColor(255, (255.0 * (1.0 - t)) as u8, (255.0 * (1.0 - t)) as u8)
+                    } else {
+                        RGBColor((255.0 * (1.0 + t)) as u8, (255.0 * (1.0 + t)) as u8, 255)
+                    }
+                } else {
+                    let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
+                    let g = (255.0 * t) as u8;
+                    RGBColor(g, g, g)
+                };
+                let (px, py) = ((ox + x * scale) as i32, (oy + y * scale) as i32);
                 area.draw(&Rectangle::new(
-                    [(x - half, y - box_h / 2), (x + half, y + box_h / 2)],
-                    fill.filled(),
+                    [(px, py), (px + scale as i32, py + scale as i32)],
+                    color.filled(),
                 ))
                 .map_err(err)?;
-                area.draw(&Rectangle::new(
-                    [(x - half, y - box_h / 2), (x + half, y + box_h / 2)],
-                    BLACK.stroke_width(1),
-                ))
-                .map_err(err)?;
-                let style = font(13).pos(plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Center,
-                ));
-                area.draw(&Text::new(label.clone(), (x, y), style)).map_err(err)?;
             }
         }
+    }
+    Ok(())
+}
+
+fn draw_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (title, labels, values): (&str, &[String], &[f64]),
+    highlight: &Option<usize>,
+    y_label: &str,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let top = values.iter().copied().fold(0.0f64, f64::max).max(1e-12) * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, font(20))
+        .margin(12)
+        .x_label_area_size(50)
+        .y_label_area_size(60)
+        .build_cartesian_2d((0..labels.len().saturating_sub(1)).into_segmented(), 0.0..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(labels.len())
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .x_desc("class")
+        .y_desc(y_label)
+        .label_style(font(11))
+        .axis_desc_style(font(15))
+        .draw()
+        .map_err(err)?;
+    for (i, &v) in values.iter().enumerate() {
+        let color = if Some(i) == *highlight { PALETTE[1] } else { PALETTE[0] };
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)],
+                color.filled(),
+            )))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn draw_graph<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    nodes: &[(String, usize, usize)],
+    edges: &[(usize, usize, String)],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let area = area.margin(10, 0, 0, 0).titled(title, font(18)).map_err(err)?;
+    let (w, h) = area.dim_in_pixel();
+    let layers = nodes.iter().map(|n| n.1).max().unwrap_or(0) + 1;
+    let box_h = 34i32;
+    let layer_gap = ((h as i32 - 20) / layers as i32).max(box_h + 10);
+    let position = |layer: usize, slot: usize| -> (i32, i32) {
+        let in_layer = nodes.iter().filter(|n| n.1 == layer).count().max(1) as i32;
+        let x = (w as i32) * (2 * slot as i32 + 1) / (2 * in_layer);
+        let y = 10 + layer as i32 * layer_gap + box_h / 2;
+        (x, y)
+    };
+    let centers: Vec<(i32, i32)> = nodes.iter().map(|n| position(n.1, n.2)).collect();
+    for (from, to, label) in edges {
+        let (a, b) = (centers[*from], centers[*to]);
+        let (start, end) = ((a.0, a.1 + box_h / 2), (b.0, b.1 - box_h / 2));
+        area.draw(&PathElement::new(vec![start, end], RGBColor(120, 120, 120).stroke_width(2)))
+            .map_err(err)?;
+        // An arrowhead at the input's end.
+        let (dx, dy) = ((end.0 - start.0) as f64, (end.1 - start.1) as f64);
+        let len = (dx * dx + dy * dy).sqrt().max(1.0);
+        let (ux, uy) = (dx / len, dy / len);
+        let tip = end;
+        let left =
+            ((tip.0 as f64 - 10.0 * ux + 5.0 * uy) as i32, (tip.1 as f64 - 10.0 * uy - 5.0 * ux) as i32);
+        let right =
+            ((tip.0 as f64 - 10.0 * ux - 5.0 * uy) as i32, (tip.1 as f64 - 10.0 * uy + 5.0 * ux) as i32);
+        area.draw(&Polygon::new(vec![tip, left, right], RGBColor(120, 120, 120).filled())).map_err(err)?;
+        let mid = ((start.0 + end.0) / 2 + 6, (start.1 + end.1) / 2 - 6);
+        area.draw(&Text::new(label.clone(), mid, font(12).color(&RGBColor(90, 90, 90)))).map_err(err)?;
+    }
+    for ((label, _, _), &(x, y)) in nodes.iter().zip(&centers) {
+        let half = (label.chars().count() as i32 * 4 + 12).max(40);
+        let leaf = label.contains('(');
+        let fill = if leaf { RGBColor(219, 234, 254) } else { RGBColor(245, 245, 245) };
+        area.draw(&Rectangle::new([(x - half, y - box_h / 2), (x + half, y + box_h / 2)], fill.filled()))
+            .map_err(err)?;
+        area.draw(&Rectangle::new(
+            [(x - half, y - box_h / 2), (x + half, y + box_h / 2)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(err)?;
+        let style = font(13).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        area.draw(&Text::new(label.clone(), (x, y), style)).map_err(err)?;
     }
     Ok(())
 }
@@ -724,4 +885,47 @@ pub fn terminal_chart(label: &str, values: &[f64]) -> String {
     let (lo, hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let scale = if lo > 0.0 && hi / lo > 10.0 { " (log scale)" } else { "" };
     format!("{label} {} {first:.4} → {last:.4}{scale}", sparkline(values, 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_keep_their_digits_at_every_magnitude() {
+        // The ticks plotters puts on a 0..2e8 axis: 1.5e8 was printed "2e8" before.
+        let axis = (0.0, 2e8);
+        let labels: Vec<String> = [0.0, 5e7, 1e8, 1.5e8, 2e8].iter().map(|&v| tick_label(v, axis)).collect();
+        assert_eq!(labels, ["0", "5e7", "1e8", "1.5e8", "2e8"]);
+        assert_eq!(tick_label(1.25e-4, (0.0, 2e-4)), "1.25e-4");
+        assert_eq!(tick_label(-3e6, (-5e6, 5e6)), "-3e6");
+        // Mid-range: whole numbers bare, fractions with the digits the spacing needs.
+        assert_eq!(tick_label(2.0, (0.0, 10.0)), "2");
+        assert_eq!(tick_label(0.25, (0.0, 1.0)), "0.25");
+        assert_eq!(tick_label(0.30000000000000004, (0.0, 1.0)), "0.3");
+        assert_eq!(tick_label(1.0002, (1.0, 1.001)), "1.0002");
+        assert_eq!(tick_label(99.5, (90.0, 100.0)), "99.5");
+        // Rounding noise around zero is zero.
+        assert_eq!(tick_label(1e-17, (-1.0, 1.0)), "0");
+    }
+
+    #[test]
+    fn neighbouring_ticks_never_print_the_same() {
+        for (lo, hi) in [(0.0, 2e8), (0.0, 1.0), (-1e-5, 1e-5), (1e5, 1.001e5), (0.1, 0.35), (-7.0, 3.0)] {
+            // Every multiple of a tenth of the span (what plotters draws, give or take).
+            let step = (hi - lo) / 10.0;
+            let labels: Vec<String> = (0..=10).map(|k| tick_label(lo + k as f64 * step, (lo, hi))).collect();
+            for pair in labels.windows(2) {
+                assert_ne!(pair[0], pair[1], "on [{lo}, {hi}]: {labels:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn log_ticks_name_their_power_of_ten() {
+        assert_eq!(log_tick_label(1e-12), "1e-12");
+        assert_eq!(log_tick_label(1000.0), "1000");
+        assert_eq!(log_tick_label(2e9), "2e9");
+        assert_eq!(log_tick_label(0.01), "0.01");
+    }
 }

@@ -8,7 +8,7 @@ use tch::Tensor;
 use crate::common::{golden, nnopt, nnopt_json, scratch};
 
 fn spec(optimizer: Optimizer, lr: f64, momentum: f64, steps: usize) -> RunSpec {
-    RunSpec { optimizer, lr, momentum, steps, tol: 1e-12, device: tch::Device::Cpu }
+    RunSpec { optimizer, lr, momentum, steps, tol: 1e-12, device: tch::Device::Cpu, seed: 0 }
 }
 
 fn minima(surface: Surface) -> Vec<Minimum> {
@@ -83,7 +83,7 @@ fn ill_conditioned_gd_diverges_where_momentum_converges() {
         run_one(s, &minima(s), RunSpec { tol: 1e-6, ..spec(Optimizer::Momentum, 0.6, 0.5, 1000) }, &start)
             .unwrap();
     assert_eq!(serde_json::to_value(momentum.end.status).unwrap(), "converged");
-    assert_eq!(momentum.end.minimum, Some("global"));
+    assert_eq!(momentum.end.minimum.map(|m| m.global), Some(true));
 }
 
 #[test]
@@ -122,8 +122,8 @@ fn the_default_run_shows_one_trapped_and_one_escaping() {
     let runs = v["runs"].as_array().unwrap();
     let minimum =
         |name: &str| runs.iter().find(|r| r["optimizer"] == name).unwrap()["final"]["minimum"].clone();
-    assert_eq!(minimum("gd"), "local", "gd is trapped");
-    assert_eq!(minimum("momentum"), "global", "momentum escapes");
+    assert_eq!(minimum("gd")["global"], false, "gd is trapped");
+    assert_eq!(minimum("momentum")["global"], true, "momentum escapes");
     // The minima listed are the formula's: f'(x) = cos(kx) − kx·sin(kx) = 0 there.
     let k = 0.15 * std::f64::consts::PI;
     for m in v["surface"]["minima"].as_array().unwrap() {
@@ -131,8 +131,13 @@ fn the_default_run_shows_one_trapped_and_one_escaping() {
         assert!(((k * x).cos() - k * x * (k * x).sin()).abs() < 1e-9, "{m}");
     }
     let text = String::from_utf8(nnopt(&["descent"]).stdout).unwrap();
-    assert!(text.contains("gd, nesterov, adam, rmsprop stopped in the local minimum at -1.8257"), "{text}");
-    assert!(text.contains("momentum reached the global minimum at 7.2694"), "{text}");
+    assert!(
+        text.contains("gd, nesterov, adam, rmsprop: converged to the local minimum on [-10, 10] at -1.8257"),
+        "{text}"
+    );
+    assert!(text.contains("momentum: converged to the global minimum on [-10, 10] at 7.2694"), "{text}");
+    // The rules in play are printed above the table.
+    assert!(text.contains("momentum       v ← μ·v + g;  x ← x − lr·v"), "{text}");
 }
 
 #[test]
@@ -143,7 +148,7 @@ fn the_step_surface_stalls_and_says_to_search() {
         assert_eq!(run["final"]["steps"], 0);
         assert_eq!(run["trajectory"].as_array().unwrap().len(), 1);
     }
-    assert!(v["summary"].as_str().unwrap().contains("nnopt sweep"));
+    assert!(v["summary"].as_str().unwrap().contains("--optimizers random-search"));
 }
 
 #[test]
@@ -155,7 +160,7 @@ fn each_status_is_where_the_run_really_ended() {
     // The top of cosine's ridge (f'(x) = 0 between the minima, f = +1.19): the gradient
     // vanishes but f falls both ways — a maximum is no minimum, whatever basin it sits in.
     let top = run(&["--start", "1.82568457867234", "--optimizers", "gd"]);
-    assert_eq!((top["status"].as_str(), top["minimum"].as_str()), (Some("stalled"), None), "{top}");
+    assert_eq!((top["status"].as_str(), top["minimum"].is_null()), (Some("stalled"), true), "{top}");
     let near_top = run(&["--start", "1.82", "--tol", "0.01", "--optimizers", "gd"]);
     assert_eq!(near_top["status"], "stalled", "{near_top}");
     // A maximum of rastrigin, and the saddle's centre reached along x₁.
@@ -167,7 +172,7 @@ fn each_status_is_where_the_run_really_ended() {
         nnopt_json(&[&["--json", "descent"], args].concat())["summary"].as_str().unwrap().to_string()
     };
     let plateau = said(&["--surface", "step", "--start=3.465", "--optimizers", "gd"]);
-    assert!(plateau.contains("flat there") && plateau.contains("nnopt sweep"), "{plateau}");
+    assert!(plateau.contains("flat there") && plateau.contains("random-search"), "{plateau}");
     let centre = said(&["--surface", "saddle", "--start", "0,0", "--optimizers", "gd"]);
     assert!(centre.contains("a maximum or a saddle point"), "{centre}");
     let saddle = run(&["--surface", "saddle", "--start", "1,0", "--optimizers", "gd", "--lr", "0.1"]);
@@ -177,8 +182,8 @@ fn each_status_is_where_the_run_really_ended() {
     let local =
         run(&["--surface", "rastrigin", "--start", "2.1,0.1", "--optimizers", "gd", "--steps", "2000"]);
     assert_eq!(
-        (local["status"].as_str(), local["minimum"].as_str()),
-        (Some("converged"), Some("local")),
+        (local["status"].as_str(), &local["minimum"]["global"]),
+        (Some("converged"), &Value::Bool(false)),
         "{local}"
     );
     // Out of steps, still in the basin; and a step so large the point overflows.
@@ -189,10 +194,21 @@ fn each_status_is_where_the_run_really_ended() {
     assert!(blown["gradient_norm"].is_null() && blown["minimum"].is_null(), "{blown}");
     // --list names every surface with its minima, in text and JSON.
     let list = nnopt_json(&["--json", "descent", "--list"]);
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        list["surfaces"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, Surface::ALL.iter().map(|s| s.name()).collect::<Vec<_>>());
     let text = String::from_utf8(nnopt(&["descent", "--list"]).stdout).unwrap();
     assert!(text.contains("rastrigin") && text.contains("7.2694"), "{text}");
+    // --list prints every optimizer's rule, and --help does too.
+    for o in Optimizer::ALL {
+        assert!(text.contains(o.rule()), "--list lacks {}'s rule:\n{text}", o.name());
+        assert_eq!(
+            list["optimizers"].as_array().unwrap().iter().filter(|x| x["rule"] == o.rule()).count(),
+            1
+        );
+    }
+    let help = String::from_utf8(nnopt(&["descent", "--help"]).stdout).unwrap();
+    assert!(help.contains(Optimizer::Adam.rule()), "{help}");
 }
 
 #[test]
@@ -260,8 +276,130 @@ fn the_library_default_is_the_cli_default() {
     let names: Vec<&str> =
         v["runs"].as_array().unwrap().iter().map(|r| r["optimizer"].as_str().unwrap()).collect();
     assert_eq!(names, ["gd", "momentum", "adam", "rmsprop"]);
-    let v = nnopt_json(&["--json", "descent", "--optimizers", "adam,gd,adam"]);
-    let names: Vec<&str> =
-        v["runs"].as_array().unwrap().iter().map(|r| r["optimizer"].as_str().unwrap()).collect();
-    assert_eq!(names, ["gd", "adam"], "each optimizer once, in the usual order");
+    let v = nnopt_json(&["--json", "descent", "--optimizers", "adam,gd,adam", "--lr", "0.2,0.2,0.05"]);
+    let names: Vec<(&str, f64)> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["optimizer"].as_str().unwrap(), r["lr"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        [("adam", 0.2), ("gd", 0.2), ("adam", 0.05)],
+        "the list as given, rates paired in order"
+    );
+}
+
+/// The runs of `nnopt --json descent ARGS`.
+fn runs(args: &[&str]) -> Vec<Value> {
+    let v = nnopt_json(&[&["--json", "--device", "cpu", "descent"], args].concat());
+    v["runs"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_swing_at_lr_1_is_an_oscillation_that_reached_nothing() {
+    let r = &runs(&["--surface", "quadratic", "--lr", "1", "--start", "5", "--optimizers", "gd"])[0];
+    let end = &r["final"];
+    assert_eq!(end["status"], "max-steps", "{end}");
+    assert_eq!(end["motion"], "oscillating", "{end}");
+    assert_eq!(
+        end["oscillation"]["between"],
+        serde_json::json!([[-5.0], [5.0]]),
+        "the last two of 100 steps"
+    );
+    assert!(end["minimum"].is_null(), "x = ±5 on x² reached no minimum: {end}");
+    assert_eq!(end["basin"]["global"], true, "it is still in the bowl");
+    let said = r["outcome"].as_str().unwrap();
+    assert!(
+        said.contains("oscillating between -5.0000 and 5.0000") && said.contains("reached no minimum"),
+        "{said}"
+    );
+    assert!(!r["rule"].as_str().unwrap().is_empty());
+}
+
+#[test]
+fn d2l_s_three_figures_in_one_run() {
+    let r = runs(&[
+        "--surface",
+        "ill-conditioned",
+        "--optimizers",
+        "gd,gd,momentum",
+        "--lr",
+        "0.4,0.6,0.6",
+        "--momentum",
+        "0.5",
+        "--start=-5,-2",
+        "--steps",
+        "20",
+    ]);
+    let got: Vec<(&str, f64)> =
+        r.iter().map(|r| (r["optimizer"].as_str().unwrap(), r["lr"].as_f64().unwrap())).collect();
+    assert_eq!(got, [("gd", 0.4), ("gd", 0.6), ("momentum", 0.6)]);
+    assert_eq!(r[2]["momentum"], 0.5);
+    assert!(r.iter().all(|r| r["rule"].as_str().is_some_and(|s| s.contains("x ←"))));
+    // gd at 0.6: x₂ is multiplied by 1 − 0.6·4 = −1.4 per step: 2·1.4²⁰ ≈ 1673.
+    let gd = &r[1]["final"];
+    let x2 = gd["point"][1].as_f64().unwrap();
+    assert!(gd["status"] == "diverged" || x2.abs() > 1000.0, "{gd}");
+    assert_eq!(gd["oscillation"]["amplitude"], "growing", "{gd}");
+    assert!(gd["left_domain_at"].as_u64().is_some() && gd["minimum"].is_null(), "{gd}");
+    // gd at 0.4 still descends (x₁ shrinks by 0.92 per step), and has not arrived.
+    assert_eq!(
+        (r[0]["final"]["motion"].as_str(), r[0]["final"]["minimum"].is_null()),
+        (Some("descending"), true)
+    );
+}
+
+#[test]
+fn a_run_that_leaves_the_domain_is_never_called_its_minimum() {
+    let r = &runs(&["--start=-9.5", "--optimizers", "gd"])[0];
+    let end = &r["final"];
+    assert_eq!(end["left_domain_at"], 1, "{end}");
+    assert!(end["minimum"].is_null() && end["basin"].is_null(), "{end}");
+    assert!(end["point"][0].as_f64().unwrap() < -10.0, "{end}");
+    let said = r["outcome"].as_str().unwrap();
+    assert!(said.contains("left [-10, 10] at step 1") && said.contains("outside [-10, 10]"), "{said}");
+}
+
+#[test]
+fn only_runs_that_got_to_1_1_reached_rosenbrock_s_minimum() {
+    let r = runs(&["--surface", "rosenbrock"]);
+    let mut reached = 0;
+    for run in &r {
+        let end = &run["final"];
+        let p: Vec<f64> = serde_json::from_value(end["point"].clone()).unwrap();
+        let away = ((p[0] - 1.0).powi(2) + (p[1] - 1.0).powi(2)).sqrt() > 1e-3;
+        if away {
+            assert!(end["minimum"].is_null(), "{} ended at {p:?} yet reached a minimum", run["optimizer"]);
+        } else {
+            reached += 1;
+        }
+    }
+    assert!(reached >= 2, "momentum and nesterov reach (1, 1)");
+    // Adam's end (−0.058, 0.004) is reported as running out of steps, not as a minimum.
+    let adam = r.iter().find(|x| x["optimizer"] == "adam").unwrap();
+    assert_eq!(adam["final"]["status"], "max-steps");
+}
+
+#[test]
+fn where_gradients_stall_a_search_finds_the_minimum() {
+    let r = runs(&["--surface", "step", "--optimizers", "gd,random-search,grid-search", "--seed", "3"]);
+    assert_eq!(r[0]["final"]["status"], "stalled");
+    for search in &r[1..] {
+        let end = &search["final"];
+        assert_eq!((end["status"].as_str(), end["loss"].as_f64()), (Some("searched"), Some(0.0)), "{end}");
+        assert_eq!(end["minimum"]["global"], true, "{end}");
+        assert!(search["lr"].is_null(), "a search takes no learning rate");
+        // The trajectory is the best point so far: its loss never rises.
+        let losses: Vec<f64> = serde_json::from_value(search["losses"].clone()).unwrap();
+        assert!(losses.windows(2).all(|w| w[1] <= w[0]));
+    }
+    // Seeded: the same seed finds the same point, another seed another.
+    let again = runs(&["--surface", "step", "--optimizers", "random-search", "--seed", "3"]);
+    assert_eq!(again[0]["final"]["point"], r[1]["final"]["point"]);
+    let other = runs(&["--surface", "step", "--optimizers", "random-search", "--seed", "4"]);
+    assert_ne!(other[0]["final"]["point"], r[1]["final"]["point"]);
+    // On a smooth surface, a search of 100 points does not land on x² = 0 exactly: no minimum.
+    let q = runs(&["--surface", "quadratic", "--optimizers", "random-search"]);
+    assert!(q[0]["final"]["minimum"].is_null() && q[0]["final"]["loss"].as_f64().unwrap() > 0.0);
 }

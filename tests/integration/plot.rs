@@ -63,7 +63,7 @@ fn every_command_draws_png_and_svg() {
             ],
             vec![(p("train.png"), 900, 760), (p("confusion.png"), 900, 820)],
         ),
-        (vec!["descent".into(), "--plot".into(), p("descent.png")], vec![(p("descent.png"), 1000, 720)]),
+        (vec!["descent".into(), "--plot".into(), p("descent.png")], vec![(p("descent.png"), 1600, 720)]),
         (
             vec![
                 "descent".into(),
@@ -74,7 +74,7 @@ fn every_command_draws_png_and_svg() {
                 "--plot".into(),
                 p("rosen.png"),
             ],
-            vec![(p("rosen.png"), 1000, 720)],
+            vec![(p("rosen.png"), 1600, 720)],
         ),
         (
             vec![

@@ -1,0 +1,292 @@
+//! `nnopt descent`: optimizers on loss surfaces small enough to see — the notebook's opening
+//! claim made visible: "The original algorithm [gradient descent] is susceptible to getting
+//! locked in a local minima and never reach the true minima of the surface", and, where the
+//! loss is not continuous and well behaved, gradients fall short where a search does not.
+//!
+//! One file per idea:
+//! - [`surface`]: each surface's formula, gradient, domain and lesson; [`minima`]: its known
+//!   minima, basins and the curvature tests a stopping point must pass;
+//! - [`optimizer`]: each optimizer with its update rule as data (gradient methods and searches);
+//! - [`run`]: one run (steps, stopping); [`verdict`]: what the run did, in claims it supports;
+//! - [`report`]: text, `--list` and CSV; [`figure`]: the picture.
+//!
+//! This file holds the settings of a whole `descent` command and runs them.
+
+pub mod figure;
+pub mod minima;
+pub mod optimizer;
+pub mod report;
+pub mod run;
+pub mod surface;
+pub mod verdict;
+
+use anyhow::Result;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+use tch::Device;
+
+pub use optimizer::Optimizer;
+pub use report::{list, render_list, summarize, trajectories_csv, write_csv};
+pub use run::{run_one, Run, RunSpec};
+pub use surface::{Domain, Minimum, Surface, SurfaceInfo};
+pub use verdict::{Final, Motion, Status};
+
+use crate::error::{ensure_positive, ensure_usage};
+use crate::output::Output;
+
+/// Steps a run may take at most: the trajectory is kept, so this bounds memory.
+pub const MAX_STEPS: usize = 100_000;
+/// Steps of all runs together (starts × optimizers × steps): about a minute of work.
+pub const MAX_TOTAL_STEPS: usize = 1_000_000;
+/// `--tol` above this would call a point converged while the slope is still steep.
+pub const MAX_TOL: f64 = 1e-2;
+/// Starting points a run may spread (`--starts`).
+pub const MAX_STARTS: usize = 100;
+
+/// A `descent` command's settings; `None` means the surface's default.
+///
+/// `lr` and `momentum` hold one value for every optimizer, or one per entry of `optimizers`,
+/// paired in order: `gd,gd,momentum` with `0.4,0.6,0.6` compares gd at two rates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DescentConfig {
+    pub surface: Surface,
+    /// `None`: every gradient method that suits the settings (nesterov needs momentum > 0).
+    /// An optimizer may be listed more than once.
+    pub optimizers: Option<Vec<Optimizer>>,
+    pub lr: Option<Vec<f64>>,
+    pub momentum: Vec<f64>,
+    pub steps: Option<usize>,
+    pub start: Option<Vec<f64>>,
+    /// Spread this many starting points over the domain instead of one start.
+    pub starts: Option<usize>,
+    /// Seeds `--starts` and the random search.
+    pub seed: u64,
+    pub tol: f64,
+}
+
+impl Default for DescentConfig {
+    fn default() -> Self {
+        DescentConfig {
+            surface: Surface::Cosine,
+            optimizers: None,
+            lr: None,
+            momentum: vec![0.9],
+            steps: None,
+            start: None,
+            starts: None,
+            seed: 0,
+            tol: 1e-6,
+        }
+    }
+}
+
+/// One entry of the optimizer list with its own rate and μ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Setting {
+    pub optimizer: Optimizer,
+    pub lr: f64,
+    pub momentum: f64,
+}
+
+/// `values` paired with `n` optimizers: one value for all, or one each.
+fn paired(flag: &str, values: &[f64], n: usize, listed: bool) -> Result<Vec<f64>> {
+    match values.len() {
+        1 => Ok(vec![values[0]; n]),
+        k if k == n && listed => Ok(values.to_vec()),
+        k if !listed => Err(crate::error::usage(format!(
+            "{flag} lists {k} values but --optimizers is not given; list the optimizers to pair them with"
+        ))),
+        k => Err(crate::error::usage(format!(
+            "{flag} lists {k} values for {n} optimizers; give one value, or one per optimizer in --optimizers' order"
+        ))),
+    }
+}
+
+impl DescentConfig {
+    /// The optimizer list with each entry's rate and μ, checked.
+    pub fn settings(&self) -> Result<Vec<Setting>> {
+        let default_lr = self.surface.defaults().1;
+        let momentum = self.momentum.first().copied().unwrap_or(0.9);
+        let optimizers: Vec<Optimizer> = match &self.optimizers {
+            Some(list) => list.clone(),
+            None => Optimizer::GRADIENT
+                .into_iter()
+                .filter(|&o| o != Optimizer::Nesterov || momentum > 0.0)
+                .collect(),
+        };
+        ensure_usage(!optimizers.is_empty(), || "--optimizers lists no optimizer".to_string())?;
+        let listed = self.optimizers.is_some();
+        let n = optimizers.len();
+        let lrs = paired("--lr", self.lr.as_deref().unwrap_or(&[default_lr]), n, listed)?;
+        let mus = paired("--momentum", &self.momentum, n, listed)?;
+        let settings: Vec<Setting> = optimizers
+            .into_iter()
+            .zip(lrs)
+            .zip(mus)
+            .map(|((optimizer, lr), momentum)| Setting { optimizer, lr, momentum })
+            .collect();
+        for s in &settings {
+            ensure_positive("--lr", s.lr)?;
+            let m = s.momentum;
+            ensure_usage((0.0..1.0).contains(&m), || format!("--momentum must be in [0, 1), got {m}"))?;
+            ensure_usage(!(s.optimizer == Optimizer::Nesterov && m == 0.0), || {
+                "--optimizers nesterov needs --momentum above 0 (Nesterov momentum of 0 is plain gd)"
+                    .to_string()
+            })?;
+        }
+        Ok(settings)
+    }
+
+    /// Rejects settings that cannot run, naming the flag.
+    pub fn validate(&self) -> Result<()> {
+        let settings = self.settings()?;
+        if let Some(steps) = self.steps {
+            ensure_usage((1..=MAX_STEPS).contains(&steps), || {
+                format!("--steps must be between 1 and {MAX_STEPS}, got {steps}")
+            })?;
+        }
+        ensure_positive("--tol", self.tol)?;
+        ensure_usage(self.tol <= MAX_TOL, || {
+            format!("--tol {} is too loose: a point would count as converged on a steep slope; use at most {MAX_TOL}", self.tol)
+        })?;
+        let (surface, dims, domain) = (self.surface, self.surface.dimensions(), self.surface.domain());
+        if let Some(start) = &self.start {
+            ensure_usage(start.len() == dims, || {
+                let form = if dims == 1 { "--start X" } else { "--start X1,X2" };
+                format!(
+                    "--start has {} coordinate(s) but {} is {dims}-D; give {form}",
+                    start.len(),
+                    surface.name()
+                )
+            })?;
+            ensure_usage(domain.contains(start), || {
+                format!(
+                    "--start {start:?} is outside {}'s domain {}; its minima are only listed there",
+                    surface.name(),
+                    domain.describe()
+                )
+            })?;
+        }
+        if let Some(k) = self.starts {
+            ensure_usage((1..=MAX_STARTS).contains(&k), || {
+                format!("--starts must be between 1 and {MAX_STARTS}, got {k}")
+            })?;
+            ensure_usage(self.start.is_none(), || "give --start or --starts, not both".to_string())?;
+        }
+        let runs = self.starts.unwrap_or(1) * settings.len();
+        let total = runs.saturating_mul(self.steps.unwrap_or(surface.defaults().2));
+        ensure_usage(total <= MAX_TOTAL_STEPS, || {
+            format!("{runs} runs × {} steps = {total} steps, more than {MAX_TOTAL_STEPS}; lower --steps or --starts", total / runs.max(1))
+        })
+    }
+
+    /// The starts: the one given, the surface's default, or `--starts` spread over the domain.
+    pub fn starting_points(&self) -> Vec<Vec<f64>> {
+        match (self.starts, &self.start) {
+            (Some(k), _) => {
+                // Stratified along x₁ (one start per 1/k of it), uniform in the others: spread,
+                // yet drawn from the seed (nnopt's own generator, not libtorch's global one).
+                let mut rng = StdRng::seed_from_u64(self.seed);
+                let domain = self.surface.domain().0;
+                (0..k)
+                    .map(|i| {
+                        domain
+                            .iter()
+                            .enumerate()
+                            .map(|(d, [lo, hi])| {
+                                let u: f64 = rng.random();
+                                let t = if d == 0 { (i as f64 + u) / k as f64 } else { u };
+                                lo + t * (hi - lo)
+                            })
+                            .collect()
+                    })
+                    .collect()
+            }
+            (None, Some(start)) => vec![start.clone()],
+            (None, None) => vec![self.surface.defaults().0],
+        }
+    }
+}
+
+/// Everything `descent` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct DescentReport {
+    pub surface: SurfaceInfo,
+    pub runs: Vec<Run>,
+    /// What the runs show, one sentence per outcome.
+    pub summary: String,
+}
+
+/// Runs every optimizer of `config` from every start.
+pub fn run(config: &DescentConfig, device: Device, out: &Output) -> Result<DescentReport> {
+    config.validate()?;
+    let surface = config.surface;
+    let info = surface.info()?;
+    let steps = config.steps.unwrap_or(surface.defaults().2);
+    let starts = config.starting_points();
+    let settings = config.settings()?;
+    let bar = out.progress((starts.len() * settings.len()) as u64, "runs");
+    let mut runs = Vec::new();
+    for start in &starts {
+        for s in &settings {
+            let spec = RunSpec {
+                optimizer: s.optimizer,
+                lr: s.lr,
+                momentum: s.momentum,
+                steps,
+                tol: config.tol,
+                device,
+                seed: config.seed,
+            };
+            runs.push(run_one(surface, &info.minima, spec, start)?);
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let summary = summarize(&runs);
+    Ok(DescentReport { surface: info, runs, summary })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(optimizers: &str, lr: &[f64], momentum: &[f64]) -> DescentConfig {
+        DescentConfig {
+            optimizers: Some(optimizers.split(',').map(|o| Optimizer::parse(o).unwrap()).collect()),
+            lr: Some(lr.to_vec()),
+            momentum: momentum.to_vec(),
+            ..DescentConfig::default()
+        }
+    }
+
+    #[test]
+    fn lists_pair_in_order_and_one_value_serves_all() {
+        let s = config("gd,gd,momentum", &[0.4, 0.6, 0.6], &[0.5]).settings().unwrap();
+        let got: Vec<(&str, f64, f64)> = s.iter().map(|s| (s.optimizer.name(), s.lr, s.momentum)).collect();
+        assert_eq!(got, [("gd", 0.4, 0.5), ("gd", 0.6, 0.5), ("momentum", 0.6, 0.5)]);
+    }
+
+    #[test]
+    fn mismatched_or_bad_lists_name_the_flag() {
+        let err = |c: DescentConfig| c.settings().unwrap_err().to_string();
+        assert!(err(config("gd,momentum", &[0.1, 0.2, 0.3], &[0.9])).contains("--lr lists 3 values for 2"));
+        assert!(err(config("gd,momentum", &[0.1], &[0.9, 0.5, 0.1])).contains("--momentum lists 3"));
+        assert!(err(config("gd,momentum", &[0.1, 0.0], &[0.9])).contains("--lr"));
+        assert!(err(config("gd,momentum", &[0.1, -1.0], &[0.9])).contains("--lr"));
+        assert!(err(config("gd,nesterov", &[0.1], &[0.9, 0.0])).contains("nesterov needs --momentum"));
+        let unlisted = DescentConfig { lr: Some(vec![0.1, 0.2]), ..DescentConfig::default() };
+        assert!(err(unlisted).contains("--optimizers is not given"));
+    }
+
+    #[test]
+    fn the_default_list_drops_nesterov_only_without_momentum() {
+        let names = |c: DescentConfig| -> Vec<&str> {
+            c.settings().unwrap().iter().map(|s| s.optimizer.name()).collect()
+        };
+        assert_eq!(names(DescentConfig::default()), ["gd", "momentum", "nesterov", "adam", "rmsprop"]);
+        let no_mu = DescentConfig { momentum: vec![0.0], ..DescentConfig::default() };
+        assert_eq!(names(no_mu), ["gd", "momentum", "adam", "rmsprop"]);
+    }
+}

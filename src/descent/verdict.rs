@@ -1,0 +1,259 @@
+//! What a run did, in terms it can support: how it stopped (`status`), what it was doing when
+//! the steps ran out (`motion`), whether it *reached* a known minimum (`minimum`), whose basin
+//! it ended in (`basin`, which says where a trapped but unfinished run is heading), and where it
+//! left the domain the minima are claimed on (`left_domain_at`). Only `minimum` may be told as
+//! "reached the global minimum": a run that swings between 5 and −5 on x² is in the global
+//! minimum's basin and has reached nothing.
+//!
+//! The functions here are pure: they read a trajectory and its losses, not the surface.
+
+use serde::Serialize;
+
+use super::surface::{Domain, Minimum};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// ‖∇f‖ fell below `--tol` at a minimum: f curves up there.
+    Converged,
+    /// A non-finite value, or the point went past the domain by orders of magnitude.
+    Diverged,
+    /// ‖∇f‖ below `--tol` at a point that is no minimum: a plateau, a ridge top, a saddle.
+    Stalled,
+    /// `--steps` ran out first; `motion` says what the run was doing.
+    MaxSteps,
+    /// A search spent its `--steps` samples; the best point is kept.
+    Searched,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Converged => "converged",
+            Status::Diverged => "diverged",
+            Status::Stalled => "stalled",
+            Status::MaxSteps => "max-steps",
+            Status::Searched => "searched",
+        }
+    }
+}
+
+/// What a run that ran out of steps was doing over its last steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Motion {
+    /// The loss still falls by at least 1 % over the window: more steps would help.
+    Descending,
+    /// Each step reverses the one before: swinging across a valley.
+    Oscillating,
+    /// Moving, but the loss falls by less than 1 % over the window: more steps would barely help.
+    Crawling,
+    /// The loss rises over the window without swinging (carried uphill).
+    Climbing,
+}
+
+/// How the swing's size changes over the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Amplitude {
+    Growing,
+    Steady,
+    Shrinking,
+}
+
+/// An oscillation: the last two points it swings between, and whether the swing grows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Oscillation {
+    pub between: [Vec<f64>; 2],
+    pub amplitude: Amplitude,
+}
+
+/// Why a stalled run stopped where no minimum is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stall {
+    /// f is exactly constant around the point: a plateau, no gradient points anywhere.
+    Flat,
+    /// f still falls along some direction: a maximum or a saddle.
+    CurvesDown,
+    /// The gradient vanished away from every minimum (nearly flat).
+    NearlyFlat,
+}
+
+/// The end of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Final {
+    pub point: Vec<f64>,
+    pub loss: f64,
+    pub steps: usize,
+    pub status: Status,
+    /// For `max-steps`: what the run was doing.
+    pub motion: Option<Motion>,
+    /// For an oscillating run: between which points.
+    pub oscillation: Option<Oscillation>,
+    /// For `stalled`: why the gradient says nothing there.
+    pub stall: Option<Stall>,
+    /// ‖∇f‖ at the final point (null where it diverged, and for a search).
+    pub gradient_norm: Option<f64>,
+    /// The known minimum the run reached (converged there, or ended within --tol of it, or at
+    /// its value), else null.
+    pub minimum: Option<Minimum>,
+    /// The known minimum whose basin of attraction the final point lies in, where known.
+    pub basin: Option<Minimum>,
+    /// The step (0 = the start) at which the run first left the surface's domain.
+    pub left_domain_at: Option<usize>,
+}
+
+/// The last steps a verdict on motion looks at: a quarter of the run, from 3 to 50 steps.
+fn window(points: usize) -> usize {
+    (points.saturating_sub(1) / 4).clamp(3, 50).min(points.saturating_sub(1))
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn norm(a: &[f64]) -> f64 {
+    dot(a, a).sqrt()
+}
+
+/// What a run that ran out of steps was doing, from its last points and losses.
+pub fn motion(trajectory: &[Vec<f64>], losses: &[f64]) -> (Motion, Option<Oscillation>) {
+    let w = window(trajectory.len());
+    let n = trajectory.len();
+    if w >= 2 {
+        let moves: Vec<Vec<f64>> = trajectory[n - 1 - w..]
+            .windows(2)
+            .map(|p| p[1].iter().zip(&p[0]).map(|(b, a)| b - a).collect())
+            .collect();
+        let pairs = moves.len() - 1;
+        let reversals = moves.windows(2).filter(|m| dot(&m[0], &m[1]) < 0.0).count();
+        if reversals * 4 >= pairs * 3 {
+            let (first, last) = (norm(&moves[0]), norm(&moves[moves.len() - 1]));
+            let amplitude = if last > 1.05 * first {
+                Amplitude::Growing
+            } else if last < 0.95 * first {
+                Amplitude::Shrinking
+            } else {
+                Amplitude::Steady
+            };
+            let between = [trajectory[n - 2].clone(), trajectory[n - 1].clone()];
+            return (Motion::Oscillating, Some(Oscillation { between, amplitude }));
+        }
+    }
+    let (a, b) = (losses[losses.len().saturating_sub(1 + w)], losses[losses.len() - 1]);
+    let scale = a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
+    let motion = if b > a + 1e-12 * scale {
+        Motion::Climbing
+    } else if a - b >= 0.01 * scale {
+        Motion::Descending
+    } else {
+        Motion::Crawling
+    };
+    (motion, None)
+}
+
+/// The first step (index into the trajectory) whose point lies outside `domain`.
+pub fn left_domain_at(domain: &Domain, trajectory: &[Vec<f64>]) -> Option<usize> {
+    trajectory.iter().position(|p| !domain.contains(p))
+}
+
+/// The known minimum a run reached: the one whose basin it ended in, where it converged there,
+/// ended within `tol` of it, or at its value (a flat minimum, as ⌊x²⌋'s on (−1, 1)). Never for
+/// a run that diverged or stalled, nor outside the domain (no basin there).
+pub fn reached(
+    status: Status,
+    point: &[f64],
+    loss: f64,
+    basin: Option<&Minimum>,
+    tol: f64,
+) -> Option<Minimum> {
+    let m = basin?;
+    if matches!(status, Status::Diverged | Status::Stalled) {
+        return None;
+    }
+    let distance = norm(&point.iter().zip(&m.point).map(|(a, b)| a - b).collect::<Vec<_>>());
+    (status == Status::Converged || distance <= tol || loss <= m.value).then(|| m.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(xs: &[f64]) -> Vec<Vec<f64>> {
+        xs.iter().map(|&x| vec![x]).collect()
+    }
+
+    #[test]
+    fn a_swing_between_5_and_minus_5_is_a_steady_oscillation() {
+        let xs: Vec<f64> = (0..=100).map(|k| if k % 2 == 0 { 5.0 } else { -5.0 }).collect();
+        let losses = vec![25.0; xs.len()];
+        let (m, o) = motion(&line(&xs), &losses);
+        assert_eq!(m, Motion::Oscillating);
+        let o = o.unwrap();
+        assert_eq!(o.between, [vec![-5.0], vec![5.0]]);
+        assert_eq!(o.amplitude, Amplitude::Steady);
+    }
+
+    #[test]
+    fn a_growing_and_a_shrinking_swing_are_told_apart() {
+        let grow: Vec<f64> = (0..=20).map(|k| 2.0 * (-1.4f64).powi(k)).collect();
+        let losses: Vec<f64> = grow.iter().map(|x| x * x).collect();
+        assert_eq!(motion(&line(&grow), &losses).1.unwrap().amplitude, Amplitude::Growing);
+        let shrink: Vec<f64> = (0..=20).map(|k| 2.0 * (-0.6f64).powi(k)).collect();
+        let losses: Vec<f64> = shrink.iter().map(|x| x * x).collect();
+        assert_eq!(motion(&line(&shrink), &losses).1.unwrap().amplitude, Amplitude::Shrinking);
+    }
+
+    #[test]
+    fn steady_descent_crawling_and_climbing() {
+        // gd on x² at lr 0.01: the loss falls ~4 % per step.
+        let xs: Vec<f64> = (0..=100).map(|k| 10.0 * 0.98f64.powi(k)).collect();
+        let losses: Vec<f64> = xs.iter().map(|x| x * x).collect();
+        assert_eq!(motion(&line(&xs), &losses), (Motion::Descending, None));
+        // A loss that falls by a millionth per step: moving, going nowhere soon.
+        let xs: Vec<f64> = (0..=100).map(|k| 1.0 + 1e-6 * k as f64).collect();
+        let losses: Vec<f64> = (0..=100).map(|k| 1.0 - 1e-6 * k as f64).collect();
+        assert_eq!(motion(&line(&xs), &losses).0, Motion::Crawling);
+        let losses: Vec<f64> = (0..=100).map(|k| k as f64).collect();
+        assert_eq!(motion(&line(&xs), &losses).0, Motion::Climbing);
+    }
+
+    #[test]
+    fn negative_losses_are_judged_by_their_size() {
+        // The cosine surface's losses are negative; falling from −1 to −2 is descending.
+        let xs: Vec<f64> = (0..=10).map(|k| k as f64).collect();
+        let losses: Vec<f64> = (0..=10).map(|k| -1.0 - 0.1 * k as f64).collect();
+        assert_eq!(motion(&line(&xs), &losses).0, Motion::Descending);
+    }
+
+    #[test]
+    fn very_short_runs_still_get_a_verdict() {
+        assert_eq!(motion(&line(&[10.0, 6.0]), &[100.0, 36.0]).0, Motion::Descending);
+        assert_eq!(motion(&line(&[10.0, 6.0, 3.6, 2.16]), &[100.0, 36.0, 12.96, 4.67]).0, Motion::Descending);
+    }
+
+    #[test]
+    fn leaving_the_domain_is_found_at_its_first_step() {
+        let d = Domain(vec![[-10.0, 10.0]]);
+        assert_eq!(left_domain_at(&d, &line(&[-9.5, -9.9, -10.2, -13.6])), Some(2));
+        assert_eq!(left_domain_at(&d, &line(&[-9.5, -1.0])), None);
+        assert_eq!(left_domain_at(&d, &line(&[0.0, f64::NAN])), Some(1));
+    }
+
+    #[test]
+    fn only_a_run_that_got_there_reached_the_minimum() {
+        let global = Minimum { point: vec![0.0], value: 0.0, global: true };
+        let basin = Some(&global);
+        // Swinging at ±5 in the basin: nothing reached.
+        assert_eq!(reached(Status::MaxSteps, &[5.0], 25.0, basin, 1e-6), None);
+        assert_eq!(reached(Status::Converged, &[1e-7], 1e-14, basin, 1e-6), Some(global.clone()));
+        assert_eq!(reached(Status::MaxSteps, &[5e-7], 2.5e-13, basin, 1e-6), Some(global.clone()));
+        // A search that landed on the minimum's value (a flat minimum).
+        assert_eq!(reached(Status::Searched, &[0.4], 0.0, basin, 1e-6), Some(global.clone()));
+        assert_eq!(reached(Status::Diverged, &[0.0], 0.0, basin, 1e-6), None);
+        assert_eq!(reached(Status::Stalled, &[0.0], 0.0, basin, 1e-6), None);
+        assert_eq!(reached(Status::Converged, &[-13.66], -13.5, None, 1e-6), None, "outside: no basin");
+    }
+}
