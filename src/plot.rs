@@ -538,37 +538,39 @@ where
         .collect();
     let n = points.len().max(2) as f64;
     let (width, radius) = (s.size.unwrap_or(2), s.size.unwrap_or(3));
-    let legend =
-        match s.style {
-            Style::Line | Style::LinePoints => {
-                if s.style == Style::LinePoints {
-                    chart
-                        .draw_series(points.iter().map(|&p| Circle::new(p, radius, color.filled())))
-                        .map_err(err)?;
-                }
-                chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(width))).map_err(err)?
+    let legend = match s.style {
+        Style::Line | Style::LinePoints => {
+            if s.style == Style::LinePoints {
+                chart
+                    .draw_series(points.iter().map(|&p| Circle::new(p, radius, color.filled())))
+                    .map_err(err)?;
             }
-            Style::Points => chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, radius, color.filled())))
-                .map_err(err)?,
-            // Faint at the first point, solid at the last: the order of the steps is visible.
-            Style::Graded => chart
-                .draw_series(points.iter().enumerate().map(|(k, &p)| {
-                    Circle::new(p, radius, color.mix(0.15 + 0.85 * k as f64 / (n - 1.0)).filled())
-                }))
-                .map_err(err)?,
-            Style::Highlight => chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 7, color.stroke_width(3))))
-                .map_err(err)?,
-            Style::End => chart
-                .draw_series(points.iter().flat_map(|&p| {
-                    [Circle::new(p, 8, color.filled()), Circle::new(p, 8, BLACK.stroke_width(1))]
-                }))
-                .map_err(err)?,
-            Style::Exit => chart
-                .draw_series(points.iter().map(|&p| Cross::new(p, 8, color.stroke_width(3))))
-                .map_err(err)?,
-        };
+            chart.draw_series(LineSeries::new(points.clone(), color.stroke_width(width))).map_err(err)?
+        }
+        Style::Points => {
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, radius, color.filled()))).map_err(err)?
+        }
+        // Faint at the first point, solid at the last: the order of the steps is visible.
+        Style::Graded => chart
+            .draw_series(points.iter().enumerate().map(|(k, &p)| {
+                Circle::new(p, radius, color.mix(0.15 + 0.85 * k as f64 / (n - 1.0)).filled())
+            }))
+            .map_err(err)?,
+        Style::Highlight => chart
+            .draw_series(points.iter().map(|&p| Circle::new(p, s.size.unwrap_or(7), color.stroke_width(3))))
+            .map_err(err)?,
+        Style::End => chart
+            .draw_series(points.iter().flat_map(|&p| {
+                [
+                    Circle::new(p, s.size.unwrap_or(8), color.filled()),
+                    Circle::new(p, s.size.unwrap_or(8), BLACK.stroke_width(1)),
+                ]
+            }))
+            .map_err(err)?,
+        Style::Exit => {
+            chart.draw_series(points.iter().map(|&p| Cross::new(p, 8, color.stroke_width(3)))).map_err(err)?
+        }
+    };
     if !s.name.is_empty() && !points.is_empty() {
         let style = s.style;
         legend.label(s.name.clone()).legend(move |(x, y)| -> DynElement<'static, _, _> {

@@ -118,15 +118,20 @@ fn run_series(
         series.push(
             Series::new(legend_name(report, k, r), kept.clone(), Style::Graded).coloured(c).sized(size + 1),
         );
+        // Starts and ends that coincide (four optimizers stopping in one valley) nest: the
+        // first setting's largest.
+        let (first, last) = (kept.first().copied(), kept.last().copied());
         starts.push(
-            Series::new(String::new(), kept.first().copied().into_iter().collect(), Style::Highlight)
-                .coloured(c),
+            Series::new(String::new(), first.into_iter().collect(), Style::Highlight)
+                .coloured(c)
+                .sized(size + 4),
         );
         match exit {
             Some(p) => exits.push(Series::new(String::new(), vec![p], Style::Exit).coloured(c)),
             None => ends.push(
-                Series::new(String::new(), kept.last().copied().into_iter().collect(), Style::End)
-                    .coloured(c),
+                Series::new(String::new(), last.into_iter().collect(), Style::End)
+                    .coloured(c)
+                    .sized(2 * size + 2),
             ),
         }
     }

@@ -101,7 +101,7 @@ pub fn outcome(run: &Run, domain: &Domain) -> String {
             "converged at {at} from {from}: a minimum outside {domain}, where the listed minima say nothing"
         ),
         Status::Searched => format!(
-            "sampled {} points; the best is {at} with f = {}: {}",
+            "sampled {} points; the best is {at} with f = {}{basin}: {}",
             e.steps,
             fmt_loss(e.loss),
             reached("it has")

@@ -14,6 +14,7 @@ mod graph;
 mod mlp;
 mod perceptron;
 mod plot;
+mod readme;
 mod repr;
 mod sweep;
 mod train;
