@@ -19,10 +19,14 @@ fn main() -> anyhow::Result<()> {
     let never = AtomicBool::new(false);
     let report = run(&config, data, tch::Device::Cpu, &SweepFiles::default(), Output::default(), &never)?;
     if let Some(best) = &report.best {
+        let test = best.test_accuracy.map_or("not tested".to_string(), |a| format!("{a:.3}"));
         println!(
-            "best: {} → validation {:.3}, test {:.3}",
-            best.params, best.validation_accuracy, best.test_accuracy
+            "best: {} → validation {:.3}, test {test}",
+            best.params.describe(),
+            best.validation_accuracy
         );
     }
+    // What six random trials can support saying about the hyperparameters (too little, here).
+    println!("{}", nnopt::sweep::analysis::render(&report.analysis));
     Ok(())
 }

@@ -15,7 +15,7 @@ use crate::mlp::MlpConfig;
 use crate::output::Output;
 use crate::perceptron::PerceptronConfig;
 use crate::plot::Target;
-use crate::sweep::{self, Space, Strategy, SweepConfig, SweepFiles};
+use crate::sweep::{self, Space, Strategy, SweepConfig, SweepFiles, TpeForm};
 use crate::train::{self, OptimizerKind, TrainConfig};
 use crate::{autograd, info, mlp, perceptron};
 
@@ -299,7 +299,7 @@ fn run_descent(args: DescentArgs, global: &Global, out: Output) -> Result<()> {
     }
     out.result(&report, descent::report::render)?;
     for run in &report.runs {
-        out.chart(&format!("{:<8} f", run.optimizer.name()), &run.losses);
+        out.chart(&format!("{:<8} f", descent::report::run_label(run, &report.runs)), &run.losses);
     }
     Ok(())
 }
@@ -313,8 +313,17 @@ pub enum StrategyArg {
     Random,
     /// Successive halving: the best half of --trials configurations train twice as long each rung.
     Halving,
-    /// Tree-structured Parzen Estimator (hyperopt's and optuna's default), after --startup-trials random ones.
+    /// Tree-structured Parzen Estimator (optuna's default sampler), after --startup-trials random ones; --tpe picks its form.
     Tpe,
+}
+
+/// `--tpe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TpeArg {
+    /// One joint estimator over all hyperparameters: values that worked together are proposed together (optuna 5's default).
+    Multivariate,
+    /// One estimator per hyperparameter (hyperopt's, and optuna's before 5).
+    Independent,
 }
 
 impl From<StrategyArg> for Strategy {
@@ -353,6 +362,9 @@ pub struct SweepArgs {
     /// Random trials before TPE starts modelling.
     #[arg(long, default_value_t = SweepConfig::default().startup_trials)]
     pub startup_trials: usize,
+    /// TPE's form.
+    #[arg(long, value_enum, default_value = "multivariate")]
+    pub tpe: TpeArg,
     /// Learning rates: a list or a range, e.g. 1e-3..1:log [default search: 0.001..1:log and --hidden 16,32,64].
     #[arg(long, allow_hyphen_values = true)]
     pub lr: Option<String>,
@@ -365,7 +377,8 @@ pub struct SweepArgs {
     /// Batch sizes (whole numbers; a range samples whole numbers).
     #[arg(long, allow_hyphen_values = true)]
     pub batch_size: Option<String>,
-    /// Hidden layer choices, comma-separated; a multi-layer choice joins widths with x: 32,64,256x128.
+    /// Hidden layer choices, comma-separated; a multi-layer choice joins widths with x: 32,64,256x128
+    /// (widths and depths searched together: the smallest form of neural architecture search).
     #[arg(long, allow_hyphen_values = true)]
     pub hidden: Option<String>,
     /// Optimizers: sgd,adam.
@@ -418,7 +431,7 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
         }
     }
     if space.dims.is_empty() {
-        space = SweepConfig::default_space();
+        space = Space::default_search();
     }
     let config = SweepConfig {
         strategy: args.strategy.into(),
@@ -426,11 +439,16 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
         trials: args.trials,
         grid_points: args.grid_points,
         startup_trials: args.startup_trials,
-        // Halving doubles the epochs each rung: by default its last rung gets what its rungs need.
+        tpe: match args.tpe {
+            TpeArg::Multivariate => TpeForm::Multivariate,
+            TpeArg::Independent => TpeForm::Independent,
+        },
+        // Halving doubles the epochs each rung: by default its last rung gets what its rungs
+        // need (at most 16 epochs; more trials then get fewer rungs).
         epochs: args.epochs.unwrap_or_else(|| {
             let default = SweepConfig::default().epochs;
             if args.strategy == StrategyArg::Halving {
-                default.max(sweep::halving_epochs_needed(args.trials))
+                sweep::halving::default_epochs(args.trials, default)
             } else {
                 default
             }
@@ -455,13 +473,13 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
     // fails outright: what was asked for cannot be written.
     let failed = report.best.is_none();
     match plot.as_ref() {
-        Some(target) if !failed => sweep::figure(&report, &config.space).save(target)?,
+        Some(target) if !failed => sweep::report::figure(&report).save(target)?,
         Some(target) => {
             out.warn(format!("no trial succeeded, so --plot {} was not drawn", target.path.display()))
         }
         None => {}
     }
-    out.result(&report, |r| r.text.clone())?;
+    out.result(&report, sweep::report::render)?;
     if failed && save_best {
         anyhow::bail!(
             "no trial succeeded, so --save-best has no weights to write; lower --lr or widen the search"

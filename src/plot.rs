@@ -67,7 +67,7 @@ impl Target {
 }
 
 /// Colours that stay apart on white and for the common colour-vision deficiencies (Okabe–Ito).
-pub const PALETTE: [RGBColor; 8] = [
+pub const PALETTE: [RGBColor; 12] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -76,6 +76,11 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(86, 180, 233),
     RGBColor(120, 120, 120),
     RGBColor(0, 0, 0),
+    // Beyond Okabe–Ito, for pictures with more than six series of their own.
+    RGBColor(153, 0, 0),
+    RGBColor(102, 51, 153),
+    RGBColor(0, 102, 102),
+    RGBColor(153, 102, 0),
 ];
 
 /// How a series is drawn.
@@ -259,7 +264,7 @@ pub fn tick_label(v: f64, (lo, hi): (f64, f64)) -> String {
     // (one more for a 2.5 step).
     let k = step.log10().floor() as i32 - 1;
     if !(1e-3..1e5).contains(&magnitude) {
-        let digits = (v.abs().log10().floor() as i32 - k).clamp(0, 8) as usize;
+        let digits = (v.abs().log10().floor() as i32 - k).clamp(0, 15) as usize;
         let text = format!("{v:.digits$e}");
         let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
         let mantissa = if mantissa.contains('.') {
@@ -269,7 +274,7 @@ pub fn tick_label(v: f64, (lo, hi): (f64, f64)) -> String {
         };
         return format!("{mantissa}e{exponent}");
     }
-    let decimals = (-k).clamp(0, 8) as usize;
+    let decimals = (-k).clamp(0, 15) as usize;
     let text = format!("{v:.decimals$}");
     if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -913,7 +918,16 @@ mod tests {
 
     #[test]
     fn neighbouring_ticks_never_print_the_same() {
-        for (lo, hi) in [(0.0, 2e8), (0.0, 1.0), (-1e-5, 1e-5), (1e5, 1.001e5), (0.1, 0.35), (-7.0, 3.0)] {
+        for (lo, hi) in [
+            (0.0, 2e8),
+            (0.0, 1.0),
+            (-1e-5, 1e-5),
+            (1e5, 1.001e5),
+            (0.1, 0.35),
+            (-7.0, 3.0),
+            (99.9999999, 100.0000001),
+            (1e9, 1e9 + 10.0),
+        ] {
             // Every multiple of a tenth of the span (what plotters draws, give or take).
             let step = (hi - lo) / 10.0;
             let labels: Vec<String> = (0..=10).map(|k| tick_label(lo + k as f64 * step, (lo, hi))).collect();

@@ -3,6 +3,7 @@
 
 pub mod idx;
 pub mod image;
+pub mod split;
 pub mod synthetic;
 
 use std::fmt;

@@ -16,9 +16,13 @@ use crate::plot::{contours, Figure, Panel, Segments, Series, Style};
 /// How far past the domain a 1-D view extends to follow the iterates (in domain widths).
 const VIEW_MARGIN: f64 = 0.5;
 
-/// Palette 6 (grey) and 7 (black) are the curve and the minima: runs take colours 0 to 5.
+/// The palette's colours for runs: all but 6 (grey, the curve) and 7 (black, the minima).
+const RUN_COLOURS: [usize; 10] = [0, 1, 2, 3, 4, 5, 8, 9, 10, 11];
+
+/// One colour per run setting (ten before any repeats).
 fn colour(report: &DescentReport, run: &Run) -> usize {
-    settings(report).iter().position(|s| *s == key(run)).unwrap_or(0) % 6
+    let k = setting_keys(report).iter().position(|s| *s == key(run)).unwrap_or(0);
+    RUN_COLOURS[k % RUN_COLOURS.len()]
 }
 
 type Key = (&'static str, Option<u64>, Option<u64>);
@@ -28,7 +32,7 @@ fn key(run: &Run) -> Key {
     (run.optimizer.name(), run.lr.map(f64::to_bits), run.momentum.map(f64::to_bits))
 }
 
-fn settings(report: &DescentReport) -> Vec<Key> {
+fn setting_keys(report: &DescentReport) -> Vec<Key> {
     let mut keys = Vec::new();
     for r in &report.runs {
         if !keys.contains(&key(r)) {
@@ -105,12 +109,13 @@ fn run_series(
 ) -> Vec<Series> {
     let mut series = Vec::new();
     let (mut starts, mut ends, mut exits) = (Vec::new(), Vec::new(), Vec::new());
-    let count = settings(report).len().max(2);
+    let count = setting_keys(report).len().max(2);
+    let rank = |r: &Run| setting_keys(report).iter().position(|s| *s == key(r)).unwrap_or(0);
     for (k, (r, path)) in report.runs.iter().zip(paths).enumerate() {
         let c = colour(report, r);
         // The first setting widest, the last narrowest: paths that follow one valley stay
         // visible as nested stripes instead of the last one hiding the others.
-        let size = 2 + (4 * (count - 1 - c.min(count - 1)) / (count - 1)) as u32;
+        let size = 2 + (4 * (count - 1 - rank(r).min(count - 1)) / (count - 1)) as u32;
         let (kept, exit) = clip_path(&path, view.0, view.1);
         if report.surface.dimensions == 2 {
             series.push(Series::new(String::new(), kept.clone(), Style::Line).coloured(c).sized(size));
@@ -152,7 +157,7 @@ fn minima_series(report: &DescentReport) -> Series {
     Series::new(format!("known minima on {domain}"), points, Style::Highlight).coloured(7)
 }
 
-const KEY: &str = "○ start, ● end, × left the view; dots fade in along the path";
+const KEY: &str = "○ start, ● end, × left the view; dots fade in along the path; dashes: the domain's edge";
 
 fn curve(report: &DescentReport, surface: Surface) -> Panel {
     let info = &report.surface;
@@ -168,7 +173,21 @@ fn curve(report: &DescentReport, surface: Surface) -> Panel {
     let f = |x: f64| surface.value(&[x]).unwrap_or(f64::NAN);
     let curve: Vec<(f64, f64)> =
         (0..=800).map(|i| a + (b - a) * i as f64 / 800.0).map(|x| (x, f(x))).collect();
-    let y = curve.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| (l.min(p.1), h.max(p.1)));
+    // Iterates lie on the curve: only leaving the view sideways is leaving it.
+    let y = (f64::NEG_INFINITY, f64::INFINITY);
+    let (bottom, top) =
+        curve.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| (l.min(p.1), h.max(p.1)));
+    // The domain's edges, where the minima stop being claimed.
+    // Dashed (40 dashes), so they stand apart from the grid lines they may fall on.
+    let dash = (top - bottom) / 80.0;
+    let edges = [lo, hi]
+        .into_iter()
+        .filter(|x| *x > a && *x < b)
+        .flat_map(|x| {
+            (0..40)
+                .map(move |k| ((x, bottom + 2.0 * k as f64 * dash), (x, bottom + (2 * k + 1) as f64 * dash)))
+        })
+        .collect();
     let paths = report
         .runs
         .iter()
@@ -185,7 +204,7 @@ fn curve(report: &DescentReport, surface: Surface) -> Panel {
         log_x: false,
         log_y: false,
         series,
-        background: Vec::new(),
+        background: vec![Segments { segments: edges, grey: 60 }],
     }
 }
 
@@ -247,6 +266,27 @@ fn losses(report: &DescentReport) -> Panel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::descent::{run, DescentConfig, Optimizer};
+
+    #[test]
+    fn converged_runs_end_in_dots_each_its_own_colour() {
+        let quiet = crate::output::Output { json: true, quiet: true };
+        let all = DescentConfig { optimizers: Some(Optimizer::ALL.to_vec()), ..DescentConfig::default() };
+        let report = run(&all, tch::Device::Cpu, &quiet).unwrap();
+        let figure = figure(&report).unwrap();
+        let Panel::Chart { series, .. } = &figure.panels[0] else { panic!("a chart") };
+        let ends: Vec<&Series> = series.iter().filter(|s| s.style == Style::End).collect();
+        // Every run stayed on [-10, 10]: seven ends, none drawn as leaving the view.
+        assert_eq!(ends.len(), 7);
+        assert!(series.iter().all(|s| s.style != Style::Exit));
+        let mut colours: Vec<usize> = ends.iter().filter_map(|s| s.colour).collect();
+        colours.dedup();
+        assert_eq!(colours.len(), 7, "one colour per optimizer: {colours:?}");
+        assert!(
+            !colours.contains(&6) && !colours.contains(&7),
+            "grey and black are the curve's and the minima's"
+        );
+    }
 
     #[test]
     fn a_path_that_leaves_is_cut_at_the_edge_and_marked_there() {

@@ -75,11 +75,11 @@ impl Surface {
         Ok(around.iter().all(|&v| v > here))
     }
 
-    /// Whether f is exactly constant around `point` (a millionth of the domain each way along
-    /// every axis): a plateau, where no gradient can ever point anywhere.
-    pub fn is_locally_constant(self, point: &[f64]) -> Result<bool> {
+    /// Whether, along every axis, f is exactly constant on at least one side of `point`: on a
+    /// plateau or at its edge, where a jump begins (⌊x²⌋ at x = 1), no gradient points anywhere.
+    pub fn is_flat_on_a_side(self, point: &[f64]) -> Result<bool> {
         let (here, around) = self.axis_probes(point, 1e-6)?;
-        Ok(around.iter().all(|&v| v == here))
+        Ok(around.chunks(2).all(|sides| sides.contains(&here)))
     }
 
     /// Whether f curves up (or stays flat) in every direction at `point`: its Hessian, by finite
@@ -154,7 +154,7 @@ impl Surface {
             }
             // A local minimum sits near every integer point; its basin is the unit cell around it.
             Surface::Rastrigin => {
-                let cell: Vec<f64> = point.iter().map(|x| x.round()).collect();
+                let cell: Vec<f64> = point.iter().map(|&x| rastrigin_cell(x)).collect();
                 let global = cell.iter().all(|&c| c == 0.0);
                 Some(if global {
                     minima[0].clone()
@@ -188,8 +188,27 @@ fn golden_section(f: impl Fn(f64) -> f64, mut a: f64, mut b: f64) -> f64 {
 /// Rastrigin's coordinates separate: each local minimum coordinate solves x + 10π·sin(2πx) = 0
 /// near the integer `c` (golden section on the 1-D term).
 fn refine_rastrigin(cell: &[f64]) -> Vec<f64> {
-    let term = |x: f64| x * x - 10.0 * (2.0 * std::f64::consts::PI * x).cos();
-    cell.iter().map(|&c| golden_section(term, c - 0.4, c + 0.4)).collect()
+    cell.iter().map(|&c| golden_section(rastrigin_term, c - 0.4, c + 0.4)).collect()
+}
+
+/// One coordinate's term of Rastrigin's function.
+fn rastrigin_term(x: f64) -> f64 {
+    x * x - 10.0 * (2.0 * std::f64::consts::PI * x).cos()
+}
+
+/// The integer whose local minimum a coordinate descends to: the cells are bounded by the
+/// term's local maxima, which sit a little off the half-integers (the x² term pulls them
+/// outwards: ±2.5127, not ±2.5), found by golden section on the negated term.
+fn rastrigin_cell(x: f64) -> f64 {
+    let k = x.round();
+    let top = |m: f64| golden_section(|t| -rastrigin_term(t), m - 0.4, m + 0.4);
+    if x > top(k + 0.5) {
+        k + 1.0
+    } else if x < top(k - 0.5) {
+        k - 1.0
+    } else {
+        k
+    }
 }
 
 #[cfg(test)]
@@ -214,8 +233,11 @@ mod tests {
             !Surface::Cosine.curves_up(&[1.82568457867234]).unwrap(),
             "the ridge top between the valleys"
         );
-        assert!(Surface::Step.is_locally_constant(&[3.5]).unwrap());
-        assert!(!Surface::Quadratic.is_locally_constant(&[3.5]).unwrap());
+        assert!(Surface::Step.is_flat_on_a_side(&[3.5]).unwrap());
+        // The edge of a jump: flat on the left of x = 1 (⌊x²⌋ = 0), a step up on the right.
+        assert!(Surface::Step.is_flat_on_a_side(&[1.0]).unwrap());
+        assert!(!Surface::Saddle.is_flat_on_a_side(&[0.0, 0.0]).unwrap());
+        assert!(!Surface::Quadratic.is_flat_on_a_side(&[3.5]).unwrap());
     }
 
     #[test]
@@ -228,5 +250,10 @@ mod tests {
         let step = Surface::Step;
         let m = step.minima().unwrap();
         assert!(step.basin(&[0.5], &m).unwrap().is_some() && step.basin(&[1.5], &m).unwrap().is_none());
+        // Rastrigin's cells end at the term's maxima, ±2.5127 — not at the half-integers.
+        assert_eq!(rastrigin_cell(2.505), 2.0);
+        assert_eq!(rastrigin_cell(2.52), 3.0);
+        assert_eq!(rastrigin_cell(-2.505), -2.0);
+        assert_eq!(rastrigin_cell(0.3), 0.0);
     }
 }

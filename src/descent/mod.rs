@@ -126,7 +126,7 @@ impl DescentConfig {
             .zip(mus)
             .map(|((optimizer, lr), momentum)| Setting { optimizer, lr, momentum })
             .collect();
-        for s in &settings {
+        for s in settings.iter().filter(|s| s.optimizer.uses_gradient()) {
             ensure_positive("--lr", s.lr)?;
             let m = s.momentum;
             ensure_usage((0.0..1.0).contains(&m), || format!("--momentum must be in [0, 1), got {m}"))?;
@@ -152,6 +152,9 @@ impl DescentConfig {
         })?;
         let (surface, dims, domain) = (self.surface, self.surface.dimensions(), self.surface.domain());
         if let Some(start) = &self.start {
+            ensure_usage(start.iter().all(|x| x.is_finite()), || {
+                format!("--start {start:?}: every coordinate must be a finite number")
+            })?;
             ensure_usage(start.len() == dims, || {
                 let form = if dims == 1 { "--start X" } else { "--start X1,X2" };
                 format!(
@@ -228,7 +231,7 @@ pub fn run(config: &DescentConfig, device: Device, out: &Output) -> Result<Desce
     let settings = config.settings()?;
     let bar = out.progress((starts.len() * settings.len()) as u64, "runs");
     let mut runs = Vec::new();
-    for start in &starts {
+    for (k, start) in starts.iter().enumerate() {
         for s in &settings {
             let spec = RunSpec {
                 optimizer: s.optimizer,
@@ -237,7 +240,8 @@ pub fn run(config: &DescentConfig, device: Device, out: &Output) -> Result<Desce
                 steps,
                 tol: config.tol,
                 device,
-                seed: config.seed,
+                // Each start's search draws its own samples.
+                seed: config.seed.wrapping_add(k as u64),
             };
             runs.push(run_one(surface, &info.minima, spec, start)?);
             bar.inc(1);

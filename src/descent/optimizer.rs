@@ -58,6 +58,11 @@ impl Optimizer {
 
     /// Parses one name of `--optimizers`.
     pub fn parse(name: &str) -> Result<Self> {
+        if name.trim().is_empty() {
+            return Err(usage(
+                "--optimizers has an empty item; list names separated by commas, like gd,momentum",
+            ));
+        }
         Self::ALL.into_iter().find(|o| o.name() == name.trim()).ok_or_else(|| {
             let names: Vec<&str> = Self::ALL.iter().map(|o| o.name()).collect();
             usage(format!("--optimizers: unknown optimizer '{name}'; choose from {}", names.join(", ")))
@@ -181,14 +186,17 @@ impl Stepper {
 }
 
 /// The points a grid search visits: `per_axis` evenly spaced values per coordinate (edges
-/// included), the largest count whose grid has at most `budget` points (at least 2 per axis).
+/// included; one value is the centre), the largest count whose grid has at most `budget` points.
 pub fn grid_points(domain: &[[f64; 2]], budget: usize) -> Vec<Vec<f64>> {
     let dims = domain.len() as u32;
-    let mut per_axis = 2usize;
+    let mut per_axis = 1usize;
     while (per_axis + 1).checked_pow(dims).is_some_and(|n| n <= budget) {
         per_axis += 1;
     }
     let axis = |[lo, hi]: [f64; 2]| -> Vec<f64> {
+        if per_axis == 1 {
+            return vec![0.5 * (lo + hi)];
+        }
         (0..per_axis).map(|i| lo + (hi - lo) * i as f64 / (per_axis - 1) as f64).collect()
     };
     let mut points = vec![Vec::new()];
@@ -215,12 +223,18 @@ mod tests {
     #[test]
     fn every_optimizer_has_a_rule_and_parses_back() {
         for o in Optimizer::ALL {
-            assert!(!o.rule().is_empty() && o.rule().contains('x'), "{}", o.name());
+            assert_eq!(
+                Optimizer::ALL.iter().filter(|p| p.rule() == o.rule()).count(),
+                1,
+                "{}'s rule is its own",
+                o.name()
+            );
             assert!(!o.short_rule().is_empty());
             assert_eq!(Optimizer::parse(o.name()).unwrap(), o);
         }
         assert!(Optimizer::Momentum.rule().contains("μ·v"));
         assert!(Optimizer::Adam.rule().contains("1 − β₁ᵗ"), "Adam's rule shows its bias correction");
+        assert!(Optimizer::parse(" ").unwrap_err().to_string().contains("empty item"));
         let err = Optimizer::parse("sgdx").unwrap_err().to_string();
         assert!(err.contains("--optimizers") && err.contains("random-search"), "{err}");
     }
@@ -233,6 +247,6 @@ mod tests {
         let g = grid_points(&[[-2.0, 2.0], [-1.0, 3.0]], 500);
         assert_eq!(g.len(), 22 * 22, "22² = 484 ≤ 500 < 23²");
         assert!(g.contains(&vec![2.0, 3.0]) && g.contains(&vec![-2.0, -1.0]));
-        assert_eq!(grid_points(&[[0.0, 1.0]; 2], 1).len(), 4, "at least two values per axis");
+        assert_eq!(grid_points(&[[0.0, 2.0]; 2], 3), [vec![1.0, 1.0]], "never more than the budget");
     }
 }

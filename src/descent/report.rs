@@ -75,11 +75,20 @@ pub fn outcome(run: &Run, domain: &Domain) -> String {
         _ => String::new(),
     };
     let reached = |what: &str| match &e.minimum {
-        // Reached at its value, away from its point: a flat minimum, as ⌊x²⌋'s on (−1, 1).
-        Some(m) if fmt_point(&m.point) != at => {
+        Some(m) if fmt_point(&m.point) == at => {
+            format!("{what} the {} minimum on {domain} at {}", m.kind(), fmt_point(&m.point))
+        }
+        // At its value, away from its point: a flat minimum, as ⌊x²⌋'s on (−1, 1).
+        Some(m) if e.loss <= m.value => {
             format!("{what} the {} minimum's value on {domain} (f = {})", m.kind(), fmt_loss(m.value))
         }
-        Some(m) => format!("{what} the {} minimum on {domain} at {}", m.kind(), fmt_point(&m.point)),
+        // Within --tol, or where the gradient fell below it a little off the minimum.
+        Some(m) => format!(
+            "{what} the {} minimum on {domain} at {} (it stopped at {at}, f = {})",
+            m.kind(),
+            fmt_point(&m.point),
+            fmt_loss(e.loss)
+        ),
         None => "reached no minimum".to_string(),
     };
     let basin = match (&e.basin, &e.minimum) {
@@ -101,12 +110,15 @@ pub fn outcome(run: &Run, domain: &Domain) -> String {
             "converged at {at} from {from}: a minimum outside {domain}, where the listed minima say nothing"
         ),
         Status::Searched => format!(
-            "sampled {} points; the best is {at} with f = {}{basin}: {}",
+            "sampled {} point(s); the best is {at} with f = {}{basin}: {}",
             e.steps,
             fmt_loss(e.loss),
             reached("it has")
         ),
         Status::MaxSteps => {
+            let between = |o: &super::verdict::Oscillation| {
+                format!("between {} and {}", fmt_point(&o.between[0]), fmt_point(&o.between[1]))
+            };
             let doing = match (e.motion, &e.oscillation) {
                 (Some(Motion::Oscillating), Some(o)) => {
                     let swing = match o.amplitude {
@@ -114,15 +126,19 @@ pub fn outcome(run: &Run, domain: &Domain) -> String {
                         Amplitude::Steady => "steady: not settling",
                         Amplitude::Shrinking => "shrinking",
                     };
+                    format!("oscillating {} (its swing {swing})", between(o))
+                }
+                (Some(Motion::Descending), Some(o)) => {
                     format!(
-                        "oscillating between {} and {} (its swing {swing})",
-                        fmt_point(&o.between[0]),
-                        fmt_point(&o.between[1])
+                        "still descending while zigzagging {} (more --steps would go further)",
+                        between(o)
                     )
                 }
-                (Some(Motion::Descending), _) => "still descending (more --steps would go further)".into(),
+                (Some(Motion::Descending), None) => "still descending (more --steps would go further)".into(),
                 (Some(Motion::Climbing), _) => "climbing (the loss rose over its last steps)".into(),
-                _ => "crawling (the loss fell by less than 1 % over its last steps)".into(),
+                (Some(Motion::Undetermined), _) => "after too few steps to tell what it was doing".into(),
+                _ => "crawling (its loss fell by less than 1 % of what is left to fall over its last steps)"
+                    .into(),
             };
             format!(
                 "ran out of steps at {at} from {from}, {doing}{basin}; {}",
@@ -165,7 +181,10 @@ fn render_surface(text: &mut String, s: &SurfaceInfo) {
         );
     }
     if s.minima.is_empty() {
-        let _ = writeln!(text, "  no minimum on {domain}");
+        let _ = writeln!(
+            text,
+            "  no minimum inside {domain}: f falls without bound, so on the box it is lowest on an edge"
+        );
     }
     let _ = writeln!(text, "  {}", s.lesson);
 }

@@ -73,19 +73,23 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
     };
     let point = trajectory.last().cloned().unwrap_or_default();
     let loss = *losses.last().unwrap_or(&f64::NAN);
+    // A diverged run ended nowhere; a stalled one at a point that is no minimum (a ridge top, a
+    // saddle, a plateau), even where that point lies inside some minimum's basin.
+    let mut basin = match status {
+        Status::Diverged | Status::Stalled => None,
+        _ => surface.basin(&point, minima)?,
+    };
     let (motion, oscillation) = match status {
         Status::MaxSteps => {
-            let (m, o) = verdict::motion(&trajectory, &losses);
+            let (m, o) = verdict::motion(&trajectory, &losses, basin.as_ref().map(|b| b.value));
             (Some(m), o)
         }
         _ => (None, None),
     };
-    // A diverged run ended nowhere; a stalled one at a point that is no minimum (a ridge top, a
-    // saddle, a plateau), even where that point lies inside some minimum's basin.
-    let basin = match status {
-        Status::Diverged | Status::Stalled => None,
-        _ => surface.basin(&point, minima)?,
-    };
+    // A swing that grows is leaving the basin it happens to be in, not heading for its minimum.
+    if oscillation.as_ref().is_some_and(|o| o.amplitude == verdict::Amplitude::Growing) {
+        basin = None;
+    }
     let minimum = verdict::reached(status, &point, loss, basin.as_ref(), spec.tol);
     let end = Final {
         left_domain_at: verdict::left_domain_at(&surface.domain(), &trajectory),
@@ -159,7 +163,7 @@ fn settle(surface: Surface, minima: &[Minimum], here: &[f64], norm: f64) -> Resu
     // Flat before curving down: a step surface's plateau ends in a drop that a finite-difference
     // probe sees as curving down, yet what stops gradient descent there is the flatness. The
     // saddle's centre has a zero gradient too, but is not flat.
-    let stall = if norm == 0.0 && surface.is_locally_constant(here)? {
+    let stall = if norm == 0.0 && surface.is_flat_on_a_side(here)? {
         Stall::Flat
     } else if curves_down {
         Stall::CurvesDown

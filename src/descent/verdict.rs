@@ -43,14 +43,18 @@ impl Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Motion {
-    /// The loss still falls by at least 1 % over the window: more steps would help.
+    /// The loss clearly still falls, by at least 1 % of what is left over the window (perhaps
+    /// zigzagging across a valley: then `oscillation` says between which points).
     Descending,
-    /// Each step reverses the one before: swinging across a valley.
+    /// Swinging with no downward trend: each step reversing the one before, or a longer cycle.
     Oscillating,
-    /// Moving, but the loss falls by less than 1 % over the window: more steps would barely help.
+    /// Moving, but over the window the loss fell by less than 1 % of what is left to fall to
+    /// its basin's minimum (or of its size, where none is known).
     Crawling,
     /// The loss rises over the window without swinging (carried uphill).
     Climbing,
+    /// Too few steps (fewer than three) to tell.
+    Undetermined,
 }
 
 /// How the swing's size changes over the window.
@@ -118,40 +122,81 @@ fn norm(a: &[f64]) -> f64 {
     dot(a, a).sqrt()
 }
 
-/// What a run that ran out of steps was doing, from its last points and losses.
-pub fn motion(trajectory: &[Vec<f64>], losses: &[f64]) -> (Motion, Option<Oscillation>) {
-    let w = window(trajectory.len());
-    let n = trajectory.len();
-    if w >= 2 {
-        let moves: Vec<Vec<f64>> = trajectory[n - 1 - w..]
-            .windows(2)
-            .map(|p| p[1].iter().zip(&p[0]).map(|(b, a)| b - a).collect())
-            .collect();
-        let pairs = moves.len() - 1;
-        let reversals = moves.windows(2).filter(|m| dot(&m[0], &m[1]) < 0.0).count();
-        if reversals * 4 >= pairs * 3 {
-            let (first, last) = (norm(&moves[0]), norm(&moves[moves.len() - 1]));
-            let amplitude = if last > 1.05 * first {
-                Amplitude::Growing
-            } else if last < 0.95 * first {
-                Amplitude::Shrinking
-            } else {
-                Amplitude::Steady
-            };
-            let between = [trajectory[n - 2].clone(), trajectory[n - 1].clone()];
-            return (Motion::Oscillating, Some(Oscillation { between, amplitude }));
-        }
-    }
-    let (a, b) = (losses[losses.len().saturating_sub(1 + w)], losses[losses.len() - 1]);
-    let scale = a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
-    let motion = if b > a + 1e-12 * scale {
-        Motion::Climbing
-    } else if a - b >= 0.01 * scale {
-        Motion::Descending
+/// The least-squares line through `ys` (at 0, 1, 2, …): its total change over the window and
+/// the standard deviation of what it leaves unexplained.
+fn trend(ys: &[f64]) -> (f64, f64) {
+    let n = ys.len() as f64;
+    let mx = (n - 1.0) / 2.0;
+    let my = ys.iter().sum::<f64>() / n;
+    let sxx: f64 = (0..ys.len()).map(|i| (i as f64 - mx).powi(2)).sum();
+    let sxy: f64 = ys.iter().enumerate().map(|(i, y)| (i as f64 - mx) * (y - my)).sum();
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    let residual =
+        ys.iter().enumerate().map(|(i, y)| (y - my - slope * (i as f64 - mx)).powi(2)).sum::<f64>();
+    (slope * (n - 1.0), (residual / n).sqrt())
+}
+
+/// Growing, steady or shrinking: `late` against `early` (sizes of a swing).
+fn amplitude(early: f64, late: f64) -> Amplitude {
+    if late > 1.05 * early {
+        Amplitude::Growing
+    } else if late < 0.95 * early {
+        Amplitude::Shrinking
     } else {
-        Motion::Crawling
+        Amplitude::Steady
+    }
+}
+
+/// The range of a slice.
+fn spread(ys: &[f64]) -> f64 {
+    ys.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)) - ys.iter().fold(f64::INFINITY, |a, &b| a.min(b))
+}
+
+/// What a run that ran out of steps was doing, from its last points and losses. `floor` is the
+/// value of the minimum whose basin it is in, where known: "crawling" is judged against what is
+/// left to fall, not against the loss's size.
+pub fn motion(trajectory: &[Vec<f64>], losses: &[f64], floor: Option<f64>) -> (Motion, Option<Oscillation>) {
+    let (n, w) = (trajectory.len(), window(trajectory.len()));
+    if w < 2 || losses.len() != n {
+        return (Motion::Undetermined, None);
+    }
+    let (points, ls) = (&trajectory[n - 1 - w..], &losses[n - 1 - w..]);
+    let moves: Vec<Vec<f64>> =
+        points.windows(2).map(|p| p[1].iter().zip(&p[0]).map(|(b, a)| b - a).collect()).collect();
+    let reversals = moves.windows(2).filter(|m| dot(&m[0], &m[1]) < 0.0).count();
+    let swinging = reversals * 4 >= (moves.len() - 1) * 3;
+    // A clear trend: the fitted line moves more than twice what it leaves unexplained.
+    let (change, noise) = trend(ls);
+    let (falling, rising) = (-change > 2.0 * noise, change > 2.0 * noise);
+    let half = ls.len() / 2;
+    if swinging {
+        let swing = amplitude(norm(&moves[0]), norm(&moves[moves.len() - 1]));
+        let oscillation =
+            Oscillation { between: [points[w - 1].clone(), points[w].clone()], amplitude: swing };
+        // Zigzagging across a valley while its loss still clearly falls is descending.
+        let motion = if falling { Motion::Descending } else { Motion::Oscillating };
+        return (motion, Some(oscillation));
+    }
+    if !falling && !rising && spread(ls) > 0.0 {
+        // Up and down with no trend: a cycle longer than two steps, or a ring.
+        let lowest = (0..ls.len()).min_by(|&i, &j| ls[i].total_cmp(&ls[j])).unwrap_or(0);
+        let highest = (0..ls.len()).max_by(|&i, &j| ls[i].total_cmp(&ls[j])).unwrap_or(0);
+        let swing = amplitude(spread(&ls[..=half]), spread(&ls[half..]));
+        let between = [points[lowest].clone(), points[highest].clone()];
+        return (Motion::Oscillating, Some(Oscillation { between, amplitude: swing }));
+    }
+    if rising {
+        return (Motion::Climbing, None);
+    }
+    let left = match floor {
+        Some(f) => ls[0] - f,
+        None => ls[0].abs().max(ls[w].abs()),
     };
-    (motion, None)
+    if ls[0] - ls[w] >= 0.01 * left.max(f64::MIN_POSITIVE) {
+        (Motion::Descending, None)
+    } else {
+        (Motion::Crawling, None)
+    }
 }
 
 /// The first step (index into the trajectory) whose point lies outside `domain`.
@@ -189,7 +234,7 @@ mod tests {
     fn a_swing_between_5_and_minus_5_is_a_steady_oscillation() {
         let xs: Vec<f64> = (0..=100).map(|k| if k % 2 == 0 { 5.0 } else { -5.0 }).collect();
         let losses = vec![25.0; xs.len()];
-        let (m, o) = motion(&line(&xs), &losses);
+        let (m, o) = motion(&line(&xs), &losses, None);
         assert_eq!(m, Motion::Oscillating);
         let o = o.unwrap();
         assert_eq!(o.between, [vec![-5.0], vec![5.0]]);
@@ -200,10 +245,10 @@ mod tests {
     fn a_growing_and_a_shrinking_swing_are_told_apart() {
         let grow: Vec<f64> = (0..=20).map(|k| 2.0 * (-1.4f64).powi(k)).collect();
         let losses: Vec<f64> = grow.iter().map(|x| x * x).collect();
-        assert_eq!(motion(&line(&grow), &losses).1.unwrap().amplitude, Amplitude::Growing);
+        assert_eq!(motion(&line(&grow), &losses, None).1.unwrap().amplitude, Amplitude::Growing);
         let shrink: Vec<f64> = (0..=20).map(|k| 2.0 * (-0.6f64).powi(k)).collect();
         let losses: Vec<f64> = shrink.iter().map(|x| x * x).collect();
-        assert_eq!(motion(&line(&shrink), &losses).1.unwrap().amplitude, Amplitude::Shrinking);
+        assert_eq!(motion(&line(&shrink), &losses, None).1.unwrap().amplitude, Amplitude::Shrinking);
     }
 
     #[test]
@@ -211,13 +256,13 @@ mod tests {
         // gd on x² at lr 0.01: the loss falls ~4 % per step.
         let xs: Vec<f64> = (0..=100).map(|k| 10.0 * 0.98f64.powi(k)).collect();
         let losses: Vec<f64> = xs.iter().map(|x| x * x).collect();
-        assert_eq!(motion(&line(&xs), &losses), (Motion::Descending, None));
+        assert_eq!(motion(&line(&xs), &losses, None), (Motion::Descending, None));
         // A loss that falls by a millionth per step: moving, going nowhere soon.
         let xs: Vec<f64> = (0..=100).map(|k| 1.0 + 1e-6 * k as f64).collect();
         let losses: Vec<f64> = (0..=100).map(|k| 1.0 - 1e-6 * k as f64).collect();
-        assert_eq!(motion(&line(&xs), &losses).0, Motion::Crawling);
+        assert_eq!(motion(&line(&xs), &losses, None).0, Motion::Crawling);
         let losses: Vec<f64> = (0..=100).map(|k| k as f64).collect();
-        assert_eq!(motion(&line(&xs), &losses).0, Motion::Climbing);
+        assert_eq!(motion(&line(&xs), &losses, None).0, Motion::Climbing);
     }
 
     #[test]
@@ -225,13 +270,16 @@ mod tests {
         // The cosine surface's losses are negative; falling from −1 to −2 is descending.
         let xs: Vec<f64> = (0..=10).map(|k| k as f64).collect();
         let losses: Vec<f64> = (0..=10).map(|k| -1.0 - 0.1 * k as f64).collect();
-        assert_eq!(motion(&line(&xs), &losses).0, Motion::Descending);
+        assert_eq!(motion(&line(&xs), &losses, None).0, Motion::Descending);
     }
 
     #[test]
     fn very_short_runs_still_get_a_verdict() {
-        assert_eq!(motion(&line(&[10.0, 6.0]), &[100.0, 36.0]).0, Motion::Descending);
-        assert_eq!(motion(&line(&[10.0, 6.0, 3.6, 2.16]), &[100.0, 36.0, 12.96, 4.67]).0, Motion::Descending);
+        assert_eq!(motion(&line(&[5.0, -5.0]), &[25.0, 25.0], Some(0.0)).0, Motion::Undetermined);
+        assert_eq!(
+            motion(&line(&[10.0, 6.0, 3.6, 2.16]), &[100.0, 36.0, 12.96, 4.67], Some(0.0)).0,
+            Motion::Descending
+        );
     }
 
     #[test]

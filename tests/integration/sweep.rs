@@ -4,10 +4,11 @@
 use nnopt::data::{load, DataSource};
 use nnopt::sweep::{halving_plan, validation_split, Space, Strategy, SweepConfig};
 use serde_json::Value;
+use std::time::{Duration, Instant};
 
 use crate::common::{nnopt, nnopt_json, scratch, torch_rng};
 
-const DATA: &str = "synthetic:1000,200";
+const DATA: &str = "synthetic:2000,200";
 
 /// `nnopt sweep` on a small synthetic set, 1 epoch per trial unless `args` says otherwise.
 fn sweep(args: &[&str]) -> Value {
@@ -26,13 +27,14 @@ fn grid_enumerates_exactly_the_product() {
     space.add("hidden", "16,32x16").unwrap();
     space.add("weight_decay", "0.0001..0.01:log").unwrap();
     let config = SweepConfig { strategy: Strategy::Grid, space, grid_points: 3, ..Default::default() };
-    let grid = config.grid();
+    let grid = config.space.grid(3, &config.base());
     assert_eq!(grid.len(), 3 * 2 * 3);
     for (i, a) in grid.iter().enumerate() {
         assert!(grid[i + 1..].iter().all(|b| b != a), "grid point {i} repeats");
     }
     // A :log range on a grid is log-spaced: 1e-4, 1e-3, 1e-2.
-    let decays: Vec<String> = grid.iter().take(3).map(|c| format!("{:?}", c.0[2].1)).collect();
+    let decays: Vec<String> =
+        config.space.grid(3, &config.base()).iter().take(3).map(|c| format!("{:?}", c.0[2].1)).collect();
     assert_eq!(decays, ["Float(0.0001)", "Float(0.0010000000000000002)", "Float(0.01)"], "the ends exactly");
     // Through the CLI: the count, and every trial once.
     let v = sweep(&["--strategy", "grid", "--lr", "0.05,0.1", "--hidden", "8,16"]);
@@ -80,8 +82,11 @@ fn random_and_tpe_are_reproducible_and_seeded() {
 
 #[test]
 fn halving_keeps_the_best_half_and_doubles_the_budget() {
-    assert_eq!(halving_plan(8, 8), [(8, 1), (4, 2), (2, 4), (1, 8)]);
-    assert_eq!(halving_plan(5, 16), [(5, 2), (3, 4), (2, 8), (1, 16)]);
+    let plan = |n, e| -> Vec<(usize, usize)> {
+        halving_plan(n, e).iter().map(|r| (r.configurations, r.epochs)).collect()
+    };
+    assert_eq!(plan(8, 8), [(8, 1), (4, 2), (2, 4), (1, 8)]);
+    assert_eq!(plan(5, 16), [(5, 2), (3, 4), (2, 8), (1, 16)]);
     let v = sweep(&["--strategy", "halving", "--trials", "4", "--epochs", "4", "--lr", "0.001..1:log"]);
     let rungs = v["rungs"].as_array().unwrap();
     assert_eq!(rungs.len(), 3);
@@ -149,7 +154,7 @@ fn resume_reruns_nothing_finished_and_completes_the_rest() {
     };
     let other = resume(&["--seed", "7"]);
     assert_eq!(other.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&other.stderr).contains("resume with the same --data, --seed"));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("resume with the same settings"));
     let text = std::fs::read_to_string(&csv).unwrap();
     let tampered: Vec<String> = text
         .lines()
@@ -226,7 +231,7 @@ fn the_validation_split_is_stratified_and_the_test_set_used_once() {
         |t: &tch::Tensor| -> Vec<i64> { Vec::try_from(t.bincount(None::<tch::Tensor>, 10)).unwrap() };
     let all = counts(&data.train.labels);
     let (split, _) = validation_split(data, 0.1, 0).unwrap();
-    assert_eq!(split.train.len() + split.test.len(), 1000);
+    assert_eq!(split.train.len() + split.test.len(), 2000);
     let held = counts(&split.test.labels);
     for (a, h) in all.iter().zip(&held) {
         assert_eq!(*h, ((*a as f64) * 0.1).round() as i64, "each class gives 10% of its images");
@@ -256,7 +261,8 @@ fn max_minutes_stops_after_the_trial_in_progress() {
     let v = sweep(&["--strategy", "random", "--trials", "50", "--max-minutes", "0.000001"]);
     assert_eq!(v["trials"].as_array().unwrap().len(), 1);
     assert!(v["stopped"].as_str().unwrap().contains("--max-minutes"));
-    // Text mode: a line per trial, the table, the best, and what mattered.
+    // Text mode: a line per trial, what the strategy did, the table, the best, and what the
+    // trials can tell (four random trials: too few).
     let out = nnopt(&[
         "--device",
         "cpu",
@@ -272,12 +278,15 @@ fn max_minutes_stops_after_the_trial_in_progress() {
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("trial   1 ") && text.contains("best: trial") && text.contains("mattered most: "),
+        text.contains("trial   1 ")
+            && text.contains("random: 4 configurations drawn")
+            && text.contains("best: trial")
+            && text.contains("too few trials to tell"),
         "{text}"
     );
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.contains("sample-epochs") && stderr.contains("µs per sample"),
+        stderr.contains("4 training run(s)") && stderr.contains("about "),
         "the budget is printed first: {stderr}"
     );
 }
@@ -308,7 +317,7 @@ fn trials_are_scored_on_the_validation_split_never_the_test_set() {
         best.validation_accuracy
     );
     // The winner's one test evaluation sees the poisoned labels: only its class-0 guesses count.
-    assert!(best.test_accuracy < 0.3, "{}", best.test_accuracy);
+    assert!(best.test_accuracy.unwrap() < 0.3, "{:?}", best.test_accuracy);
     assert_eq!(report.test_evaluations, 1);
 }
 
@@ -348,4 +357,130 @@ fn the_split_moves_rows_whole_and_keeps_their_order() {
     all.sort_unstable();
     assert_eq!(all, (0..n).collect::<Vec<_>>(), "every row once");
     assert_eq!(valid.len(), 470, "20 % of each class, rounded: 10 × 47");
+}
+
+#[test]
+fn a_hyperparameter_a_trial_does_not_use_is_n_a_and_left_out() {
+    let v =
+        sweep(&["--strategy", "grid", "--lr", "0.01", "--optimizer", "sgd,adam", "--momentum", "0.5,0.9"]);
+    let trials = v["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 3, "adam's two momenta are one configuration");
+    for t in trials {
+        let adam = t["params"]["optimizer"] == "adam";
+        assert_eq!(t["params"]["momentum"].is_null(), adam, "{t}");
+    }
+    // A finished grid: main effects, controlled; momentum's groups are sgd's trials only.
+    let a = &v["analysis"];
+    assert_eq!(a["method"], "main-effects", "{a}");
+    let momentum = a["effects"].as_array().unwrap().iter().find(|e| e["name"] == "momentum").unwrap();
+    assert_eq!(momentum["trials"], 2, "{momentum}");
+    let values: Vec<&str> =
+        momentum["groups"].as_array().unwrap().iter().map(|g| g["value"].as_str().unwrap()).collect();
+    assert_eq!(values.len(), 2);
+    assert!(values.iter().all(|v| *v == "0.5000" || *v == "0.9000"), "{values:?}");
+}
+
+#[test]
+fn random_search_importance_says_it_is_an_estimate() {
+    let v = sweep(&["--strategy", "random", "--trials", "12", "--lr", "0.005..0.5:log"]);
+    let a = &v["analysis"];
+    assert_eq!(a["method"], "importance", "{a}");
+    assert!(a["caveat"].as_str().unwrap().contains("not a controlled experiment"), "{a}");
+    assert!(v["seconds"].as_f64().unwrap() > 0.0 && v["estimated_seconds"].as_f64().unwrap() > 0.0);
+    let few = sweep(&["--strategy", "random", "--trials", "3"]);
+    assert_eq!(few["analysis"]["method"], "too-few");
+}
+
+#[test]
+fn halving_fits_its_rungs_to_a_short_budget_and_runs_distinct_configurations() {
+    let v = sweep(&["--strategy", "halving", "--trials", "8", "--epochs", "4", "--lr", "0.01..0.5:log"]);
+    let plan: Vec<(u64, u64)> = v["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["configurations"].as_u64().unwrap(), r["epochs"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(plan, [(8, 1), (4, 2), (2, 4)], "three rungs fit 4 epochs");
+    assert_eq!(v["rungs"].as_array().unwrap().len(), 3);
+    assert!(v["description"].as_str().unwrap().contains("the best of the last 2 wins"));
+    // A space with two points: two configurations, each listed once.
+    let two = sweep(&["--strategy", "halving", "--trials", "8", "--hidden", "8,16", "--lr", "0.05"]);
+    let trials = two["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 2, "{trials:?}");
+    assert_ne!(trials[0]["params"], trials[1]["params"]);
+    assert!(two["description"]
+        .as_str()
+        .unwrap()
+        .contains("2 distinct configurations (the space holds no more"));
+}
+
+#[test]
+fn a_resume_into_a_new_csv_copies_the_old_one_first() {
+    let dir = scratch("sweep_resume_copy");
+    let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+    let args = ["--strategy", "random", "--lr", "0.01..0.5:log"];
+    sweep(&[&args[..], &["--trials", "2", "--csv", a.to_str().unwrap()]].concat());
+    let full = sweep(
+        &[&args[..], &["--trials", "4", "--resume", a.to_str().unwrap(), "--csv", b.to_str().unwrap()]]
+            .concat(),
+    );
+    let rows = |p: &std::path::Path| std::fs::read_to_string(p).unwrap().lines().count() - 2;
+    assert_eq!((rows(&a), rows(&b)), (2, 4), "B holds A's rows and the new ones");
+    let again = sweep(&[&args[..], &["--trials", "4", "--resume", b.to_str().unwrap()]].concat());
+    assert!(
+        again["trials"].as_array().unwrap().iter().all(|t| t["resumed"] == true),
+        "nothing trained again"
+    );
+    let accuracy = |v: &Value| -> Vec<Value> {
+        v["trials"].as_array().unwrap().iter().map(|t| t["validation_accuracy"].clone()).collect()
+    };
+    assert_eq!(accuracy(&again), accuracy(&full));
+}
+
+#[test]
+fn ctrl_c_while_the_winner_retrains_stops_within_a_batch() {
+    use std::io::BufRead;
+    let dir = scratch("sweep_ctrl_c");
+    let csv = dir.join("r.csv");
+    // A journal whose one trial is finished: resuming it trains nothing but the winner again,
+    // for 300 epochs — long enough to interrupt.
+    let data = "synthetic:6000,500";
+    let identity = format!("# nnopt sweep: strategy=grid seed=0 data={data} validation=0.1");
+    let text = format!("{identity}\nlr,budget_epochs,epochs,validation_accuracy,seconds,status,trial\n0.05,300,300,0.9,1,ok,1\n");
+    std::fs::write(&csv, &text).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nnopt"))
+        .args([
+            "--device",
+            "cpu",
+            "sweep",
+            "--data",
+            data,
+            "--strategy",
+            "grid",
+            "--lr",
+            "0.05",
+            "--epochs",
+            "300",
+        ])
+        .args(["--resume", csv.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("(from --resume)") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the sweep ended before retraining");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let interrupted = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(interrupted.elapsed() < Duration::from_secs(3), "took {:?} after Ctrl-C", interrupted.elapsed());
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(rest.contains("while retraining the winner") && rest.contains("not tested"), "{rest}");
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), text, "the journal is intact");
 }

@@ -1,0 +1,257 @@
+//! The journal: one CSV row per finished trial, appended and flushed as each ends, so Ctrl-C or
+//! a crash loses none; `--resume` reads it back and runs only what is missing. Its first line
+//! names what makes two sweeps' rows interchangeable — only what changes a result for that
+//! strategy — and `--resume A --csv B` copies A into B first, so B alone is a complete record.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::space::Space;
+use super::trial::{Status, Trial};
+use super::{Strategy, SweepConfig};
+use crate::error::usage;
+
+/// The CSV's columns after the hyperparameters: `epochs` is what the trial trained, as in the
+/// JSON; `budget_epochs` what it was given (with the hyperparameters, what identifies a run).
+pub const CSV_TAIL: [&str; 6] =
+    ["budget_epochs", "epochs", "validation_accuracy", "seconds", "status", "trial"];
+
+/// A finished run's results, keyed by its hyperparameters' cells and its budget.
+pub type Done = HashMap<(Vec<String>, usize), Trial>;
+
+/// The first line of a sweep's CSV: the data, seed and validation split (which decide every
+/// trial's result), the strategy, and only the settings that change what that strategy runs —
+/// `--grid-points` for a grid with a range, TPE's start-up trials and form.
+pub fn identity(config: &SweepConfig, data: &str) -> String {
+    let mut line = format!(
+        "# nnopt sweep: strategy={} seed={} data={data} validation={}",
+        config.strategy.name(),
+        config.seed,
+        config.validation
+    );
+    match config.strategy {
+        Strategy::Grid if config.space.dims.iter().any(|(_, d)| d.is_range()) => {
+            let _ = write!(line, " grid_points={}", config.grid_points);
+        }
+        Strategy::Tpe => {
+            let _ = write!(line, " startup_trials={} tpe={}", config.startup_trials, config.tpe.name());
+        }
+        _ => {}
+    }
+    line
+}
+
+/// Where a sweep writes besides stdout.
+#[derive(Debug, Clone, Default)]
+pub struct SweepFiles {
+    /// One row per finished trial, appended and flushed as each ends.
+    pub csv: Option<PathBuf>,
+    /// Trials already in this CSV are not run again.
+    pub resume: Option<PathBuf>,
+    /// The winner's weights.
+    pub save_best: Option<PathBuf>,
+}
+
+impl SweepFiles {
+    /// The CSV this sweep appends to: `--csv`, else the `--resume` file.
+    pub fn csv_path(&self) -> Option<&Path> {
+        self.csv.as_deref().or(self.resume.as_deref())
+    }
+
+    /// Refuses unwritable paths and a CSV that would be overwritten, before any training.
+    pub fn check(&self) -> Result<()> {
+        if let Some(path) = &self.save_best {
+            crate::fsutil::ensure_writable("--save-best", path)?;
+        }
+        if let Some(path) = &self.csv {
+            crate::fsutil::ensure_writable("--csv", path)?;
+            let same = self.resume.as_ref().is_some_and(|r| r == path);
+            if path.exists() && !same {
+                return Err(usage(format!(
+                    "--csv {}: the file exists; continue it with --resume {0}, or choose another name",
+                    path.display()
+                )));
+            }
+        }
+        if let Some(path) = &self.resume {
+            if !path.is_file() {
+                return Err(usage(format!("--resume {}: no such file", path.display())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `--resume`'s results, and where `--csv` names another file, starts it as a copy of
+    /// the resumed one (written atomically before any training).
+    pub fn open(&self, space: &Space, identity: &str) -> Result<Done> {
+        let Some(resume) = &self.resume else { return Ok(HashMap::new()) };
+        let text = std::fs::read_to_string(resume)
+            .with_context(|| format!("--resume {}: cannot read", resume.display()))?;
+        let done = parse(&text, resume, space, identity)?;
+        if let Some(csv) = self.csv.as_ref().filter(|c| *c != resume) {
+            crate::fsutil::write_atomic(csv, text.as_bytes())?;
+        }
+        Ok(done)
+    }
+}
+
+fn header(space: &Space) -> String {
+    let names: Vec<&str> = space.names().into_iter().chain(CSV_TAIL).collect();
+    names.join(",")
+}
+
+/// The results in a journal's text.
+pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<Done> {
+    let mut lines = text.lines();
+    let recorded = lines.next().unwrap_or("");
+    if recorded != identity {
+        return Err(usage(format!(
+            "--resume {}: it records {recorded:?}, but this sweep is {identity:?}; resume with the same \
+             settings (a file from an older nnopt cannot be resumed: start a new --csv)",
+            path.display()
+        )));
+    }
+    let columns = lines.next().unwrap_or("");
+    if columns != header(space) {
+        return Err(usage(format!(
+            "--resume {}: its columns ({columns}) are not this sweep's ({}); resume with the same search flags",
+            path.display(),
+            header(space)
+        )));
+    }
+    let n = space.dims.len();
+    let mut done = HashMap::new();
+    for (row, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        let bad = || anyhow::anyhow!("--resume {}: row {} is malformed: {line:?}", path.display(), row + 3);
+        if cells.len() != n + CSV_TAIL.len() {
+            return Err(bad());
+        }
+        let key: Vec<String> = cells[..n].iter().map(|s| s.to_string()).collect();
+        let budget: usize = cells[n].parse().map_err(|_| bad())?;
+        let epochs: usize = cells[n + 1].parse().map_err(|_| bad())?;
+        let accuracy = match cells[n + 2] {
+            "" => None,
+            a => Some(a.parse::<f64>().map_err(|_| bad())?),
+        };
+        let seconds: f64 = cells[n + 3].parse().map_err(|_| bad())?;
+        let status = Status::parse(cells[n + 4]).ok_or_else(bad)?;
+        let trial: usize = cells[n + 5].parse().map_err(|_| bad())?;
+        // What nnopt writes: an accuracy in [0, 1] exactly for the trials that trained to the
+        // end, a time ≥ 0, no interrupted or failed trial (those are run again).
+        let sane_accuracy = match (status, accuracy) {
+            (Status::Ok | Status::Pruned, Some(a)) => (0.0..=1.0).contains(&a),
+            (Status::Diverged | Status::Stalled | Status::Dead | Status::Chance, None) => true,
+            _ => false,
+        };
+        let sane_epochs = budget >= 1 && epochs <= budget && (status != Status::Ok || epochs == budget);
+        if !(sane_accuracy && sane_epochs && seconds.is_finite() && seconds >= 0.0) {
+            return Err(bad());
+        }
+        // The same hyperparameters, budget and seed train the same network: the first row stands.
+        done.entry((key, budget)).or_insert(Trial {
+            trial,
+            // The configuration itself is rebuilt by the strategy; only its results are taken.
+            config: super::space::Config(Vec::new()),
+            epochs,
+            budget_epochs: budget,
+            validation_accuracy: accuracy,
+            seconds,
+            status: if status == Status::Pruned { Status::Ok } else { status },
+            resumed: true,
+            repeat_of: None,
+        });
+    }
+    Ok(done)
+}
+
+/// Appends one trial to the CSV and flushes it, so an interrupted sweep keeps every finished one.
+pub fn append(path: &Path, space: &Space, identity: &str, trial: &Trial) -> Result<()> {
+    let fresh = std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("--csv {}: cannot open", path.display()))?;
+    let mut text = String::new();
+    if fresh {
+        let _ = writeln!(text, "{identity}\n{}", header(space));
+    }
+    let accuracy = trial.validation_accuracy.map(|a| a.to_string()).unwrap_or_default();
+    let _ = writeln!(
+        text,
+        "{},{},{},{accuracy},{},{},{}",
+        trial.config.key().join(","),
+        trial.budget_epochs,
+        trial.epochs,
+        trial.seconds,
+        trial.status.name(),
+        trial.trial
+    );
+    file.write_all(text.as_bytes())
+        .and_then(|_| file.sync_data())
+        .with_context(|| format!("--csv {}: cannot write", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(strategy: Strategy, flags: &[(&'static str, &str)]) -> SweepConfig {
+        let mut space = Space::default();
+        for (n, t) in flags {
+            space.add(n, t).unwrap();
+        }
+        SweepConfig { strategy, space, ..SweepConfig::default() }
+    }
+
+    #[test]
+    fn identity_holds_only_what_changes_results_for_the_strategy() {
+        let list_grid =
+            |points| SweepConfig { grid_points: points, ..config(Strategy::Grid, &[("lr", "0.01,0.1")]) };
+        assert_eq!(
+            identity(&list_grid(3), "d"),
+            identity(&list_grid(5), "d"),
+            "grid points change nothing here"
+        );
+        let range_grid =
+            |points| SweepConfig { grid_points: points, ..config(Strategy::Grid, &[("lr", "0.01..0.1")]) };
+        assert_ne!(identity(&range_grid(3), "d"), identity(&range_grid(5), "d"));
+        let random = |startup| SweepConfig {
+            startup_trials: startup,
+            ..config(Strategy::Random, &[("lr", "0.01..0.1")])
+        };
+        assert_eq!(identity(&random(2), "d"), identity(&random(8), "d"));
+        let tpe = |startup| SweepConfig {
+            startup_trials: startup,
+            ..config(Strategy::Tpe, &[("lr", "0.01..0.1")])
+        };
+        assert_ne!(identity(&tpe(2), "d"), identity(&tpe(8), "d"));
+        let seeded = SweepConfig { seed: 1, ..random(2) };
+        assert_ne!(identity(&seeded, "d"), identity(&random(2), "d"));
+        assert_ne!(identity(&random(2), "d"), identity(&random(2), "other data"));
+    }
+
+    #[test]
+    fn rows_are_read_back_and_bad_ones_refused() {
+        let c = config(Strategy::Random, &[("lr", "0.01..0.1")]);
+        let id = identity(&c, "d");
+        let text =
+            format!("{id}\nlr,{}\n0.05,2,2,0.8,1.5,ok,1\n0.09,2,1,,0.5,diverged,2\n", CSV_TAIL.join(","));
+        let done = parse(&text, Path::new("r.csv"), &c.space, &id).unwrap();
+        assert_eq!(done.len(), 2);
+        let t = &done[&(vec!["0.05".to_string()], 2)];
+        assert_eq!((t.validation_accuracy, t.status, t.resumed), (Some(0.8), Status::Ok, true));
+        let bad = text.replace("0.8,1.5,ok", "1.8,1.5,ok");
+        assert!(parse(&bad, Path::new("r.csv"), &c.space, &id).unwrap_err().to_string().contains("row 3"));
+        let other = identity(&SweepConfig { seed: 9, ..c.clone() }, "d");
+        assert!(parse(&text, Path::new("r.csv"), &c.space, &other)
+            .unwrap_err()
+            .to_string()
+            .contains("--resume"));
+    }
+}

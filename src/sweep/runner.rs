@@ -1,0 +1,277 @@
+//! The runner: trains trials (each a real `train::train` run, in-process), takes over results
+//! from `--resume` and from a configuration drawn again, journals each as it finishes, keeps the
+//! best network, and stops on Ctrl-C within a batch in every phase — the timing probe, the
+//! trials and the winner's retraining.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::Result;
+use tch::Device;
+
+use super::journal::{self, Done};
+use super::space::Config;
+use super::trial::{chance_bound, Status, Trial};
+use super::SweepConfig;
+use crate::data::{Dataset, Split};
+use crate::error::torch;
+use crate::output::Output;
+use crate::train::{self, EpochMetrics, Hooks, Stop, TrainConfig, Trained};
+
+/// Runs trials and keeps what a sweep needs from them.
+pub struct Runner<'a> {
+    pub config: &'a SweepConfig,
+    pub base: TrainConfig,
+    pub data: &'a Dataset,
+    pub device: Device,
+    pub out: Output,
+    pub stop: &'a AtomicBool,
+    pub csv: Option<PathBuf>,
+    /// The journal's first line.
+    pub identity: String,
+    pub resumed: Done,
+    pub started: Instant,
+    pub finished: Vec<Trial>,
+    /// The best trial trained in this process, with its network.
+    pub best: Option<(Trial, Trained)>,
+    pub stopped: Option<String>,
+    pub bar: indicatif::ProgressBar,
+}
+
+/// `train::train` with no output, stopped by `stop`, counting finished epochs.
+fn train_quietly(
+    config: &TrainConfig,
+    data: &Dataset,
+    device: Device,
+    stop: &AtomicBool,
+    epochs_done: &mut usize,
+) -> Result<Trained> {
+    let mut on_epoch = |_: &EpochMetrics| {
+        *epochs_done += 1;
+        Ok(())
+    };
+    let mut hooks = Hooks { out: Output { json: true, quiet: true }, stop, on_epoch: &mut on_epoch };
+    train::train(config, data, device, &mut hooks)
+}
+
+impl Runner<'_> {
+    /// Whether the sweep must stop before another trial.
+    pub fn should_stop(&mut self) -> bool {
+        if self.stopped.is_some() {
+            return true;
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            self.stopped = Some("interrupted (Ctrl-C)".into());
+        } else if let Some(m) = self.config.max_minutes {
+            // Read between trials, never before the first: a sweep that ran nothing would have
+            // no winner to report, however small the budget.
+            if !self.finished.is_empty() && self.started.elapsed().as_secs_f64() >= m * 60.0 {
+                self.stopped = Some(format!("--max-minutes {m} reached"));
+            }
+        }
+        self.stopped.is_some()
+    }
+
+    /// Trains (or takes from `--resume`, or from this run) one configuration for `budget` epochs.
+    pub fn run(&mut self, trial: usize, config: &Config, budget: usize) -> Result<Trial> {
+        let key = (config.key(), budget);
+        if let Some(done) = self.resumed.get(&key) {
+            let done = Trial { trial, config: config.clone(), ..done.clone() };
+            self.finish(done.clone(), None)?;
+            return Ok(done);
+        }
+        // Drawn again in this run: the same hyperparameters, budget and seed train the same
+        // network, so the result is taken over.
+        let again = self
+            .finished
+            .iter()
+            .find(|t| t.budget_epochs == budget && t.config.key() == key.0 && t.status.settled());
+        if let Some(earlier) = again {
+            let repeat = Trial {
+                trial,
+                config: config.clone(),
+                seconds: 0.0,
+                resumed: false,
+                repeat_of: Some(earlier.repeat_of.unwrap_or(earlier.trial)),
+                ..earlier.clone()
+            };
+            let note = format!(
+                "trial {trial} repeats trial {}'s configuration: its result, not trained again",
+                earlier.trial
+            );
+            self.bar.suspend(|| self.out.note(note));
+            self.finish(repeat.clone(), None)?;
+            return Ok(repeat);
+        }
+        let train_config = TrainConfig { epochs: budget, ..config.train_config(&self.base) };
+        let started = Instant::now();
+        let mut epochs_done = 0;
+        let result = |status, accuracy, epochs, seconds| Trial {
+            trial,
+            config: config.clone(),
+            epochs,
+            budget_epochs: budget,
+            validation_accuracy: accuracy,
+            seconds,
+            status,
+            resumed: false,
+            repeat_of: None,
+        };
+        let trained = match train_quietly(&train_config, self.data, self.device, self.stop, &mut epochs_done)
+        {
+            Ok(trained) => trained,
+            // A trial that cannot train (out of memory, a value the optimizer cannot hold) is a
+            // failed trial, as optuna records one: said, scored, and the sweep goes on.
+            Err(e) => {
+                self.bar.suspend(|| self.out.warn(format!("trial {trial} failed: {e:#}")));
+                let failed = result(Status::Failed, None, epochs_done, started.elapsed().as_secs_f64());
+                self.finish(failed.clone(), None)?;
+                return Ok(failed);
+            }
+        };
+        let accuracy = trained.report.final_metrics.test_accuracy;
+        let status = match trained.report.stop {
+            Stop::Finished if accuracy <= self.chance_level(&trained) => Status::Chance,
+            Stop::Finished => Status::Ok,
+            Stop::Diverged { .. } => Status::Diverged,
+            Stop::Stalled { .. } => Status::Stalled,
+            Stop::Dead { .. } => Status::Dead,
+            Stop::Interrupted { .. } => Status::Interrupted,
+        };
+        let accuracy = (status == Status::Ok).then_some(accuracy);
+        let done = result(status, accuracy, trained.report.epochs.len(), started.elapsed().as_secs_f64());
+        self.finish(done.clone(), Some(trained))?;
+        Ok(done)
+    }
+
+    /// The validation accuracy a network that learned nothing stays below (see [`chance_bound`]).
+    fn chance_level(&self, trained: &Trained) -> f64 {
+        let rows: Vec<i64> =
+            trained.report.final_metrics.confusion_matrix.iter().map(|r| r.iter().sum()).collect();
+        let total: i64 = rows.iter().sum();
+        let majority = rows.iter().copied().max().unwrap_or(0) as f64 / total.max(1) as f64;
+        chance_bound(majority, total as usize)
+    }
+
+    /// Records a finished trial: journal row, progress line, best so far.
+    fn finish(&mut self, trial: Trial, trained: Option<Trained>) -> Result<()> {
+        // Only settled results are journaled, so --resume runs the others again.
+        if !trial.resumed && trial.status.settled() {
+            if let Some(path) = &self.csv {
+                journal::append(path, &self.config.space, &self.identity, &trial)?;
+            }
+        }
+        self.bar.inc(1);
+        let accuracy = trial.validation_accuracy.map_or("—".to_string(), |a| format!("{:.2}%", 100.0 * a));
+        let from = if trial.resumed { " (from --resume)" } else { "" };
+        let line = format!(
+            "trial {:>3}  {}  {} epoch(s)  validation {accuracy}  {:.1} s  {}{from}",
+            trial.trial,
+            trial.config.describe(),
+            trial.epochs,
+            trial.seconds,
+            trial.status.name()
+        );
+        self.bar.suspend(|| self.out.line(line));
+        if trial.status == Status::Interrupted {
+            self.stopped = Some("interrupted (Ctrl-C)".into());
+        }
+        let better = self.best.as_ref().is_none_or(|(b, _)| {
+            trial.score() > b.score() || (trial.score() == b.score() && trial.budget_epochs > b.budget_epochs)
+        });
+        if let (Some(trained), true) = (trained, better && trial.validation_accuracy.is_some()) {
+            self.best = Some((trial.clone(), trained));
+        }
+        self.finished.push(trial);
+        Ok(())
+    }
+
+    /// The winner's network: kept from this run, or trained again (bit-identical by the seed)
+    /// when its result came from `--resume` or from the first rung of halving. `None` when
+    /// Ctrl-C stopped the retraining.
+    pub fn winner_network(&mut self, winner: &Trial) -> Result<Option<Trained>> {
+        if let Some((t, _)) = &self.best {
+            if t.trial == winner.trial && t.budget_epochs == winner.budget_epochs {
+                return Ok(self.best.take().map(|(_, trained)| trained));
+            }
+        }
+        let config = TrainConfig { epochs: winner.budget_epochs, ..winner.config.train_config(&self.base) };
+        let trained = train_quietly(&config, self.data, self.device, self.stop, &mut 0)?;
+        if matches!(trained.report.stop, Stop::Interrupted { .. }) {
+            self.stopped = Some("interrupted (Ctrl-C) while retraining the winner: it was not tested".into());
+            return Ok(None);
+        }
+        Ok(Some(trained))
+    }
+}
+
+/// What one trial costs, measured: seconds of preparation (fitting the normalization to the
+/// training images, building the network) and per training sample of an epoch (its batches
+/// and its share of the per-epoch evaluation of the validation split).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Cost {
+    pub per_trial: f64,
+    pub per_sample: f64,
+}
+
+impl Cost {
+    /// The seconds of one trial of `epochs` on `training` images.
+    pub fn trial(&self, training: i64, epochs: usize) -> f64 {
+        self.per_trial + epochs as f64 * training as f64 * self.per_sample
+    }
+
+    /// The mean of several measurements.
+    pub fn mean(costs: &[Cost]) -> Cost {
+        let n = costs.len().max(1) as f64;
+        Cost {
+            per_trial: costs.iter().map(|c| c.per_trial).sum::<f64>() / n,
+            per_sample: costs.iter().map(|c| c.per_sample).sum::<f64>() / n,
+        }
+    }
+}
+
+/// Times `config`'s network and batch size on `batches` batches: two epochs, the second timed
+/// after the first has warmed the allocator and the kernels up, with a validation slice in the
+/// same ratio to training as the sweep's; and the normalization fitted to the whole training
+/// split, as every trial fits it. Stopped by Ctrl-C like everything else.
+pub fn measure(
+    data: &Dataset,
+    config: &TrainConfig,
+    device: Device,
+    stop: &AtomicBool,
+    batches: i64,
+) -> Result<Cost> {
+    let n = (batches * config.batch_size).min(data.train.len());
+    let part = |split: &Split, len: i64| -> Result<Split> {
+        Ok(Split {
+            images: split.images.f_narrow(0, 0, len).map_err(torch)?,
+            labels: split.labels.f_narrow(0, 0, len).map_err(torch)?,
+        })
+    };
+    let validation = ((data.test.len() as f64 * n as f64 / data.train.len().max(1) as f64).ceil() as i64)
+        .clamp(1, data.test.len());
+    let probe = Dataset {
+        name: data.name.clone(),
+        train: part(&data.train, n)?,
+        test: part(&data.test, validation)?,
+        height: data.height,
+        width: data.width,
+        classes: data.classes,
+        spec: data.spec.clone(),
+        class_names: None,
+    };
+    let config = TrainConfig { epochs: 2, ..config.clone() };
+    let started = Instant::now();
+    let trained = train_quietly(&config, &probe, device, stop, &mut 0)?;
+    let wall = started.elapsed().as_secs_f64();
+    let epochs: Vec<f64> = trained.report.epochs.iter().map(|e| e.seconds).collect();
+    let Some(&last) = epochs.last() else { return Ok(Cost::default()) };
+    // The probe's time outside its epochs is the fixed part of a trial's preparation; the fit
+    // over every training image is timed where it costs what it will.
+    let fixed = (wall - epochs.iter().sum::<f64>()).max(0.0);
+    let fit_started = Instant::now();
+    crate::data::Normalization::fit(&data.train.images)?;
+    let fit = fit_started.elapsed().as_secs_f64();
+    Ok(Cost { per_trial: fixed + fit, per_sample: last / n as f64 })
+}

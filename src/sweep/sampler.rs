@@ -1,0 +1,334 @@
+//! The strategies: grid, random and TPE behind one ask/tell interface (the shape optuna gives
+//! its samplers), and successive halving as a scheduler over random draws. [`plan`] fixes what
+//! a strategy will run before anything trains — so the banner can count the training runs
+//! honestly and estimate their time — and [`Plan::execute`] runs it.
+
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Result;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tch::Device;
+
+use super::halving::{self, Rung, RungPlan};
+use super::journal::Done;
+use super::runner::{measure, Cost, Runner};
+use super::space::{Config, Space};
+use super::tpe::Tpe;
+use super::trial::Trial;
+use super::{Strategy, SweepConfig};
+use crate::data::Dataset;
+use crate::output::Output;
+use crate::train::TrainConfig;
+
+/// A source of configurations that may learn from finished trials.
+pub trait Sampler {
+    /// The next configuration to train; `None` when there is nothing left (a finished grid).
+    fn ask(&mut self, rng: &mut StdRng) -> Result<Option<Config>>;
+    /// A finished trial, for samplers that learn from results.
+    fn tell(&mut self, _trial: &Trial) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Every grid point, in order.
+pub struct GridSampler(VecDeque<Config>);
+
+impl Sampler for GridSampler {
+    fn ask(&mut self, _: &mut StdRng) -> Result<Option<Config>> {
+        Ok(self.0.pop_front())
+    }
+}
+
+/// Uniform draws (log-uniform for `:log` ranges), with replacement.
+pub struct RandomSampler {
+    pub space: Space,
+    pub base: TrainConfig,
+}
+
+impl Sampler for RandomSampler {
+    fn ask(&mut self, rng: &mut StdRng) -> Result<Option<Config>> {
+        Ok(Some(self.space.sample(rng, &self.base)))
+    }
+}
+
+/// Random draws for the start-up trials, then TPE.
+pub struct TpeSampler {
+    random: RandomSampler,
+    tpe: Tpe,
+    startup: usize,
+    asked: usize,
+}
+
+impl Sampler for TpeSampler {
+    fn ask(&mut self, rng: &mut StdRng) -> Result<Option<Config>> {
+        self.asked += 1;
+        if self.asked <= self.startup {
+            self.random.ask(rng)
+        } else {
+            self.tpe.ask(rng).map(Some)
+        }
+    }
+
+    fn tell(&mut self, trial: &Trial) -> Result<()> {
+        self.tpe.tell(&trial.config, trial.validation_accuracy)
+    }
+}
+
+/// What a strategy will run, fixed before the first trial.
+pub struct Plan {
+    pub strategy: Strategy,
+    /// Grid: every point; random: the draws (repeats included); halving: the distinct first
+    /// rung. TPE asks as it goes.
+    pub configs: Vec<Config>,
+    /// Halving's rungs; one rung of every trial for the others.
+    pub rungs: Vec<RungPlan>,
+    /// Training runs at most (TPE: each of its trials; the others: exact, repeats aside).
+    pub runs: usize,
+    /// What the strategy does, in one line of plain words.
+    pub description: String,
+    rng: StdRng,
+    sampler: Box<dyn Sampler>,
+}
+
+/// `1×8, 4×2`: configurations × epochs per rung.
+fn rungs_text(rungs: &[RungPlan]) -> String {
+    let parts: Vec<String> = rungs.iter().map(|r| format!("{}×{}", r.configurations, r.epochs)).collect();
+    parts.join(", ")
+}
+
+/// Distinct runs among `configs` at `epochs`.
+fn distinct_runs(configs: &[Config]) -> usize {
+    let mut seen: Vec<&Config> = Vec::new();
+    for c in configs {
+        if !seen.contains(&c) {
+            seen.push(c);
+        }
+    }
+    seen.len()
+}
+
+/// Fixes what `config`'s strategy will run.
+pub fn plan(config: &SweepConfig, base: &TrainConfig) -> Plan {
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let (space, epochs) = (&config.space, config.epochs);
+    let random = || RandomSampler { space: space.clone(), base: base.clone() };
+    let one_rung = |n| vec![RungPlan { configurations: n, epochs }];
+    match config.strategy {
+        Strategy::Grid => {
+            let points = space.grid(config.grid_points, base);
+            let ranges = if space.dims.iter().any(|(_, d)| d.is_range()) {
+                format!(" (each range as {} values)", config.grid_points)
+            } else {
+                String::new()
+            };
+            Plan {
+                strategy: config.strategy,
+                description: format!(
+                    "grid: every combination of the values given{ranges}, {} configurations of {epochs} epoch(s) — a controlled comparison",
+                    points.len()
+                ),
+                runs: points.len(),
+                rungs: one_rung(points.len()),
+                sampler: Box::new(GridSampler(points.clone().into())),
+                configs: points,
+                rng,
+            }
+        }
+        Strategy::Random => {
+            // Drawn now from a copy of the generator: the sampler draws the same ones again.
+            let mut copy = StdRng::seed_from_u64(config.seed);
+            let draws: Vec<Config> = (0..config.trials).map(|_| space.sample(&mut copy, base)).collect();
+            let distinct = distinct_runs(&draws);
+            let repeats = if distinct < draws.len() {
+                format!(" ({distinct} distinct: a configuration drawn again reuses its result)")
+            } else {
+                String::new()
+            };
+            Plan {
+                strategy: config.strategy,
+                description: format!(
+                    "random: {} configurations drawn uniformly (log-uniformly for :log ranges) from --seed {}{repeats}, {epochs} epoch(s) each",
+                    config.trials, config.seed
+                ),
+                runs: distinct,
+                rungs: one_rung(config.trials),
+                configs: draws,
+                sampler: Box::new(random()),
+                rng,
+            }
+        }
+        Strategy::Tpe => {
+            // A space TPE cannot model is refused by validate(); building it cannot fail after.
+            let tpe = Tpe::new(config.tpe, space, base);
+            let form = match config.tpe {
+                super::TpeForm::Multivariate => {
+                    "all hyperparameters jointly (optuna 5's default, multivariate)"
+                }
+                super::TpeForm::Independent => {
+                    "each hyperparameter on its own (hyperopt's form, independent)"
+                }
+            };
+            let sampler: Box<dyn Sampler> = match tpe {
+                Ok(tpe) => {
+                    Box::new(TpeSampler { random: random(), tpe, startup: config.startup_trials, asked: 0 })
+                }
+                Err(_) => Box::new(random()),
+            };
+            Plan {
+                strategy: config.strategy,
+                description: format!(
+                    "TPE: after {} random trials, each next configuration is drawn where good trials (the best 10 %) \
+                     are denser than poor ones, {form}; {} trials of {epochs} epoch(s)",
+                    config.startup_trials.min(config.trials),
+                    config.trials
+                ),
+                runs: config.trials,
+                rungs: one_rung(config.trials),
+                configs: Vec::new(),
+                sampler,
+                rng,
+            }
+        }
+        Strategy::Halving => {
+            let draw = random();
+            let configs = halving::distinct(config.trials, || draw.space.sample(&mut rng, &draw.base));
+            let rungs = halving::plan(configs.len(), epochs);
+            let few = if configs.len() < config.trials {
+                format!(" (the space holds no more: --trials {} asked for more)", config.trials)
+            } else {
+                String::new()
+            };
+            let last = rungs.last().map_or(1, |r| r.configurations);
+            let short = if last > 1 {
+                format!(
+                    "; --epochs {epochs} allows {} rungs, so the best of the last {last} wins",
+                    rungs.len()
+                )
+            } else {
+                String::new()
+            };
+            Plan {
+                strategy: config.strategy,
+                description: format!(
+                    "successive halving: {} distinct configurations{few} in rungs of {} (configurations × epochs): \
+                     the better half of each rung trains again, from scratch, with twice the epochs{short}",
+                    configs.len(),
+                    rungs_text(&rungs)
+                ),
+                runs: rungs.iter().map(|r| r.configurations).sum(),
+                rungs,
+                configs,
+                sampler: Box::new(draw),
+                rng,
+            }
+        }
+    }
+}
+
+/// The mean cost of four configurations drawn from the space (with their own generator, so the
+/// sweep's draws are untouched), each timed on eight batches.
+pub fn probe_cost(
+    config: &SweepConfig,
+    base: &TrainConfig,
+    data: &Dataset,
+    device: Device,
+    stop: &AtomicBool,
+) -> Result<Cost> {
+    let mut rng = StdRng::seed_from_u64(config.seed ^ 0x0c05_7ed0);
+    let costs = (0..4)
+        .map(|_| {
+            let c = config.space.sample(&mut rng, base).train_config(base);
+            measure(data, &c, device, stop, 8)
+        })
+        .collect::<Result<Vec<Cost>>>()?;
+    Ok(Cost::mean(&costs))
+}
+
+impl Plan {
+    /// Prints the budget and the time estimate on stderr; returns the estimate in seconds.
+    pub fn announce(&mut self, data: &Dataset, resumed: &Done, cost: Cost, out: Output) -> f64 {
+        let held: usize = match self.strategy {
+            Strategy::Grid | Strategy::Random => {
+                let mut distinct: Vec<&Config> = Vec::new();
+                for c in &self.configs {
+                    if !distinct.contains(&c) {
+                        distinct.push(c);
+                    }
+                }
+                let epochs = self.rungs[0].epochs;
+                distinct.iter().filter(|c| resumed.contains_key(&(c.key(), epochs))).count()
+            }
+            _ => 0,
+        };
+        let to_train = self.runs.saturating_sub(held);
+        let epochs: usize = match self.strategy {
+            Strategy::Halving => self.rungs.iter().map(|r| r.configurations * r.epochs).sum(),
+            _ => to_train * self.rungs[0].epochs,
+        };
+        let estimate =
+            to_train as f64 * cost.per_trial + epochs as f64 * data.train.len() as f64 * cost.per_sample;
+        let up_to = if self.strategy == Strategy::Tpe { "up to " } else { "" };
+        let resumed_note = if resumed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} result(s) in --resume's file are taken as they are)", resumed.len())
+        };
+        out.note(format!(
+            "sweep: {}\nsweep: {up_to}{to_train} training run(s){resumed_note}, {epochs} epochs of {} training images; \
+             about {} (timed on 4 configurations of the space); {} validation images score them",
+            self.description,
+            data.train.len(),
+            human_time(estimate),
+            data.test.len()
+        ));
+        estimate
+    }
+
+    /// Runs the plan; halving's rungs as they ran.
+    pub fn execute(&mut self, runner: &mut Runner) -> Result<Vec<Rung>> {
+        let epochs = runner.config.epochs;
+        if self.strategy != Strategy::Halving {
+            for i in 0..self.rungs[0].configurations {
+                let Some(c) = self.sampler.ask(&mut self.rng)? else { break };
+                if runner.should_stop() {
+                    break;
+                }
+                let trial = runner.run(i + 1, &c, epochs)?;
+                self.sampler.tell(&trial)?;
+            }
+            return Ok(Vec::new());
+        }
+        let mut rungs = Vec::new();
+        let mut alive: Vec<usize> = (0..self.configs.len()).collect();
+        for (r, rung) in self.rungs.iter().enumerate() {
+            let mut results = Vec::new();
+            for &i in &alive {
+                if runner.should_stop() {
+                    break;
+                }
+                let trial = runner.run(i + 1, &self.configs[i], rung.epochs)?;
+                results.push((i + 1, trial.validation_accuracy));
+            }
+            let scores: Vec<(usize, f64)> = results.iter().map(|&(t, a)| (t, a.unwrap_or(-1.0))).collect();
+            let complete = runner.stopped.is_none();
+            let next = self.rungs.get(r + 1).filter(|_| complete);
+            let promoted = next.map_or(Vec::new(), |n| halving::promote(&scores, n.configurations));
+            rungs.push(Rung { epochs: rung.epochs, results, promoted: promoted.clone(), complete });
+            if !complete {
+                break;
+            }
+            alive = promoted.iter().map(|t| t - 1).collect();
+        }
+        Ok(rungs)
+    }
+}
+
+pub fn human_time(seconds: f64) -> String {
+    if seconds < 90.0 {
+        format!("{seconds:.1} s")
+    } else {
+        format!("{:.1} min", seconds / 60.0)
+    }
+}
