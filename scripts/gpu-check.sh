@@ -22,7 +22,7 @@ for seed in 0 1; do
   "$nnopt" --quiet --json --device cuda mlp --seed "$seed" > "$tmp/cuda.json"
   "$py" scripts/reference/mlp.py --seed "$seed" --device cuda > "$tmp/torch-cuda.json"
   printf 'mlp seed %s, nnopt cuda vs nnopt cpu:     ' "$seed"
-  python3 scripts/reference/compare.py "$tmp/cuda.json" "$tmp/cpu.json" --tol 1e-5 || fail=1
+  python3 scripts/reference/compare.py "$tmp/cuda.json" "$tmp/cpu.json" --tol 1e-5 --device-agnostic || fail=1
   printf 'mlp seed %s, nnopt cuda vs PyTorch cuda:  ' "$seed"
   python3 scripts/reference/compare.py "$tmp/cuda.json" "$tmp/torch-cuda.json" --tol 1e-5 || fail=1
 done
@@ -32,7 +32,7 @@ for cmd in autograd "perceptron --epochs 20"; do
   # shellcheck disable=SC2086
   "$nnopt" --quiet --json --device cuda $cmd > "$tmp/cuda.json"
   printf '%-40s ' "$cmd, cuda vs cpu:"
-  python3 scripts/reference/compare.py "$tmp/cuda.json" "$tmp/cpu.json" --tol 1e-4 || fail=1
+  python3 scripts/reference/compare.py "$tmp/cuda.json" "$tmp/cpu.json" --tol 1e-4 --device-agnostic || fail=1
 done
 # The autograd graph read from libtorch: CUDA tensors carry the same nodes, names and edges, in
 # each command's JSON graph and in every grad_fn=<…> its text prints.

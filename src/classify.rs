@@ -11,6 +11,7 @@ use crate::data::{self, image, DataSource, Dataset, Normalization};
 use crate::error::{torch, usage};
 use crate::metrics::{confusion_table, evaluate as evaluate_net, Evaluation};
 use crate::output::Output;
+use crate::provenance::{self, DataRecord, Match};
 use crate::weights::{self, Loaded};
 
 /// `nnopt evaluate`'s result.
@@ -84,8 +85,17 @@ fn check_fit(path: &Path, loaded: &Loaded, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// Loads the weights and the data set to judge them on, and checks that they fit.
-fn load_with_data(path: &Path, data: Option<&DataSource>, device: Device) -> Result<(Loaded, Dataset)> {
+/// Loads the weights and the data set to judge them on, and checks that they fit: the same
+/// input size and class count, and — from the weights' record of their training data — the
+/// same classes (or `other_data`, the user's word that other classes are what they want).
+/// Returns the class names to print: always the weights' own, where they have them.
+fn load_with_data(
+    path: &Path,
+    data: Option<&DataSource>,
+    device: Device,
+    other_data: bool,
+    out: &Output,
+) -> Result<(Loaded, Dataset, Option<Vec<String>>)> {
     let loaded = weights::load(path, device)?;
     let source = data_source(path, &loaded, data)?;
     let recorded = data.is_none();
@@ -101,7 +111,48 @@ fn load_with_data(path: &Path, data: Option<&DataSource>, device: Device) -> Res
         }
     })?;
     check_fit(path, &loaded, &data)?;
-    Ok((loaded, data))
+    let theirs = DataRecord::of(&data);
+    let trained = loaded.record.as_ref().map_or("an unrecorded data set".to_string(), |r| r.name.clone());
+    match provenance::compare(loaded.record.as_ref(), &theirs) {
+        Match::Same => {}
+        Match::SameClasses => out.note(format!(
+            "note: {} was trained on {trained}; {} has the same classes ({}) but other images",
+            path.display(),
+            data.name,
+            provenance::names_preview(&data.class_names)
+        )),
+        Match::OtherClasses if !other_data => {
+            return Err(usage(format!(
+                "{}: trained on {trained} ({}), but --data {} has other classes ({}); give the data it was \
+                 trained on, or add --other-data to run it anyway",
+                path.display(),
+                provenance::names_preview(&loaded.class_names),
+                data.name,
+                provenance::names_preview(&data.class_names)
+            )))
+        }
+        Match::OtherClasses => out.note(format!(
+            "note: --other-data: {} was trained on {trained} ({}) and runs on {} ({}); the classes printed are the weights'",
+            path.display(),
+            provenance::names_preview(&loaded.class_names),
+            data.name,
+            provenance::names_preview(&data.class_names)
+        )),
+        Match::Unknown if loaded.record.is_none() => out.note(format!(
+            "note: {} records no fingerprint of its training data (saved by an older nnopt): \
+             nothing checks that {} is what it was trained on",
+            path.display(),
+            data.name
+        )),
+        Match::Unknown => out.note(format!(
+            "note: {} was trained on {trained}; {} is another data set whose classes nnopt cannot name, \
+             so nothing checks that they mean the same",
+            path.display(),
+            data.name
+        )),
+    }
+    let names = loaded.class_names.clone().or_else(|| data.class_names.clone());
+    Ok((loaded, data, names))
 }
 
 /// Evaluates the weights in `path` on the test split of `data` (default: the set they were
@@ -110,9 +161,10 @@ pub fn evaluate(
     path: &Path,
     data: Option<&DataSource>,
     device: Device,
+    other_data: bool,
     out: &Output,
 ) -> Result<EvaluateReport> {
-    let (loaded, data) = load_with_data(path, data, device)?;
+    let (loaded, data, names) = load_with_data(path, data, device, other_data, out)?;
     let norm = normalization(&loaded, &data, out)?;
     let evaluation = evaluate_net(
         &loaded.net,
@@ -126,7 +178,7 @@ pub fn evaluate(
         data: data.name.clone(),
         widths: loaded.widths.clone(),
         evaluation,
-        class_names: data.class_names.clone(),
+        class_names: names,
     })
 }
 
@@ -167,6 +219,10 @@ pub struct PredictReport {
     pub predicted: i64,
     pub probabilities: Vec<f64>,
     pub class_names: Option<Vec<String>>,
+    /// The image was dark on light, and inverted to match the training images.
+    pub inverted: bool,
+    /// What the user must know to trust the answer (an image unlike the training images).
+    pub warnings: Vec<String>,
     /// The image's pixels (0–255), rows × columns, for `--plot`.
     #[serde(skip)]
     pub pixels: Vec<f32>,
@@ -174,11 +230,28 @@ pub struct PredictReport {
     pub size: (usize, usize),
 }
 
+/// Choices of `nnopt predict`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PredictOptions {
+    /// Run on a data set whose classes differ from the weights' (their names are printed).
+    pub other_data: bool,
+    /// Keep an image's pixels as they are, even where its background is light.
+    pub no_invert: bool,
+}
+
 /// Classifies one image with the weights in `path`.
-pub fn predict(path: &Path, input: &PredictInput, device: Device, out: &Output) -> Result<PredictReport> {
+pub fn predict(
+    path: &Path,
+    input: &PredictInput,
+    device: Device,
+    options: PredictOptions,
+    out: &Output,
+) -> Result<PredictReport> {
+    let (mut inverted, mut warnings) = (false, Vec::new());
     let (loaded, pixels, norm, label, source, names) = match input {
         PredictInput::Index { source, index } => {
-            let (loaded, data) = load_with_data(path, source.as_ref(), device)?;
+            let (loaded, data, names) =
+                load_with_data(path, source.as_ref(), device, options.other_data, out)?;
             let n = data.test.len();
             if !(0..n).contains(index) {
                 return Err(usage(format!(
@@ -191,7 +264,6 @@ pub fn predict(path: &Path, input: &PredictInput, device: Device, out: &Output) 
             // In range (checked just above), on the CPU: `get` and `int64_value` cannot fail.
             let image = data.test.images.get(*index).unsqueeze(0);
             let label = data.test.labels.int64_value(&[*index]);
-            let names = data.class_names.clone();
             (loaded, image, norm, Some(label), format!("test image {index} of {}", data.name), names)
         }
         PredictInput::Image(file) => {
@@ -220,6 +292,20 @@ pub fn predict(path: &Path, input: &PredictInput, device: Device, out: &Output) 
                     path.display()
                 )));
             };
+            let (img, was_inverted) = image::as_model_input(img, options.no_invert);
+            if was_inverted {
+                inverted = true;
+                out.note(format!(
+                    "note: {} is dark on a light background; inverted to light on dark, as the training images \
+                     are (--no-invert keeps it as it is)",
+                    file.display()
+                ));
+            }
+            if let Some(why) = unlike_training(&img, &norm) {
+                let warning = format!("{}: {why}: the prediction may mean little", file.display());
+                out.warn(&warning);
+                warnings.push(warning);
+            }
             let pixels = Tensor::from_slice(&img.pixels).reshape([1, img.height as i64, img.width as i64]);
             let names = loaded.class_names.clone();
             (loaded, pixels, norm, None, file.display().to_string(), names)
@@ -252,15 +338,42 @@ pub fn predict(path: &Path, input: &PredictInput, device: Device, out: &Output) 
         predicted,
         probabilities,
         class_names: names,
+        inverted,
+        warnings,
     })
+}
+
+/// Why an image looks nothing like the training images, if it does not: its pixels' mean more
+/// than one training standard deviation from the training mean, or a spread a third or three
+/// times the training one.
+pub fn unlike_training(img: &image::GrayImage, norm: &Normalization) -> Option<String> {
+    let (mean, std) = image::statistics(img);
+    if (mean - norm.mean).abs() > norm.std {
+        Some(format!("its mean brightness {mean:.2} is far from the training images' {:.2}", norm.mean))
+    } else if std < norm.std / 3.0 || std > norm.std * 3.0 {
+        Some(format!("its contrast (std {std:.2}) is far from the training images' ({:.2})", norm.std))
+    } else {
+        None
+    }
 }
 
 /// The text `nnopt predict` prints.
 pub fn render_prediction(r: &PredictReport) -> String {
+    // A digit's name is its number: printed once, not as "7 (7)".
     let name = |c: i64| {
-        r.class_names.as_ref().and_then(|n| n.get(c as usize)).map(|s| format!(" ({s})")).unwrap_or_default()
+        r.class_names
+            .as_ref()
+            .and_then(|n| n.get(c as usize))
+            .filter(|s| **s != c.to_string())
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default()
     };
     let mut text = format!("image     {}\n", r.source);
+    if r.inverted {
+        text.push_str(
+            "(inverted: it was dark ink on a light background; the training images are light on dark)\n",
+        );
+    }
     if let Some(label) = r.label {
         text.push_str(&format!("label     {label}{}\n", name(label)));
     }

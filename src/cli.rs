@@ -596,6 +596,10 @@ pub struct EvaluateArgs {
     pub weights: PathBuf,
     #[arg(long, help = WEIGHTS_DATA_HELP)]
     pub data: Option<String>,
+    /// Run on --data even where its classes are not the weights' (digits weights on garments);
+    /// the class names printed are then the weights'.
+    #[arg(long)]
+    pub other_data: bool,
 }
 
 #[derive(Debug, Args)]
@@ -609,9 +613,16 @@ pub struct PredictArgs {
     /// Which test image of --data to classify.
     #[arg(long, conflicts_with = "image", required_unless_present = "image")]
     pub index: Option<i64>,
-    /// A PGM or PNG image instead (light ink on dark, as many pixels as the network's input).
+    /// A PGM or PNG image instead, of the training images' size: colour becomes grey, transparency
+    /// its background, and dark ink on light is inverted to match the training images.
     #[arg(long, value_name = "FILE")]
     pub image: Option<PathBuf>,
+    /// Keep --image's pixels as they are, even on a light background.
+    #[arg(long, requires = "image")]
+    pub no_invert: bool,
+    /// Run on --data even where its classes are not the weights' (their names are printed).
+    #[arg(long, conflicts_with = "image")]
+    pub other_data: bool,
     /// Draw the image beside its class probabilities (.png or .svg).
     #[arg(long, value_name = "FILE.png|svg")]
     pub plot: Option<PathBuf>,
@@ -720,7 +731,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => {
             let data = data_flag(args.data)?;
             let device = cli.global.device.resolve()?;
-            let report = classify::evaluate(&args.weights, data.as_ref(), device, &out)?;
+            let report = classify::evaluate(&args.weights, data.as_ref(), device, args.other_data, &out)?;
             out.result(&report, classify::render_evaluation)
         }
         Command::Predict(args) => {
@@ -734,7 +745,8 @@ pub fn run(cli: Cli) -> Result<()> {
             if let Some(path) = &args.csv {
                 crate::fsutil::ensure_writable("--csv", path)?;
             }
-            let report = classify::predict(&args.weights, &input, device, &out)?;
+            let options = classify::PredictOptions { other_data: args.other_data, no_invert: args.no_invert };
+            let report = classify::predict(&args.weights, &input, device, options, &out)?;
             if let Some(target) = &plot {
                 classify::prediction_figure(&report).save(target)?;
             }

@@ -29,6 +29,7 @@ pub mod mlp;
 pub mod output;
 pub mod perceptron;
 pub mod plot;
+pub mod provenance;
 pub mod repr;
 pub mod sweep;
 pub mod train;

@@ -684,18 +684,30 @@ pub fn render(r: &TrainReport) -> String {
 pub fn ctrl_c_flag(out: Output) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
+    let first = std::sync::Mutex::new(None::<std::time::Instant>);
     let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
+        let mut first = first.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match *first {
+            // Process managers and `timeout` send SIGINT to a whole group at once: signals
+            // microseconds apart are one Ctrl-C, not "again".
+            Some(at) if at.elapsed() < CTRL_C_DEBOUNCE => {}
             // At once, as asked: `_exit` runs no atexit handlers or static destructors, which
             // could otherwise race libtorch's threads (and the main thread's own exit, if the
             // first Ctrl-C's run is already shutting down) and end in a crash instead of 130.
             // SAFETY: `_exit` takes an exit status and has no preconditions.
-            unsafe { libc::_exit(crate::error::EXIT_INTERRUPTED) };
+            Some(_) => unsafe { libc::_exit(crate::error::EXIT_INTERRUPTED) },
+            None => {
+                *first = Some(std::time::Instant::now());
+                flag.store(true, Ordering::SeqCst);
+                out.note("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
+            }
         }
-        out.note("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
     });
     stop
 }
+
+/// A second Ctrl-C sooner than this after the first is the same one (debounce).
+pub const CTRL_C_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// `nnopt train`: check the settings and output paths, load the data, train with a line per
 /// epoch, save, report.

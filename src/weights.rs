@@ -33,6 +33,9 @@ pub struct Loaded {
     pub data: Option<String>,
     /// The class names of that set, when it has them.
     pub class_names: Option<Vec<String>>,
+    /// What the network was trained on, where the file records it (nnopt files from this
+    /// version on); see [`crate::provenance`].
+    pub record: Option<crate::provenance::DataRecord>,
     /// The header's string metadata.
     pub metadata: HashMap<String, String>,
 }
@@ -86,6 +89,7 @@ pub fn save(path: &Path, net: &Network, normalization: &Normalization, data: &Da
         ("classes".to_string(), data.classes.to_string()),
         ("image_height".to_string(), data.height.to_string()),
         ("image_width".to_string(), data.width.to_string()),
+        ("data_fingerprint".to_string(), format!("{:016x}", data.fingerprint)),
     ]);
     if let Some(names) = &data.class_names {
         metadata.insert("class_names".to_string(), serde_json::to_string(names)?);
@@ -225,7 +229,8 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
         .get("class_names")
         .and_then(|names| serde_json::from_str::<Vec<String>>(names).ok())
         .filter(|names| names.len() as i64 == widths[widths.len() - 1]);
-    Ok(Loaded { vs, net, widths, normalization, data, class_names, metadata })
+    let record = crate::provenance::DataRecord::from_metadata(&metadata, &class_names);
+    Ok(Loaded { vs, net, widths, normalization, data, class_names, metadata, record })
 }
 
 /// A float32 safetensors view as a CPU tensor; other types are refused, naming the tensor.

@@ -133,8 +133,12 @@ pub struct Dataset {
     pub classes: i64,
     /// The `--data` value that loads this set again ([`DataSource::spec`]).
     pub spec: String,
-    /// Class names where the set is recognized by its content (Fashion-MNIST).
+    /// Class names where the set is known: the synthetic digits, and sets recognized by their
+    /// content (Fashion-MNIST by its labels, MNIST by its label counts).
     pub class_names: Option<Vec<String>>,
+    /// FNV-1a of the training labels and of the first images, as loaded (before any split): what
+    /// a weights file records to tell later whether `--data` is the set it was trained on.
+    pub fingerprint: u64,
 }
 
 impl Dataset {
@@ -166,6 +170,7 @@ fn load_source(source: &DataSource) -> Result<Dataset> {
     match source {
         DataSource::Synthetic { train, test } => {
             let (train_images, train_labels) = synthetic::generate(*train, SYNTHETIC_SEED);
+            let fingerprint = fingerprint(&train_images, &train_labels)?;
             let (test_images, test_labels) = synthetic::generate(*test, SYNTHETIC_SEED + 1);
             Ok(Dataset {
                 name: source.to_string(),
@@ -175,7 +180,8 @@ fn load_source(source: &DataSource) -> Result<Dataset> {
                 width: synthetic::SIZE,
                 classes: 10,
                 spec: source.spec(),
-                class_names: None,
+                class_names: Some(digit_names()),
+                fingerprint,
             })
         }
         DataSource::Dir(dir) => load_dir(dir),
@@ -285,9 +291,11 @@ fn load_dir(dir: &Path) -> Result<Dataset> {
         dir.display(),
         classes - 1
     );
-    let fingerprint = label_fingerprint(&[&train.labels, &test.labels])?;
-    let class_names = (fingerprint == FASHION_LABELS_FNV1A && classes == 10)
-        .then(|| FASHION_CLASSES.iter().map(|s| s.to_string()).collect());
+    let labels_hash = label_fingerprint(&[&train.labels, &test.labels])?;
+    let class_names = (labels_hash == FASHION_LABELS_FNV1A && classes == 10)
+        .then(|| FASHION_CLASSES.iter().map(|s| s.to_string()).collect())
+        .or_else(|| is_mnist(&counts, &test.labels).then(digit_names));
+    let fingerprint = fingerprint(&train.images, &train.labels)?;
     Ok(Dataset {
         name: dir.display().to_string(),
         train,
@@ -297,7 +305,40 @@ fn load_dir(dir: &Path) -> Result<Dataset> {
         classes,
         spec: DataSource::Dir(dir.to_path_buf()).spec(),
         class_names,
+        fingerprint,
     })
+}
+
+/// "0" to "9": the digit sets' class names.
+pub fn digit_names() -> Vec<String> {
+    (0..10).map(|d| d.to_string()).collect()
+}
+
+/// MNIST's label counts per digit, training then test split (LeCun et al.'s files): a set with
+/// exactly these is MNIST, whatever its directory is called.
+const MNIST_TRAIN_COUNTS: [i64; 10] = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949];
+const MNIST_TEST_COUNTS: [i64; 10] = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
+
+fn is_mnist(train_counts: &[i64], test_labels: &Tensor) -> bool {
+    let test: Option<Vec<i64>> =
+        test_labels.f_bincount(None::<Tensor>, 10).ok().and_then(|t| Vec::try_from(&t).ok());
+    train_counts == MNIST_TRAIN_COUNTS && test.as_deref() == Some(&MNIST_TEST_COUNTS[..])
+}
+
+/// How many leading training images the fingerprint hashes.
+const FINGERPRINT_IMAGES: i64 = 16;
+
+/// FNV-1a over the training labels, then the bytes of the first 16 training images.
+pub fn fingerprint(images: &Tensor, labels: &Tensor) -> Result<u64> {
+    let labels_hash = label_fingerprint(&[labels])?;
+    let n = FINGERPRINT_IMAGES.min(images.size()[0]);
+    let head = images
+        .f_narrow(0, 0, n)
+        .and_then(|t| t.f_to_kind(Kind::Uint8))
+        .and_then(|t| t.f_reshape([-1]))
+        .map_err(crate::error::torch)?;
+    let bytes: Vec<u8> = Vec::try_from(&head).map_err(crate::error::torch)?;
+    Ok(bytes.iter().fold(labels_hash, |hash, &b| (hash ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)))
 }
 
 /// FNV-1a (64-bit) over the label bytes of `splits` in order: cheap, and enough to tell a

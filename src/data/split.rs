@@ -50,6 +50,7 @@ pub fn validation_split(data: Dataset, fraction: f64, seed: u64) -> Result<(Data
         classes,
         spec,
         class_names,
+        fingerprint,
     } = data;
     partition_rows(&mut images, &held)?;
     partition_rows(&mut label_tensor, &held)?;
@@ -70,6 +71,7 @@ pub fn validation_split(data: Dataset, fraction: f64, seed: u64) -> Result<(Data
         classes,
         spec,
         class_names,
+        fingerprint,
     };
     Ok((split, test))
 }

@@ -260,6 +260,7 @@ pub fn measure(
         classes: data.classes,
         spec: data.spec.clone(),
         class_names: None,
+        fingerprint: data.fingerprint,
     };
     let config = TrainConfig { epochs: 2, ..config.clone() };
     let started = Instant::now();

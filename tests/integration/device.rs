@@ -55,3 +55,42 @@ fn cuda_resolves_where_a_gpu_exists() {
     }
     assert_eq!(DeviceSpec::Cuda(None).resolve().unwrap(), Device::Cuda(0));
 }
+
+#[test]
+fn gpu_check_compares_numbers_not_the_device_string() {
+    // What scripts/gpu-check.sh compares on a GPU machine, faked here: the same run with
+    // "device": "cuda:0" and PyTorch's `device='cuda:0'` inside the printed tensors.
+    let dir = crate::common::scratch("compare_devices");
+    let cpu =
+        serde_json::json!({"device": "cpu", "text": "tensor([1.5000])", "loss": 0.25, "xs": [1.0, 2.0]});
+    let cuda = serde_json::json!({"device": "cuda:0", "text": "tensor([1.5000], device='cuda:0')", "loss": 0.2500001, "xs": [1.0, 2.0]});
+    let (a, b) = (dir.join("cuda.json"), dir.join("cpu.json"));
+    std::fs::write(&a, cuda.to_string()).unwrap();
+    std::fs::write(&b, cpu.to_string()).unwrap();
+    let compare = |extra: &[&str]| {
+        std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/reference/compare.py"))
+            .args([a.to_str().unwrap(), b.to_str().unwrap(), "--tol", "1e-6"])
+            .args(extra)
+            .output()
+            .expect("python3 runs (scripts/setup.sh needs it too)")
+    };
+    let strict = compare(&[]);
+    assert_eq!(strict.status.code(), Some(1), "a plain comparison sees the device differ");
+    let agnostic = compare(&["--device-agnostic"]);
+    let said = String::from_utf8_lossy(&agnostic.stdout);
+    assert_eq!(agnostic.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("3 numbers compared, max |diff| = 1e-07"),
+        "the largest difference is reported: {said}"
+    );
+    // A real difference still fails, devices aside.
+    let mut worse = cuda.clone();
+    worse["xs"][1] = serde_json::json!(2.1);
+    std::fs::write(&a, worse.to_string()).unwrap();
+    assert_eq!(compare(&["--device-agnostic"]).status.code(), Some(1));
+    worse["xs"][1] = serde_json::json!(2.0);
+    worse["text"] = serde_json::json!("tensor([9.9000], device='cuda:0')");
+    std::fs::write(&a, worse.to_string()).unwrap();
+    assert_eq!(compare(&["--device-agnostic"]).status.code(), Some(1), "text beyond the device still counts");
+}

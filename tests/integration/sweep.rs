@@ -342,6 +342,7 @@ fn the_split_moves_rows_whole_and_keeps_their_order() {
         classes: 10,
         spec: "rows".into(),
         class_names: None,
+        fingerprint: 0,
     };
     let (parts, _) = validation_split(data, 0.2, 3).unwrap();
     let decode = |s: &Split| -> (Vec<i64>, Vec<i64>) {

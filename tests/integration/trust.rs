@@ -267,6 +267,38 @@ fn ctrl_c_leaves_a_valid_metrics_file_and_weights() {
 }
 
 #[test]
+fn two_signals_a_millisecond_apart_are_one_ctrl_c() {
+    // As `timeout -s INT` and process managers send them: the run still finishes its batch,
+    // evaluates and saves.
+    let dir = scratch("ctrl_c_burst");
+    let (csv, w) = (dir.join("m.csv"), dir.join("w.safetensors"));
+    let child = Command::new(env!("CARGO_BIN_EXE_nnopt"))
+        .args(["--device", "cpu", "--json", "train", "--data", "synthetic:4000,200", "--epochs", "500"])
+        .args(["--metrics", csv.to_str().unwrap(), "--save", w.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !csv.exists() {
+        assert!(started.elapsed() < Duration::from_secs(120), "no epoch finished");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: kill(2) with a child's pid and a signal number has no memory preconditions.
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+        std::thread::sleep(Duration::from_millis(1));
+        libc::kill(pid, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("interrupted (Ctrl-C) at epoch"), "{stderr}");
+    assert!(w.exists(), "the weights were saved");
+}
+
+#[test]
 fn a_second_ctrl_c_quits_at_once_with_130() {
     use std::io::BufRead;
     let dir = scratch("ctrl_c_twice");
@@ -301,6 +333,8 @@ fn a_second_ctrl_c_quits_at_once_with_130() {
         }
         line.clear();
     }
+    // A second signal within half a second is the same Ctrl-C (debounced): wait past that.
+    std::thread::sleep(nnopt::train::CTRL_C_DEBOUNCE + Duration::from_millis(100));
     let status = loop {
         if let Some(status) = child.0.try_wait().unwrap() {
             break status;
@@ -502,6 +536,8 @@ fn the_text_renderers() {
         predicted: 1,
         probabilities: vec![0.125, 0.875],
         class_names: Some(vec!["cat".into(), "dog".into()]),
+        inverted: false,
+        warnings: Vec::new(),
     };
     let text = nnopt::classify::render_prediction(&prediction);
     assert_eq!(
@@ -559,4 +595,135 @@ fn a_network_that_died_or_guesses_says_so() {
         .as_str()
         .unwrap()
         .contains("no better than always predicting the most common class"));
+}
+
+#[test]
+fn weights_refuse_data_with_other_classes_unless_told() {
+    let dir = scratch("other_data");
+    let w = dir.join("digits.safetensors");
+    let w = w.to_str().unwrap();
+    nnopt_ok(&[
+        "--device",
+        "cpu",
+        "-q",
+        "train",
+        "--data",
+        "synthetic:1000,100",
+        "--epochs",
+        "1",
+        "--save",
+        w,
+    ]);
+    // Digits weights on garments: refused, naming both sets and the way to insist.
+    for command in [
+        &["evaluate", "--weights", w, "--data", "fashion"][..],
+        &["predict", "--weights", w, "--index", "3", "--data", "fashion"],
+    ] {
+        let out = nnopt(&[&["--device", "cpu"], command].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("synthetic digits")
+                && stderr.contains("Trouser")
+                && stderr.contains("--other-data"),
+            "{stderr}"
+        );
+    }
+    // With --other-data it runs, and names its answers with the weights' classes, never the data's.
+    let v = nnopt_json(&[
+        "--device",
+        "cpu",
+        "--json",
+        "predict",
+        "--weights",
+        w,
+        "--index",
+        "3",
+        "--data",
+        "fashion",
+        "--other-data",
+    ]);
+    assert_eq!(v["class_names"][1], "1", "{v}");
+    let e = nnopt_json(&[
+        "--device",
+        "cpu",
+        "--json",
+        "evaluate",
+        "--weights",
+        w,
+        "--data",
+        "fashion",
+        "--other-data",
+    ]);
+    assert_eq!(e["class_names"][1], "1");
+    // Other images of the same classes run, with a note.
+    let out = nnopt(&["--device", "cpu", "evaluate", "--weights", w, "--data", "synthetic:2000,100"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has the same classes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The data it was trained on: no note at all.
+    let out = nnopt(&["--device", "cpu", "evaluate", "--weights", w]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_drawing_on_white_or_in_alpha_is_read_as_the_training_images_are() {
+    let dir = scratch("image_forms");
+    let w = dir.join("w.safetensors");
+    let w = w.to_str().unwrap();
+    nnopt_ok(&[
+        "--device",
+        "cpu",
+        "-q",
+        "train",
+        "--data",
+        "synthetic:1000,100",
+        "--epochs",
+        "1",
+        "--save",
+        w,
+    ]);
+    let data = {
+        let _rng = torch_rng();
+        nnopt::data::load(&nnopt::data::DataSource::parse("synthetic:1000,100").unwrap()).unwrap()
+    };
+    let pixels: Vec<u8> = Vec::try_from(data.test.images.get(0).reshape([-1])).unwrap();
+    let png = |name: &str, color: png::ColorType, data: Vec<u8>| {
+        let mut bytes = Vec::new();
+        let mut encoder = png::Encoder::new(&mut bytes, 28, 28);
+        encoder.set_color(color);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.write_header().unwrap().write_image_data(&data).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let original = png("original.png", png::ColorType::Grayscale, pixels.clone());
+    let inverted = png("inverted.png", png::ColorType::Grayscale, pixels.iter().map(|p| 255 - p).collect());
+    // Black ink whose opacity is the pixel: what an RGBA drawing with the ink in alpha looks like.
+    let alpha = png("alpha.png", png::ColorType::Rgba, pixels.iter().flat_map(|&p| [0, 0, 0, p]).collect());
+    let predict = |file: &str, extra: &[&str]| {
+        nnopt_json(
+            &[&["--device", "cpu", "--json", "predict", "--weights", w, "--image", file], extra].concat(),
+        )
+    };
+    let reference = predict(&original, &[]);
+    assert_eq!(reference["inverted"], false);
+    for file in [&inverted, &alpha] {
+        let v = predict(file, &[]);
+        assert_eq!(v["inverted"], true, "{file}: said it inverted");
+        assert_eq!(v["probabilities"], reference["probabilities"], "{file}: the same answer as the original");
+    }
+    // --no-invert keeps the pixels, and the answer then is another one, with a warning.
+    let kept = predict(&inverted, &["--no-invert"]);
+    assert_eq!(kept["inverted"], false);
+    assert!(!kept["warnings"].as_array().unwrap().is_empty(), "{kept}");
+    // A photo-like grey picture — a soft gradient, nothing like light strokes on black: a warning.
+    let gradient = (0..784).map(|i| (90 + (i % 28) * 70 / 27) as u8).collect();
+    let photo = png("photo.png", png::ColorType::Grayscale, gradient);
+    let v = predict(&photo, &[]);
+    assert!(v["warnings"][0].as_str().unwrap().contains("may mean little"), "{v}");
 }
