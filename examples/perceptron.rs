@@ -6,11 +6,7 @@ use nnopt::perceptron::{run, PerceptronConfig};
 
 fn main() -> anyhow::Result<()> {
     // Seed 0, lr 0.001, 101 passes over 10 samples; no progress bar.
-    let report = run(
-        &PerceptronConfig::default(),
-        tch::Device::Cpu,
-        &nnopt::output::Output { json: false, quiet: true },
-    )?;
+    let report = run(&PerceptronConfig::default(), tch::Device::Cpu, &nnopt::observe::Quiet)?;
     let last = report.history.last().expect("at least one epoch");
     println!(
         "after {} epochs: training loss {:.6}, test loss {:.6}",

@@ -6,7 +6,7 @@
 use std::sync::atomic::AtomicBool;
 
 use nnopt::data::{load, DataSource};
-use nnopt::output::Output;
+use nnopt::observe::Quiet;
 use nnopt::sweep::{run, Space, Strategy, SweepConfig, SweepFiles};
 
 fn main() -> anyhow::Result<()> {
@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     let config =
         SweepConfig { strategy: Strategy::Random, space, trials: 6, epochs: 2, ..Default::default() };
     let never = AtomicBool::new(false);
-    let report = run(&config, data, tch::Device::Cpu, &SweepFiles::default(), Output::default(), &never)?;
+    let report = run(&config, data, tch::Device::Cpu, &SweepFiles::default(), &Quiet, &never)?;
     if let Some(best) = &report.best {
         let test = best.test_accuracy.map_or("not tested".to_string(), |a| format!("{a:.3}"));
         println!(

@@ -65,6 +65,7 @@ const FD_STEP: f64 = 1e-6;
 
 /// Runs the demo on `device`.
 pub fn run(config: &AutogradConfig, device: Device) -> Result<AutogradReport> {
+    crate::device::prepare(device);
     for (flag, value) in [("--x", config.x), ("--w", config.w), ("--b", config.b)] {
         ensure_usage(value.is_finite(), || format!("{flag} must be a finite number, got {value}"))?;
         ensure_usage(value.abs() <= f32::MAX as f64, || {
@@ -156,4 +157,10 @@ pub fn render(r: &AutogradReport) -> String {
         .as_ref()
         .map(|g| format!("\nthe backward graph of a ([i]: input i, i.e. next_functions[i])\n{}", g.tree()))
         .unwrap_or_default()
+}
+
+impl crate::report::Report for AutogradReport {
+    fn text(&self) -> String {
+        render(self)
+    }
 }

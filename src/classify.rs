@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 use crate::data::{self, image, DataSource, Dataset, Normalization};
 use crate::error::{torch, usage};
 use crate::metrics::{confusion_table, evaluate as evaluate_net, Evaluation};
-use crate::output::Output;
+use crate::observe::Observer;
 use crate::provenance::{self, DataRecord, Match};
 use crate::weights::{self, Loaded};
 
@@ -26,7 +26,7 @@ pub struct EvaluateReport {
 }
 
 /// The weights' input normalization, or the data's own when the file does not record one.
-fn normalization(loaded: &Loaded, data: &Dataset, out: &Output) -> Result<Normalization> {
+fn normalization(loaded: &Loaded, data: &Dataset, out: &dyn Observer) -> Result<Normalization> {
     match loaded.normalization {
         Some(n) => Ok(n),
         None => {
@@ -94,7 +94,7 @@ fn load_with_data(
     data: Option<&DataSource>,
     device: Device,
     other_data: bool,
-    out: &Output,
+    out: &dyn Observer,
 ) -> Result<(Loaded, Dataset, Option<Vec<String>>)> {
     let loaded = weights::load(path, device)?;
     let source = data_source(path, &loaded, data)?;
@@ -115,7 +115,7 @@ fn load_with_data(
     let trained = loaded.record.as_ref().map_or("an unrecorded data set".to_string(), |r| r.name.clone());
     match provenance::compare(loaded.record.as_ref(), &theirs) {
         Match::Same => {}
-        Match::SameClasses => out.note(format!(
+        Match::SameClasses => out.note(&format!(
             "note: {} was trained on {trained}; {} has the same classes ({}) but other images",
             path.display(),
             data.name,
@@ -131,20 +131,20 @@ fn load_with_data(
                 provenance::names_preview(&data.class_names)
             )))
         }
-        Match::OtherClasses => out.note(format!(
+        Match::OtherClasses => out.note(&format!(
             "note: --other-data: {} was trained on {trained} ({}) and runs on {} ({}); the classes printed are the weights'",
             path.display(),
             provenance::names_preview(&loaded.class_names),
             data.name,
             provenance::names_preview(&data.class_names)
         )),
-        Match::Unknown if loaded.record.is_none() => out.note(format!(
+        Match::Unknown if loaded.record.is_none() => out.note(&format!(
             "note: {} records no fingerprint of its training data (saved by an older nnopt): \
              nothing checks that {} is what it was trained on",
             path.display(),
             data.name
         )),
-        Match::Unknown => out.note(format!(
+        Match::Unknown => out.note(&format!(
             "note: {} was trained on {trained}; {} is another data set whose classes nnopt cannot name, \
              so nothing checks that they mean the same",
             path.display(),
@@ -162,7 +162,7 @@ pub fn evaluate(
     data: Option<&DataSource>,
     device: Device,
     other_data: bool,
-    out: &Output,
+    out: &dyn Observer,
 ) -> Result<EvaluateReport> {
     let (loaded, data, names) = load_with_data(path, data, device, other_data, out)?;
     let norm = normalization(&loaded, &data, out)?;
@@ -245,7 +245,7 @@ pub fn predict(
     input: &PredictInput,
     device: Device,
     options: PredictOptions,
-    out: &Output,
+    out: &dyn Observer,
 ) -> Result<PredictReport> {
     let (mut inverted, mut warnings) = (false, Vec::new());
     let (loaded, pixels, norm, label, source, names) = match input {
@@ -295,7 +295,7 @@ pub fn predict(
             let (img, was_inverted) = image::as_model_input(img, options.no_invert);
             if was_inverted {
                 inverted = true;
-                out.note(format!(
+                out.note(&format!(
                     "note: {} is dark on a light background; inverted to light on dark, as the training images \
                      are (--no-invert keeps it as it is)",
                     file.display()
@@ -431,5 +431,23 @@ pub fn prediction_figure(r: &PredictReport) -> crate::plot::Figure {
                 y_label: "probability".into(),
             },
         ],
+    }
+}
+
+impl crate::report::Report for EvaluateReport {
+    fn text(&self) -> String {
+        render_evaluation(self)
+    }
+}
+
+impl crate::report::Report for PredictReport {
+    fn text(&self) -> String {
+        render_prediction(self)
+    }
+    fn csv(&self) -> Option<String> {
+        Some(prediction_csv(self))
+    }
+    fn figure(&self) -> Result<Option<crate::plot::Figure>> {
+        Ok(Some(prediction_figure(self)))
     }
 }

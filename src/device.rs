@@ -90,6 +90,16 @@ impl DeviceSpec {
     }
 }
 
+/// Makes `device` usable: for a CUDA device, loads libtorch's CUDA half first (once per
+/// process). Every entry point of the library calls it, so a program using nnopt never has to
+/// remember to. (libtorch decides at its first CUDA question whether CUDA exists: a program that
+/// asks libtorch about CUDA itself before any nnopt call should call [`crate::cuda::load`] first.)
+pub fn prepare(device: Device) {
+    if device.is_cuda() {
+        crate::cuda::load();
+    }
+}
+
 /// The name PyTorch gives a device (`cpu`, `cuda:0`, `mps`), used in text and JSON output.
 pub fn name(device: Device) -> String {
     match device {

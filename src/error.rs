@@ -5,7 +5,6 @@
 //! code 2, like clap's own parse errors. Everything else is a runtime failure: exit code 1.
 
 use std::fmt;
-use std::io::Write;
 
 /// A bad flag value or an unavailable resource the user named; exit code 2.
 #[derive(Debug)]
@@ -80,21 +79,10 @@ pub const EXIT_BUG: i32 = 101;
 /// Exit code of a second Ctrl-C, which stops at once (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
-/// Makes an escaped panic one line plus where to report it, instead of a backtrace (and a C++
-/// one from libtorch). With `RUST_BACKTRACE` set, Rust's default report is kept for debugging.
-pub fn install_panic_hook() {
-    // RUST_BACKTRACE=0 means "no backtrace", as it does for Rust itself: the one-line report.
-    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
-        return;
-    }
-    std::panic::set_hook(Box::new(|info| {
-        if GUARDED.with(|g| g.get()) {
-            return;
-        }
-        let place = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
-        // Not eprintln!: a panic while panicking (stderr closed) would abort the process.
-        let _ = writeln!(std::io::stderr(), "{}", panic_report(info.payload(), place.as_deref()));
-    }));
+/// Whether the current thread is inside [`guard`], whose panics are turned into errors: a
+/// panic hook stays silent for those.
+pub fn panicking_inside_guard() -> bool {
+    GUARDED.with(|g| g.get())
 }
 
 /// What the panic hook prints: the panic's first line (no C++ backtrace) and where to report it.

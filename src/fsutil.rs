@@ -5,48 +5,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::error::usage;
-
-/// Refuses an output path whose directory does not exist or that names a directory, so a long
-/// run does not fail only at the end when it writes.
-pub fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
-    let resolved = write_target(path).map_err(|why| usage(format!("{flag} {}: {why}", path.display())))?;
-    let path = resolved.as_path();
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if dir.exists() && !dir.is_dir() {
-        return Err(usage(format!(
-            "{flag} {}: {} is a file, not a directory",
-            path.display(),
-            dir.display()
-        )));
-    }
-    if !dir.is_dir() {
-        return Err(usage(format!(
-            "{flag} {}: the directory {} does not exist",
-            path.display(),
-            dir.display()
-        )));
-    }
-    if path.is_dir() {
-        return Err(usage(format!("{flag} {}: is a directory; give a file name", path.display())));
-    }
-    // The directory must take a new file (write_atomic creates one there and renames it): try,
-    // so a read-only file system or a directory without write permission is refused now.
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
-        }
-        Err(e) => Err(usage(format!(
-            "{flag} {}: cannot create a file in {} ({e}); choose a writable directory",
-            path.display(),
-            dir.display()
-        ))),
-    }
-}
-
 /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename.
 /// Readers see the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
@@ -81,7 +39,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 /// to the file it names. Refused, with why: what a rename must never replace (a FIFO, a device
 /// such as `/dev/null`, a terminal), a process's open file (`/dev/stdout` → `/proc/self/fd/1`),
 /// and a cycle of links.
-fn write_target(path: &Path) -> std::result::Result<std::path::PathBuf, String> {
+pub fn write_target(path: &Path) -> std::result::Result<std::path::PathBuf, String> {
     // The kernel follows every link, /proc's magic ones included, to what is really there.
     if let Ok(meta) = std::fs::metadata(path) {
         if !meta.is_file() && !meta.is_dir() {

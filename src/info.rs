@@ -111,3 +111,9 @@ pub fn render(info: &Info) -> String {
         info.cpu_threads,
     )
 }
+
+impl crate::report::Report for Info {
+    fn text(&self) -> String {
+        render(self)
+    }
+}

@@ -15,7 +15,6 @@
 
 pub mod autograd;
 pub mod classify;
-pub mod cli;
 pub mod cuda;
 pub mod data;
 pub mod descent;
@@ -26,10 +25,11 @@ pub mod graph;
 pub mod info;
 pub mod metrics;
 pub mod mlp;
-pub mod output;
+pub mod observe;
 pub mod perceptron;
 pub mod plot;
 pub mod provenance;
+pub mod report;
 pub mod repr;
 pub mod sweep;
 pub mod train;

@@ -19,7 +19,7 @@ use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::error::{ensure_positive, ensure_usage, guard, torch};
 use crate::graph::{backward_graph, Graph};
-use crate::output::tensor_json;
+use crate::repr::tensor_json;
 use crate::repr::{size_repr, tensor_repr, Repr};
 
 /// Pixels in a 28×28 image.
@@ -248,6 +248,7 @@ fn backward_with(output: &Tensor, gradient: &Tensor) -> Result<()> {
 
 /// The notebook's cells 3–17 in order, on `device`.
 pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
+    crate::device::prepare(device);
     config.validate()?;
     tch::manual_seed(config.seed as i64);
     let mut vs = nn::VarStore::new(Device::Cpu);
@@ -459,4 +460,16 @@ pub fn fc1_csv(report: &MlpReport) -> String {
         csv.push_str(&format!("{},{},{b},{a}\n", k / pixels, k % pixels));
     }
     csv
+}
+
+impl crate::report::Report for MlpReport {
+    fn text(&self) -> String {
+        self.text.clone()
+    }
+    fn csv(&self) -> Option<String> {
+        Some(fc1_csv(self))
+    }
+    fn figure(&self) -> anyhow::Result<Option<crate::plot::Figure>> {
+        Ok(Some(figure(self)))
+    }
 }

@@ -18,7 +18,8 @@ use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{ensure_positive, ensure_usage, torch};
-use crate::output::{tensor_json, Output};
+use crate::observe::Observer;
+use crate::repr::tensor_json;
 use crate::repr::{float_repr, tensor_repr, tuple_repr};
 
 /// Inputs per sample, as in the notebook.
@@ -310,7 +311,8 @@ pub struct PerceptronReport {
 }
 
 /// Seeds libtorch, builds the perceptron and data, trains, tests: the notebook's cells in order.
-pub fn run(config: &PerceptronConfig, device: Device, out: &Output) -> Result<PerceptronReport> {
+pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -> Result<PerceptronReport> {
+    crate::device::prepare(device);
     config.validate()?;
     tch::manual_seed(config.seed as i64);
     let mut model = Perceptron::new(config.lr, device)?;
@@ -341,7 +343,7 @@ pub fn run(config: &PerceptronConfig, device: Device, out: &Output) -> Result<Pe
         "# training: {} pass(es) of the delta rule over the {} samples",
         config.epochs, config.samples
     ));
-    let progress = out.progress(config.epochs as u64, "epochs");
+    observer.start("epochs", config.epochs as u64);
     let started = std::time::Instant::now();
     let samples = Samples::new(&x, &y);
     let mut history = Vec::with_capacity(config.epochs);
@@ -366,9 +368,9 @@ pub fn run(config: &PerceptronConfig, device: Device, out: &Output) -> Result<Pe
         line(format!("Parameters: {} {}", tensor_repr(&model.w), tensor_repr(&model.b)));
         line(format!("Squared loss:, {loss:.6}"));
         history.push(EpochRecord { epoch, w: tensor_json(&model.w)?, b: tensor_json(&model.b)?, loss });
-        progress.inc(1);
+        observer.advance();
     }
-    progress.finish_and_clear();
+    observer.finish();
     let training_seconds = started.elapsed().as_secs_f64();
     let mut warnings = Vec::new();
     if let Some(epoch) = dead_from_epoch {
@@ -379,7 +381,7 @@ pub fn run(config: &PerceptronConfig, device: Device, out: &Output) -> Result<Pe
             history.last().map_or(f64::NAN, |r: &EpochRecord| r.loss),
             float_repr(config.lr)
         );
-        out.warn(&warning);
+        observer.warn(&warning);
         warnings.push(warning);
     }
 
@@ -496,4 +498,16 @@ pub fn history_csv(report: &PerceptronReport) -> String {
         csv.push_str(&format!("{},{},{},{}\n", r.epoch, r.loss, w.join(","), flat(&r.b)[0]));
     }
     csv
+}
+
+impl crate::report::Report for PerceptronReport {
+    fn text(&self) -> String {
+        self.text.clone()
+    }
+    fn csv(&self) -> Option<String> {
+        Some(history_csv(self))
+    }
+    fn figure(&self) -> Result<Option<crate::plot::Figure>> {
+        Ok(Some(figure(self)))
+    }
 }

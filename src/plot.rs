@@ -43,7 +43,8 @@ pub struct Target {
 }
 
 impl Target {
-    /// Checks `path` for `flag`: a `.png` or `.svg` name in a directory that exists.
+    /// Checks `path` for `flag`: a `.png` or `.svg` name (whether it can be written is the
+    /// caller's to check; writing is atomic either way).
     pub fn new(flag: &str, path: &Path) -> Result<Self> {
         let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
         let format = match ext.as_deref() {
@@ -56,7 +57,6 @@ impl Target {
                 )))
             }
         };
-        crate::fsutil::ensure_writable(flag, path)?;
         Ok(Target { path: path.to_path_buf(), format })
     }
 

@@ -382,3 +382,26 @@ pub fn float_repr(x: f64) -> String {
         python_exponent(&format!("{mantissa}e{exp}"))
     }
 }
+
+/// A tensor as nested JSON lists with its shape (`[[1.0], [2.0]]` for 2×1), values as f64.
+pub fn tensor_json(tensor: &tch::Tensor) -> anyhow::Result<serde_json::Value> {
+    let flat = tensor
+        .f_detach()
+        .and_then(|t| t.f_to_device(tch::Device::Cpu))
+        .and_then(|t| t.f_to_kind(tch::Kind::Double))
+        .and_then(|t| t.f_reshape([-1]))
+        .and_then(|t| Vec::<f64>::try_from(&t))
+        .map_err(crate::error::torch)?;
+    let shape: Vec<usize> = tensor.size().iter().map(|&d| d as usize).collect();
+    Ok(nest(&flat, &shape))
+}
+
+fn nest(flat: &[f64], shape: &[usize]) -> serde_json::Value {
+    match shape.split_first() {
+        None => flat.first().copied().map_or(serde_json::Value::Null, serde_json::Value::from),
+        Some((&len, rest)) => {
+            let stride: usize = rest.iter().product();
+            (0..len).map(|i| nest(&flat[i * stride..(i + 1) * stride], rest)).collect()
+        }
+    }
+}

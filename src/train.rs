@@ -8,21 +8,19 @@
 //! Given the same seed and device, a run is repeatable to the bit.
 
 use std::f64::consts::PI;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::Serialize;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-use crate::data::{self, DataSource, Dataset, Normalization};
+use crate::data::{Dataset, Normalization};
 use crate::error::{ensure_positive, ensure_usage, guard, torch, usage};
 use crate::metrics::evaluate;
 use crate::mlp::{parameter_count, Network, MAX_PARAMETERS};
-use crate::output::Output;
+use crate::observe::Observer;
 
 /// The optimizer to train with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -307,7 +305,8 @@ pub struct Trained {
 /// Hooks into a run: output (epoch lines, progress, warnings), a stop flag (Ctrl-C), and a
 /// callback after every epoch (the metrics CSV); an error from it stops the run.
 pub struct Hooks<'a> {
-    pub out: Output,
+    /// Hears the epoch lines, the progress of each epoch's batches and the warnings.
+    pub observer: &'a dyn Observer,
     pub stop: &'a AtomicBool,
     pub on_epoch: &'a mut dyn FnMut(&EpochMetrics) -> Result<()>,
 }
@@ -445,6 +444,7 @@ fn stalled(epochs: &[EpochMetrics]) -> bool {
 
 /// Trains a fresh `Network` on `data` with `config`, on `device`.
 pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut Hooks) -> Result<Trained> {
+    crate::device::prepare(device);
     let config = &config.validate()?;
     let sync_every = config.sync_every.unwrap_or_else(|| default_sync_every(device));
     let config = &TrainConfig { sync_every: Some(sync_every), ..config.clone() };
@@ -483,7 +483,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             .collect::<Result<_, _>>()
             .map_err(torch)?;
         let order = Tensor::randperm(n, (Kind::Int64, Device::Cpu)).f_to_device(device).map_err(torch)?;
-        let bar = hooks.out.progress(batches as u64, &format!("epoch {epoch}/{}", config.epochs));
+        hooks.observer.start(&format!("epoch {epoch}/{}", config.epochs), batches as u64);
         let (mut loss_sum, mut seen) = (0.0, 0i64);
         // The losses of batches not yet read back, with their sizes: reading one makes the host
         // wait for the device, so on a GPU they are read `sync_every` at a time.
@@ -506,7 +506,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             guard("zero_grad", || opt.zero_grad())?;
             loss.f_backward().map_err(torch)?;
             guard("the optimizer step", || opt.step())?;
-            bar.inc(1);
+            hooks.observer.advance();
             // Ctrl-C stops once the batch in progress is trained; its loss is read first.
             let interrupted = hooks.stop.load(Ordering::Relaxed);
             if pending.len() >= sync_every || batch + 1 == batches || log_due || interrupted {
@@ -514,12 +514,12 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
                     settle(&mut pending, &mut loss_sum, &mut seen, epoch, batch + 1, &net, &snapshot)?;
                 if let Some(diverged) = settled {
                     stop = diverged;
-                    bar.finish_and_clear();
+                    hooks.observer.finish();
                     break 'epochs;
                 }
             }
             if log_due {
-                hooks.out.note(format!(
+                hooks.observer.note(&format!(
                     "epoch {epoch} [{seen}/{n} ({:.0}%)] train loss {:.6}",
                     100.0 * seen as f64 / n as f64,
                     loss_sum / seen as f64
@@ -530,7 +530,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
                 break;
             }
         }
-        bar.finish_and_clear();
+        hooks.observer.finish();
         let train_seconds = started.elapsed().as_secs_f64();
         let test = evaluate(&net, &x_test, &y_test, data.classes, &normalization)?;
         let metrics = EpochMetrics {
@@ -542,7 +542,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             seconds: started.elapsed().as_secs_f64(),
             samples_per_second: seen as f64 / train_seconds.max(1e-9),
         };
-        hooks.out.line(format!(
+        hooks.observer.line(&format!(
             "epoch {:>3}/{}  lr {:.5}  train loss {:.4}  test loss {:.4}  test accuracy {:.2}%  {:.1} s  {:.0} samples/s",
             metrics.epoch,
             config.epochs,
@@ -579,7 +579,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     };
     let mut warnings = Vec::new();
     if let (Stop::Stalled { .. } | Stop::Dead { .. }, Some(why)) = (&stop, stop.describe(config)) {
-        hooks.out.warn(&why);
+        hooks.observer.warn(&why);
         warnings.push(why);
     }
     // Always guessing the most common test class scores this much; a run no better learned nothing.
@@ -594,7 +594,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             100.0 * majority,
             config.initial_lr()
         );
-        hooks.out.warn(&why);
+        hooks.observer.warn(&why);
         warnings.push(why);
     }
     let report = TrainReport {
@@ -623,37 +623,8 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     Ok(Trained { vs, net, normalization, report })
 }
 
-/// Where `nnopt train` writes besides stdout.
-#[derive(Debug, Clone, Default)]
-pub struct OutputFiles {
-    /// The trained weights (safetensors).
-    pub save: Option<PathBuf>,
-    /// The per-epoch metrics (CSV).
-    pub metrics: Option<PathBuf>,
-    /// Loss and accuracy per epoch, drawn.
-    pub plot: Option<crate::plot::Target>,
-    /// The confusion matrix, drawn.
-    pub confusion: Option<crate::plot::Target>,
-    /// The confusion matrix as CSV.
-    pub confusion_csv: Option<PathBuf>,
-}
-
-impl OutputFiles {
-    /// Refuses paths that cannot be written, before any training is done.
-    pub fn check(&self) -> Result<()> {
-        for (flag, path) in
-            [("--save", &self.save), ("--metrics", &self.metrics), ("--confusion-csv", &self.confusion_csv)]
-        {
-            if let Some(path) = path {
-                crate::fsutil::ensure_writable(flag, path)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The metrics CSV, rewritten atomically after every epoch so an interrupted run keeps its rows.
-fn write_metrics(path: &Path, epochs: &[EpochMetrics]) -> Result<()> {
+/// The per-epoch metrics as CSV (`train --metrics`): one row per finished epoch.
+pub fn metrics_csv(epochs: &[EpochMetrics]) -> String {
     let mut csv = String::from("epoch,lr,train_loss,test_loss,test_accuracy,seconds,samples_per_second\n");
     for m in epochs {
         csv.push_str(&format!(
@@ -661,7 +632,7 @@ fn write_metrics(path: &Path, epochs: &[EpochMetrics]) -> Result<()> {
             m.epoch, m.lr, m.train_loss, m.test_loss, m.test_accuracy, m.seconds, m.samples_per_second
         ));
     }
-    crate::fsutil::write_atomic(path, csv.as_bytes())
+    csv
 }
 
 /// The text `nnopt train` ends with (after its epoch lines).
@@ -677,103 +648,6 @@ pub fn render(r: &TrainReport) -> String {
         r.final_metrics.test_loss,
         crate::metrics::confusion_table(&r.final_metrics.confusion_matrix, d.class_names.as_deref())
     )
-}
-
-/// A flag Ctrl-C raises: the first asks a run to finish its batch, evaluate and save; the
-/// second quits at once (exit 130). One handler per process: `train` and `sweep` both use this.
-pub fn ctrl_c_flag(out: Output) -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let first = std::sync::Mutex::new(None::<std::time::Instant>);
-    let _ = ctrlc::set_handler(move || {
-        let mut first = first.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match *first {
-            // Process managers and `timeout` send SIGINT to a whole group at once: signals
-            // microseconds apart are one Ctrl-C, not "again".
-            Some(at) if at.elapsed() < CTRL_C_DEBOUNCE => {}
-            // At once, as asked: `_exit` runs no atexit handlers or static destructors, which
-            // could otherwise race libtorch's threads (and the main thread's own exit, if the
-            // first Ctrl-C's run is already shutting down) and end in a crash instead of 130.
-            // SAFETY: `_exit` takes an exit status and has no preconditions.
-            Some(_) => unsafe { libc::_exit(crate::error::EXIT_INTERRUPTED) },
-            None => {
-                *first = Some(std::time::Instant::now());
-                flag.store(true, Ordering::SeqCst);
-                out.note("\nnnopt: stopping after this batch (Ctrl-C again to quit now)");
-            }
-        }
-    });
-    stop
-}
-
-/// A second Ctrl-C sooner than this after the first is the same one (debounce).
-pub const CTRL_C_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// `nnopt train`: check the settings and output paths, load the data, train with a line per
-/// epoch, save, report.
-pub fn run_command(
-    config: &TrainConfig,
-    source: &DataSource,
-    files: &OutputFiles,
-    device: Device,
-    out: Output,
-) -> Result<()> {
-    config.validate()?;
-    files.check()?;
-    out.note(format!("loading {source}…"));
-    let data = data::load(source)?;
-
-    let stop = ctrl_c_flag(out);
-
-    out.line(format!(
-        "data: {} — {} training and {} test images of {}×{}, {} classes",
-        data.name,
-        data.train.len(),
-        data.test.len(),
-        data.height,
-        data.width,
-        data.classes
-    ));
-    let mut done: Vec<EpochMetrics> = Vec::new();
-    let mut on_epoch = |m: &EpochMetrics| {
-        done.push(m.clone());
-        match &files.metrics {
-            Some(path) => write_metrics(path, &done),
-            None => Ok(()),
-        }
-    };
-    let mut hooks = Hooks { out, stop: &stop, on_epoch: &mut on_epoch };
-    let trained = train(config, &data, device, &mut hooks)?;
-    if let Some(path) = &files.save {
-        crate::weights::save(path, &trained.net, &trained.normalization, &data)?;
-        out.note(format!("saved the weights to {}", path.display()));
-    }
-    let report = &trained.report;
-    // A run that fails (diverged) draws nothing: no picture of a failure passed off as a result.
-    if !matches!(report.stop, Stop::Diverged { .. }) {
-        if let Some(target) = &files.plot {
-            figure(report).save(target)?;
-        }
-        if let Some(target) = &files.confusion {
-            confusion_figure(report).save(target)?;
-        }
-        if let Some(path) = &files.confusion_csv {
-            let csv = crate::metrics::confusion_csv(
-                &report.final_metrics.confusion_matrix,
-                report.data.class_names.as_deref(),
-            );
-            crate::fsutil::write_atomic(path, csv.as_bytes())?;
-        }
-    }
-    out.result(report, render)?;
-    out.chart("train loss", &report.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>());
-    let why = report.stop.describe(&report.config.config);
-    match (&report.stop, why) {
-        (Stop::Diverged { .. }, Some(why)) => bail!("{why}"),
-        (Stop::Interrupted { .. }, Some(why)) => out.note(format!("nnopt: {why}")),
-        _ => {}
-    }
-    Ok(())
 }
 
 /// `train --plot`: train and test loss per epoch, and test accuracy per epoch.
@@ -837,5 +711,17 @@ pub fn confusion_figure(report: &TrainReport) -> crate::plot::Figure {
             x_label: "predicted class".into(),
             y_label: "true class".into(),
         }],
+    }
+}
+
+impl crate::report::Report for TrainReport {
+    fn text(&self) -> String {
+        render(self)
+    }
+    fn csv(&self) -> Option<String> {
+        Some(metrics_csv(&self.epochs))
+    }
+    fn figure(&self) -> Result<Option<crate::plot::Figure>> {
+        Ok(Some(figure(self)))
     }
 }

@@ -101,6 +101,7 @@ pub fn save(path: &Path, net: &Network, normalization: &Normalization, data: &Da
 
 /// Loads a weights file, checking every tensor's presence, type and shape.
 pub fn load(path: &Path, device: Device) -> Result<Loaded> {
+    crate::device::prepare(device);
     let p = path.display();
     let bytes = std::fs::read(path).with_context(|| format!("{p}: cannot read the weights file"))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)

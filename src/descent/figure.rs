@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn converged_runs_end_in_dots_each_its_own_colour() {
-        let quiet = crate::output::Output { json: true, quiet: true };
+        let quiet = crate::observe::Quiet;
         let all = DescentConfig { optimizers: Some(Optimizer::ALL.to_vec()), ..DescentConfig::default() };
         let report = run(&all, tch::Device::Cpu, &quiet).unwrap();
         let figure = figure(&report).unwrap();

@@ -33,7 +33,7 @@ pub use surface::{Domain, Minimum, Surface, SurfaceInfo};
 pub use verdict::{Final, Motion, Status};
 
 use crate::error::{ensure_positive, ensure_usage};
-use crate::output::Output;
+use crate::observe::Observer;
 
 /// Steps a run may take at most: the trajectory is kept, so this bounds memory.
 pub const MAX_STEPS: usize = 100_000;
@@ -222,14 +222,15 @@ pub struct DescentReport {
 }
 
 /// Runs every optimizer of `config` from every start.
-pub fn run(config: &DescentConfig, device: Device, out: &Output) -> Result<DescentReport> {
+pub fn run(config: &DescentConfig, device: Device, observer: &dyn Observer) -> Result<DescentReport> {
+    crate::device::prepare(device);
     config.validate()?;
     let surface = config.surface;
     let info = surface.info()?;
     let steps = config.steps.unwrap_or(surface.defaults().2);
     let starts = config.starting_points();
     let settings = config.settings()?;
-    let bar = out.progress((starts.len() * settings.len()) as u64, "runs");
+    observer.start("runs", (starts.len() * settings.len()) as u64);
     let mut runs = Vec::new();
     for (k, start) in starts.iter().enumerate() {
         for s in &settings {
@@ -244,10 +245,10 @@ pub fn run(config: &DescentConfig, device: Device, out: &Output) -> Result<Desce
                 seed: config.seed.wrapping_add(k as u64),
             };
             runs.push(run_one(surface, &info.minima, spec, start)?);
-            bar.inc(1);
+            observer.advance();
         }
     }
-    bar.finish_and_clear();
+    observer.finish();
     let summary = summarize(&runs);
     Ok(DescentReport { surface: info, runs, summary })
 }

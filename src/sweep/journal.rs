@@ -62,29 +62,6 @@ impl SweepFiles {
         self.csv.as_deref().or(self.resume.as_deref())
     }
 
-    /// Refuses unwritable paths and a CSV that would be overwritten, before any training.
-    pub fn check(&self) -> Result<()> {
-        if let Some(path) = &self.save_best {
-            crate::fsutil::ensure_writable("--save-best", path)?;
-        }
-        if let Some(path) = &self.csv {
-            crate::fsutil::ensure_writable("--csv", path)?;
-            let same = self.resume.as_ref().is_some_and(|r| r == path);
-            if path.exists() && !same {
-                return Err(usage(format!(
-                    "--csv {}: the file exists; continue it with --resume {0}, or choose another name",
-                    path.display()
-                )));
-            }
-        }
-        if let Some(path) = &self.resume {
-            if !path.is_file() {
-                return Err(usage(format!("--resume {}: no such file", path.display())));
-            }
-        }
-        Ok(())
-    }
-
     /// Reads `--resume`'s results, and where `--csv` names another file, starts it as a copy of
     /// the resumed one (written atomically before any training).
     pub fn open(&self, space: &Space, identity: &str) -> Result<Done> {

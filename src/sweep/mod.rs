@@ -40,7 +40,7 @@ pub use trial::{Status, Trial};
 
 use crate::data::Dataset;
 use crate::error::ensure_usage;
-use crate::output::Output;
+use crate::observe::Observer;
 use crate::train::TrainConfig;
 
 /// Trials a sweep may ask for.
@@ -161,11 +161,11 @@ pub fn run(
     data: Dataset,
     device: Device,
     files: &SweepFiles,
-    out: Output,
+    observer: &dyn Observer,
     stop: &AtomicBool,
 ) -> Result<SweepReport> {
     config.validate()?;
-    files.check()?;
+    crate::device::prepare(device);
     let started = Instant::now();
     let base = config.base();
     let (split, test) = validation_split(data, config.validation, config.seed)?;
@@ -173,13 +173,13 @@ pub fn run(
     let resumed = files.open(&config.space, &identity)?;
     let mut plan = sampler::plan(config, &base);
     let cost = sampler::probe_cost(config, &base, &split, device, stop)?;
-    let estimate = plan.announce(&split, &resumed, cost, out);
+    let estimate = plan.announce(&split, &resumed, cost, observer);
     let mut runner = runner::Runner {
         config,
         base: base.clone(),
         data: &split,
         device,
-        out,
+        observer,
         stop,
         csv: files.csv_path().map(std::path::Path::to_path_buf),
         identity,
@@ -188,10 +188,10 @@ pub fn run(
         finished: Vec::new(),
         best: None,
         stopped: None,
-        bar: out.progress(plan.runs as u64, "trials"),
     };
+    observer.start("trials", plan.runs as u64);
     let rungs = plan.execute(&mut runner)?;
-    runner.bar.finish_and_clear();
+    observer.finish();
     report::finish(report::Finish {
         config,
         test: &test,
@@ -202,6 +202,6 @@ pub fn run(
         plan,
         estimate,
         started,
-        out,
+        observer,
     })
 }

@@ -18,7 +18,7 @@ use super::{Strategy, SweepConfig, TpeForm};
 use crate::data::{Dataset, Split};
 use crate::error::torch;
 use crate::metrics::evaluate;
-use crate::output::Output;
+use crate::observe::Observer;
 
 /// The best trial, tested once.
 #[derive(Debug, Clone, Serialize)]
@@ -70,7 +70,7 @@ pub struct Finish<'a> {
     pub plan: Plan,
     pub estimate: f64,
     pub started: Instant,
-    pub out: Output,
+    pub observer: &'a dyn Observer,
 }
 
 /// One entry per halving configuration: its last rung's result, `pruned` where it was not
@@ -138,7 +138,7 @@ fn analyse(config: &SweepConfig, plan: &Plan, trials: &[Trial], rungs: &[Rung], 
 
 /// Tests the winner once, saves it, analyses the trials, and writes the report.
 pub fn finish(f: Finish) -> Result<SweepReport> {
-    let Finish { config, test, split, files, mut runner, rungs, plan, estimate, started, out } = f;
+    let Finish { config, test, split, files, mut runner, rungs, plan, estimate, started, observer } = f;
     let mut finished = std::mem::take(&mut runner.finished);
     if config.strategy == Strategy::Halving {
         finished = collapse_rungs(finished, &rungs);
@@ -167,7 +167,7 @@ pub fn finish(f: Finish) -> Result<SweepReport> {
                     test_evaluations += 1;
                     if let Some(path) = &files.save_best {
                         crate::weights::save(path, &trained.net, &trained.normalization, split)?;
-                        out.note(format!("saved the best trial's weights to {}", path.display()));
+                        observer.note(&format!("saved the best trial's weights to {}", path.display()));
                     }
                     Some(result.accuracy)
                 }
@@ -323,4 +323,14 @@ pub fn figure(report: &SweepReport) -> crate::plot::Figure {
         });
     }
     Figure::stacked(900, 340, panels)
+}
+
+impl crate::report::Report for SweepReport {
+    fn text(&self) -> String {
+        render(self)
+    }
+    /// A sweep where no trial succeeded draws no picture: an empty chart passed off as a result.
+    fn figure(&self) -> Result<Option<crate::plot::Figure>> {
+        Ok(self.best.is_some().then(|| figure(self)))
+    }
 }

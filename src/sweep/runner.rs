@@ -16,7 +16,7 @@ use super::trial::{chance_bound, Status, Trial};
 use super::SweepConfig;
 use crate::data::{Dataset, Split};
 use crate::error::torch;
-use crate::output::Output;
+use crate::observe::{Observer, Quiet};
 use crate::train::{self, EpochMetrics, Hooks, Stop, TrainConfig, Trained};
 
 /// Runs trials and keeps what a sweep needs from them.
@@ -25,7 +25,7 @@ pub struct Runner<'a> {
     pub base: TrainConfig,
     pub data: &'a Dataset,
     pub device: Device,
-    pub out: Output,
+    pub observer: &'a dyn Observer,
     pub stop: &'a AtomicBool,
     pub csv: Option<PathBuf>,
     /// The journal's first line.
@@ -36,7 +36,6 @@ pub struct Runner<'a> {
     /// The best trial trained in this process, with its network.
     pub best: Option<(Trial, Trained)>,
     pub stopped: Option<String>,
-    pub bar: indicatif::ProgressBar,
 }
 
 /// `train::train` with no output, stopped by `stop`, counting finished epochs.
@@ -51,7 +50,7 @@ fn train_quietly(
         *epochs_done += 1;
         Ok(())
     };
-    let mut hooks = Hooks { out: Output { json: true, quiet: true }, stop, on_epoch: &mut on_epoch };
+    let mut hooks = Hooks { observer: &Quiet, stop, on_epoch: &mut on_epoch };
     train::train(config, data, device, &mut hooks)
 }
 
@@ -100,7 +99,7 @@ impl Runner<'_> {
                 "trial {trial} repeats trial {}'s configuration: its result, not trained again",
                 earlier.trial
             );
-            self.bar.suspend(|| self.out.note(note));
+            self.observer.note(&note);
             self.finish(repeat.clone(), None)?;
             return Ok(repeat);
         }
@@ -124,7 +123,7 @@ impl Runner<'_> {
             // A trial that cannot train (out of memory, a value the optimizer cannot hold) is a
             // failed trial, as optuna records one: said, scored, and the sweep goes on.
             Err(e) => {
-                self.bar.suspend(|| self.out.warn(format!("trial {trial} failed: {e:#}")));
+                self.observer.warn(&format!("trial {trial} failed: {e:#}"));
                 let failed = result(Status::Failed, None, epochs_done, started.elapsed().as_secs_f64());
                 self.finish(failed.clone(), None)?;
                 return Ok(failed);
@@ -162,7 +161,7 @@ impl Runner<'_> {
                 journal::append(path, &self.config.space, &self.identity, &trial)?;
             }
         }
-        self.bar.inc(1);
+        self.observer.advance();
         let accuracy = trial.validation_accuracy.map_or("—".to_string(), |a| format!("{:.2}%", 100.0 * a));
         let from = if trial.resumed { " (from --resume)" } else { "" };
         let line = format!(
@@ -173,7 +172,7 @@ impl Runner<'_> {
             trial.seconds,
             trial.status.name()
         );
-        self.bar.suspend(|| self.out.line(line));
+        self.observer.line(&line);
         if trial.status == Status::Interrupted {
             self.stopped = Some("interrupted (Ctrl-C)".into());
         }

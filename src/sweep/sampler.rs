@@ -19,7 +19,7 @@ use super::tpe::Tpe;
 use super::trial::Trial;
 use super::{Strategy, SweepConfig};
 use crate::data::Dataset;
-use crate::output::Output;
+use crate::observe::Observer;
 use crate::train::TrainConfig;
 
 /// A source of configurations that may learn from finished trials.
@@ -248,7 +248,7 @@ pub fn probe_cost(
 
 impl Plan {
     /// Prints the budget and the time estimate on stderr; returns the estimate in seconds.
-    pub fn announce(&mut self, data: &Dataset, resumed: &Done, cost: Cost, out: Output) -> f64 {
+    pub fn announce(&mut self, data: &Dataset, resumed: &Done, cost: Cost, observer: &dyn Observer) -> f64 {
         let held: usize = match self.strategy {
             Strategy::Grid | Strategy::Random => {
                 let mut distinct: Vec<&Config> = Vec::new();
@@ -275,7 +275,7 @@ impl Plan {
         } else {
             format!(" ({} result(s) in --resume's file are taken as they are)", resumed.len())
         };
-        out.note(format!(
+        observer.note(&format!(
             "sweep: {}\nsweep: {up_to}{to_train} training run(s){resumed_note}, {epochs} epochs of {} training images; \
              about {} (timed on 4 configurations of the space); {} validation images score them",
             self.description,

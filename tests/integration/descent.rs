@@ -267,7 +267,7 @@ fn every_surface_runs_with_json_and_csv() {
 
 #[test]
 fn the_library_default_is_the_cli_default() {
-    let quiet = nnopt::output::Output { json: true, quiet: true };
+    let quiet = nnopt::observe::Quiet;
     let report = nnopt::descent::run(&DescentConfig::default(), tch::Device::Cpu, &quiet).unwrap();
     let cli = nnopt_json(&["--device", "cpu", "--json", "descent"]);
     assert_eq!(serde_json::to_value(&report).unwrap(), cli, "the library and the CLI disagree");

@@ -115,7 +115,7 @@ fn a_diverging_run_stops_with_advice() {
 #[test]
 fn library_run_matches_the_cli() {
     let _rng = torch_rng();
-    let quiet = nnopt::output::Output { json: true, quiet: true };
+    let quiet = nnopt::observe::Quiet;
     let report = run(&PerceptronConfig::default(), Device::Cpu, &quiet).unwrap();
     let mut ours = serde_json::to_value(&report).unwrap();
     let mut cli = nnopt_json(&["perceptron", "--json", "--device", "cpu"]);

@@ -304,11 +304,11 @@ fn trials_are_scored_on_the_validation_split_never_the_test_set() {
     let mut space = Space::default();
     space.add("lr", "0.05,0.1").unwrap();
     let config = SweepConfig { strategy: Strategy::Grid, space, epochs: 2, ..Default::default() };
-    let quiet = nnopt::output::Output { json: true, quiet: true };
+    let quiet = nnopt::observe::Quiet;
     let never = AtomicBool::new(false);
     let report = {
         let _rng = torch_rng();
-        nnopt::sweep::run(&config, data, tch::Device::Cpu, &Default::default(), quiet, &never).unwrap()
+        nnopt::sweep::run(&config, data, tch::Device::Cpu, &Default::default(), &quiet, &never).unwrap()
     };
     let best = report.best.as_ref().unwrap();
     assert!(

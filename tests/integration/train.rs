@@ -3,7 +3,7 @@
 use std::sync::atomic::AtomicBool;
 
 use nnopt::data::{image, load, DataSource};
-use nnopt::output::Output;
+use nnopt::observe::Quiet;
 use nnopt::train::{train, Hooks, TrainConfig};
 use nnopt::weights;
 use tch::nn::Module;
@@ -19,7 +19,7 @@ fn quiet_hooks<'a>(
     stop: &'a AtomicBool,
     on_epoch: &'a mut dyn FnMut(&nnopt::train::EpochMetrics) -> anyhow::Result<()>,
 ) -> Hooks<'a> {
-    Hooks { out: Output { json: true, quiet: true }, stop, on_epoch }
+    Hooks { observer: &Quiet, stop, on_epoch }
 }
 
 #[test]

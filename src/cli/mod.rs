@@ -1,23 +1,33 @@
-//! The command line: clap types only, mapped onto the library's plain config structs.
+//! The command line, the binary's side of nnopt: clap types mapped onto the library's plain
+//! config structs, and everything only a program does — printing ([`output`]), checking output
+//! paths before work starts ([`paths`]), the panic hook and Ctrl-C ([`process`]). `--json`,
+//! `--csv` and `--plot` are handled once for every command ([`emit`]), through the library's
+//! [`Report`] shape.
 
-use std::path::PathBuf;
+pub mod output;
+pub mod paths;
+pub mod process;
+pub mod train;
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::autograd::AutogradConfig;
-use crate::classify::{self, PredictInput};
-use crate::data::DataSource;
-use crate::descent::{self, DescentConfig, Optimizer, Surface};
-use crate::device::DeviceSpec;
-use crate::error::usage;
-use crate::mlp::MlpConfig;
-use crate::output::Output;
-use crate::perceptron::PerceptronConfig;
-use crate::plot::Target;
-use crate::sweep::{self, Space, Strategy, SweepConfig, SweepFiles, TpeForm};
-use crate::train::{self, OptimizerKind, TrainConfig};
-use crate::{autograd, info, mlp, perceptron};
+use nnopt::autograd::AutogradConfig;
+use nnopt::classify::{self, PredictInput};
+use nnopt::data::DataSource;
+use nnopt::descent::{self, DescentConfig, Optimizer, Surface};
+use nnopt::device::DeviceSpec;
+use nnopt::error::usage;
+use nnopt::mlp::MlpConfig;
+use nnopt::observe::Observer;
+use nnopt::perceptron::PerceptronConfig;
+use nnopt::report::Report;
+use nnopt::sweep::{self, Space, Strategy, SweepConfig, SweepFiles, TpeForm};
+use nnopt::train::{OptimizerKind, TrainConfig};
+use nnopt::{autograd, info, mlp, perceptron};
+use output::Output;
 
 /// nnopt — the notebook "Introduction to neural networks optimization" on libtorch, in Rust.
 ///
@@ -134,19 +144,19 @@ impl GraphArgs {
     /// Whether the report needs the graph, after refusing an unwritable DOT path up front.
     fn wanted(&self) -> Result<bool> {
         if let Some(path) = &self.graph_dot {
-            crate::fsutil::ensure_writable("--graph-dot", path)?;
+            paths::ensure_writable("--graph-dot", path)?;
         }
-        Target::optional("--graph-image", self.graph_image.as_deref())?;
+        paths::picture("--graph-image", self.graph_image.as_deref())?;
         Ok(self.graph || self.graph_dot.is_some() || self.graph_image.is_some())
     }
 
     /// Writes the DOT file and the picture, where asked.
-    fn write(&self, graph: Option<&crate::graph::Graph>, title: &str) -> Result<()> {
+    fn write(&self, graph: Option<&nnopt::graph::Graph>, title: &str) -> Result<()> {
         let Some(graph) = graph else { return Ok(()) };
         if let Some(path) = &self.graph_dot {
-            crate::graph::write_dot(path, graph)?;
+            nnopt::graph::write_dot(path, graph)?;
         }
-        if let Some(target) = Target::optional("--graph-image", self.graph_image.as_deref())? {
+        if let Some(target) = paths::picture("--graph-image", self.graph_image.as_deref())? {
             graph.figure(title).save(&target)?;
         }
         Ok(())
@@ -255,9 +265,9 @@ fn descent_rules() -> String {
     format!("Update rules (g = ∇f(x), t = step):\n{}", rules.join("\n"))
 }
 
-fn run_descent(args: DescentArgs, global: &Global, out: Output) -> Result<()> {
+fn run_descent(args: DescentArgs, global: &Global, out: &Output) -> Result<()> {
     if args.list {
-        return out.result(&descent::list()?, descent::render_list);
+        return out.report(&descent::list()?);
     }
     let start = args
         .start
@@ -286,18 +296,9 @@ fn run_descent(args: DescentArgs, global: &Global, out: Output) -> Result<()> {
         tol: args.tol,
     };
     config.validate()?;
-    if let Some(path) = &args.csv {
-        crate::fsutil::ensure_writable("--csv", path)?;
-    }
-    let plot = Target::optional("--plot", args.plot.as_deref())?;
-    let report = descent::run(&config, global.device.resolve()?, &out)?;
-    if let Some(path) = &args.csv {
-        descent::write_csv(path, &report)?;
-    }
-    if let Some(target) = &plot {
-        descent::figure::figure(&report)?.save(target)?;
-    }
-    out.result(&report, descent::report::render)?;
+    let files = Files::new(args.csv.as_deref(), args.plot.as_deref())?;
+    let report = descent::run(&config, global.device.resolve()?, out)?;
+    emit(&report, out, &files)?;
     for run in &report.runs {
         out.chart(&format!("{:<8} f", descent::report::run_label(run, &report.runs)), &run.losses);
     }
@@ -390,7 +391,7 @@ pub struct SweepArgs {
         SweepConfig::default().epochs
     ))]
     pub epochs: Option<usize>,
-    #[arg(long, default_value = crate::data::DEFAULT_SPEC, help = DATA_HELP)]
+    #[arg(long, default_value = nnopt::data::DEFAULT_SPEC, help = DATA_HELP)]
     pub data: String,
     /// Seed of the strategy, the validation split and every trial's initial weights.
     #[arg(long, default_value_t = SweepConfig::default().seed)]
@@ -415,7 +416,7 @@ pub struct SweepArgs {
     pub plot: Option<PathBuf>,
 }
 
-fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
+fn run_sweep(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
     let mut space = Space::default();
     let given = [
         ("lr", &args.lr),
@@ -460,26 +461,26 @@ fn run_sweep(args: SweepArgs, global: &Global, out: Output) -> Result<()> {
     config.validate()?;
     let save_best = args.save_best.is_some();
     let files = SweepFiles { csv: args.csv, resume: args.resume, save_best: args.save_best };
-    files.check()?;
-    let plot = Target::optional("--plot", args.plot.as_deref())?;
+    check_sweep_files(&files)?;
+    let plot = paths::picture("--plot", args.plot.as_deref())?;
     let source = DataSource::parse(&args.data)?;
     let device = global.device.resolve()?;
-    out.note(format!("loading {source}…"));
-    let data = crate::data::load(&source)?;
-    let stop = train::ctrl_c_flag(out);
+    out.note(&format!("loading {source}…"));
+    let data = nnopt::data::load(&source)?;
+    let stop = process::ctrl_c_flag(out.quiet);
     let report = sweep::run(&config, data, device, &files, out, &stop)?;
     // A sweep where no trial succeeded draws no picture (an empty chart passed off as a
     // result); the table still prints and says why every trial failed. With --save-best it
     // fails outright: what was asked for cannot be written.
     let failed = report.best.is_none();
-    match plot.as_ref() {
-        Some(target) if !failed => sweep::report::figure(&report).save(target)?,
-        Some(target) => {
-            out.warn(format!("no trial succeeded, so --plot {} was not drawn", target.path.display()))
+    match (plot.as_ref(), report.figure()?) {
+        (Some(target), Some(figure)) => figure.save(target)?,
+        (Some(target), None) => {
+            out.warn(&format!("no trial succeeded, so --plot {} was not drawn", target.path.display()))
         }
-        None => {}
+        _ => {}
     }
-    out.result(&report, sweep::report::render)?;
+    out.report(&report)?;
     if failed && save_best {
         anyhow::bail!(
             "no trial succeeded, so --save-best has no weights to write; lower --lr or widen the search"
@@ -497,7 +498,7 @@ t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz; MNIST, Fashion-MNIST
 #[derive(Debug, Args)]
 #[command(allow_negative_numbers = true)]
 pub struct TrainArgs {
-    #[arg(long, default_value = crate::data::DEFAULT_SPEC, help = DATA_HELP)]
+    #[arg(long, default_value = nnopt::data::DEFAULT_SPEC, help = DATA_HELP)]
     pub data: String,
     /// Passes over the training set.
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
@@ -513,7 +514,7 @@ pub struct TrainArgs {
     pub lr: Option<f64>,
     #[arg(long, help = format!(
         "SGD momentum, Nesterov when > 0 [default: {}]; not with --optimizer adam",
-        train::DEFAULT_MOMENTUM
+        nnopt::train::DEFAULT_MOMENTUM
     ))]
     pub momentum: Option<f64>,
     /// L2 weight decay.
@@ -631,7 +632,7 @@ pub struct PredictArgs {
     pub csv: Option<PathBuf>,
 }
 
-fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
+fn run_train(args: TrainArgs, global: &Global, out: &Output) -> Result<()> {
     let config = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -646,15 +647,15 @@ fn run_train(args: TrainArgs, global: &Global, out: Output) -> Result<()> {
         limit: args.limit,
         sync_every: args.sync_every,
     };
-    let files = train::OutputFiles {
+    let files = train::Files {
         save: args.save,
         metrics: args.metrics,
-        plot: Target::optional("--plot", args.plot.as_deref())?,
-        confusion: Target::optional("--confusion", args.confusion.as_deref())?,
+        plot: paths::picture("--plot", args.plot.as_deref())?,
+        confusion: paths::picture("--confusion", args.confusion.as_deref())?,
         confusion_csv: args.confusion_csv,
     };
     let source = DataSource::parse(&args.data)?;
-    train::run_command(&config, &source, &files, global.device.resolve()?, out)
+    train::run(&config, &source, &files, global.device.resolve()?, out)
 }
 
 /// `--data` when given.
@@ -662,12 +663,59 @@ fn data_flag(data: Option<String>) -> Result<Option<DataSource>> {
     data.as_deref().map(DataSource::parse).transpose()
 }
 
+/// The files a command's result goes to besides stdout (`--csv`, `--plot`), checked before
+/// any work starts.
+struct Files {
+    csv: Option<PathBuf>,
+    plot: Option<nnopt::plot::Target>,
+}
+
+impl Files {
+    fn new(csv: Option<&Path>, plot: Option<&Path>) -> Result<Self> {
+        paths::writable(&[("--csv", csv)])?;
+        Ok(Files { csv: csv.map(Path::to_path_buf), plot: paths::picture("--plot", plot)? })
+    }
+}
+
+/// Writes `--plot` and `--csv` where asked and prints the report (text, or `--json`): the one
+/// way every command ends.
+fn emit<R: Report>(report: &R, out: &Output, files: &Files) -> Result<()> {
+    if let (Some(target), Some(figure)) = (&files.plot, report.figure()?) {
+        figure.save(target)?;
+    }
+    if let (Some(path), Some(csv)) = (&files.csv, report.csv()) {
+        nnopt::fsutil::write_atomic(path, csv.as_bytes())?;
+    }
+    out.report(report)
+}
+
+/// `sweep`'s output paths: writable, and a `--csv` that would overwrite another sweep's record
+/// refused (continue it with `--resume`).
+fn check_sweep_files(files: &SweepFiles) -> Result<()> {
+    paths::writable(&[("--save-best", files.save_best.as_deref()), ("--csv", files.csv.as_deref())])?;
+    if let Some(path) = &files.csv {
+        let same = files.resume.as_ref().is_some_and(|r| r == path);
+        if path.exists() && !same {
+            return Err(usage(format!(
+                "--csv {}: the file exists; continue it with --resume {0}, or choose another name",
+                path.display()
+            )));
+        }
+    }
+    if let Some(path) = &files.resume {
+        if !path.is_file() {
+            return Err(usage(format!("--resume {}: no such file", path.display())));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
-    let out = Output { json: cli.global.json, quiet: cli.global.quiet };
-    crate::device::set_threads(cli.global.threads)?;
+    let out = &Output::new(cli.global.json, cli.global.quiet);
+    nnopt::device::set_threads(cli.global.threads)?;
     match cli.command {
-        Command::Info => out.result(&info::collect(), info::render),
+        Command::Info => out.report(&info::collect()),
         Command::Completions { shell } => {
             // A script, not a result: there is no JSON form of it.
             if out.json {
@@ -676,14 +724,13 @@ pub fn run(cli: Cli) -> Result<()> {
             // Generated into memory first: clap_complete panics on a failed write (a closed pipe).
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "nnopt", &mut script);
-            out.raw(&script)?;
-            Ok(())
+            out.raw(&script)
         }
         Command::Autograd(args) => {
             let config = AutogradConfig { x: args.x, w: args.w, b: args.b, graph: args.graph.wanted()? };
             let report = autograd::run(&config, cli.global.device.resolve()?)?;
             args.graph.write(report.backward_graph.as_ref(), "the backward graph of a = relu(w·x + b)")?;
-            out.result(&report, autograd::render)
+            out.report(&report)
         }
         Command::Perceptron(args) => {
             let config = PerceptronConfig {
@@ -693,37 +740,19 @@ pub fn run(cli: Cli) -> Result<()> {
                 samples: args.samples,
                 graph: args.graph,
             };
-            let plot = Target::optional("--plot", args.plot.as_deref())?;
-            if let Some(path) = &args.csv {
-                crate::fsutil::ensure_writable("--csv", path)?;
-            }
-            let report = perceptron::run(&config, cli.global.device.resolve()?, &out)?;
-            if let Some(target) = &plot {
-                perceptron::figure(&report).save(target)?;
-            }
-            if let Some(path) = &args.csv {
-                crate::fsutil::write_atomic(path, perceptron::history_csv(&report).as_bytes())?;
-            }
-            out.result(&report, |r| r.text.clone())?;
+            let files = Files::new(args.csv.as_deref(), args.plot.as_deref())?;
+            let report = perceptron::run(&config, cli.global.device.resolve()?, out)?;
+            emit(&report, out, &files)?;
             out.chart("loss", &report.history.iter().map(|h| h.loss).collect::<Vec<_>>());
             Ok(())
         }
         Command::Mlp(args) => {
             let config =
                 MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden, graph: args.graph.wanted()? };
-            let plot = Target::optional("--plot", args.plot.as_deref())?;
-            if let Some(path) = &args.csv {
-                crate::fsutil::ensure_writable("--csv", path)?;
-            }
+            let files = Files::new(args.csv.as_deref(), args.plot.as_deref())?;
             let report = mlp::run(&config, cli.global.device.resolve()?)?;
-            if let Some(path) = &args.csv {
-                crate::fsutil::write_atomic(path, mlp::fc1_csv(&report).as_bytes())?;
-            }
             args.graph.write(report.backward_graph.as_ref(), "the backward graph of the MLP's MSE loss")?;
-            if let Some(target) = &plot {
-                mlp::figure(&report).save(target)?;
-            }
-            out.result(&report, |r| r.text.clone())
+            emit(&report, out, &files)
         }
         Command::Descent(args) => run_descent(args, &cli.global, out),
         Command::Train(args) => run_train(args, &cli.global, out),
@@ -731,8 +760,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => {
             let data = data_flag(args.data)?;
             let device = cli.global.device.resolve()?;
-            let report = classify::evaluate(&args.weights, data.as_ref(), device, args.other_data, &out)?;
-            out.result(&report, classify::render_evaluation)
+            let report = classify::evaluate(&args.weights, data.as_ref(), device, args.other_data, out)?;
+            out.report(&report)
         }
         Command::Predict(args) => {
             let input = match (args.image, args.index) {
@@ -741,19 +770,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 (None, None) => return Err(usage("predict needs --index N or --image FILE")),
             };
             let device = cli.global.device.resolve()?;
-            let plot = Target::optional("--plot", args.plot.as_deref())?;
-            if let Some(path) = &args.csv {
-                crate::fsutil::ensure_writable("--csv", path)?;
-            }
+            let files = Files::new(args.csv.as_deref(), args.plot.as_deref())?;
             let options = classify::PredictOptions { other_data: args.other_data, no_invert: args.no_invert };
-            let report = classify::predict(&args.weights, &input, device, options, &out)?;
-            if let Some(target) = &plot {
-                classify::prediction_figure(&report).save(target)?;
-            }
-            if let Some(path) = &args.csv {
-                crate::fsutil::write_atomic(path, classify::prediction_csv(&report).as_bytes())?;
-            }
-            out.result(&report, classify::render_prediction)
+            let report = classify::predict(&args.weights, &input, device, options, out)?;
+            emit(&report, out, &files)
         }
     }
 }
