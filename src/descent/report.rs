@@ -129,10 +129,7 @@ pub fn outcome(run: &Run, domain: &Domain) -> String {
                     format!("oscillating {} (its swing {swing})", between(o))
                 }
                 (Some(Motion::Descending), Some(o)) => {
-                    format!(
-                        "still descending while zigzagging {} (more --steps would go further)",
-                        between(o)
-                    )
+                    format!("still descending while swinging {} (more --steps would go further)", between(o))
                 }
                 (Some(Motion::Descending), None) => "still descending (more --steps would go further)".into(),
                 (Some(Motion::Climbing), _) => "climbing (the loss rose over its last steps)".into(),

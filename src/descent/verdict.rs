@@ -153,8 +153,8 @@ fn spread(ys: &[f64]) -> f64 {
 }
 
 /// What a run that ran out of steps was doing, from its last points and losses. `floor` is the
-/// value of the minimum whose basin it is in, where known: "crawling" is judged against what is
-/// left to fall, not against the loss's size.
+/// value of the minimum whose basin it is in, where known: "crawling" (and a zigzag that still
+/// descends) is judged against what is left to fall, not against the loss's size.
 pub fn motion(trajectory: &[Vec<f64>], losses: &[f64], floor: Option<f64>) -> (Motion, Option<Oscillation>) {
     let (n, w) = (trajectory.len(), window(trajectory.len()));
     if w < 2 || losses.len() != n {
@@ -168,35 +168,67 @@ pub fn motion(trajectory: &[Vec<f64>], losses: &[f64], floor: Option<f64>) -> (M
     // A clear trend: the fitted line moves more than twice what it leaves unexplained.
     let (change, noise) = trend(ls);
     let (falling, rising) = (-change > 2.0 * noise, change > 2.0 * noise);
-    let half = ls.len() / 2;
-    if swinging {
-        let swing = amplitude(norm(&moves[0]), norm(&moves[moves.len() - 1]));
-        let oscillation =
-            Oscillation { between: [points[w - 1].clone(), points[w].clone()], amplitude: swing };
-        // Zigzagging across a valley while its loss still clearly falls is descending.
-        let motion = if falling { Motion::Descending } else { Motion::Oscillating };
-        return (motion, Some(oscillation));
+    let left = match floor {
+        Some(f) => ls[0] - f,
+        None => ls[0].abs().max(ls[w].abs()),
     }
-    if !falling && !rising && spread(ls) > 0.0 {
-        // Up and down with no trend: a cycle longer than two steps, or a ring.
-        let lowest = (0..ls.len()).min_by(|&i, &j| ls[i].total_cmp(&ls[j])).unwrap_or(0);
-        let highest = (0..ls.len()).max_by(|&i, &j| ls[i].total_cmp(&ls[j])).unwrap_or(0);
-        let swing = amplitude(spread(&ls[..=half]), spread(&ls[half..]));
-        let between = [points[lowest].clone(), points[highest].clone()];
-        return (Motion::Oscillating, Some(Oscillation { between, amplitude: swing }));
+    .max(f64::MIN_POSITIVE);
+    // Falling by at least 1 % of what is left over the window: getting somewhere.
+    let progressing = falling && ls[0] - ls[w] >= 0.01 * left;
+    if swinging || (!falling && !rising && spread(ls) > 0.0) {
+        let oscillation = swing(trajectory);
+        // Zigzagging across a valley while its loss still clearly falls is descending.
+        let motion = if progressing { Motion::Descending } else { Motion::Oscillating };
+        return (motion, oscillation);
     }
     if rising {
         return (Motion::Climbing, None);
     }
-    let left = match floor {
-        Some(f) => ls[0] - f,
-        None => ls[0].abs().max(ls[w].abs()),
-    };
-    if ls[0] - ls[w] >= 0.01 * left.max(f64::MIN_POSITIVE) {
-        (Motion::Descending, None)
+    if progressing {
+        // Still falling; where it also swings within the window (a damped ring), say between what.
+        let turns = moves.windows(2).filter(|m| dot(&m[0], &m[1]) < 0.0).count();
+        (Motion::Descending, if turns >= 2 { swing(trajectory) } else { None })
     } else {
         (Motion::Crawling, None)
     }
+}
+
+/// The last steps in which a swing's turning points are looked for: long enough for slow
+/// cycles (momentum's take tens of steps).
+const SWING_WINDOW: usize = 400;
+
+/// A swing's last two turning points (where the path reversed) and whether it grows: the widest
+/// swing (turning point to turning point) of the earlier half of the window against the later
+/// half's (each half holding whole cycles, whatever their length); with fewer than five turns,
+/// the size of the last step against the first of the window.
+fn swing(trajectory: &[Vec<f64>]) -> Option<Oscillation> {
+    let n = trajectory.len();
+    let start = n.saturating_sub(SWING_WINDOW + 1);
+    let points = &trajectory[start..];
+    let moves: Vec<Vec<f64>> =
+        points.windows(2).map(|p| p[1].iter().zip(&p[0]).map(|(b, a)| b - a).collect()).collect();
+    // Point k + 1 is a turning point when the move into it and the move out of it disagree.
+    let turns: Vec<usize> = (0..moves.len().saturating_sub(1))
+        .filter(|&k| dot(&moves[k], &moves[k + 1]) < 0.0)
+        .map(|k| start + k + 1)
+        .collect();
+    let [.., b, c] = turns.as_slice() else { return None };
+    let between = [trajectory[*b].clone(), trajectory[*c].clone()];
+    // A swing's width: from one turning point to the next.
+    let widths: Vec<f64> = turns
+        .windows(2)
+        .map(|t| {
+            norm(&trajectory[t[1]].iter().zip(&trajectory[t[0]]).map(|(x, y)| x - y).collect::<Vec<_>>())
+        })
+        .collect();
+    let widest = |ws: &[f64]| ws.iter().copied().fold(0.0, f64::max);
+    let amplitude = if widths.len() >= 4 {
+        let half = widths.len() / 2;
+        amplitude(widest(&widths[..half]), widest(&widths[half..]))
+    } else {
+        amplitude(norm(moves.first()?), norm(moves.last()?))
+    };
+    Some(Oscillation { between, amplitude })
 }
 
 /// The first step (index into the trajectory) whose point lies outside `domain`.
@@ -237,7 +269,7 @@ mod tests {
         let (m, o) = motion(&line(&xs), &losses, None);
         assert_eq!(m, Motion::Oscillating);
         let o = o.unwrap();
-        assert_eq!(o.between, [vec![-5.0], vec![5.0]]);
+        assert_eq!(o.between, [vec![5.0], vec![-5.0]], "the last two turning points");
         assert_eq!(o.amplitude, Amplitude::Steady);
     }
 
@@ -263,6 +295,35 @@ mod tests {
         assert_eq!(motion(&line(&xs), &losses, None).0, Motion::Crawling);
         let losses: Vec<f64> = (0..=100).map(|k| k as f64).collect();
         assert_eq!(motion(&line(&xs), &losses, None).0, Motion::Climbing);
+    }
+
+    #[test]
+    fn a_swing_whose_loss_stays_put_is_no_descent() {
+        // gd at lr 0.5 on 0.1·x₁² + 2·x₂²: x₂ swings ±2 for ever, x₁ creeps to 0; f → 8.
+        let points: Vec<Vec<f64>> =
+            (0..=60).map(|k| vec![5.0 * 0.95f64.powi(k), if k % 2 == 0 { 2.0 } else { -2.0 }]).collect();
+        let losses: Vec<f64> = points.iter().map(|p| 0.1 * p[0] * p[0] + 2.0 * p[1] * p[1]).collect();
+        let (m, o) = motion(&points, &losses, Some(0.0));
+        assert_eq!(m, Motion::Oscillating, "{o:?}");
+        assert_eq!(o.unwrap().amplitude, Amplitude::Steady);
+    }
+
+    #[test]
+    fn a_slow_ring_reports_its_turning_points_and_its_shrinking_peaks() {
+        // Momentum on x²: a damped cycle of about 20 steps around 0, still falling overall.
+        let xs: Vec<f64> = (0..=200).map(|k| 2.5 * 0.99f64.powi(k) * (k as f64 * 0.3).cos()).collect();
+        let losses: Vec<f64> = xs.iter().map(|x| x * x).collect();
+        let (m, o) = motion(&line(&xs), &losses, Some(0.0));
+        assert!(matches!(m, Motion::Descending | Motion::Oscillating), "{m:?}");
+        let o = o.expect("the swing is reported");
+        assert!(o.between[0][0] * o.between[1][0] < 0.0, "on opposite sides of 0: {o:?}");
+        assert_eq!(o.amplitude, Amplitude::Shrinking);
+        // A six-step cycle that neither grows nor shrinks.
+        let cycle = [-3.25, 1.23, -0.34, 2.0, -1.5, 0.7];
+        let xs: Vec<f64> = (0..=60).map(|k| cycle[k % 6]).collect();
+        let losses: Vec<f64> = xs.iter().map(|x| x * x).collect();
+        let (m, o) = motion(&line(&xs), &losses, Some(0.0));
+        assert_eq!((m, o.unwrap().amplitude), (Motion::Oscillating, Amplitude::Steady));
     }
 
     #[test]

@@ -311,7 +311,7 @@ fn a_swing_at_lr_1_is_an_oscillation_that_reached_nothing() {
     assert_eq!(end["basin"]["global"], true, "it is still in the bowl");
     let said = r["outcome"].as_str().unwrap();
     assert!(
-        said.contains("oscillating between -5.0000 and 5.0000") && said.contains("reached no minimum"),
+        said.contains("oscillating between 5.0000 and -5.0000") && said.contains("reached no minimum"),
         "{said}"
     );
     assert!(!r["rule"].as_str().unwrap().is_empty());
