@@ -482,9 +482,12 @@ fn run_sweep(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
     }
     out.report(&report)?;
     if failed && save_best {
-        anyhow::bail!(
-            "no trial succeeded, so --save-best has no weights to write; lower --lr or widen the search"
-        );
+        match &report.stopped {
+            Some(why) => out.warn(&format!("{why}: --save-best has no weights to write")),
+            None => anyhow::bail!(
+                "no trial succeeded, so --save-best has no weights to write; lower --lr or widen the search"
+            ),
+        }
     }
     Ok(())
 }

@@ -17,6 +17,7 @@
 
 use serde::Serialize;
 
+use super::regression::loo_r2;
 use super::space::{flag, Config, Domain, Param, Space};
 
 /// How the effects were measured.
@@ -50,6 +51,8 @@ pub struct Effect {
     pub groups: Vec<Group>,
     /// The trials that use it (not n/a).
     pub trials: usize,
+    /// Main effects: the spread is smaller than chance alone could make it.
+    pub within_noise: bool,
 }
 
 /// The analysis of a sweep's trials.
@@ -93,16 +96,31 @@ pub fn minimum_trials(columns: usize) -> usize {
 }
 
 /// Main effects of a finished grid.
-pub fn main_effects(space: &Space, trials: &[Observation]) -> Analysis {
+/// Main effects of a finished grid. `validation_images` sets the noise: a trial's accuracy on
+/// n images has a binomial standard deviation √(p(1 − p)/n), so two group means differ by
+/// chance by up to about 2·√2 of that over √(trials in the smaller group); an effect below it is
+/// said to be within noise. `merged` says the grid is not a full product (Adam's points that
+/// differed only in momentum are one), so each effect is a comparison among the trials that use
+/// the hyperparameter.
+pub fn main_effects(
+    space: &Space,
+    trials: &[Observation],
+    validation_images: usize,
+    merged: bool,
+) -> Analysis {
     let mut effects = Vec::new();
+    let mean_all = trials.iter().map(Observation::score).sum::<f64>() / trials.len().max(1) as f64;
+    let sd = (mean_all * (1.0 - mean_all) / validation_images.max(1) as f64).sqrt();
+    let mut noise: f64 = 0.0;
     for (name, _) in &space.dims {
-        let mut groups: Vec<(String, Vec<f64>)> = Vec::new();
+        // Grouped by the exact value (0.05 and 0.05001 are two), shown short.
+        let mut groups: Vec<(String, String, Vec<f64>)> = Vec::new();
         for t in trials {
             match t.config.get(name) {
                 Some(Param::Unused) | None => {}
-                Some(v) => match groups.iter_mut().find(|(label, _)| *label == v.short()) {
-                    Some((_, scores)) => scores.push(t.score()),
-                    None => groups.push((v.short(), vec![t.score()])),
+                Some(v) => match groups.iter_mut().find(|(exact, _, _)| *exact == v.text()) {
+                    Some((_, _, scores)) => scores.push(t.score()),
+                    None => groups.push((v.text(), v.short(), vec![t.score()])),
                 },
             }
         }
@@ -111,7 +129,7 @@ pub fn main_effects(space: &Space, trials: &[Observation]) -> Analysis {
         }
         let mut groups: Vec<Group> = groups
             .into_iter()
-            .map(|(value, s)| Group {
+            .map(|(_, value, s)| Group {
                 value,
                 mean_accuracy: s.iter().sum::<f64>() / s.len() as f64,
                 trials: s.len(),
@@ -120,17 +138,37 @@ pub fn main_effects(space: &Space, trials: &[Observation]) -> Analysis {
         groups.sort_by(|a, b| b.mean_accuracy.total_cmp(&a.mean_accuracy));
         let size = groups[0].mean_accuracy - groups[groups.len() - 1].mean_accuracy;
         let used = groups.iter().map(|g| g.trials).sum();
-        effects.push(Effect { name, size, groups, trials: used });
+        let fewest = groups.iter().map(|g| g.trials).min().unwrap_or(1).max(1);
+        let threshold = 2.0 * std::f64::consts::SQRT_2 * sd / (fewest as f64).sqrt();
+        noise = noise.max(threshold);
+        effects.push(Effect { name, size, groups, trials: used, within_noise: size < threshold });
     }
     effects.sort_by(|a, b| b.size.total_cmp(&a.size));
+    if effects.is_empty() {
+        return Analysis {
+            method: Method::TooFew,
+            trials: trials.len(),
+            model_r2: None,
+            effects,
+            caveat: "a grid of one configuration: nothing to compare".into(),
+        };
+    }
+    let design = if merged {
+        "a full factorial where each value applies (Adam's trials have no momentum, so momentum is \
+         compared among the others)"
+    } else {
+        "a full factorial"
+    };
     Analysis {
         method: Method::MainEffects,
         trials: trials.len(),
         model_r2: None,
         effects,
         caveat: format!(
-            "a full factorial: each value's mean is over every combination of the other values, so these \
-             are controlled comparisons{}",
+            "{design}: each value's mean is over every combination of the other values, so these are \
+             controlled comparisons; differences under {:.2} points are within the noise of {validation_images} \
+             validation images{}",
+            100.0 * noise,
             failures(trials)
         ),
     }
@@ -213,82 +251,12 @@ pub fn importance(space: &Space, trials: &[Observation], design: &str) -> Analys
                 size: (full - loo_r2(&without, &y).max(0.0)).max(0.0),
                 groups: Vec::new(),
                 trials: used,
+                within_noise: false,
             }
         })
         .collect();
     effects.sort_by(|a, b| b.size.total_cmp(&a.size));
     Analysis { method: Method::Importance, trials: trials.len(), model_r2: Some(full), effects, caveat }
-}
-
-/// Leave-one-out R² of a ridge regression of `y` on `columns` (and an intercept): 1 − PRESS/SST,
-/// with each held-out residual eᵢ/(1 − hᵢᵢ).
-pub fn loo_r2(columns: &[&Vec<f64>], y: &[f64]) -> f64 {
-    let n = y.len();
-    let mean = y.iter().sum::<f64>() / n as f64;
-    let sst: f64 = y.iter().map(|v| (v - mean).powi(2)).sum();
-    if sst == 0.0 {
-        return 0.0;
-    }
-    // Rows with a leading 1 for the intercept.
-    let p = columns.len() + 1;
-    let row = |i: usize| -> Vec<f64> { std::iter::once(1.0).chain(columns.iter().map(|c| c[i])).collect() };
-    let mut a = vec![vec![0.0; p]; p];
-    let mut b = vec![0.0; p];
-    for (i, &yi) in y.iter().enumerate() {
-        let x = row(i);
-        for (r, (a_row, b_r)) in a.iter_mut().zip(&mut b).enumerate() {
-            *b_r += x[r] * yi;
-            for (c, a_rc) in a_row.iter_mut().enumerate() {
-                *a_rc += x[r] * x[c];
-            }
-        }
-    }
-    // A light ridge on the slopes keeps collinear columns solvable.
-    for (r, a_row) in a.iter_mut().enumerate().skip(1) {
-        a_row[r] += 1e-3;
-    }
-    let Some(inverse) = invert(a) else { return 0.0 };
-    let beta: Vec<f64> = inverse.iter().map(|r| r.iter().zip(&b).map(|(u, v)| u * v).sum()).collect();
-    let press: f64 = (0..n)
-        .map(|i| {
-            let x = row(i);
-            let fit: f64 = x.iter().zip(&beta).map(|(u, v)| u * v).sum();
-            let h: f64 =
-                (0..p).map(|r| x[r] * (0..p).map(|c| inverse[r][c] * x[c]).sum::<f64>()).sum::<f64>();
-            ((y[i] - fit) / (1.0 - h).max(1e-9)).powi(2)
-        })
-        .sum();
-    1.0 - press / sst
-}
-
-/// The inverse of a small symmetric positive-definite matrix (Gauss–Jordan with pivoting).
-fn invert(mut a: Vec<Vec<f64>>) -> Option<Vec<Vec<f64>>> {
-    let p = a.len();
-    let mut inv: Vec<Vec<f64>> =
-        (0..p).map(|i| (0..p).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
-    for col in 0..p {
-        let pivot = (col..p).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[pivot][col].abs() < 1e-12 {
-            return None;
-        }
-        a.swap(col, pivot);
-        inv.swap(col, pivot);
-        let d = a[col][col];
-        for j in 0..p {
-            a[col][j] /= d;
-            inv[col][j] /= d;
-        }
-        for i in 0..p {
-            if i != col {
-                let f = a[i][col];
-                for j in 0..p {
-                    a[i][j] -= f * a[col][j];
-                    inv[i][j] -= f * inv[col][j];
-                }
-            }
-        }
-    }
-    Some(inv)
 }
 
 /// The analysis as text.
@@ -305,8 +273,9 @@ pub fn render(a: &Analysis) -> String {
                         format!("{:.2}% with {} ({} trials)", 100.0 * g.mean_accuracy, g.value, g.trials)
                     })
                     .collect();
+                let noise = if e.within_noise { " (within noise)" } else { "" };
                 lines.push(format!(
-                    "  {}: {}; spread {:.2} points",
+                    "  {}: {}; spread {:.2} points{noise}",
                     flag(e.name),
                     groups.join(", "),
                     100.0 * e.size
@@ -340,110 +309,5 @@ pub fn render(a: &Analysis) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::train::TrainConfig;
-    use rand::rngs::StdRng;
-    use rand::{RngExt, SeedableRng};
-
-    fn space(flags: &[(&'static str, &str)]) -> Space {
-        let mut s = Space::default();
-        for (n, t) in flags {
-            s.add(n, t).unwrap();
-        }
-        s
-    }
-
-    #[test]
-    fn a_planted_effect_is_found_and_noise_is_not() {
-        let s =
-            space(&[("lr", "0.001..1:log"), ("hidden", "16,32,64"), ("weight_decay", "0.00001..0.01:log")]);
-        let base = TrainConfig::default();
-        let mut rng = StdRng::seed_from_u64(7);
-        let configs: Vec<Config> = (0..40).map(|_| s.sample(&mut rng, &base)).collect();
-        // Accuracy peaks at lr 0.03; width and weight decay do nothing but noise.
-        let scores: Vec<f64> = configs
-            .iter()
-            .map(|c| {
-                let lr = c.get("lr").and_then(Param::number).unwrap();
-                0.9 - 0.08 * (lr.log10() + 1.5).powi(2) + 0.005 * (rng.random::<f64>() - 0.5)
-            })
-            .collect();
-        let trials: Vec<Observation> = configs
-            .iter()
-            .zip(&scores)
-            .map(|(config, &accuracy)| Observation { config, accuracy: Some(accuracy) })
-            .collect();
-        let a = importance(&s, &trials, "random search");
-        assert_eq!(a.method, Method::Importance);
-        assert_eq!(a.effects[0].name, "lr", "{a:?}");
-        assert!(a.effects[0].size > 0.5, "{a:?}");
-        assert!(a.effects[1..].iter().all(|e| e.size < 0.05), "{a:?}");
-        assert!(a.model_r2.unwrap() > 0.9);
-        assert!(render(&a).contains("not a controlled experiment"));
-    }
-
-    #[test]
-    fn too_few_trials_say_so() {
-        let s = space(&[("lr", "0.001..1:log"), ("hidden", "16,64")]);
-        let base = TrainConfig::default();
-        let mut rng = StdRng::seed_from_u64(1);
-        let configs: Vec<Config> = (0..3).map(|_| s.sample(&mut rng, &base)).collect();
-        let trials: Vec<Observation> =
-            configs.iter().map(|config| Observation { config, accuracy: Some(0.5) }).collect();
-        let a = importance(&s, &trials, "random search");
-        assert_eq!(a.method, Method::TooFew);
-        assert!(a.effects.is_empty() && render(&a).contains("too few trials"), "{}", render(&a));
-    }
-
-    #[test]
-    fn an_unused_hyperparameter_is_left_out_of_its_groups() {
-        // The grid of the issue: sgd with momentum 0.5 and 0.9, and adam (momentum n/a).
-        let s = space(&[("momentum", "0.5,0.9"), ("optimizer", "sgd,adam")]);
-        let grid = s.grid(3, &TrainConfig::default());
-        let score = |c: &Config| {
-            if c.get("optimizer") == Some(&Param::Optimizer(crate::train::OptimizerKind::Adam)) {
-                0.52
-            } else {
-                0.17
-            }
-        };
-        let trials: Vec<Observation> =
-            grid.iter().map(|config| Observation { config, accuracy: Some(score(config)) }).collect();
-        let a = main_effects(&s, &trials);
-        let momentum = a.effects.iter().find(|e| e.name == "momentum").unwrap();
-        assert_eq!(momentum.trials, 2, "only the two sgd trials use momentum");
-        assert!(momentum.groups.iter().all(|g| g.value != "n/a" && !g.value.is_empty()), "{momentum:?}");
-        assert_eq!(momentum.size, 0.0, "between sgd's own momenta nothing changed");
-        assert_eq!(a.effects[0].name, "optimizer", "the difference was the optimizer");
-        assert!((a.effects[0].size - 0.35).abs() < 1e-12);
-    }
-
-    #[test]
-    fn main_effects_average_over_the_other_factors() {
-        // A 2×2 factorial: lr adds 0.2, hidden adds 0.02.
-        let s = space(&[("lr", "0.01,0.1"), ("hidden", "16,64")]);
-        let grid = s.grid(3, &TrainConfig::default());
-        let score = |c: &Config| {
-            0.5 + if c.get("lr") == Some(&Param::Float(0.1)) { 0.2 } else { 0.0 }
-                + if c.get("hidden") == Some(&Param::Hidden(vec![64])) { 0.02 } else { 0.0 }
-        };
-        let trials: Vec<Observation> =
-            grid.iter().map(|config| Observation { config, accuracy: Some(score(config)) }).collect();
-        let a = main_effects(&s, &trials);
-        let sizes: Vec<(&str, f64)> =
-            a.effects.iter().map(|e| (e.name, (e.size * 1e6).round() / 1e6)).collect();
-        assert_eq!(sizes, [("lr", 0.2), ("hidden", 0.02)]);
-        assert!(render(&a).contains("controlled comparisons"));
-    }
-
-    #[test]
-    fn loo_r2_is_high_for_a_line_and_low_for_noise() {
-        let x: Vec<f64> = (0..30).map(|i| i as f64).collect();
-        let y: Vec<f64> = x.iter().map(|v| 2.0 * v + 1.0).collect();
-        assert!(loo_r2(&[&x], &y) > 0.999);
-        let mut rng = StdRng::seed_from_u64(3);
-        let noise: Vec<f64> = (0..30).map(|_| rng.random::<f64>()).collect();
-        assert!(loo_r2(&[&x], &noise) < 0.1);
-    }
-}
+#[path = "analysis_tests.rs"]
+mod tests;

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 
 use super::space::Space;
 use super::trial::{Status, Trial};
-use super::{Strategy, SweepConfig};
+use super::SweepConfig;
 use crate::error::usage;
 
 /// The CSV's columns after the hyperparameters: `epochs` is what the trial trained, as in the
@@ -23,26 +23,18 @@ pub const CSV_TAIL: [&str; 6] =
 /// A finished run's results, keyed by its hyperparameters' cells and its budget.
 pub type Done = HashMap<(Vec<String>, usize), Trial>;
 
-/// The first line of a sweep's CSV: the data, seed and validation split (which decide every
-/// trial's result), the strategy, and only the settings that change what that strategy runs —
-/// `--grid-points` for a grid with a range, TPE's start-up trials and form.
-pub fn identity(config: &SweepConfig, data: &str) -> String {
-    let mut line = format!(
-        "# nnopt sweep: strategy={} seed={} data={data} validation={}",
-        config.strategy.name(),
+/// The first line of a sweep's CSV: what decides a row's result besides its own values and
+/// budget — the data, the seed (initial weights, shuffling, the split), the validation fraction
+/// and the device (CUDA and the CPU round differently). The strategy and its settings only
+/// choose which configurations run; a row's result is the same whoever asked for it, so any
+/// sweep on the same data, seed, split and device may take it over.
+pub fn identity(config: &SweepConfig, data: &str, device: tch::Device) -> String {
+    format!(
+        "# nnopt sweep: seed={} data={data} validation={} device={}",
         config.seed,
-        config.validation
-    );
-    match config.strategy {
-        Strategy::Grid if config.space.dims.iter().any(|(_, d)| d.is_range()) => {
-            let _ = write!(line, " grid_points={}", config.grid_points);
-        }
-        Strategy::Tpe => {
-            let _ = write!(line, " startup_trials={} tpe={}", config.startup_trials, config.tpe.name());
-        }
-        _ => {}
-    }
-    line
+        config.validation,
+        crate::device::name(device)
+    )
 }
 
 /// Where a sweep writes besides stdout.
@@ -177,6 +169,7 @@ pub fn append(path: &Path, space: &Space, identity: &str, trial: &Trial) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sweep::Strategy;
 
     fn config(strategy: Strategy, flags: &[(&'static str, &str)]) -> SweepConfig {
         let mut space = Space::default();
@@ -187,36 +180,41 @@ mod tests {
     }
 
     #[test]
-    fn identity_holds_only_what_changes_results_for_the_strategy() {
-        let list_grid =
-            |points| SweepConfig { grid_points: points, ..config(Strategy::Grid, &[("lr", "0.01,0.1")]) };
-        assert_eq!(
-            identity(&list_grid(3), "d"),
-            identity(&list_grid(5), "d"),
-            "grid points change nothing here"
-        );
-        let range_grid =
+    fn identity_holds_only_what_changes_a_row_s_result() {
+        let cpu = tch::Device::Cpu;
+        let grid =
             |points| SweepConfig { grid_points: points, ..config(Strategy::Grid, &[("lr", "0.01..0.1")]) };
-        assert_ne!(identity(&range_grid(3), "d"), identity(&range_grid(5), "d"));
-        let random = |startup| SweepConfig {
-            startup_trials: startup,
-            ..config(Strategy::Random, &[("lr", "0.01..0.1")])
-        };
-        assert_eq!(identity(&random(2), "d"), identity(&random(8), "d"));
+        assert_eq!(
+            identity(&grid(3), "d", cpu),
+            identity(&grid(5), "d", cpu),
+            "which points run is the strategy's"
+        );
         let tpe = |startup| SweepConfig {
             startup_trials: startup,
             ..config(Strategy::Tpe, &[("lr", "0.01..0.1")])
         };
-        assert_ne!(identity(&tpe(2), "d"), identity(&tpe(8), "d"));
-        let seeded = SweepConfig { seed: 1, ..random(2) };
-        assert_ne!(identity(&seeded, "d"), identity(&random(2), "d"));
-        assert_ne!(identity(&random(2), "d"), identity(&random(2), "other data"));
+        assert_eq!(identity(&tpe(2), "d", cpu), identity(&tpe(8), "d", cpu));
+        assert_eq!(
+            identity(&tpe(2), "d", cpu),
+            identity(&grid(3), "d", cpu),
+            "a row is a row, whoever asked"
+        );
+        let seeded = SweepConfig { seed: 1, ..tpe(2) };
+        assert_ne!(identity(&seeded, "d", cpu), identity(&tpe(2), "d", cpu));
+        assert_ne!(identity(&tpe(2), "d", cpu), identity(&tpe(2), "other data", cpu));
+        let held = SweepConfig { validation: 0.2, ..tpe(2) };
+        assert_ne!(identity(&held, "d", cpu), identity(&tpe(2), "d", cpu));
+        assert_ne!(
+            identity(&tpe(2), "d", tch::Device::Cuda(0)),
+            identity(&tpe(2), "d", cpu),
+            "devices round differently"
+        );
     }
 
     #[test]
     fn rows_are_read_back_and_bad_ones_refused() {
         let c = config(Strategy::Random, &[("lr", "0.01..0.1")]);
-        let id = identity(&c, "d");
+        let id = identity(&c, "d", tch::Device::Cpu);
         let text =
             format!("{id}\nlr,{}\n0.05,2,2,0.8,1.5,ok,1\n0.09,2,1,,0.5,diverged,2\n", CSV_TAIL.join(","));
         let done = parse(&text, Path::new("r.csv"), &c.space, &id).unwrap();
@@ -225,7 +223,7 @@ mod tests {
         assert_eq!((t.validation_accuracy, t.status, t.resumed), (Some(0.8), Status::Ok, true));
         let bad = text.replace("0.8,1.5,ok", "1.8,1.5,ok");
         assert!(parse(&bad, Path::new("r.csv"), &c.space, &id).unwrap_err().to_string().contains("row 3"));
-        let other = identity(&SweepConfig { seed: 9, ..c.clone() }, "d");
+        let other = identity(&SweepConfig { seed: 9, ..c.clone() }, "d", tch::Device::Cpu);
         assert!(parse(&text, Path::new("r.csv"), &c.space, &other)
             .unwrap_err()
             .to_string()

@@ -16,6 +16,8 @@
 pub mod analysis;
 pub mod halving;
 pub mod journal;
+pub mod parse;
+pub mod regression;
 pub mod report;
 pub mod runner;
 pub mod sampler;
@@ -139,9 +141,14 @@ impl SweepConfig {
             "the search space is empty: give --lr, --hidden, …".into()
         })?;
         if self.strategy == Strategy::Grid {
-            let count = self.space.grid(self.grid_points, &TrainConfig::default()).len();
-            ensure_usage(count <= MAX_TRIALS, || {
-                format!("the grid has {count} points, more than {MAX_TRIALS}")
+            // Counted before it is built: 100 values of four ranges would be 10⁸ points.
+            let (count, flags) = self.space.grid_size(self.grid_points);
+            ensure_usage(count.is_some_and(|c| c <= MAX_TRIALS), || {
+                let product: Vec<String> = flags.iter().map(|(f, k)| format!("{f} ({k} values)")).collect();
+                format!(
+                    "the grid of {} has more than {MAX_TRIALS} points; lower --grid-points or give fewer values",
+                    product.join(" × ")
+                )
             })?;
         }
         Ok(())
@@ -169,11 +176,17 @@ pub fn run(
     let started = Instant::now();
     let base = config.base();
     let (split, test) = validation_split(data, config.validation, config.seed)?;
-    let identity = journal::identity(config, &split.spec);
+    let identity = journal::identity(config, &split.spec, device);
     let resumed = files.open(&config.space, &identity)?;
     let mut plan = sampler::plan(config, &base);
     let cost = sampler::probe_cost(config, &base, &split, device, stop)?;
-    let estimate = plan.announce(&split, &resumed, cost, observer);
+    // Ctrl-C during the timing probe: nothing to estimate, nothing to run.
+    let interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
+    let estimate = if interrupted {
+        0.0
+    } else {
+        started.elapsed().as_secs_f64() + plan.announce(&split, &resumed, cost, observer)
+    };
     let mut runner = runner::Runner {
         config,
         base: base.clone(),
@@ -189,6 +202,9 @@ pub fn run(
         best: None,
         stopped: None,
     };
+    if interrupted {
+        runner.stopped = Some("interrupted (Ctrl-C) before any trial".into());
+    }
     observer.start("trials", plan.runs as u64);
     let rungs = plan.execute(&mut runner)?;
     observer.finish();

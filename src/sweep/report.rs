@@ -105,7 +105,14 @@ fn collapse_rungs(runs: Vec<Trial>, rungs: &[Rung]) -> Vec<Trial> {
 
 /// The analysis the design supports: main effects for a finished grid, importance otherwise;
 /// halving's from its first rung, where every configuration trained alike.
-fn analyse(config: &SweepConfig, plan: &Plan, trials: &[Trial], rungs: &[Rung], stopped: bool) -> Analysis {
+fn analyse(
+    config: &SweepConfig,
+    plan: &Plan,
+    trials: &[Trial],
+    rungs: &[Rung],
+    stopped: bool,
+    validation_images: i64,
+) -> Analysis {
     let first_rung: Vec<(Config, Option<f64>)> = match rungs.first() {
         Some(rung) => rung
             .results
@@ -123,7 +130,8 @@ fn analyse(config: &SweepConfig, plan: &Plan, trials: &[Trial], rungs: &[Rung], 
         first_rung.iter().map(|(config, accuracy)| Observation { config, accuracy: *accuracy }).collect();
     match config.strategy {
         Strategy::Grid if !stopped && observations.len() == plan.configs.len() => {
-            analysis::main_effects(&config.space, &observations)
+            let merged = plan.configs.len() < config.space.grid_size(config.grid_points).0.unwrap_or(0);
+            analysis::main_effects(&config.space, &observations, validation_images.max(1) as usize, merged)
         }
         Strategy::Grid => analysis::importance(&config.space, &observations, "an unfinished grid"),
         Strategy::Random => analysis::importance(&config.space, &observations, "random search"),
@@ -155,6 +163,9 @@ pub fn finish(f: Finish) -> Result<SweepReport> {
                 .then(b.trial.cmp(&a.trial))
         })
         .cloned();
+    // What the trials support saying is settled before the winner retrains (a Ctrl-C then
+    // stops the retraining, not the trials).
+    let analysis = analyse(config, &plan, &finished, &rungs, runner.stopped.is_some(), split.test.len());
     let mut test_evaluations = 0;
     let best = match winner {
         None => None,
@@ -171,7 +182,15 @@ pub fn finish(f: Finish) -> Result<SweepReport> {
                     }
                     Some(result.accuracy)
                 }
-                None => None,
+                None => {
+                    if let Some(path) = &files.save_best {
+                        observer.warn(&format!(
+                            "Ctrl-C stopped the winner's retraining: --save-best {} was not written",
+                            path.display()
+                        ));
+                    }
+                    None
+                }
             };
             Some(Best {
                 trial: winner.trial,
@@ -182,7 +201,6 @@ pub fn finish(f: Finish) -> Result<SweepReport> {
             })
         }
     };
-    let analysis = analyse(config, &plan, &finished, &rungs, runner.stopped.is_some());
     Ok(SweepReport {
         strategy: config.strategy,
         tpe: (config.strategy == Strategy::Tpe).then_some(config.tpe),
@@ -244,7 +262,11 @@ pub fn render(report: &SweepReport) -> String {
                 }
             }
             let counts: Vec<String> = counts.iter().map(|(n, c)| format!("{c} {n}")).collect();
-            let _ = writeln!(text, "\nno trial succeeded ({})", counts.join(", "));
+            if report.trials.is_empty() {
+                let _ = writeln!(text, "\nno trial ran");
+            } else {
+                let _ = writeln!(text, "\nno trial succeeded ({})", counts.join(", "));
+            }
         }
     }
     let _ = writeln!(text, "{}", analysis::render(&report.analysis));

@@ -76,7 +76,10 @@ impl Runner<'_> {
     pub fn run(&mut self, trial: usize, config: &Config, budget: usize) -> Result<Trial> {
         let key = (config.key(), budget);
         if let Some(done) = self.resumed.get(&key) {
-            let done = Trial { trial, config: config.clone(), ..done.clone() };
+            // A configuration drawn again takes the same row: a repeat, not new evidence.
+            let earlier = self.finished.iter().find(|t| t.budget_epochs == budget && t.config.key() == key.0);
+            let repeat_of = earlier.map(|e| e.repeat_of.unwrap_or(e.trial));
+            let done = Trial { trial, config: config.clone(), repeat_of, ..done.clone() };
             self.finish(done.clone(), None)?;
             return Ok(done);
         }

@@ -100,13 +100,7 @@ fn rungs_text(rungs: &[RungPlan]) -> String {
 
 /// Distinct runs among `configs` at `epochs`.
 fn distinct_runs(configs: &[Config]) -> usize {
-    let mut seen: Vec<&Config> = Vec::new();
-    for c in configs {
-        if !seen.contains(&c) {
-            seen.push(c);
-        }
-    }
-    seen.len()
+    super::space::distinct(configs.iter().cloned()).len()
 }
 
 /// Fixes what `config`'s strategy will run.
@@ -201,22 +195,33 @@ pub fn plan(config: &SweepConfig, base: &TrainConfig) -> Plan {
                 String::new()
             };
             let last = rungs.last().map_or(1, |r| r.configurations);
+            let doubling = rungs.windows(2).all(|r| r[1].epochs == 2 * r[0].epochs);
+            let growth = if doubling { "twice the epochs" } else { "more epochs (the last rung --epochs)" };
             let short = if last > 1 {
                 format!(
-                    "; --epochs {epochs} allows {} rungs, so the best of the last {last} wins",
+                    "; --epochs {epochs} allows {} rung(s), so the best of the last {last} wins",
                     rungs.len()
                 )
             } else {
                 String::new()
             };
-            Plan {
-                strategy: config.strategy,
-                description: format!(
+            let description = if rungs.len() == 1 {
+                format!(
+                    "successive halving with one rung: --epochs {epochs} leaves no room to halve, so {} distinct \
+                     configurations{few} train {epochs} epoch(s) each and the best wins (a random search)",
+                    configs.len()
+                )
+            } else {
+                format!(
                     "successive halving: {} distinct configurations{few} in rungs of {} (configurations × epochs): \
-                     the better half of each rung trains again, from scratch, with twice the epochs{short}",
+                     the better half of each rung trains again, from scratch, with {growth}{short}",
                     configs.len(),
                     rungs_text(&rungs)
-                ),
+                )
+            };
+            Plan {
+                strategy: config.strategy,
+                description,
                 runs: rungs.iter().map(|r| r.configurations).sum(),
                 rungs,
                 configs,
@@ -249,19 +254,13 @@ pub fn probe_cost(
 impl Plan {
     /// Prints the budget and the time estimate on stderr; returns the estimate in seconds.
     pub fn announce(&mut self, data: &Dataset, resumed: &Done, cost: Cost, observer: &dyn Observer) -> f64 {
-        let held: usize = match self.strategy {
-            Strategy::Grid | Strategy::Random => {
-                let mut distinct: Vec<&Config> = Vec::new();
-                for c in &self.configs {
-                    if !distinct.contains(&c) {
-                        distinct.push(c);
-                    }
-                }
-                let epochs = self.rungs[0].epochs;
-                distinct.iter().filter(|c| resumed.contains_key(&(c.key(), epochs))).count()
-            }
-            _ => 0,
-        };
+        // Runs --resume's file already holds: known in advance for the first rung's
+        // configurations (halving's later rungs depend on results).
+        let epochs = self.rungs[0].epochs;
+        let held = super::space::distinct(self.configs.iter().cloned())
+            .iter()
+            .filter(|c| resumed.contains_key(&(c.key(), epochs)))
+            .count();
         let to_train = self.runs.saturating_sub(held);
         let epochs: usize = match self.strategy {
             Strategy::Halving => self.rungs.iter().map(|r| r.configurations * r.epochs).sum(),
@@ -269,11 +268,17 @@ impl Plan {
         };
         let estimate =
             to_train as f64 * cost.per_trial + epochs as f64 * data.train.len() as f64 * cost.per_sample;
-        let up_to = if self.strategy == Strategy::Tpe { "up to " } else { "" };
+        // TPE's runs depend on results, and so do halving's later rungs once some are resumed.
+        let halving_resumed = self.strategy == Strategy::Halving && !resumed.is_empty();
+        let up_to = if self.strategy == Strategy::Tpe || halving_resumed { "up to " } else { "" };
         let resumed_note = if resumed.is_empty() {
             String::new()
         } else {
-            format!(" ({} result(s) in --resume's file are taken as they are)", resumed.len())
+            format!(
+                " ({} result(s) in --resume's file are taken as they are; a winner among them trains once more \
+                 to be tested)",
+                resumed.len()
+            )
         };
         observer.note(&format!(
             "sweep: {}\nsweep: {up_to}{to_train} training run(s){resumed_note}, {epochs} epochs of {} training images; \

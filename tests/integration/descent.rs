@@ -304,8 +304,8 @@ fn a_swing_at_lr_1_is_an_oscillation_that_reached_nothing() {
     assert_eq!(end["motion"], "oscillating", "{end}");
     assert_eq!(
         end["oscillation"]["between"],
-        serde_json::json!([[-5.0], [5.0]]),
-        "the last two of 100 steps"
+        serde_json::json!([[5.0], [-5.0]]),
+        "its last two turning points"
     );
     assert!(end["minimum"].is_null(), "x = ±5 on x² reached no minimum: {end}");
     assert_eq!(end["basin"]["global"], true, "it is still in the bowl");

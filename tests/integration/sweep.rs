@@ -446,7 +446,7 @@ fn ctrl_c_while_the_winner_retrains_stops_within_a_batch() {
     // A journal whose one trial is finished: resuming it trains nothing but the winner again,
     // for 300 epochs — long enough to interrupt.
     let data = "synthetic:6000,500";
-    let identity = format!("# nnopt sweep: strategy=grid seed=0 data={data} validation=0.1");
+    let identity = format!("# nnopt sweep: seed=0 data={data} validation=0.1 device=cpu");
     let text = format!("{identity}\nlr,budget_epochs,epochs,validation_accuracy,seconds,status,trial\n0.05,300,300,0.9,1,ok,1\n");
     std::fs::write(&csv, &text).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nnopt"))
