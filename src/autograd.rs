@@ -1,7 +1,7 @@
 //! Notebook part 2, "Autograd example in pytorch": one ReLU unit `a = relu(w·x + b)` and its
 //! gradients through libtorch's autograd engine.
 //!
-//! Mirrors cells In [14] (`act = F.relu(w*x + b)`, printed) and In [15]
+//! Mirrors cells In \[14\] (`act = F.relu(w*x + b)`, printed) and In \[15\]
 //! (`grad(act, w, retain_graph=True)`). `Tensor::run_backward` is tch's
 //! `torch.autograd.grad`: it returns the gradients of the outputs with respect to the inputs
 //! without touching `.grad`. Beyond the notebook, each gradient is checked against a central
@@ -64,6 +64,14 @@ pub struct AutogradReport {
 const FD_STEP: f64 = 1e-6;
 
 /// Runs the demo on `device`.
+///
+/// ```
+/// use nnopt::autograd::{run, AutogradConfig};
+/// // a = relu(w·x + b) at x = 5: da/dw = x.
+/// let report = run(&AutogradConfig::default(), tch::Device::Cpu)?;
+/// assert_eq!(report.grad_w, 5.0);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn run(config: &AutogradConfig, device: Device) -> Result<AutogradReport> {
     crate::device::prepare(device);
     for (flag, value) in [("--x", config.x), ("--w", config.w), ("--b", config.b)] {

@@ -156,7 +156,27 @@ fn load_with_data(
 }
 
 /// Evaluates the weights in `path` on the test split of `data` (default: the set they were
-/// trained on).
+/// trained on). `other_data` runs on data whose classes are not the weights' (see
+/// [`crate::provenance`]).
+///
+/// ```
+/// use std::sync::atomic::AtomicBool;
+/// use nnopt::data::{load, DataSource};
+/// use nnopt::observe::Quiet;
+/// use nnopt::train::{train, Hooks, TrainConfig};
+///
+/// let data = load(&DataSource::Synthetic { train: 600, test: 100 })?;
+/// let never = AtomicBool::new(false);
+/// let mut hooks = Hooks { observer: &Quiet, stop: &never, on_epoch: &mut |_| Ok(()) };
+/// let trained = train(&TrainConfig { epochs: 1, ..Default::default() }, &data, tch::Device::Cpu, &mut hooks)?;
+/// let path = std::env::temp_dir().join(format!("nnopt-doc-{}.safetensors", std::process::id()));
+/// nnopt::weights::save(&path, &trained.net, &trained.normalization, &data)?;
+/// // The same data set it was trained on: recorded in the file, no --data needed.
+/// let report = nnopt::classify::evaluate(&path, None, tch::Device::Cpu, false, &Quiet)?;
+/// assert_eq!(report.evaluation.total, 100);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn evaluate(
     path: &Path,
     data: Option<&DataSource>,

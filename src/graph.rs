@@ -1,5 +1,5 @@
 //! The computational graph that autograd builds, read from libtorch itself — the notebook's
-//! In [8] cell: `loss.grad_fn`, `loss.grad_fn.next_functions[0][0]`, and one step further.
+//! In \[8\] cell: `loss.grad_fn`, `loss.grad_fn.next_functions[0][0]`, and one step further.
 //!
 //! tch exposes no `grad_fn`, so `graph.cpp` (compiled by build.rs against libtorch's headers)
 //! provides a minimal C API over `torch::autograd::Node`, and this module is its only user: all
@@ -178,7 +178,7 @@ impl Graph {
     }
 
     /// `grad_fn`, `grad_fn.next_functions[0][0]`, `….next_functions[0][0]`, … for `depth`
-    /// nodes: the notebook's In [8] walk. `None` where input 0 needs no gradient (PyTorch
+    /// nodes: the notebook's In \[8\] walk. `None` where input 0 needs no gradient (PyTorch
     /// prints `None`) or the walk ends.
     pub fn first_input_chain(&self, depth: usize) -> Vec<Option<&Node>> {
         let mut chain = vec![self.nodes.first()];

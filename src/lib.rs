@@ -1,17 +1,49 @@
-//! nnopt: the notebook "Introduction to neural networks optimization" as a Rust library and
-//! CLI on libtorch (tch 0.24 = PyTorch 2.11.0), with the same numbers PyTorch gives.
+//! nnopt: the notebook "Introduction to neural networks optimization" as a Rust library (and
+//! the `nnopt` CLI) on libtorch (tch 0.24 = PyTorch 2.11.0), with the same numbers PyTorch
+//! gives for the same seed.
 //!
-//! - [`perceptron`]: notebook part 1, the delta rule written by hand.
-//! - [`autograd`]: notebook part 2, gradients through `torch.autograd.grad`.
-//! - [`mlp`]: notebook part 3, an `nn::Module` MLP, backpropagation and one SGD step.
-//! - [`train`]: the MLP trained on real images ([`data`]: IDX files, synthetic digits),
-//!   [`weights`] on disk (safetensors), [`classify`]: evaluate and predict with them.
-//! - [`device`]: `--device` parsing and availability checks, shared by every command.
-//! - [`repr`]: tensors printed exactly as PyTorch prints them.
-//! - [`metrics`]: loss, accuracy and confusion matrix of a network on a data split.
-//! - [`output`]: text vs `--json`, warnings and progress bars on stderr: how every command talks.
-//! - [`info`]: which libtorch is loaded and which GPUs it sees.
-//! - [`cli`]: the clap front end, mapped onto the plain config structs above.
+//! The library prints nothing and installs no handler: long runs report through an
+//! [`observe::Observer`] (no-op by default, [`observe::Quiet`]), every command's result is a
+//! typed [`report::Report`] (serde for JSON, its text, optional CSV and figure), and CUDA is
+//! prepared by each entry point that is given a CUDA device. The `nnopt` binary's own parts —
+//! the command line, printing, Ctrl-C, the panic hook — sit behind the default `cli` feature; a
+//! program using the library can turn it off (`default-features = false`).
+//!
+//! The modules, in the notebook's order:
+//! 1. [`perceptron`]: part 1, a regressor trained by the delta rule written by hand.
+//! 2. [`autograd`]: part 2, gradients of relu(w·x + b) through `torch.autograd.grad`, and
+//!    [`graph`]: the autograd graph read from libtorch.
+//! 3. [`mlp`]: part 3, an `nn::Module` MLP, backpropagation and one SGD step.
+//! 4. [`descent`]: the notebook's opening claim — optimizers trapped in and escaping local
+//!    minima on surfaces small enough to see, with every update rule written out.
+//! 5. [`sweep`]: "gridsearch, hyperopt, optuna, NAS" — grid, random, TPE and successive
+//!    halving over real training runs, and what their trials can support saying.
+//! 6. [`train`]: the MLP trained on real images ([`data`]: IDX files, Fashion-MNIST, synthetic
+//!    digits; [`metrics`]: loss, accuracy, confusion), [`weights`] on disk (safetensors, with
+//!    [`provenance`]: what they were trained on), [`classify`]: evaluate and predict with them.
+//!
+//! And what every part shares: [`device`] (`--device`, CUDA availability, [`cuda`]: loading
+//! libtorch's CUDA half), [`repr`] (tensors printed exactly as PyTorch prints them), [`plot`]
+//! (pictures), [`report`] and [`observe`] (how results and progress leave the library),
+//! [`fsutil`] (atomic writes), [`error`] (usage errors and exit codes), [`info`] (which
+//! libtorch, which GPUs).
+//!
+//! Training a network and scoring it, through the library alone:
+//!
+//! ```
+//! use std::sync::atomic::AtomicBool;
+//! use nnopt::data::{load, DataSource};
+//! use nnopt::observe::Quiet;
+//! use nnopt::train::{train, Hooks, TrainConfig};
+//!
+//! let data = load(&DataSource::Synthetic { train: 600, test: 100 })?;
+//! let config = TrainConfig { epochs: 1, ..Default::default() };
+//! let never = AtomicBool::new(false);
+//! let mut hooks = Hooks { observer: &Quiet, stop: &never, on_epoch: &mut |_| Ok(()) };
+//! let trained = train(&config, &data, tch::Device::Cpu, &mut hooks)?;
+//! assert_eq!(trained.report.epochs.len(), 1);
+//! # Ok::<(), anyhow::Error>(())
+//! ```
 
 pub mod autograd;
 pub mod classify;

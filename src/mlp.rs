@@ -1,7 +1,7 @@
 //! Notebook part 3, "Designing dense neural networks (MLP) with pytorch: layers, gradient and
 //! optimizers": an `nn.Module`-style network, backpropagation and one SGD step.
 //!
-//! Mirrors cells In [2]–In [17]: `Network` (fc1: 784 → 32, relu, fc2: 32 → 10), printed as
+//! Mirrors cells In \[2\]–In \[17\]: `Network` (fc1: 784 → 32, relu, fc2: 32 → 10), printed as
 //! PyTorch prints it; a random 1×1×28×28 input and the forward output; the parameters; a
 //! backward pass with an explicit output gradient; an MSE loss against a random target; fc1's
 //! bias gradient before (`None`) and after `loss.backward()`; fc1's first weights before and
@@ -219,7 +219,7 @@ pub struct MlpReport {
     pub fc1_bias_grad: Value,
     pub fc1_weight_row0_before: Value,
     pub fc1_weight_row0_after: Value,
-    /// In [8]: `loss.grad_fn`, its `next_functions[0][0]`, and that one's — names read from
+    /// In \[8\]: `loss.grad_fn`, its `next_functions[0][0]`, and that one's — names read from
     /// libtorch.
     pub grad_fn_chain: Vec<Option<String>>,
     /// The loss's whole backward graph, with `--graph`.
@@ -247,6 +247,13 @@ fn backward_with(output: &Tensor, gradient: &Tensor) -> Result<()> {
 }
 
 /// The notebook's cells 3–17 in order, on `device`.
+///
+/// ```
+/// use nnopt::mlp::{run, MlpConfig};
+/// let report = run(&MlpConfig::default(), tch::Device::Cpu)?;
+/// assert_eq!(report.grad_fn_chain[0].as_deref(), Some("MseLossBackward0"));
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     crate::device::prepare(device);
     config.validate()?;
@@ -361,7 +368,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     })
 }
 
-/// What In [8] shows, in words: where each input of the node after the loss goes. The
+/// What In \[8\] shows, in words: where each input of the node after the loss goes. The
 /// notebook's comment calls `next_functions[0][0]` of the linear layer "relu", but libtorch's
 /// linear is `addmm(bias, input, weightᵀ)`; the graph itself says what input 0 is.
 fn explain_in8(graph: &Graph) -> String {

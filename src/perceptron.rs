@@ -1,7 +1,7 @@
 //! Notebook part 1, "Pytorch perceptron implementation": a regressor perceptron trained by the
 //! delta rule, written by hand — no optimizer, no autograd.
 //!
-//! Mirrors cells In [2]–In [12]: the model (w ~ N(0, 1) of shape 3×1, b = 0, ReLU output,
+//! Mirrors cells In \[2\]–In \[12\]: the model (w ~ N(0, 1) of shape 3×1, b = 0, ReLU output,
 //! loss = mean((y − ŷ)²/2)), the data (X = arange(30).reshape(10, 3) + N(0, 2) noise,
 //! y = arange(10)), one `train_step` then 100 more, and a test set of 5 samples. After
 //! `manual_seed(S)` the draws happen in the notebook's order (w, training noise, test noise) and
@@ -311,6 +311,14 @@ pub struct PerceptronReport {
 }
 
 /// Seeds libtorch, builds the perceptron and data, trains, tests: the notebook's cells in order.
+///
+/// ```
+/// use nnopt::perceptron::{run, PerceptronConfig};
+/// let config = PerceptronConfig { epochs: 5, ..Default::default() };
+/// let report = run(&config, tch::Device::Cpu, &nnopt::observe::Quiet)?;
+/// assert_eq!(report.history.len(), 5);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -> Result<PerceptronReport> {
     crate::device::prepare(device);
     config.validate()?;

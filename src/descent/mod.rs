@@ -7,7 +7,7 @@
 //! - [`surface`]: each surface's formula, gradient, domain and lesson; [`minima`]: its known
 //!   minima, basins and the curvature tests a stopping point must pass;
 //! - [`optimizer`]: each optimizer with its update rule as data (gradient methods and searches);
-//! - [`run`]: one run (steps, stopping); [`verdict`]: what the run did, in claims it supports;
+//! - [`mod@run`]: one run (steps, stopping); [`verdict`]: what the run did, in claims it supports;
 //! - [`report`]: text, `--list` and CSV; [`figure`]: the picture.
 //!
 //! This file holds the settings of a whole `descent` command and runs them.
@@ -222,6 +222,16 @@ pub struct DescentReport {
 }
 
 /// Runs every optimizer of `config` from every start.
+///
+/// ```
+/// use nnopt::descent::{run, DescentConfig, Optimizer};
+/// // The notebook's claim: from −6.5 on x·cos(0.15πx), gd stays in the local valley.
+/// let config = DescentConfig { optimizers: Some(vec![Optimizer::Gd]), ..Default::default() };
+/// let report = run(&config, tch::Device::Cpu, &nnopt::observe::Quiet)?;
+/// let reached = report.runs[0].end.minimum.as_ref().expect("it converged");
+/// assert!(!reached.global);
+/// # Ok::<(), anyhow::Error>(())
+/// ```
 pub fn run(config: &DescentConfig, device: Device, observer: &dyn Observer) -> Result<DescentReport> {
     crate::device::prepare(device);
     config.validate()?;

@@ -155,7 +155,7 @@ impl Surface {
         }
     }
 
-    /// f(x) for x of shape [dimensions], float64, differentiable by autograd.
+    /// f(x) for x of shape `[dimensions]`, float64, differentiable by autograd.
     pub fn f(self, x: &Tensor) -> Tensor {
         // x has `dimensions()` elements (checked where a run starts), so `get` cannot fail.
         let c = |i: i64| x.get(i);

@@ -1,6 +1,6 @@
 //! The search space, typed: which hyperparameters vary and over what (a list, or a range drawn
 //! uniformly or log-uniformly), one configuration of values, and the grid over a space. The
-//! flag strings (`0.01,0.05`, `1e-3..1:log`) are parsed by [`parse_domain`], called where the
+//! flag strings (`0.01,0.05`, `1e-3..1:log`) are parsed by [`super::parse::parse_domain`], called where the
 //! CLI reads its other flags.
 
 use anyhow::Result;
