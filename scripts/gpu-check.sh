@@ -69,14 +69,17 @@ PY
 # The MLP training epoch on the GPU (the data is moved to the GPU once and stays there),
 # samples/s; beside PyTorch on the same card where Fashion-MNIST is installed.
 gpu=$("$nnopt" info --json | "$py" -c 'import json, sys; print(", ".join(json.load(sys.stdin)["cuda_devices"]) or "a CUDA GPU")')
+# Fashion-MNIST where it is: NNOPT_FASHION_DIR (a copy carried to a machine without the Debian
+# package), else Debian's place; else the synthetic digits, for nnopt's side only.
+fashion=${NNOPT_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 data=synthetic
-[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && data=fashion
+[ -f "$fashion/train-images-idx3-ubyte.gz" ] && data=$fashion
 for batch in 64 1024 8192; do
   ours=$("$nnopt" --quiet --json --device cuda train --data "$data" --epochs 2 --batch-size "$batch" \
     | "$py" -c 'import json, sys; print(round(json.load(sys.stdin)["epochs"][-1]["samples_per_second"]))') || fail=1
   theirs="(PyTorch side needs Fashion-MNIST)"
-  if [ "$data" = fashion ]; then
-    theirs="PyTorch $("$py" scripts/bench_torch.py mlp --device cuda --epochs 2 --batch-size "$batch" \
+  if [ "$data" != synthetic ]; then
+    theirs="PyTorch $("$py" scripts/bench_torch.py mlp --data "$data" --device cuda --epochs 2 --batch-size "$batch" \
       | "$py" -c 'import json, sys; print(round(json.load(sys.stdin)["samples_per_second"]))') samples/s" || fail=1
   fi
   echo "mlp epoch on $gpu ($data), batch $batch: nnopt $ours samples/s, $theirs"
