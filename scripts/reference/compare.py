@@ -10,6 +10,9 @@ difference and exits 1 if it exceeds the tolerance or the structure differs.
 --device-agnostic compares two runs on different devices (CUDA against CPU): a "device" key is
 not compared, and a device named inside a string (PyTorch's `device='cuda:0'`) is left out, so
 only the numbers and the rest of the text must agree.
+
+Timings (keys ending in "seconds", "samples_per_second") are never compared: two runs of the
+same computation take different times.
 """
 import json
 import math
@@ -17,6 +20,7 @@ import re
 import sys
 
 DEVICE_IN_TEXT = re.compile(r",? ?device='[a-z]+(:[0-9]+)?'")
+TIMING = re.compile(r"(^|_)seconds$|^samples_per_second$")
 
 
 def walk(ours, ref, path, diffs, agnostic=False):
@@ -24,7 +28,7 @@ def walk(ours, ref, path, diffs, agnostic=False):
         if not isinstance(ours, dict):
             raise ValueError(f"{path}: expected an object")
         for key, value in ref.items():
-            if agnostic and key == "device":
+            if (agnostic and key == "device") or TIMING.search(key):
                 continue
             if key not in ours:
                 raise ValueError(f"{path}.{key}: missing from nnopt's output")

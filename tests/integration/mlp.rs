@@ -148,7 +148,10 @@ fn cuda_agrees_with_cpu() {
     }
     let _rng = torch_rng();
     let cpu = serde_json::to_value(run(&MlpConfig::default(), Device::Cpu).unwrap()).unwrap();
-    let cuda = serde_json::to_value(run(&MlpConfig::default(), Device::Cuda(0)).unwrap()).unwrap();
+    let mut cuda = serde_json::to_value(run(&MlpConfig::default(), Device::Cuda(0)).unwrap()).unwrap();
+    // The numbers are compared, not the device's name (on an H200 this test failed on
+    // "$.device differs" alone: the largest difference was 1.2e-7).
+    cuda["device"] = cpu["device"].clone();
     let diff = max_abs_diff(&cuda, &cpu, "$");
     assert!(diff <= 1e-5, "CPU and CUDA differ by {diff}");
 }
