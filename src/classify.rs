@@ -22,7 +22,10 @@ pub struct EvaluateReport {
     pub widths: Vec<i64>,
     #[serde(flatten)]
     pub evaluation: Evaluation,
+    /// The weights' class names (the data's only where it is the set they were trained on).
     pub class_names: Option<Vec<String>>,
+    /// How the data set relates to what the weights were trained on.
+    pub data_match: Match,
 }
 
 /// The weights' input normalization, or the data's own when the file does not record one.
@@ -85,6 +88,12 @@ fn check_fit(path: &Path, loaded: &Loaded, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
+/// What checking the data against the weights found: the class names to print and the match.
+struct Checked {
+    names: Option<Vec<String>>,
+    matched: Match,
+}
+
 /// Loads the weights and the data set to judge them on, and checks that they fit: the same
 /// input size and class count, and — from the weights' record of their training data — the
 /// same classes (or `other_data`, the user's word that other classes are what they want).
@@ -95,7 +104,7 @@ fn load_with_data(
     device: Device,
     other_data: bool,
     out: &dyn Observer,
-) -> Result<(Loaded, Dataset, Option<Vec<String>>)> {
+) -> Result<(Loaded, Dataset, Checked)> {
     let loaded = weights::load(path, device)?;
     let source = data_source(path, &loaded, data)?;
     let recorded = data.is_none();
@@ -113,7 +122,8 @@ fn load_with_data(
     check_fit(path, &loaded, &data)?;
     let theirs = DataRecord::of(&data);
     let trained = loaded.record.as_ref().map_or("an unrecorded data set".to_string(), |r| r.name.clone());
-    match provenance::compare(loaded.record.as_ref(), &theirs) {
+    let matched = provenance::compare(loaded.record.as_ref(), &loaded.class_names, &theirs);
+    match matched {
         Match::Same => {}
         Match::SameClasses => out.note(&format!(
             "note: {} was trained on {trained}; {} has the same classes ({}) but other images",
@@ -144,15 +154,21 @@ fn load_with_data(
             path.display(),
             data.name
         )),
-        Match::Unknown => out.note(&format!(
-            "note: {} was trained on {trained}; {} is another data set whose classes nnopt cannot name, \
-             so nothing checks that they mean the same",
+        Match::Unknown => out.warn(&format!(
+            "{} was trained on {trained} ({}); {} is another data set ({}), so nothing checks that its \
+             labels mean the weights' classes",
             path.display(),
-            data.name
+            provenance::names_preview(&loaded.class_names),
+            data.name,
+            provenance::names_preview(&data.class_names)
         )),
     }
-    let names = loaded.class_names.clone().or_else(|| data.class_names.clone());
-    Ok((loaded, data, names))
+    // The weights' own names; the data's only where it is the set they were trained on.
+    let names = loaded
+        .class_names
+        .clone()
+        .or_else(|| (matched == Match::Same).then(|| data.class_names.clone()).flatten());
+    Ok((loaded, data, Checked { names, matched }))
 }
 
 /// Evaluates the weights in `path` on the test split of `data` (default: the set they were
@@ -184,7 +200,7 @@ pub fn evaluate(
     other_data: bool,
     out: &dyn Observer,
 ) -> Result<EvaluateReport> {
-    let (loaded, data, names) = load_with_data(path, data, device, other_data, out)?;
+    let (loaded, data, checked) = load_with_data(path, data, device, other_data, out)?;
     let norm = normalization(&loaded, &data, out)?;
     let evaluation = evaluate_net(
         &loaded.net,
@@ -198,7 +214,8 @@ pub fn evaluate(
         data: data.name.clone(),
         widths: loaded.widths.clone(),
         evaluation,
-        class_names: names,
+        class_names: checked.names,
+        data_match: checked.matched,
     })
 }
 
@@ -239,6 +256,10 @@ pub struct PredictReport {
     pub predicted: i64,
     pub probabilities: Vec<f64>,
     pub class_names: Option<Vec<String>>,
+    /// The true label's name, in the data's own classes.
+    pub label_name: Option<String>,
+    /// How the data set relates to what the weights were trained on (`--index` only).
+    pub data_match: Option<Match>,
     /// The image was dark on light, and inverted to match the training images.
     pub inverted: bool,
     /// What the user must know to trust the answer (an image unlike the training images).
@@ -267,10 +288,10 @@ pub fn predict(
     options: PredictOptions,
     out: &dyn Observer,
 ) -> Result<PredictReport> {
-    let (mut inverted, mut warnings) = (false, Vec::new());
+    let (mut inverted, mut warnings, mut label_name, mut data_match) = (false, Vec::new(), None, None);
     let (loaded, pixels, norm, label, source, names) = match input {
         PredictInput::Index { source, index } => {
-            let (loaded, data, names) =
+            let (loaded, data, checked) =
                 load_with_data(path, source.as_ref(), device, options.other_data, out)?;
             let n = data.test.len();
             if !(0..n).contains(index) {
@@ -284,7 +305,10 @@ pub fn predict(
             // In range (checked just above), on the CPU: `get` and `int64_value` cannot fail.
             let image = data.test.images.get(*index).unsqueeze(0);
             let label = data.test.labels.int64_value(&[*index]);
-            (loaded, image, norm, Some(label), format!("test image {index} of {}", data.name), names)
+            // The label is the data's class: named by the data, whatever the weights call theirs.
+            label_name = data.class_names.as_ref().and_then(|n| n.get(label as usize)).cloned();
+            data_match = Some(checked.matched);
+            (loaded, image, norm, Some(label), format!("test image {index} of {}", data.name), checked.names)
         }
         PredictInput::Image(file) => {
             let loaded = weights::load(path, device)?;
@@ -321,7 +345,7 @@ pub fn predict(
                     file.display()
                 ));
             }
-            if let Some(why) = unlike_training(&img, &norm) {
+            if let Some(why) = loaded.image_ranges.and_then(|ranges| unlike_training(&img, ranges)) {
                 let warning = format!("{}: {why}: the prediction may mean little", file.display());
                 out.warn(&warning);
                 warnings.push(warning);
@@ -358,20 +382,22 @@ pub fn predict(
         predicted,
         probabilities,
         class_names: names,
+        label_name,
+        data_match,
         inverted,
         warnings,
     })
 }
 
-/// Why an image looks nothing like the training images, if it does not: its pixels' mean more
-/// than one training standard deviation from the training mean, or a spread a third or three
-/// times the training one.
-pub fn unlike_training(img: &image::GrayImage, norm: &Normalization) -> Option<String> {
+/// Why an image looks nothing like the training images, if it does not: its mean brightness
+/// or its contrast outside the range of 998 in 1000 training images (recorded in the weights).
+pub fn unlike_training(img: &image::GrayImage, ranges: crate::weights::ImageRanges) -> Option<String> {
     let (mean, std) = image::statistics(img);
-    if (mean - norm.mean).abs() > norm.std {
-        Some(format!("its mean brightness {mean:.2} is far from the training images' {:.2}", norm.mean))
-    } else if std < norm.std / 3.0 || std > norm.std * 3.0 {
-        Some(format!("its contrast (std {std:.2}) is far from the training images' ({:.2})", norm.std))
+    let ((m0, m1), (s0, s1)) = ranges;
+    if !(m0..=m1).contains(&mean) {
+        Some(format!("its mean brightness {mean:.3} is outside the training images' {m0:.3} to {m1:.3}"))
+    } else if !(s0..=s1).contains(&std) {
+        Some(format!("its contrast (std {std:.3}) is outside the training images' {s0:.3} to {s1:.3}"))
     } else {
         None
     }
@@ -381,12 +407,11 @@ pub fn unlike_training(img: &image::GrayImage, norm: &Normalization) -> Option<S
 pub fn render_prediction(r: &PredictReport) -> String {
     // A digit's name is its number: printed once, not as "7 (7)".
     let name = |c: i64| {
-        r.class_names
-            .as_ref()
-            .and_then(|n| n.get(c as usize))
-            .filter(|s| **s != c.to_string())
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default()
+        let name = r.class_names.as_ref().and_then(|n| n.get(c as usize));
+        name.filter(|s| **s != c.to_string()).map(|s| format!(" ({s})")).unwrap_or_default()
+    };
+    let label_name = |c: i64| {
+        r.label_name.as_ref().filter(|s| **s != c.to_string()).map(|s| format!(" ({s})")).unwrap_or_default()
     };
     let mut text = format!("image     {}\n", r.source);
     if r.inverted {
@@ -395,7 +420,7 @@ pub fn render_prediction(r: &PredictReport) -> String {
         );
     }
     if let Some(label) = r.label {
-        text.push_str(&format!("label     {label}{}\n", name(label)));
+        text.push_str(&format!("label     {label}{}\n", label_name(label)));
     }
     text.push_str(&format!(
         "predicted {}{} with probability {:.4}\n\nclass  probability\n",

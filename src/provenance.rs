@@ -42,7 +42,8 @@ impl DataRecord {
 }
 
 /// How `--data` relates to what the weights were trained on.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Match {
     /// The same training split: the data set they were trained on.
     Same,
@@ -55,13 +56,13 @@ pub enum Match {
     Unknown,
 }
 
-/// Compares the weights' record (if any) with the data.
-pub fn compare(weights: Option<&DataRecord>, data: &DataRecord) -> Match {
-    let Some(w) = weights else { return Match::Unknown };
-    if w.fingerprint == data.fingerprint {
+/// Compares the weights' record (if any) and class names with the data. Without a record (an
+/// older file), class names still tell digits from garments.
+pub fn compare(weights: Option<&DataRecord>, weight_names: &Option<Vec<String>>, data: &DataRecord) -> Match {
+    if weights.is_some_and(|w| w.fingerprint == data.fingerprint) {
         return Match::Same;
     }
-    match (&w.class_names, &data.class_names) {
+    match (weight_names, &data.class_names) {
         (Some(a), Some(b)) if a == b => Match::SameClasses,
         (Some(_), Some(_)) => Match::OtherClasses,
         _ => Match::Unknown,
@@ -94,11 +95,17 @@ mod tests {
         let digits = ["0", "1", "2"];
         let garments = ["T-shirt/top", "Trouser", "Pullover"];
         let trained = record("synthetic", Some(&digits), 1);
-        assert_eq!(compare(Some(&trained), &record("synthetic", Some(&digits), 1)), Match::Same);
-        assert_eq!(compare(Some(&trained), &record("mnist", Some(&digits), 2)), Match::SameClasses);
-        assert_eq!(compare(Some(&trained), &record("fashion", Some(&garments), 3)), Match::OtherClasses);
-        assert_eq!(compare(Some(&trained), &record("kmnist", None, 4)), Match::Unknown);
-        assert_eq!(compare(None, &record("fashion", Some(&garments), 3)), Match::Unknown, "an older file");
+        let names = trained.class_names.clone();
+        assert_eq!(compare(Some(&trained), &names, &record("synthetic", Some(&digits), 1)), Match::Same);
+        assert_eq!(compare(Some(&trained), &names, &record("mnist", Some(&digits), 2)), Match::SameClasses);
+        assert_eq!(
+            compare(Some(&trained), &names, &record("fashion", Some(&garments), 3)),
+            Match::OtherClasses
+        );
+        assert_eq!(compare(Some(&trained), &names, &record("kmnist", None, 4)), Match::Unknown);
+        // An older file: no fingerprint, but its class names still say digits, not garments.
+        assert_eq!(compare(None, &names, &record("fashion", Some(&garments), 3)), Match::OtherClasses);
+        assert_eq!(compare(None, &None, &record("fashion", Some(&garments), 3)), Match::Unknown);
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Loaded {
     /// What the network was trained on, where the file records it (nnopt files from this
     /// version on); see [`crate::provenance`].
     pub record: Option<crate::provenance::DataRecord>,
+    /// The range of the training images' own mean brightness and contrast (0–1), where recorded:
+    /// an image outside them looks nothing like what the network saw.
+    pub image_ranges: Option<ImageRanges>,
     /// The header's string metadata.
     pub metadata: HashMap<String, String>,
 }
@@ -91,6 +94,9 @@ pub fn save(path: &Path, net: &Network, normalization: &Normalization, data: &Da
         ("image_width".to_string(), data.width.to_string()),
         ("data_fingerprint".to_string(), format!("{:016x}", data.fingerprint)),
     ]);
+    let ((m0, m1), (s0, s1)) = image_ranges(&data.train.images)?;
+    metadata.insert("image_mean_range".to_string(), format!("{m0},{m1}"));
+    metadata.insert("image_std_range".to_string(), format!("{s0},{s1}"));
     if let Some(names) = &data.class_names {
         metadata.insert("class_names".to_string(), serde_json::to_string(names)?);
     }
@@ -231,7 +237,45 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
         .and_then(|names| serde_json::from_str::<Vec<String>>(names).ok())
         .filter(|names| names.len() as i64 == widths[widths.len() - 1]);
     let record = crate::provenance::DataRecord::from_metadata(&metadata, &class_names);
-    Ok(Loaded { vs, net, widths, normalization, data, class_names, metadata, record })
+    let range = |key: &str| -> Option<(f64, f64)> {
+        let (a, b) = metadata.get(key)?.split_once(',')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    };
+    let image_ranges = range("image_mean_range").zip(range("image_std_range"));
+    Ok(Loaded { vs, net, widths, normalization, data, class_names, metadata, record, image_ranges })
+}
+
+/// (mean, contrast) ranges of single images, each (low, high), in [0, 1].
+pub type ImageRanges = ((f64, f64), (f64, f64));
+
+/// The 0.1 % and 99.9 % quantiles of the training images' own mean and standard deviation
+/// (pixels scaled to [0, 1]): 998 of 1000 training images fall inside both. Computed a few
+/// thousand images at a time, in float32 (never a float copy of the whole set).
+pub fn image_ranges(images: &Tensor) -> Result<ImageRanges> {
+    let n = images.size()[0];
+    let (mut means, mut stds) = (Vec::with_capacity(n as usize), Vec::with_capacity(n as usize));
+    let mut start = 0;
+    while start < n {
+        let len = 4096.min(n - start);
+        let chunk = images
+            .f_narrow(0, start, len)
+            .and_then(|c| c.f_to_kind(Kind::Float))
+            .and_then(|c| c.f_reshape([len, -1]))
+            .map_err(torch)?
+            / 255.0;
+        let mean = chunk.f_mean_dim(1, false, Kind::Float).map_err(torch)?;
+        let std = chunk.f_std_correction(1, 0, false).map_err(torch)?;
+        means.extend(Vec::<f32>::try_from(&mean).map_err(torch)?);
+        stds.extend(Vec::<f32>::try_from(&std).map_err(torch)?);
+        start += len;
+    }
+    let quantiles = |mut v: Vec<f32>| -> (f64, f64) {
+        v.sort_by(f32::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64;
+        (at(0.001), at(0.999))
+    };
+    ensure!(!means.is_empty(), "no training images to measure");
+    Ok((quantiles(means), quantiles(stds)))
 }
 
 /// A float32 safetensors view as a CPU tensor; other types are refused, naming the tensor.

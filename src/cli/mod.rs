@@ -622,7 +622,7 @@ pub struct PredictArgs {
     #[arg(long, value_name = "FILE")]
     pub image: Option<PathBuf>,
     /// Keep --image's pixels as they are, even on a light background.
-    #[arg(long, requires = "image")]
+    #[arg(long, requires = "image", conflicts_with = "index")]
     pub no_invert: bool,
     /// Run on --data even where its classes are not the weights' (their names are printed).
     #[arg(long, conflicts_with = "image")]

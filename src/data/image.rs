@@ -111,7 +111,10 @@ fn luma(rgb: &[u8]) -> f64 {
 }
 
 /// Grey pixels from `channels` interleaved samples (gray, gray+alpha, RGB, RGBA): colour to
-/// luma, transparency composited onto black where the ink is light, white where it is dark.
+/// luma. Transparency: where the colour channels carry the picture (a cut-out, black made
+/// transparent), alpha is ignored; where they are one flat colour and the picture is in alpha
+/// (ink whose opacity is its strength), it is composited onto black under light ink, white
+/// under dark ink.
 pub fn flatten(samples: &[u8], channels: usize) -> Vec<u8> {
     let gray = |px: &[u8]| if channels >= 3 { luma(px) } else { px[0] as f64 };
     let alpha = |px: &[u8]| match channels {
@@ -120,6 +123,11 @@ pub fn flatten(samples: &[u8], channels: usize) -> Vec<u8> {
         _ => 1.0,
     };
     let pixels = samples.chunks_exact(channels.max(1));
+    let (lo, hi) =
+        pixels.clone().map(gray).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), g| (l.min(g), h.max(g)));
+    if channels % 2 == 1 || hi - lo > 32.0 {
+        return pixels.map(|px| gray(px).round().clamp(0.0, 255.0) as u8).collect();
+    }
     // The ink's brightness: the mean grey of what is drawn, weighted by its opacity.
     let (ink, weight) =
         pixels.clone().fold((0.0, 0.0), |(s, w), px| (s + alpha(px) * gray(px), w + alpha(px)));
@@ -173,8 +181,10 @@ mod tests {
         assert_eq!(flatten(&[255, 0, 0, 0, 255, 0, 0, 0, 255], 3), [76, 150, 29]);
         // Black ink in the alpha channel (the ink's opacity is its value): on white, dark ink.
         assert_eq!(flatten(&[0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 0, 128], 4), [0, 255, 127]);
-        // White ink with alpha: on black, light ink — as the data sets are drawn.
-        assert_eq!(flatten(&[255, 255, 0, 0, 255, 128], 2), [255, 0, 128]);
+        // White ink whose opacity is its strength: on black, light ink — as the data sets are.
+        assert_eq!(flatten(&[255, 255, 255, 0, 255, 128], 2), [255, 0, 128]);
+        // A cut-out: the grey channel holds the picture, black made transparent; alpha ignored.
+        assert_eq!(flatten(&[200, 255, 0, 0, 90, 255], 2), [200, 0, 90]);
     }
 
     #[test]

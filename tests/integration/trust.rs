@@ -525,6 +525,7 @@ fn the_text_renderers() {
         widths: vec![784, 32, 2],
         evaluation: e,
         class_names: None,
+        data_match: nnopt::provenance::Match::Same,
     };
     let text = nnopt::classify::render_evaluation(&report);
     assert!(text.starts_with("weights w.safetensors (784-32-2)\ndata    somewhere (test split)\ntest accuracy 75.00% (3/4), test loss 0.2500\n"), "{text}");
@@ -537,6 +538,8 @@ fn the_text_renderers() {
         predicted: 1,
         probabilities: vec![0.125, 0.875],
         class_names: Some(vec!["cat".into(), "dog".into()]),
+        label_name: Some("dog".into()),
+        data_match: Some(nnopt::provenance::Match::Same),
         inverted: false,
         warnings: Vec::new(),
     };
