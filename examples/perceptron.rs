@@ -12,6 +12,6 @@ fn main() -> anyhow::Result<()> {
         "after {} epochs: training loss {:.6}, test loss {:.6}",
         last.epoch, last.loss, report.test.loss
     );
-    println!("w = {}, b = {}", last.w, last.b);
+    println!("w = {:?}, b = {:?}", last.w.flat(), last.b.flat());
     Ok(())
 }

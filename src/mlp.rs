@@ -13,7 +13,7 @@
 
 use anyhow::Result;
 use serde::Serialize;
-use serde_json::Value;
+use crate::repr::TensorValues;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -213,12 +213,12 @@ pub struct MlpReport {
     pub device: String,
     pub parameters: Vec<ParameterInfo>,
     /// The forward output that the loss cell uses (1×10).
-    pub output: Value,
-    pub target: Value,
+    pub output: TensorValues,
+    pub target: TensorValues,
     pub loss: f64,
-    pub fc1_bias_grad: Value,
-    pub fc1_weight_row0_before: Value,
-    pub fc1_weight_row0_after: Value,
+    pub fc1_bias_grad: TensorValues,
+    pub fc1_weight_row0_before: TensorValues,
+    pub fc1_weight_row0_after: TensorValues,
     /// In \[8\]: `loss.grad_fn`, its `next_functions[0][0]`, and that one's — names read from
     /// libtorch.
     pub grad_fn_chain: Vec<Option<String>>,

@@ -14,7 +14,7 @@
 
 use anyhow::{bail, Result};
 use serde::Serialize;
-use serde_json::Value;
+use crate::repr::TensorValues;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{ensure_positive, ensure_usage, torch};
@@ -252,9 +252,9 @@ pub fn make_data(samples: usize, device: Device) -> Result<(Tensor, Tensor)> {
 /// Parameters and loss before training.
 #[derive(Debug, Clone, Serialize)]
 pub struct Initial {
-    pub w: Value,
-    pub b: Value,
-    pub predictions: Value,
+    pub w: TensorValues,
+    pub b: TensorValues,
+    pub predictions: TensorValues,
     pub loss: f64,
 }
 
@@ -262,16 +262,16 @@ pub struct Initial {
 #[derive(Debug, Clone, Serialize)]
 pub struct DataSet {
     #[serde(rename = "X")]
-    pub x: Value,
-    pub y: Value,
+    pub x: TensorValues,
+    pub y: TensorValues,
 }
 
 /// Parameters and training loss after one epoch.
 #[derive(Debug, Clone, Serialize)]
 pub struct EpochRecord {
     pub epoch: usize,
-    pub w: Value,
-    pub b: Value,
+    pub w: TensorValues,
+    pub b: TensorValues,
     pub loss: f64,
 }
 
@@ -279,9 +279,9 @@ pub struct EpochRecord {
 #[derive(Debug, Clone, Serialize)]
 pub struct TestResult {
     #[serde(rename = "X")]
-    pub x: Value,
-    pub y: Value,
-    pub predictions: Value,
+    pub x: TensorValues,
+    pub y: TensorValues,
+    pub predictions: TensorValues,
     pub loss: f64,
 }
 
@@ -294,7 +294,7 @@ pub struct PerceptronReport {
     pub initial: Initial,
     pub train: DataSet,
     pub history: Vec<EpochRecord>,
-    pub train_predictions: Value,
+    pub train_predictions: TensorValues,
     pub test: TestResult,
     /// What the user must know to trust the result (a dead unit); also printed on stderr.
     pub warnings: Vec<String>,
@@ -447,12 +447,9 @@ fn scalar(t: &Tensor) -> Result<f64> {
     t.f_double_value(&[]).map_err(torch)
 }
 
-/// The numbers of a JSON tensor, flattened (`[[1.0], [2.0]]` → `[1.0, 2.0]`).
-fn flat(value: &Value) -> Vec<f64> {
-    match value {
-        Value::Array(items) => items.iter().flat_map(flat).collect(),
-        other => other.as_f64().into_iter().collect(),
-    }
+/// A tensor's values, flattened (`[[1.0], [2.0]]` → `[1.0, 2.0]`).
+fn flat(values: &TensorValues) -> Vec<f64> {
+    values.flat()
 }
 
 /// `perceptron --plot`: the squared loss per epoch (log scale), and w₁, w₂, w₃, b per epoch.

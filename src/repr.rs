@@ -383,8 +383,27 @@ pub fn float_repr(x: f64) -> String {
     }
 }
 
-/// A tensor as nested JSON lists with its shape (`[[1.0], [2.0]]` for 2×1), values as f64.
-pub fn tensor_json(tensor: &tch::Tensor) -> anyhow::Result<serde_json::Value> {
+/// A tensor's values, typed: a number for a 0-d tensor, else one list per dimension, nested as
+/// the tensor is shaped (`[[1.0], [2.0]]` for 2×1). In JSON exactly PyTorch's `tensor.tolist()`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum TensorValues {
+    Number(f64),
+    List(Vec<TensorValues>),
+}
+
+impl TensorValues {
+    /// Every value, in row-major order.
+    pub fn flat(&self) -> Vec<f64> {
+        match self {
+            TensorValues::Number(v) => vec![*v],
+            TensorValues::List(items) => items.iter().flat_map(TensorValues::flat).collect(),
+        }
+    }
+}
+
+/// A tensor's values as [`TensorValues`], as f64.
+pub fn tensor_json(tensor: &tch::Tensor) -> anyhow::Result<TensorValues> {
     let flat = tensor
         .f_detach()
         .and_then(|t| t.f_to_device(tch::Device::Cpu))
@@ -396,12 +415,13 @@ pub fn tensor_json(tensor: &tch::Tensor) -> anyhow::Result<serde_json::Value> {
     Ok(nest(&flat, &shape))
 }
 
-fn nest(flat: &[f64], shape: &[usize]) -> serde_json::Value {
+fn nest(flat: &[f64], shape: &[usize]) -> TensorValues {
     match shape.split_first() {
-        None => flat.first().copied().map_or(serde_json::Value::Null, serde_json::Value::from),
+        // A 0-d tensor has one value (NaN, null in JSON, were it ever empty).
+        None => TensorValues::Number(flat.first().copied().unwrap_or(f64::NAN)),
         Some((&len, rest)) => {
             let stride: usize = rest.iter().product();
-            (0..len).map(|i| nest(&flat[i * stride..(i + 1) * stride], rest)).collect()
+            TensorValues::List((0..len).map(|i| nest(&flat[i * stride..(i + 1) * stride], rest)).collect())
         }
     }
 }
