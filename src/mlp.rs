@@ -13,14 +13,13 @@
 
 use anyhow::Result;
 use serde::Serialize;
-use crate::repr::TensorValues;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::error::{ensure_positive, ensure_usage, guard, torch};
 use crate::graph::{backward_graph, Graph};
-use crate::repr::tensor_json;
 use crate::repr::{size_repr, tensor_repr, Repr};
+use crate::repr::{tensor_json, TensorValues};
 
 /// Pixels in a 28×28 image.
 pub const INPUT_FEATURES: i64 = 28 * 28;

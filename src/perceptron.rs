@@ -14,13 +14,12 @@
 
 use anyhow::{bail, Result};
 use serde::Serialize;
-use crate::repr::TensorValues;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{ensure_positive, ensure_usage, torch};
 use crate::observe::Observer;
-use crate::repr::tensor_json;
 use crate::repr::{float_repr, tensor_repr, tuple_repr};
+use crate::repr::{tensor_json, TensorValues};
 
 /// Inputs per sample, as in the notebook.
 pub const NUM_INPUTS: i64 = 3;
