@@ -22,6 +22,18 @@ use crate::metrics::evaluate;
 use crate::mlp::{parameter_count, Network, MAX_PARAMETERS};
 use crate::observe::Observer;
 
+/// How the learning rate moves over the epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// lr_t = lr·(1 + cos(π·(t − 1)/T))/2: from lr towards 0 (PyTorch's `CosineAnnealingLR`,
+    /// stepped per epoch).
+    #[default]
+    Cosine,
+    /// lr_t = lr every epoch: the notebook's `optim.SGD(net.parameters(), lr=0.05)`.
+    Constant,
+}
+
 /// The optimizer to train with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,6 +76,8 @@ pub struct TrainConfig {
     pub momentum: Option<f64>,
     pub weight_decay: f64,
     pub optimizer: OptimizerKind,
+    /// How the learning rate moves over the epochs.
+    pub schedule: Schedule,
     pub seed: u64,
     /// Hidden layer widths: `[32]` is the notebook's 784-32-10.
     pub hidden: Vec<i64>,
@@ -98,6 +112,7 @@ impl Default for TrainConfig {
             lr: None,
             momentum: None,
             weight_decay: 5e-4,
+            schedule: Schedule::Cosine,
             optimizer: OptimizerKind::Sgd,
             seed: 0,
             hidden: vec![32],
@@ -169,9 +184,45 @@ impl TrainConfig {
         self.lr.unwrap_or(self.optimizer.default_lr())
     }
 
-    /// The learning rate for `epoch` (1-based): cosine from `lr` towards 0 over the run.
+    /// The learning rate for `epoch` (1-based): by the schedule, from `lr`.
     pub fn lr_at(&self, epoch: usize) -> f64 {
-        self.initial_lr() * 0.5 * (1.0 + (PI * (epoch - 1) as f64 / self.epochs as f64).cos())
+        match self.schedule {
+            Schedule::Cosine => {
+                self.initial_lr() * 0.5 * (1.0 + (PI * (epoch - 1) as f64 / self.epochs as f64).cos())
+            }
+            Schedule::Constant => self.initial_lr(),
+        }
+    }
+
+    /// The recipe in words and formulas, as `train` states it above its epochs: the update rule
+    /// the optimizer applies and how the learning rate moves.
+    pub fn recipe(&self) -> String {
+        let lr = self.initial_lr();
+        let decay = self.weight_decay;
+        let update = match (self.optimizer, self.momentum.unwrap_or(DEFAULT_MOMENTUM)) {
+            (OptimizerKind::Sgd, mu) if mu > 0.0 => format!(
+                "SGD with Nesterov momentum μ = {mu} and weight decay λ = {decay}: g ← ∇L + λ·θ; v ← μ·v + g; \
+                 θ ← θ − lr_t·(g + μ·v)"
+            ),
+            (OptimizerKind::Sgd, _) if decay == 0.0 => {
+                "plain SGD, as the notebook's optim.SGD: θ ← θ − lr_t·∇L".to_string()
+            }
+            (OptimizerKind::Sgd, _) => format!("plain SGD with weight decay λ = {decay}: θ ← θ − lr_t·(∇L + λ·θ)"),
+            (OptimizerKind::Adam, _) => format!(
+                "Adam (β₁ 0.9, β₂ 0.999, ε 1e-8) with weight decay λ = {decay} added to the gradient: \
+                 g ← ∇L + λ·θ; m ← β₁·m + (1 − β₁)·g; s ← β₂·s + (1 − β₂)·g²; \
+                 θ ← θ − lr_t·m̂/(√ŝ + ε)"
+            ),
+        };
+        let schedule = match self.schedule {
+            Schedule::Cosine => format!(
+                "cosine schedule lr_t = {lr}·(1 + cos(π·(t − 1)/{}))/2 for epoch t: {lr} at the first epoch, {:.5} at the last",
+                self.epochs,
+                self.lr_at(self.epochs)
+            ),
+            Schedule::Constant => format!("constant lr_t = {lr}"),
+        };
+        format!("{update}; {schedule}; loss L = cross-entropy of the logits, batches of {}", self.batch_size)
     }
 }
 
@@ -723,5 +774,48 @@ impl crate::report::Report for TrainReport {
     }
     fn figure(&self) -> Result<Option<crate::plot::Figure>> {
         Ok(Some(figure(self)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_moves_the_rate_as_its_formula_says() {
+        let cosine = TrainConfig { epochs: 4, lr: Some(0.08), ..TrainConfig::default() };
+        let rates: Vec<f64> = (1..=4).map(|t| cosine.lr_at(t)).collect();
+        // 0.08·(1 + cos(π·(t − 1)/4))/2: 0.08, 0.0683, 0.04, 0.0117.
+        let expected = [0.08, 0.04 * (1.0 + (PI / 4.0).cos()), 0.04, 0.04 * (1.0 + (3.0 * PI / 4.0).cos())];
+        for (r, e) in rates.iter().zip(expected) {
+            assert!((r - e).abs() < 1e-15, "{rates:?}");
+        }
+        let constant = TrainConfig { schedule: Schedule::Constant, ..cosine };
+        assert!((1..=4).all(|t| constant.lr_at(t) == 0.08));
+    }
+
+    #[test]
+    fn the_recipe_names_the_rule_that_runs() {
+        let notebook = TrainConfig {
+            momentum: Some(0.0),
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            lr: Some(0.05),
+            ..TrainConfig::default()
+        };
+        let said = notebook.recipe();
+        assert!(
+            said.contains("plain SGD")
+                && said.contains("θ ← θ − lr_t·∇L")
+                && said.contains("constant lr_t = 0.05"),
+            "{said}"
+        );
+        let default = TrainConfig::default().recipe();
+        assert!(
+            default.contains("Nesterov momentum μ = 0.9") && default.contains("cosine schedule"),
+            "{default}"
+        );
+        let adam = TrainConfig { optimizer: OptimizerKind::Adam, ..TrainConfig::default() }.recipe();
+        assert!(adam.starts_with("Adam"), "{adam}");
     }
 }

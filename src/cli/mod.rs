@@ -531,6 +531,10 @@ pub struct TrainArgs {
     pub hidden: Vec<i64>,
     #[arg(long, value_enum, default_value_t = OptimizerArg::from(TrainConfig::default().optimizer))]
     pub optimizer: OptimizerArg,
+    /// How the learning rate moves: cosine (from --lr towards 0 over the epochs) or constant
+    /// (the notebook's plain optim.SGD: --momentum 0 --weight-decay 0 --schedule constant --lr 0.05).
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub schedule: ScheduleArg,
     /// One batch per epoch: a quick check that everything runs.
     #[arg(long)]
     pub dry_run: bool,
@@ -559,6 +563,15 @@ pub struct TrainArgs {
     /// Write the final confusion matrix as CSV (rows: true class, columns: predicted).
     #[arg(long, value_name = "FILE.csv")]
     pub confusion_csv: Option<PathBuf>,
+}
+
+/// `--schedule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleArg {
+    /// lr_t = lr·(1 + cos(π·(t − 1)/T))/2.
+    Cosine,
+    /// lr_t = lr.
+    Constant,
 }
 
 /// `--optimizer`.
@@ -643,6 +656,10 @@ fn run_train(args: TrainArgs, global: &Global, out: &Output) -> Result<()> {
         momentum: args.momentum,
         weight_decay: args.weight_decay,
         optimizer: args.optimizer.into(),
+        schedule: match args.schedule {
+            ScheduleArg::Cosine => nnopt::train::Schedule::Cosine,
+            ScheduleArg::Constant => nnopt::train::Schedule::Constant,
+        },
         seed: args.seed,
         hidden: args.hidden,
         dry_run: args.dry_run,

@@ -57,6 +57,7 @@ pub fn run(
         data.width,
         data.classes
     ));
+    out.line(&format!("recipe: {}", config.recipe()));
     let mut done: Vec<EpochMetrics> = Vec::new();
     let mut on_epoch = |m: &EpochMetrics| {
         done.push(m.clone());

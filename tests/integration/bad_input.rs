@@ -344,6 +344,7 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["sweep", "--trials", "0"], 2, "--trials"),
         (vec!["sweep", "--validation", "1.5"], 2, "--validation"),
         (vec!["sweep", "--tpe", "bayes"], 2, "--tpe"),
+        (vec!["train", "--schedule", "linear"], 2, "--schedule"),
         (vec!["sweep", "--strategy", "halving", "--trials", "8", "--epochs", "0"], 2, "--epochs must be between 1"),
         (vec!["sweep", "--strategy", "bayes"], 2, "--strategy"),
         (vec!["sweep", "--resume", "/no/such.csv"], 2, "--resume"),
