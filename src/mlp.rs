@@ -218,6 +218,8 @@ pub struct MlpReport {
     pub fc1_bias_grad: TensorValues,
     pub fc1_weight_row0_before: TensorValues,
     pub fc1_weight_row0_after: TensorValues,
+    /// The MSE loss on the same input and target after the SGD step.
+    pub loss_after_step: f64,
     /// In \[8\]: `loss.grad_fn`, its `next_functions[0][0]`, and that one's — names read from
     /// libtorch.
     pub grad_fn_chain: Vec<Option<String>>,
@@ -319,7 +321,10 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     line(grad_repr(fc1_bias));
     let fc1_bias_grad = tensor_json(&fc1_bias.grad())?;
 
-    line(format!("# fc1.weight[0, :10] before and after one SGD step (lr {})", config.lr));
+    line(format!(
+        "# one SGD step, θ ← θ − lr·∇L for every parameter θ (lr {}); fc1.weight[0, :10] before and after",
+        config.lr
+    ));
     // fc1 has at least one row (--hidden ≥ 1) and 784 ≥ 10 columns, so this view always exists.
     let row0 = || fc1_weight.get(0).narrow(0, 0, 10);
     line(tensor_repr(&row0()));
@@ -337,6 +342,16 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     line(format!(
         "# change = −lr·grad (zero where fc1's unit 0 is inactive for this input)\n{}",
         tensor_repr(&change)
+    ));
+    // The same input and target after the step: what one step of descent bought.
+    let loss_before = step_loss.f_double_value(&[]).map_err(torch)?;
+    let loss_after_step = tch::no_grad(|| net.f_forward(&input))?
+        .f_mse_loss(&target, Reduction::Mean)
+        .and_then(|l| l.f_double_value(&[]))
+        .map_err(torch)?;
+    line(format!(
+        "# the loss on this input: {loss_before:.6} before the step, {loss_after_step:.6} after ({:+.6})",
+        loss_after_step - loss_before
     ));
 
     if config.graph {
@@ -359,6 +374,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
         fc1_bias_grad,
         fc1_weight_row0_before,
         fc1_weight_row0_after: tensor_json(&row0())?,
+        loss_after_step,
         grad_fn_chain,
         backward_graph: config.graph.then_some(graph),
         fc1_before,

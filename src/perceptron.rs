@@ -346,10 +346,22 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
         loss: scalar(&loss)?,
     };
 
+    // Why every prediction may start at 0, from the numbers themselves.
+    let pre_activation = scalar(&(x.matmul(&model.w) + &model.b).max())?;
+    if pre_activation <= 0.0 {
+        line(format!(
+            "# every prediction is 0: each pre-activation x·w + b is ≤ 0 at these initial weights (the \
+             largest is {pre_activation:.4}), and relu(z) = 0 for z ≤ 0"
+        ));
+    }
     line(format!(
-        "# training: {} pass(es) of the delta rule over the {} samples",
+        "# training: {} pass(es) of the delta rule over the {} samples, for each (x, y) in turn:",
         config.epochs, config.samples
     ));
+    line("#   ŷ = relu(x·w + b);  w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)".into());
+    line(
+        "#   (ReLU's derivative is left out, as the notebook's rule does: w still moves where ŷ = 0)".into(),
+    );
     observer.start("epochs", config.epochs as u64);
     let started = std::time::Instant::now();
     let samples = Samples::new(&x, &y);

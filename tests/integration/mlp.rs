@@ -155,3 +155,15 @@ fn cuda_agrees_with_cpu() {
     let diff = max_abs_diff(&cuda, &cpu, "$");
     assert!(diff <= 1e-5, "CPU and CUDA differ by {diff}");
 }
+
+#[test]
+fn one_sgd_step_says_its_rule_and_what_it_bought() {
+    let v = crate::common::nnopt_json(&["--device", "cpu", "--json", "mlp"]);
+    let (before, after) = (v["loss"].as_f64().unwrap(), v["loss_after_step"].as_f64().unwrap());
+    assert!(after < before, "one step of descent lowers the loss on its own input: {before} → {after}");
+    let text = crate::common::nnopt_ok(&["--device", "cpu", "mlp"]);
+    assert!(
+        text.contains("θ ← θ − lr·∇L") && text.contains("before the step") && text.contains("after ("),
+        "{text}"
+    );
+}

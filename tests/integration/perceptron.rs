@@ -148,3 +148,18 @@ fn a_dead_relu_is_reported_with_the_epoch_and_the_fix() {
     assert_eq!(v["warnings"], serde_json::json!([]));
     assert_eq!(v["dead_from_epoch"], serde_json::Value::Null);
 }
+
+#[test]
+fn the_rule_and_a_zero_start_are_said() {
+    let text = nnopt_ok(&["perceptron", "--device", "cpu", "--epochs", "3"]);
+    assert!(text.contains("w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)"), "{text}");
+    // Seed 0 starts dead: every pre-activation is negative (the largest, −8.1461).
+    assert!(
+        text.contains("every prediction is 0: each pre-activation x·w + b is ≤ 0")
+            && text.contains("-8.1461"),
+        "{text}"
+    );
+    // Seed 1 starts alive: nothing to explain.
+    let alive = nnopt_ok(&["perceptron", "--device", "cpu", "--epochs", "3", "--seed", "1"]);
+    assert!(!alive.contains("every prediction is 0"), "{alive}");
+}
