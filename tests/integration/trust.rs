@@ -233,10 +233,8 @@ fn log_interval_and_quiet() {
     }
 }
 
-#[test]
-fn ctrl_c_leaves_a_valid_metrics_file_and_weights() {
-    let dir = scratch("ctrl_c");
-    let (csv, w) = (dir.join("m.csv"), dir.join("w.safetensors"));
+/// A long `train --json` run with `--metrics csv --save w`, once its first epoch is written.
+fn training_past_its_first_epoch(csv: &Path, w: &Path) -> std::process::Child {
     let child = Command::new(env!("CARGO_BIN_EXE_nnopt"))
         .args(["--device", "cpu", "--json", "train", "--data", "synthetic:4000,200", "--epochs", "500"])
         .args(["--metrics", csv.to_str().unwrap(), "--save", w.to_str().unwrap()])
@@ -249,6 +247,14 @@ fn ctrl_c_leaves_a_valid_metrics_file_and_weights() {
         assert!(started.elapsed() < Duration::from_secs(120), "no epoch finished");
         std::thread::sleep(Duration::from_millis(50));
     }
+    child
+}
+
+#[test]
+fn ctrl_c_leaves_a_valid_metrics_file_and_weights() {
+    let dir = scratch("ctrl_c");
+    let (csv, w) = (dir.join("m.csv"), dir.join("w.safetensors"));
+    let child = training_past_its_first_epoch(&csv, &w);
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -272,18 +278,7 @@ fn two_signals_a_millisecond_apart_are_one_ctrl_c() {
     // evaluates and saves.
     let dir = scratch("ctrl_c_burst");
     let (csv, w) = (dir.join("m.csv"), dir.join("w.safetensors"));
-    let child = Command::new(env!("CARGO_BIN_EXE_nnopt"))
-        .args(["--device", "cpu", "--json", "train", "--data", "synthetic:4000,200", "--epochs", "500"])
-        .args(["--metrics", csv.to_str().unwrap(), "--save", w.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !csv.exists() {
-        assert!(started.elapsed() < Duration::from_secs(120), "no epoch finished");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = training_past_its_first_epoch(&csv, &w);
     let pid = child.id() as libc::pid_t;
     // SAFETY: kill(2) with a child's pid and a signal number has no memory preconditions.
     unsafe {
