@@ -133,13 +133,13 @@ pub fn render(r: &AutogradReport) -> String {
     let z = (r.w * r.x + r.b) as f32;
     let meaning = if z > 0.0 {
         format!(
-            "w·x + b = {z} > 0, so relu passes it through unchanged: da/dw = x = {} and da/db = 1.\n\
+            "w·x + b = {z} > 0, so relu'(z) = 1 and relu passes it through unchanged: da/dw = 1·x = {} and da/db = 1.\n\
              Nudging w by a small ε moves a by about {}·ε; gradient descent uses exactly this slope.",
             r.x, r.grad_w
         )
     } else if z < 0.0 {
         format!(
-            "w·x + b = {z} < 0, so relu outputs 0 and is flat there: da/dw = da/db = 0.\n\
+            "w·x + b = {z} < 0, so relu'(z) = 0: relu outputs 0 and is flat there, da/dw = da/db = 0.\n\
              A small change to w or b changes nothing, so gradient descent cannot move this unit \
              for this input (a \"dead\" ReLU)."
         )
@@ -150,6 +150,8 @@ pub fn render(r: &AutogradReport) -> String {
     };
     format!(
         "a = relu(w·x + b) with x = {}, w = {}, b = {}\n{}\n\n\
+         the chain rule, as autograd applies it (z = w·x + b; relu'(z) = 1 for z > 0, 0 for z ≤ 0):\n  \
+         da/dw = relu'(z)·dz/dw = relu'(z)·x        da/db = relu'(z)·dz/db = relu'(z)·1\n\n\
          grad(a, w) = {}    central difference: {:.6}\n\
          grad(a, b) = {}    central difference: {:.6}\n\n{meaning}\n",
         r.x,

@@ -289,7 +289,19 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
 
     line("# net.zero_grad(); output.backward(torch.randn(1, 10))".into());
     guard("zero_grad", || sgd.zero_grad())?;
-    backward_with(&output, &randn(&[1, CLASSES], device)?)?;
+    let output_gradient = randn(&[1, CLASSES], device)?;
+    backward_with(&output, &output_gradient)?;
+    // What that backward left behind: gradients of Σ output·g, which no loss asked for.
+    let fc2_bias = &parameters[3].1;
+    line(format!(
+        "# it left ∂(Σ output·g)/∂θ in every .grad (g: the random tensor); fc2.bias.grad is g itself, since \
+         ∂output/∂fc2.bias = 1:\n{}",
+        grad_repr(fc2_bias)
+    ));
+    line(
+        "# .grad accumulates across backward passes, so net.zero_grad() clears these before the loss's"
+            .into(),
+    );
 
     line("# target = torch.randn(10); target.view(1, -1); loss = nn.MSELoss()(net(input), target)".into());
     let target = randn(&[CLASSES], device)?;
@@ -320,6 +332,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     line("after".into());
     line(grad_repr(fc1_bias));
     let fc1_bias_grad = tensor_json(&fc1_bias.grad())?;
+    line(explain_bias_zeros(&input, fc1_weight, fc1_bias)?);
 
     line(format!(
         "# one SGD step, θ ← θ − lr·∇L for every parameter θ (lr {}); fc1.weight[0, :10] before and after",
@@ -343,6 +356,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
         "# change = −lr·grad (zero where fc1's unit 0 is inactive for this input)\n{}",
         tensor_repr(&change)
     ));
+    line(largest_change(&fc1_before, &fc1_after));
     // The same input and target after the step: what one step of descent bought.
     let loss_before = step_loss.f_double_value(&[]).map_err(torch)?;
     let loss_after_step = tch::no_grad(|| net.f_forward(&input))?
@@ -425,6 +439,48 @@ fn grad_repr(parameter: &Tensor) -> String {
 }
 
 /// A tensor's values, flattened, on the CPU.
+/// Why fc1.bias.grad has zeros: the fc1 units whose pre-activation is ≤ 0 for this input pass
+/// nothing back through ReLU (relu'(z) = 0), counted from the numbers themselves.
+fn explain_bias_zeros(input: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<String> {
+    let z = tch::no_grad(|| input.f_view([1, -1])?.f_matmul(&weight.f_tr()?)?.f_add(bias)).map_err(torch)?;
+    let units = z.size()[1];
+    let inactive =
+        z.f_le(0.0).and_then(|m| m.f_sum(Kind::Int64)).and_then(|n| n.f_int64_value(&[])).map_err(torch)?;
+    let zeros = bias
+        .grad()
+        .f_eq(0.0)
+        .and_then(|m| m.f_sum(Kind::Int64))
+        .and_then(|n| n.f_int64_value(&[]))
+        .map_err(torch)?;
+    Ok(format!(
+        "# {zeros} of the {units} entries are 0: {inactive} fc1 units have w·x + b ≤ 0 for this input, and ReLU passes \
+         no gradient back through an inactive unit (relu'(z) = 0)"
+    ))
+}
+
+/// The step's largest change over all of fc1.weight, and its size relative to the weights:
+/// the rows printed above move by less than their four decimals show.
+fn largest_change(before: &[f32], after: &[f32]) -> String {
+    let pixels = INPUT_FEATURES as usize;
+    let (index, change) = before
+        .iter()
+        .zip(after)
+        .map(|(b, a)| a - b)
+        .enumerate()
+        .max_by(|x, y| x.1.abs().total_cmp(&y.1.abs()))
+        .unwrap_or((0, 0.0));
+    let norm = |v: &mut dyn Iterator<Item = f32>| v.map(|x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    let moved = norm(&mut before.iter().zip(after).map(|(b, a)| a - b));
+    let size = norm(&mut before.iter().copied());
+    format!(
+        "# over all of fc1.weight the largest change is {change:+.3e} (at [{}, {}]); the layer moved by {:.1} % \
+         of its size (‖Δ‖/‖W‖)",
+        index / pixels,
+        index % pixels,
+        100.0 * moved / size
+    )
+}
+
 fn weights_of(t: &Tensor) -> Result<Vec<f32>> {
     let flat = t
         .f_detach()

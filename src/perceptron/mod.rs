@@ -21,6 +21,9 @@ use crate::observe::Observer;
 use crate::repr::{float_repr, tensor_repr, tuple_repr};
 use crate::repr::{tensor_json, TensorValues};
 
+pub mod explain;
+use explain::{EpochReplay, Kick, LossRise, TestComparison};
+
 /// Inputs per sample, as in the notebook.
 pub const NUM_INPUTS: i64 = 3;
 /// Size of the test set drawn after training.
@@ -32,6 +35,9 @@ pub const MAX_EPOCHS: usize = 100_000;
 /// Sample updates in all (samples × epochs): each is a handful of libtorch calls (~20 µs),
 /// so this is already about a quarter of an hour.
 pub const MAX_UPDATES: usize = 50_000_000;
+
+/// Sample updates the explanation of a rising loss may replay (about 3 s at most).
+const REPLAY_BUDGET: usize = 50_000;
 
 /// A run's settings; the defaults are the notebook's.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +141,31 @@ impl Perceptron {
     }
 }
 
+impl Perceptron {
+    /// One pass of the delta rule as [`Perceptron::train_epoch`] makes it, reporting the samples
+    /// updated while their prediction was 0 (and their target was not). With
+    /// `respect_derivative`, those samples are skipped instead, as the gradient of
+    /// (y − relu(z))²/2 would have it (relu'(z) = 0 for z ≤ 0). For [`explain`]'s replays: each
+    /// sample's pre-activation is read back, so this is slower than `train_epoch`.
+    pub fn replay_epoch(&mut self, samples: &Samples, respect_derivative: bool) -> Result<Vec<Kick>> {
+        let mut kicks = Vec::new();
+        for (sample, (row, column, target)) in samples.0.iter().enumerate() {
+            let inactive = scalar(&(row.matmul(&self.w) + &self.b))? <= 0.0;
+            let target_value = scalar(target)?;
+            if inactive && target_value != 0.0 {
+                kicks.push(Kick { sample, target: target_value });
+            }
+            if inactive && respect_derivative {
+                continue;
+            }
+            let step = self.errors(row, target).reshape([-1]) * self.lr;
+            self.w += &step * column;
+            self.b += step;
+        }
+        Ok(kicks)
+    }
+}
+
 /// The training samples as the delta rule reads them — xᵢ as a 1×3 row and a 3×1 column, and
 /// yᵢ — made once for all epochs. They are views of X and y, so the arithmetic (and every
 /// number) is the same as slicing them anew each step; only the slicing is saved (~4 of the
@@ -142,6 +173,13 @@ impl Perceptron {
 pub struct Samples(Vec<(Tensor, Tensor, Tensor)>);
 
 impl Samples {
+    /// X and y again, as one matrix and one vector.
+    fn stacked(&self) -> Result<(Tensor, Tensor)> {
+        let rows: Vec<&Tensor> = self.0.iter().map(|(row, _, _)| row).collect();
+        let targets: Vec<&Tensor> = self.0.iter().map(|(_, _, y)| y).collect();
+        Ok((Tensor::f_cat(&rows, 0).map_err(torch)?, Tensor::f_stack(&targets, 0).map_err(torch)?))
+    }
+
     pub fn new(x: &Tensor, y: &Tensor) -> Self {
         // i < x.size()[0], and y holds as many samples as x (make_data): `get` cannot fail.
         Samples(
@@ -299,6 +337,10 @@ pub struct PerceptronReport {
     pub warnings: Vec<String>,
     /// The epoch after which every prediction on the training set was 0, if that happened.
     pub dead_from_epoch: Option<usize>,
+    /// The stretch of epochs over which the training loss rose, and why (see [`explain`]).
+    pub loss_rise: Option<LossRise>,
+    /// The test loss beside the training loss on the samples with the same targets.
+    pub test_comparison: TestComparison,
     /// Wall time of the training passes (updates, per-epoch loss and history): the benchmark's
     /// µs per sample-step is this over samples × epochs.
     pub training_seconds: f64,
@@ -404,6 +446,29 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
         warnings.push(warning);
     }
 
+    // Why the loss rose before it fell, when it did: found by replaying the rising epochs.
+    let mut losses = vec![initial.loss];
+    losses.extend(history.iter().map(|r| r.loss));
+    let loss_rise = match explain::rising_stretch(&losses) {
+        Some((from, to)) => {
+            let replays = replay_rise(&initial, &history, &samples, config.lr, (from, to), device)?;
+            let step_gains =
+                Vec::<f64>::try_from((&x * &x).sum_dim_intlist(1, false, Kind::Double) * config.lr)
+                    .map_err(torch)?;
+            let rise = LossRise {
+                from_epoch: from,
+                to_epoch: to,
+                start_loss: losses[from - 1],
+                peak_loss: losses[to],
+                final_loss: losses[losses.len() - 1],
+                cause: explain::diagnose(&replays, &step_gains),
+            };
+            explain::describe_rise(&rise, config.lr).into_iter().for_each(&mut line);
+            Some(rise)
+        }
+        None => None,
+    };
+
     let train_predictions = model.forward(&x);
     line("# after training: predictions, y".into());
     line(tuple_repr(&[tensor_repr(&train_predictions), tensor_repr(&y)]));
@@ -417,6 +482,12 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
     line("# test: predictions, y, loss".into());
     line(tuple_repr(&[tensor_repr(&test_predictions), tensor_repr(&y_test)]));
     line(tensor_repr(&test_loss));
+    let values = |t: &Tensor| tensor_json(t).map(|v| v.flat());
+    let test_comparison = explain::compare_test(
+        (&values(&y)?, &values(&train_predictions)?),
+        (&values(&y_test)?, &values(&test_predictions)?),
+    );
+    line(explain::describe_test(&test_comparison));
 
     let notebook_graph = if config.graph {
         let growth = graph_growth(config, &GRAPH_UPDATES, device)?;
@@ -448,10 +519,58 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
         },
         warnings,
         dead_from_epoch,
+        loss_rise,
+        test_comparison,
         training_seconds,
         notebook_graph,
         text,
     })
+}
+
+/// Replays epochs `from..=to` from the weights each started with (the history's, which hold
+/// float32 values exactly): as they ran, and with ReLU's derivative respected.
+fn replay_rise(
+    initial: &Initial,
+    history: &[EpochRecord],
+    samples: &Samples,
+    lr: f64,
+    (from, to): (usize, usize),
+    device: Device,
+) -> Result<Vec<EpochReplay>> {
+    let tensor = |values: &TensorValues, shape: &[i64]| -> Result<Tensor> {
+        let floats: Vec<f32> = values.flat().into_iter().map(|v| v as f32).collect();
+        Tensor::f_from_slice(&floats).and_then(|t| t.f_reshape(shape)?.f_to_device(device)).map_err(torch)
+    };
+    let start = |w: &TensorValues, b: &TensorValues| -> Result<Perceptron> {
+        Ok(Perceptron { w: tensor(w, &[NUM_INPUTS, 1])?, b: tensor(b, &[1])?, lr })
+    };
+    // Each replayed epoch reads every sample's pre-activation back (~30 µs a sample, twice):
+    // past REPLAY_BUDGET sample updates, evenly spaced epochs of the stretch stand for it.
+    let count = (to - from + 1).min((REPLAY_BUDGET / samples.0.len()).max(1));
+    let epochs = (0..count).map(|i| from + i * (to - from + 1) / count);
+    let (x, y) = samples.stacked()?;
+    let mut replays = Vec::new();
+    for epoch in epochs {
+        let (w, b, loss_before) = match epoch {
+            1 => (&initial.w, &initial.b, initial.loss),
+            _ => {
+                let before = &history[epoch - 2];
+                (&before.w, &before.b, before.loss)
+            }
+        };
+        let mut as_run = start(w, b)?;
+        let kicks = as_run.replay_epoch(samples, false)?;
+        let mut with_derivative = start(w, b)?;
+        with_derivative.replay_epoch(samples, true)?;
+        replays.push(EpochReplay {
+            epoch,
+            loss_before,
+            loss_after: history[epoch - 1].loss,
+            kicks,
+            loss_with_derivative: scalar(&Perceptron::loss(&with_derivative.forward(&x), &y))?,
+        });
+    }
+    Ok(replays)
 }
 
 fn scalar(t: &Tensor) -> Result<f64> {
