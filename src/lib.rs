@@ -22,6 +22,9 @@
 //!    digits; [`metrics`]: loss, accuracy, confusion), [`weights`] on disk (safetensors, with
 //!    [`provenance`]: what they were trained on), [`classify`]: evaluate and predict with them.
 //!
+//! [`tour`] is the syllabus of `nnopt tour`: the parts above in the notebook's order, each with
+//! what to notice, its rule and its command.
+//!
 //! And what every part shares: [`device`] (`--device`, CUDA availability, [`cuda`]: loading
 //! libtorch's CUDA half), [`repr`] (tensors printed exactly as PyTorch prints them), [`plot`]
 //! (pictures), [`report`] and [`observe`] (how results and progress leave the library),
@@ -64,5 +67,6 @@ pub mod provenance;
 pub mod report;
 pub mod repr;
 pub mod sweep;
+pub mod tour;
 pub mod train;
 pub mod weights;

@@ -7,6 +7,7 @@
 pub mod output;
 pub mod paths;
 pub mod process;
+pub mod tour;
 pub mod train;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +63,12 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The notebook from top to bottom: each part's idea, its rule, and its output, in order.
+    ///
+    /// Runs each part's own command (shown as `$ nnopt …`, to copy), small enough that the whole
+    /// tour takes about a minute on two cores. On a terminal it waits between parts (Enter to go
+    /// on, q to stop); piped, it runs straight through.
+    Tour(tour::TourArgs),
     /// Notebook part 1: a regressor perceptron trained by the delta rule, written by hand.
     ///
     /// Same numbers as the notebook's PyTorch code after torch.manual_seed(SEED). Unlike the
@@ -179,6 +186,10 @@ pub struct PerceptronArgs {
     /// Training samples N: X = arange(3N).reshape(N, 3) + N(0, 2) noise, y = arange(N).
     #[arg(long, default_value_t = PerceptronConfig::default().samples)]
     pub samples: usize,
+    /// Print every Nth epoch's parameters and loss (and the first and last); --json, --csv and
+    /// --plot keep every epoch.
+    #[arg(long, value_name = "N", default_value_t = PerceptronConfig::default().print_every)]
+    pub every: usize,
     /// Also run the notebook's own form (w and b require grad, replaced out of place) and print
     /// how many autograd nodes pile up behind w after 1, 2, 10 and 100 updates.
     #[arg(long)]
@@ -759,6 +770,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 epochs: args.epochs,
                 samples: args.samples,
                 graph: args.graph,
+                print_every: args.every,
             };
             let files = Files::new(args.csv.as_deref(), args.plot.as_deref())?;
             let report = perceptron::run(&config, cli.global.device.resolve()?, out)?;
@@ -774,6 +786,7 @@ pub fn run(cli: Cli) -> Result<()> {
             args.graph.write(report.backward_graph.as_ref(), "the backward graph of the MLP's MSE loss")?;
             emit(&report, out, &files)
         }
+        Command::Tour(args) => tour::run_tour(args, &cli.global, out),
         Command::Descent(args) => run_descent(args, &cli.global, out),
         Command::Train(args) => run_train(args, &cli.global, out),
         Command::Sweep(args) => run_sweep(args, &cli.global, out),

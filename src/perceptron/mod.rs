@@ -50,11 +50,14 @@ pub struct PerceptronConfig {
     pub samples: usize,
     /// Also run the notebook's own form and count its graph's growth (`--graph`).
     pub graph: bool,
+    /// Print every Nth epoch's parameters and loss (and the first and last); the history keeps
+    /// them all. 1, the notebook's, prints every epoch.
+    pub print_every: usize,
 }
 
 impl Default for PerceptronConfig {
     fn default() -> Self {
-        PerceptronConfig { seed: 0, lr: 0.001, epochs: 101, samples: 10, graph: false }
+        PerceptronConfig { seed: 0, lr: 0.001, epochs: 101, samples: 10, graph: false, print_every: 1 }
     }
 }
 
@@ -64,6 +67,9 @@ impl PerceptronConfig {
         ensure_positive("--lr", self.lr)?;
         ensure_usage((1..=MAX_EPOCHS).contains(&self.epochs), || {
             format!("--epochs must be between 1 and {MAX_EPOCHS}, got {}", self.epochs)
+        })?;
+        ensure_usage(self.print_every >= 1, || {
+            format!("--every must be at least 1, got {}", self.print_every)
         })?;
         ensure_usage((1..=MAX_SAMPLES).contains(&self.samples), || {
             format!("--samples must be between 1 and {MAX_SAMPLES}, got {}", self.samples)
@@ -404,6 +410,14 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
     line(
         "#   (ReLU's derivative is left out, as the notebook's rule does: w still moves where ŷ = 0)".into(),
     );
+    if config.print_every > 1 {
+        line(format!(
+            "# (epochs 1, {}, {}, … and {} are printed; --every 1 prints all)",
+            config.print_every,
+            2 * config.print_every,
+            config.epochs
+        ));
+    }
     observer.start("epochs", config.epochs as u64);
     let started = std::time::Instant::now();
     let samples = Samples::new(&x, &y);
@@ -426,8 +440,13 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
                 float_repr(config.lr)
             );
         }
-        line(format!("Parameters: {} {}", tensor_repr(&model.w), tensor_repr(&model.b)));
-        line(format!("Squared loss:, {loss:.6}"));
+        if epoch == 1 || epoch == config.epochs || epoch % config.print_every == 0 {
+            if config.print_every > 1 {
+                line(format!("# epoch {epoch}"));
+            }
+            line(format!("Parameters: {} {}", tensor_repr(&model.w), tensor_repr(&model.b)));
+            line(format!("Squared loss:, {loss:.6}"));
+        }
         history.push(EpochRecord { epoch, w: tensor_json(&model.w)?, b: tensor_json(&model.b)?, loss });
         observer.advance();
     }

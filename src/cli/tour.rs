@@ -1,0 +1,144 @@
+//! `nnopt tour`: the library's syllabus ([`nnopt::tour`]) run part by part. Each part's command
+//! runs as `nnopt` itself, a child process of this one, so the tour shows exactly what the
+//! subcommand prints (and the learner can copy the `$ nnopt …` line above it). On a terminal
+//! the tour waits between parts; piped, it runs straight through.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::{Command as Process, Stdio};
+
+use anyhow::{anyhow, Context, Result};
+use clap::Args;
+use serde::Serialize;
+
+use nnopt::observe::Observer;
+use nnopt::tour::{self, Part, TourData};
+
+use super::output::Output;
+use super::Global;
+
+#[derive(Debug, Args)]
+pub struct TourArgs {
+    /// Start at part N (1 = the notebook's claims, 2 = the perceptron, … 8 = training on images).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub part: usize,
+    /// Never wait between parts, even on a terminal.
+    #[arg(long)]
+    pub no_pause: bool,
+}
+
+/// One part as `--json` reports it: the syllabus entry, the command run, and its JSON result.
+#[derive(Debug, Serialize)]
+struct PartRun {
+    #[serde(flatten)]
+    part: &'static Part,
+    command: Vec<String>,
+    data_used: Option<&'static str>,
+    result: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct TourReport {
+    parts: Vec<PartRun>,
+}
+
+/// Fashion-MNIST's files where Debian's package puts them.
+fn fashion_installed() -> bool {
+    let dir = Path::new(nnopt::data::FASHION_DIR);
+    ["train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"].iter().all(|f| dir.join(f).is_file())
+}
+
+/// The data flag for a part that trains on images, and the sentence that says which data it is.
+fn data_for(part: &Part) -> (Vec<&'static str>, Option<&'static str>) {
+    match (part.data, fashion_installed()) {
+        (TourData::None, _) => (Vec::new(), None),
+        (TourData::Images, true) => {
+            (vec!["--data", "fashion"], Some("Fashion-MNIST: 60 000 training images, 10 000 test images"))
+        }
+        (TourData::Images, false) => (
+            vec!["--data", "synthetic:12000,2000"],
+            Some(
+                "nnopt's synthetic digits (12 000 + 2 000): Fashion-MNIST is not installed \
+                 (bash scripts/setup-data.sh installs it)",
+            ),
+        ),
+    }
+}
+
+/// Runs `nnopt <args>` with this run's global flags; with `capture`, returns its stdout.
+fn run_part(args: &[String], global: &Global, capture: bool) -> Result<Option<Vec<u8>>> {
+    let exe = std::env::current_exe().context("tour: cannot find the nnopt binary to run the parts with")?;
+    let mut child = Process::new(exe);
+    child.arg("--device").arg(global.device.to_string());
+    if let Some(threads) = global.threads {
+        child.arg("--threads").arg(threads.to_string());
+    }
+    if global.quiet {
+        child.arg("--quiet");
+    }
+    child.args(args).stdin(Stdio::null());
+    let fail = |status: std::process::ExitStatus| {
+        let code = status.code().map_or("a signal".to_string(), |c| format!("code {c}"));
+        anyhow!("tour: `nnopt {}` exited with {code}", args.join(" "))
+    };
+    if !capture {
+        // Inherited stdout and stderr: the part prints as the subcommand does.
+        let status = child.status().context("tour: cannot start nnopt")?;
+        return if status.success() { Ok(None) } else { Err(fail(status)) };
+    }
+    let output = child.arg("--json").stderr(Stdio::inherit()).output().context("tour: cannot start nnopt")?;
+    if !output.status.success() {
+        return Err(fail(output.status));
+    }
+    Ok(capture.then_some(output.stdout))
+}
+
+/// Waits for Enter (go on) or q (stop), asked on stderr; true to go on.
+fn go_on(next: &Part) -> bool {
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "\n── Enter: part {} ({}) · q: quit ── ", next.number, next.title);
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    match std::io::stdin().lock().read_line(&mut answer) {
+        Ok(0) | Err(_) => false,
+        Ok(_) => !answer.trim().eq_ignore_ascii_case("q"),
+    }
+}
+
+pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
+    let parts = tour::parts_from(args.part)?;
+    let pause =
+        !args.no_pause && !out.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let mut runs = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let (data_args, data_used) = data_for(part);
+        let command: Vec<String> =
+            part.command.iter().chain(data_args.iter()).map(|s| s.to_string()).collect();
+        if !out.json {
+            out.line(&tour::introduce(part, data_used));
+            if !command.is_empty() {
+                out.line(&format!("$ nnopt {}", command.join(" ")));
+            }
+        }
+        let result = match command.is_empty() {
+            true => None,
+            false => run_part(&command, global, out.json)?,
+        };
+        let result = result
+            .map(|stdout| serde_json::from_slice(&stdout))
+            .transpose()
+            .with_context(|| format!("tour: `nnopt {}` printed no JSON document", command.join(" ")))?;
+        runs.push(PartRun { part, command, data_used, result });
+        if let Some(next) = parts.get(i + 1) {
+            if pause && !go_on(next) {
+                out.note("tour: stopped; go on later with --part N");
+                break;
+            }
+            out.line("");
+        }
+    }
+    if out.json {
+        out.result(&TourReport { parts: runs }, |_| String::new())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! `nnopt tour`: the notebook from top to bottom, one part after another — what to notice, the
+//! rule in play, and the command whose output shows it. This is the syllabus; the binary runs
+//! each part's command as `nnopt` itself (the same code as the subcommand, so the tour shows
+//! nothing the commands would not), pausing between parts on a terminal.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::error::ensure_usage;
+
+/// Where a part's data comes from, for the parts that train on images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TourData {
+    /// The part needs no data set.
+    None,
+    /// Fashion-MNIST where it is installed, else nnopt's synthetic digits (said in the heading).
+    Images,
+}
+
+/// One part of the tour.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Part {
+    /// From 1, in the notebook's order.
+    pub number: usize,
+    pub title: &'static str,
+    /// The notebook's words this part stands for.
+    pub notebook: &'static str,
+    /// Two or three sentences: what to look for in the output.
+    pub notice: &'static str,
+    /// The rule the part applies, as a formula.
+    pub rule: &'static str,
+    /// `nnopt`'s arguments, without the data flag `data` adds; empty: the part only reads.
+    pub command: &'static [&'static str],
+    pub data: TourData,
+}
+
+/// The parts, in the notebook's order: its opening claims, its three parts, then what it only
+/// names (descent's traps, searching what gradients cannot learn, training on real images).
+pub const PARTS: &[Part] = &[
+    Part {
+        number: 1,
+        title: "What the notebook claims",
+        notebook: "Introduction to neural networks optimization (the opening bullet points)",
+        notice: "Five claims, each shown by a later part: gradient descent beats brute force but can be \
+                 trapped in a local minimum (part 5); where parameters are not continuous the gradient \
+                 falls short (part 6); gridsearch, hyperopt, optuna and NAS search what gradients cannot \
+                 learn (part 7); the computational graph stores the chain rule's results (parts 3 and 4).",
+        rule: "descent: θ ← θ − lr·∇L(θ), repeated; the chain rule gives ∇L layer by layer",
+        command: &[],
+        data: TourData::None,
+    },
+    Part {
+        number: 2,
+        title: "A perceptron, updated by hand",
+        notebook: "Pytorch perceptron implementation",
+        notice: "Every prediction starts at 0: at these initial weights every pre-activation is ≤ 0. The \
+                 loss then rises before it falls, and the run says why, from a replay of its own epochs. \
+                 Try --seed 1, or --lr 0.0005, to see a run without the rise.",
+        rule: "ŷ = relu(x·w + b);  w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)   (ReLU's derivative left out)",
+        command: &["perceptron", "--every", "25"],
+        data: TourData::None,
+    },
+    Part {
+        number: 3,
+        title: "Autograd: torch.autograd.grad",
+        notebook: "Autograd example in pytorch",
+        notice: "autograd multiplies the local derivatives along the graph: relu'(z) = 1 here, so the \
+                 gradient with respect to w is x itself. A central difference, computed without autograd, \
+                 agrees. Try --b -10 for a unit whose gradient is 0.",
+        rule: "a = relu(z), z = w·x + b:  da/dw = relu'(z)·x,  da/db = relu'(z)",
+        command: &["autograd"],
+        data: TourData::None,
+    },
+    Part {
+        number: 4,
+        title: "An MLP, backpropagation and one SGD step",
+        notebook: "Designing dense neural networks (MLP) with pytorch: layers, gradient and optimizers",
+        notice: "The graph behind the loss is read from libtorch itself. fc1.bias.grad is 0 exactly for the \
+                 hidden units ReLU switched off for this input. One SGD step changes each weight by \
+                 lr·grad, less than the four printed decimals show, yet lowers the loss on this input.",
+        rule: "θ ← θ − lr·∇L(θ) for every parameter θ (optim.SGD, lr 0.05, no momentum)",
+        command: &["mlp"],
+        data: TourData::None,
+    },
+    Part {
+        number: 5,
+        title: "Gradient descent trapped in a local minimum, and momentum escaping it",
+        notebook: "The original algorithm is susceptible to getting locked in a local minima",
+        notice: "Every optimizer starts at -6.5 on the same surface. Plain gradient descent stops in the \
+                 nearest valley; momentum's velocity carries it over the ridge to the global minimum. \
+                 Each verdict says which minimum was reached, on the surface's domain.",
+        rule: "gd: x ← x − lr·g;  momentum: v ← μ·v + g, x ← x − lr·v",
+        command: &["descent"],
+        data: TourData::None,
+    },
+    Part {
+        number: 6,
+        title: "Where the gradient falls short",
+        notebook: "In a scenario that the parameters are not continuous and well behaved, the gradient descent method may fall short",
+        notice: "f = ⌊x²⌋ is flat almost everywhere: its gradient is 0, so gradient descent never moves. \
+                 Random search needs no gradient and finds the minimum.",
+        rule: "gd: x ← x − lr·0 = x;  random search: keep the best of uniform draws",
+        command: &["descent", "--surface", "step", "--optimizers", "gd,random-search"],
+        data: TourData::None,
+    },
+    Part {
+        number: 7,
+        title: "Searching what gradients cannot learn: TPE, and the smallest architecture search",
+        notebook: "Optimization libraries/methods: gridsearch, hyperopt, optuna, NAS",
+        notice: "Learning rate and architecture are not learned by the gradient; a search trains a network \
+                 per setting and keeps the best on a validation split. Searching --hidden over widths and \
+                 depths is the smallest neural architecture search: real NAS also searches layer types and \
+                 connections, and shares weights or predicts scores to avoid training every candidate.",
+        rule: "TPE (optuna's default, hyperopt's algorithm): propose x maximising l(x)/g(x), the density of \
+               good trials over that of the rest",
+        command: &[
+            "sweep", "--strategy", "tpe", "--trials", "6", "--startup-trials", "3", "--epochs", "1", "--hidden",
+            "16,64,32x32", "--lr", "0.01..0.5:log",
+        ],
+        data: TourData::Images,
+    },
+    Part {
+        number: 8,
+        title: "The notebook's optimizer on real images",
+        notebook: "optimizer = optim.SGD(net.parameters(), lr=0.05)",
+        notice: "The same MLP and the notebook's plain SGD, now on 60 000 images for three epochs: the loss \
+                 falls epoch by epoch and the test accuracy says how much was learned. nnopt's default \
+                 recipe (Nesterov momentum, weight decay, cosine schedule) is `nnopt train` without the \
+                 four flags.",
+        rule: "θ ← θ − lr·∇L(θ) per minibatch of 128, lr 0.05 constant",
+        command: &["train", "--epochs", "3", "--momentum", "0", "--weight-decay", "0", "--schedule", "constant", "--lr", "0.05"],
+        data: TourData::Images,
+    },
+];
+
+/// The parts from `start` (1-based) on.
+pub fn parts_from(start: usize) -> Result<&'static [Part]> {
+    ensure_usage((1..=PARTS.len()).contains(&start), || {
+        format!("--part must be between 1 and {}, got {start}", PARTS.len())
+    })?;
+    Ok(&PARTS[start - 1..])
+}
+
+/// A part's heading and words, as printed above its output.
+pub fn introduce(part: &Part, data_note: Option<&str>) -> String {
+    let mut text = format!(
+        "━━ Part {} of {}: {} ━━\nnotebook: {}\n\n{}\n\nrule: {}\n",
+        part.number,
+        PARTS.len(),
+        part.title,
+        part.notebook,
+        wrap(part.notice, 96),
+        part.rule
+    );
+    if let Some(note) = data_note {
+        text.push_str(&format!("data: {note}\n"));
+    }
+    text
+}
+
+/// `text` broken at spaces into lines of at most `width` characters.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split_whitespace() {
+        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_numbered_in_order_and_follow_the_notebook() {
+        for (i, part) in PARTS.iter().enumerate() {
+            assert_eq!(part.number, i + 1);
+        }
+        // The notebook's own parts, by its headings, in its order.
+        let headings = [
+            "Pytorch perceptron implementation",
+            "Autograd example in pytorch",
+            "Designing dense neural networks",
+        ];
+        let positions: Vec<usize> = headings
+            .iter()
+            .map(|heading| PARTS.iter().position(|p| p.notebook.starts_with(heading)).expect("a tour part"))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    }
+
+    #[test]
+    fn a_start_outside_the_parts_is_refused_naming_the_flag() {
+        assert_eq!(parts_from(1).unwrap().len(), PARTS.len());
+        assert_eq!(parts_from(PARTS.len()).unwrap().len(), 1);
+        for bad in [0, PARTS.len() + 1] {
+            let err = parts_from(bad).unwrap_err().to_string();
+            assert!(err.contains("--part must be between 1 and"), "{err}");
+        }
+    }
+
+    #[test]
+    fn words_wrap_at_spaces_within_the_width() {
+        assert_eq!(wrap("aa bb cc dd", 5), "aa bb\ncc dd");
+        assert_eq!(wrap("a verylongword b", 4), "a\nverylongword\nb");
+        assert_eq!(wrap("", 10), "");
+        for line in wrap(PARTS[6].notice, 96).lines() {
+            assert!(line.chars().count() <= 96, "{line}");
+        }
+    }
+
+    #[test]
+    fn the_heading_names_the_part_its_rule_and_the_data() {
+        let text = introduce(&PARTS[1], Some("synthetic digits"));
+        assert!(text.starts_with("━━ Part 2 of 8: A perceptron, updated by hand ━━"), "{text}");
+        assert!(text.contains("rule: ŷ = relu(x·w + b)"), "{text}");
+        assert!(text.ends_with("data: synthetic digits\n"), "{text}");
+    }
+}
