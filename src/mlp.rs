@@ -220,6 +220,8 @@ pub struct MlpReport {
     pub fc1_weight_row0_after: TensorValues,
     /// The MSE loss on the same input and target after the SGD step.
     pub loss_after_step: f64,
+    /// The step's facts the text states: ReLU's zeros, the largest and the relative change.
+    pub step: StepFacts,
     /// In \[8\]: `loss.grad_fn`, its `next_functions[0][0]`, and that one's — names read from
     /// libtorch.
     pub grad_fn_chain: Vec<Option<String>>,
@@ -332,7 +334,12 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     line("after".into());
     line(grad_repr(fc1_bias));
     let fc1_bias_grad = tensor_json(&fc1_bias.grad())?;
-    line(explain_bias_zeros(&input, fc1_weight, fc1_bias)?);
+    let (fc1_bias_grad_zeros, fc1_inactive_units) = count_bias_zeros(&input, fc1_weight, fc1_bias)?;
+    line(format!(
+        "# {fc1_bias_grad_zeros} of the {} entries are 0: {fc1_inactive_units} fc1 units have w·x + b ≤ 0 for this \
+         input, and ReLU passes no gradient back through an inactive unit (relu'(z) = 0)",
+        config.hidden
+    ));
 
     line(format!(
         "# one SGD step, θ ← θ − lr·∇L for every parameter θ (lr {}); fc1.weight[0, :10] before and after",
@@ -356,7 +363,22 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
         "# change = −lr·grad (zero where fc1's unit 0 is inactive for this input)\n{}",
         tensor_repr(&change)
     ));
-    line(largest_change(&fc1_before, &fc1_after));
+    let (fc1_largest_change, fc1_largest_change_at, fc1_relative_change) =
+        measure_change(&fc1_before, &fc1_after);
+    line(format!(
+        "# over all of fc1.weight the largest change is {fc1_largest_change:+.3e} (at [{}, {}]); the layer moved by \
+         {:.1} % of its size (‖Δ‖/‖W‖)",
+        fc1_largest_change_at[0],
+        fc1_largest_change_at[1],
+        100.0 * fc1_relative_change
+    ));
+    let step = StepFacts {
+        fc1_bias_grad_zeros,
+        fc1_inactive_units,
+        fc1_largest_change,
+        fc1_largest_change_at,
+        fc1_relative_change,
+    };
     // The same input and target after the step: what one step of descent bought.
     let loss_before = step_loss.f_double_value(&[]).map_err(torch)?;
     let loss_after_step = tch::no_grad(|| net.f_forward(&input))?
@@ -389,6 +411,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
         fc1_weight_row0_before,
         fc1_weight_row0_after: tensor_json(&row0())?,
         loss_after_step,
+        step,
         grad_fn_chain,
         backward_graph: config.graph.then_some(graph),
         fc1_before,
@@ -439,28 +462,33 @@ fn grad_repr(parameter: &Tensor) -> String {
 }
 
 /// A tensor's values, flattened, on the CPU.
-/// Why fc1.bias.grad has zeros: the fc1 units whose pre-activation is ≤ 0 for this input pass
-/// nothing back through ReLU (relu'(z) = 0), counted from the numbers themselves.
-fn explain_bias_zeros(input: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<String> {
-    let z = tch::no_grad(|| input.f_view([1, -1])?.f_matmul(&weight.f_tr()?)?.f_add(bias)).map_err(torch)?;
-    let units = z.size()[1];
-    let inactive =
-        z.f_le(0.0).and_then(|m| m.f_sum(Kind::Int64)).and_then(|n| n.f_int64_value(&[])).map_err(torch)?;
-    let zeros = bias
-        .grad()
-        .f_eq(0.0)
-        .and_then(|m| m.f_sum(Kind::Int64))
-        .and_then(|n| n.f_int64_value(&[]))
-        .map_err(torch)?;
-    Ok(format!(
-        "# {zeros} of the {units} entries are 0: {inactive} fc1 units have w·x + b ≤ 0 for this input, and ReLU passes \
-         no gradient back through an inactive unit (relu'(z) = 0)"
-    ))
+/// What the printed numbers of the step come to, in the JSON as in the text.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepFacts {
+    /// Zeros in fc1.bias.grad after `loss.backward()`.
+    pub fc1_bias_grad_zeros: i64,
+    /// fc1 units whose pre-activation w·x + b is ≤ 0 for the input (ReLU passes them no gradient).
+    pub fc1_inactive_units: i64,
+    /// The step's largest change to one weight of fc1, and where: [row (unit), column (pixel)].
+    pub fc1_largest_change: f32,
+    pub fc1_largest_change_at: [usize; 2],
+    /// ‖Δ‖/‖W‖ over all of fc1.weight.
+    pub fc1_relative_change: f64,
 }
 
-/// The step's largest change over all of fc1.weight, and its size relative to the weights:
-/// the rows printed above move by less than their four decimals show.
-fn largest_change(before: &[f32], after: &[f32]) -> String {
+/// Why fc1.bias.grad has zeros: the fc1 units whose pre-activation is ≤ 0 for this input pass
+/// nothing back through ReLU (relu'(z) = 0), counted from the numbers themselves.
+fn count_bias_zeros(input: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<(i64, i64)> {
+    let z = tch::no_grad(|| input.f_view([1, -1])?.f_matmul(&weight.f_tr()?)?.f_add(bias)).map_err(torch)?;
+    let count = |mask: Tensor| mask.f_sum(Kind::Int64).and_then(|n| n.f_int64_value(&[])).map_err(torch);
+    let inactive = count(z.f_le(0.0).map_err(torch)?)?;
+    let zeros = count(bias.grad().f_eq(0.0).map_err(torch)?)?;
+    Ok((zeros, inactive))
+}
+
+/// The step's largest change over all of fc1.weight, where it is, and the change relative to
+/// the weights: the rows printed above move by less than their four decimals show.
+fn measure_change(before: &[f32], after: &[f32]) -> (f32, [usize; 2], f64) {
     let pixels = INPUT_FEATURES as usize;
     let (index, change) = before
         .iter()
@@ -472,13 +500,7 @@ fn largest_change(before: &[f32], after: &[f32]) -> String {
     let norm = |v: &mut dyn Iterator<Item = f32>| v.map(|x| f64::from(x).powi(2)).sum::<f64>().sqrt();
     let moved = norm(&mut before.iter().zip(after).map(|(b, a)| a - b));
     let size = norm(&mut before.iter().copied());
-    format!(
-        "# over all of fc1.weight the largest change is {change:+.3e} (at [{}, {}]); the layer moved by {:.1} % \
-         of its size (‖Δ‖/‖W‖)",
-        index / pixels,
-        index % pixels,
-        100.0 * moved / size
-    )
+    (change, [index / pixels, index % pixels], moved / size)
 }
 
 fn weights_of(t: &Tensor) -> Result<Vec<f32>> {
