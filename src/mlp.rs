@@ -470,7 +470,7 @@ pub struct StepFacts {
     /// fc1 units whose pre-activation w·x + b is ≤ 0 for the input (ReLU passes them no gradient).
     pub fc1_inactive_units: i64,
     /// The step's largest change to one weight of fc1, and where: [row (unit), column (pixel)].
-    pub fc1_largest_change: f32,
+    pub fc1_largest_change: f64,
     pub fc1_largest_change_at: [usize; 2],
     /// ‖Δ‖/‖W‖ over all of fc1.weight.
     pub fc1_relative_change: f64,
@@ -488,7 +488,7 @@ fn count_bias_zeros(input: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<(i
 
 /// The step's largest change over all of fc1.weight, where it is, and the change relative to
 /// the weights: the rows printed above move by less than their four decimals show.
-fn measure_change(before: &[f32], after: &[f32]) -> (f32, [usize; 2], f64) {
+fn measure_change(before: &[f32], after: &[f32]) -> (f64, [usize; 2], f64) {
     let pixels = INPUT_FEATURES as usize;
     let (index, change) = before
         .iter()
@@ -500,7 +500,7 @@ fn measure_change(before: &[f32], after: &[f32]) -> (f32, [usize; 2], f64) {
     let norm = |v: &mut dyn Iterator<Item = f32>| v.map(|x| f64::from(x).powi(2)).sum::<f64>().sqrt();
     let moved = norm(&mut before.iter().zip(after).map(|(b, a)| a - b));
     let size = norm(&mut before.iter().copied());
-    (change, [index / pixels, index % pixels], moved / size)
+    (f64::from(change), [index / pixels, index % pixels], moved / size)
 }
 
 fn weights_of(t: &Tensor) -> Result<Vec<f32>> {

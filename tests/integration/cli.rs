@@ -7,6 +7,7 @@ fn verify_cli() {
     // The binary is a debug build here, where clap checks every command's definition as it
     // builds it (what `Command::debug_assert` does): asking each one for help builds them all.
     let commands = [
+        "tour",
         "info",
         "autograd",
         "perceptron",

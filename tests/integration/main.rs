@@ -17,6 +17,7 @@ mod perceptron;
 mod plot;
 mod repr;
 mod sweep;
+mod tour;
 mod train;
 mod trust;
 

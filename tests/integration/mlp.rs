@@ -167,3 +167,26 @@ fn one_sgd_step_says_its_rule_and_what_it_bought() {
         "{text}"
     );
 }
+
+/// The step's facts agree with the tensors the report carries: fc1.bias.grad's zeros are the
+/// units ReLU switched off, and the step lowered the loss on its input.
+#[test]
+fn the_steps_facts_agree_with_its_tensors() {
+    for seed in ["0", "7"] {
+        let v = nnopt_json(&["--device", "cpu", "--json", "mlp", "--seed", seed]);
+        let zeros = v["fc1_bias_grad"].as_array().unwrap().iter().filter(|g| g.as_f64() == Some(0.0)).count();
+        assert_eq!(v["step"]["fc1_bias_grad_zeros"], zeros, "seed {seed}");
+        assert_eq!(v["step"]["fc1_inactive_units"], zeros, "seed {seed}: every zero is an inactive unit");
+        let before: Vec<f64> =
+            v["fc1_weight_row0_before"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let after: Vec<f64> =
+            v["fc1_weight_row0_after"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let row0_largest = before.iter().zip(&after).map(|(b, a)| (a - b).abs()).fold(0.0, f64::max);
+        let largest = v["step"]["fc1_largest_change"].as_f64().unwrap().abs();
+        assert!(largest >= row0_largest && largest > 0.0, "seed {seed}: {largest} < {row0_largest}");
+        assert!(v["loss_after_step"].as_f64().unwrap() < v["loss"].as_f64().unwrap(), "seed {seed}");
+    }
+    let text = nnopt_ok(&["--device", "cpu", "mlp"]);
+    assert!(text.contains("fc2.bias.grad is g itself"), "{text}");
+    assert!(text.contains("14 of the 32 entries are 0: 14 fc1 units"), "{text}");
+}

@@ -3,7 +3,9 @@
 use nnopt::perceptron::{make_data, run, Perceptron, PerceptronConfig};
 use tch::{Device, Kind, Tensor};
 
-use crate::common::{assert_matches_golden, assert_usage_error, nnopt, nnopt_json, nnopt_ok, torch_rng};
+use crate::common::{
+    assert_matches_golden, assert_usage_error, golden, nnopt, nnopt_json, nnopt_ok, torch_rng,
+};
 
 #[test]
 fn seed_0_matches_pytorch() {
@@ -162,4 +164,47 @@ fn the_rule_and_a_zero_start_are_said() {
     // Seed 1 starts alive: nothing to explain.
     let alive = nnopt_ok(&["perceptron", "--device", "cpu", "--epochs", "3", "--seed", "1"]);
     assert!(!alive.contains("every prediction is 0"), "{alive}");
+}
+
+/// The explanation of a rising loss agrees with an independent PyTorch replay: the same stretch
+/// of epochs, the same number of epochs the derivative-respecting replay would not have raised,
+/// and the named sample kicked in as many epochs as PyTorch counts for it.
+#[test]
+fn a_rising_loss_is_explained_as_a_pytorch_replay_explains_it() {
+    // scripts/torch-python scripts/reference/perceptron_rise.py --seeds 0 1 3 4 > tests/goldens/perceptron_rise.json
+    let golden = golden("perceptron_rise.json");
+    for seed in ["0", "1", "3", "4"] {
+        let v = nnopt_json(&["--device", "cpu", "--json", "perceptron", "--seed", seed]);
+        let (rise, want) = (&v["loss_rise"], &golden[seed]);
+        if want.is_null() {
+            assert!(rise.is_null(), "seed {seed}: {rise}");
+            continue;
+        }
+        for key in ["from_epoch", "to_epoch"] {
+            assert_eq!(rise[key], want[key], "seed {seed}: {key}");
+        }
+        let (peak, want_peak) = (rise["peak_loss"].as_f64().unwrap(), want["peak_loss"].as_f64().unwrap());
+        assert!((peak - want_peak).abs() <= 1e-6 * want_peak.abs(), "seed {seed}: {peak} vs {want_peak}");
+        let cause = &rise["cause"];
+        if want["explained"].as_u64().unwrap() * 2 >= want["rising"].as_u64().unwrap() {
+            assert_eq!(cause["kind"], "inactive-updates", "seed {seed}: {cause}");
+            assert_eq!(cause["explained"], want["explained"], "seed {seed}");
+            assert_eq!(cause["rising"], want["rising"], "seed {seed}");
+            let sample = cause["sample"].to_string();
+            assert_eq!(
+                cause["kicked_epochs"], want["kicked_epochs"][&sample],
+                "seed {seed}: sample {sample}"
+            );
+        } else {
+            assert_eq!(cause["kind"], "overshoot", "seed {seed}: {cause}");
+            assert!(cause["step_gain"].as_f64().unwrap() > 2.0, "seed {seed}: {cause}");
+        }
+    }
+    let text = nnopt_ok(&["--device", "cpu", "perceptron", "--every", "25"]);
+    assert!(text.contains("# the loss rose over epochs 3–35"), "{text}");
+    assert!(text.contains("sample 9 (y = 9)"), "{text}");
+    assert!(
+        !text.contains("# epoch 24\n") && text.contains("# epoch 25\n") && text.contains("# epoch 101\n"),
+        "{text}"
+    );
 }
