@@ -18,7 +18,8 @@
 //!    minima on surfaces small enough to see, with every update rule written out.
 //! 5. [`sweep`]: "gridsearch, hyperopt, optuna, NAS" — grid, random, TPE and successive
 //!    halving over real training runs, and what their trials can support saying.
-//! 6. [`train`]: the MLP trained on real images ([`data`]: IDX files, Fashion-MNIST, synthetic
+//! 6. [`train`]: the MLP trained on real images ([`population`]: several at once, one batched
+//!    network, for sweeps) ([`data`]: IDX files, Fashion-MNIST, synthetic
 //!    digits; [`metrics`]: loss, accuracy, confusion), [`weights`] on disk (safetensors, with
 //!    [`provenance`]: what they were trained on), [`classify`]: evaluate and predict with them.
 //!
@@ -63,6 +64,7 @@ pub mod mlp;
 pub mod observe;
 pub mod perceptron;
 pub mod plot;
+pub mod population;
 pub mod provenance;
 pub mod report;
 pub mod repr;

@@ -485,7 +485,7 @@ fn read_losses(
 }
 
 /// True when the first `STALL_EPOCHS` epochs' training losses are all the first one's.
-fn stalled(epochs: &[EpochMetrics]) -> bool {
+pub(crate) fn stalled(epochs: &[EpochMetrics]) -> bool {
     let Some(first) = epochs.first() else { return false };
     epochs.len() >= STALL_EPOCHS
         && epochs
@@ -619,6 +619,37 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             break;
         }
     }
+    let run = Run { config, data, device, n, widths, normalization };
+    conclude(run, vs, net, epochs, stop, last_test, hooks.observer)
+}
+
+/// What a finished run needs to write its report, besides its network and epochs.
+pub(crate) struct Run<'a> {
+    pub config: &'a TrainConfig,
+    pub data: &'a Dataset,
+    pub device: Device,
+    /// Training images used (`--limit`).
+    pub n: i64,
+    pub widths: Vec<i64>,
+    pub normalization: Normalization,
+}
+
+/// Ends a run, solo or one member of a population: a run that finished without moving is
+/// stalled, the final weights are scored on the test split (again, where divergence restored
+/// older ones), a stall, a dead network or chance-level accuracy is warned about, and the
+/// report is written.
+pub(crate) fn conclude(
+    run: Run,
+    vs: nn::VarStore,
+    net: Network,
+    epochs: Vec<EpochMetrics>,
+    mut stop: Stop,
+    last_test: Option<crate::metrics::Evaluation>,
+    observer: &dyn Observer,
+) -> Result<Trained> {
+    let Run { config, data, device, n, widths, normalization } = run;
+    let x_test = data.test.images.f_to_device(device).map_err(torch)?;
+    let y_test = data.test.labels.f_to_device(device).map_err(torch)?;
     if stop == Stop::Finished && stalled(&epochs) {
         stop = Stop::Stalled { epoch: epochs.len() };
     }
@@ -630,7 +661,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     };
     let mut warnings = Vec::new();
     if let (Stop::Stalled { .. } | Stop::Dead { .. }, Some(why)) = (&stop, stop.describe(config)) {
-        hooks.observer.warn(&why);
+        observer.warn(&why);
         warnings.push(why);
     }
     // Always guessing the most common test class scores this much; a run no better learned nothing.
@@ -645,7 +676,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             100.0 * majority,
             config.initial_lr()
         );
-        hooks.observer.warn(&why);
+        observer.warn(&why);
         warnings.push(why);
     }
     let report = TrainReport {

@@ -422,6 +422,12 @@ pub struct SweepArgs {
     /// Start no new trial once this many minutes have passed (the first trial always runs).
     #[arg(long)]
     pub max_minutes: Option<f64>,
+    /// Trials trained at once as one batched network (grid and random draws, each rung of
+    /// halving; TPE asks after every result, so it trains one at a time): members share each
+    /// step's kernels, and each ends as its solo run would, to float rounding. 1 trains one at
+    /// a time.
+    #[arg(long, value_name = "K", default_value_t = sweep::DEFAULT_POPULATION)]
+    pub population: usize,
     /// Draw validation accuracy against each hyperparameter (.png or .svg).
     #[arg(long, value_name = "FILE.png|svg")]
     pub plot: Option<PathBuf>,
@@ -468,6 +474,7 @@ fn run_sweep(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
         seed: args.seed,
         validation: args.validation,
         max_minutes: args.max_minutes,
+        population: args.population,
     };
     config.validate()?;
     let save_best = args.save_best.is_some();

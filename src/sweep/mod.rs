@@ -47,6 +47,8 @@ use crate::train::TrainConfig;
 
 /// Trials a sweep may ask for.
 pub const MAX_TRIALS: usize = 10_000;
+/// `--population` when not given.
+pub const DEFAULT_POPULATION: usize = 8;
 
 /// `--strategy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,6 +100,9 @@ pub struct SweepConfig {
     pub validation: f64,
     /// Stop after the trial in progress once this many minutes have passed.
     pub max_minutes: Option<f64>,
+    /// Trials trained together as one batched network ([`crate::population`]): grid and random
+    /// draws, and each rung of halving; 1 trains one at a time.
+    pub population: usize,
 }
 
 impl Default for SweepConfig {
@@ -113,6 +118,7 @@ impl Default for SweepConfig {
             seed: 0,
             validation: 0.1,
             max_minutes: None,
+            population: DEFAULT_POPULATION,
         }
     }
 }
@@ -131,6 +137,9 @@ impl SweepConfig {
         let v = self.validation;
         ensure_usage(v > 0.0 && v < 0.9, || {
             format!("--validation must be more than 0 and less than 0.9, got {v}")
+        })?;
+        ensure_usage((1..=256).contains(&self.population), || {
+            format!("--population must be between 1 and 256, got {}", self.population)
         })?;
         if let Some(m) = self.max_minutes {
             ensure_usage(m.is_finite() && m > 0.0, || {

@@ -109,7 +109,23 @@ impl Runner<'_> {
         let train_config = TrainConfig { epochs: budget, ..config.train_config(&self.base) };
         let started = Instant::now();
         let mut epochs_done = 0;
-        let result = |status, accuracy, epochs, seconds| Trial {
+        let trained = train_quietly(&train_config, self.data, self.device, self.stop, &mut epochs_done);
+        let outcome = trained.map_err(|e| (e, epochs_done));
+        self.conclude(trial, config, budget, outcome, started.elapsed().as_secs_f64())
+    }
+
+    /// Records a trained trial: its status from how the run ended, or `failed` where it could
+    /// not train (out of memory, a value the optimizer cannot hold) — said, scored as optuna
+    /// scores a failed trial, and the sweep goes on.
+    fn conclude(
+        &mut self,
+        trial: usize,
+        config: &Config,
+        budget: usize,
+        outcome: std::result::Result<Trained, (anyhow::Error, usize)>,
+        seconds: f64,
+    ) -> Result<Trial> {
+        let result = |status, accuracy, epochs| Trial {
             trial,
             config: config.clone(),
             epochs,
@@ -120,14 +136,11 @@ impl Runner<'_> {
             resumed: false,
             repeat_of: None,
         };
-        let trained = match train_quietly(&train_config, self.data, self.device, self.stop, &mut epochs_done)
-        {
+        let trained = match outcome {
             Ok(trained) => trained,
-            // A trial that cannot train (out of memory, a value the optimizer cannot hold) is a
-            // failed trial, as optuna records one: said, scored, and the sweep goes on.
-            Err(e) => {
+            Err((e, epochs_done)) => {
                 self.observer.warn(&format!("trial {trial} failed: {e:#}"));
-                let failed = result(Status::Failed, None, epochs_done, started.elapsed().as_secs_f64());
+                let failed = result(Status::Failed, None, epochs_done);
                 self.finish(failed.clone(), None)?;
                 return Ok(failed);
             }
@@ -142,8 +155,81 @@ impl Runner<'_> {
             Stop::Interrupted { .. } => Status::Interrupted,
         };
         let accuracy = (status == Status::Ok).then_some(accuracy);
-        let done = result(status, accuracy, trained.report.epochs.len(), started.elapsed().as_secs_f64());
+        let done = result(status, accuracy, trained.report.epochs.len());
         self.finish(done.clone(), Some(trained))?;
+        Ok(done)
+    }
+
+    /// Runs several trials of one budget, training together ([`crate::population`]) those that
+    /// can share a population (one network shape, batch size and SGD), `--population` at a
+    /// time; the rest — and trials taken from `--resume` or repeating an earlier configuration —
+    /// go as [`Runner::run`] takes them. Trials are recorded in the order given.
+    pub fn run_many(&mut self, trials: &[(usize, Config)], budget: usize) -> Result<Vec<Trial>> {
+        // Which trials train here: not resumed, not a repeat of a finished trial or of an
+        // earlier one in this batch.
+        let mut fresh: Vec<usize> = Vec::new();
+        for (i, (_, config)) in trials.iter().enumerate() {
+            let key = (config.key(), budget);
+            let known = self.resumed.contains_key(&key)
+                || self
+                    .finished
+                    .iter()
+                    .any(|t| t.budget_epochs == budget && t.config.key() == key.0 && t.status.settled())
+                || fresh.iter().any(|&j| trials[j].1.key() == key.0);
+            if !known {
+                fresh.push(i);
+            }
+        }
+        let configs: Vec<TrainConfig> = trials
+            .iter()
+            .map(|(_, c)| TrainConfig { epochs: budget, ..c.train_config(&self.base) })
+            .collect();
+        // Populations: compatible trials, in order, at most `population` each.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for &i in &fresh {
+            let config = &configs[i];
+            let open = groups.iter_mut().find(|g| {
+                g.len() < self.config.population && crate::population::compatible(&configs[g[0]], config)
+            });
+            match open {
+                Some(group) => group.push(i),
+                None => groups.push(vec![i]),
+            }
+        }
+        let mut trained: Vec<Option<(Trained, f64)>> = (0..trials.len()).map(|_| None).collect();
+        for group in groups.iter().filter(|g| g.len() > 1) {
+            if self.should_stop() {
+                break;
+            }
+            let members: Vec<TrainConfig> = group.iter().map(|&i| configs[i].clone()).collect();
+            let started = Instant::now();
+            match crate::population::train_population(&members, self.data, self.device, &Quiet, self.stop) {
+                Ok(members) => {
+                    // Each member's share of the population's time.
+                    let share = started.elapsed().as_secs_f64() / group.len() as f64;
+                    for (&i, member) in group.iter().zip(members) {
+                        trained[i] = Some((member, share));
+                    }
+                }
+                // Too large together (memory): each trains alone below.
+                Err(e) => self.observer.note(&format!(
+                    "sweep: {} trials could not train together ({e:#}); training them one at a time",
+                    group.len()
+                )),
+            }
+        }
+        let mut done = Vec::new();
+        for (i, (trial, config)) in trials.iter().enumerate() {
+            if self.stopped.is_some() {
+                break;
+            }
+            let finished = match trained[i].take() {
+                Some((member, seconds)) => self.conclude(*trial, config, budget, Ok(member), seconds)?,
+                None if self.should_stop() => break,
+                None => self.run(*trial, config, budget)?,
+            };
+            done.push(finished);
+        }
         Ok(done)
     }
 

@@ -295,27 +295,44 @@ impl Plan {
     pub fn execute(&mut self, runner: &mut Runner) -> Result<Vec<Rung>> {
         let epochs = runner.config.epochs;
         if self.strategy != Strategy::Halving {
-            for i in 0..self.rungs[0].configurations {
-                let Some(c) = self.sampler.ask(&mut self.rng)? else { break };
-                if runner.should_stop() {
+            // Grid and random draws do not depend on results, so `--population` of them train
+            // together; TPE asks after each result, so it takes one at a time.
+            let batch = match self.strategy {
+                Strategy::Tpe => 1,
+                _ => runner.config.population.max(1),
+            };
+            let mut next = 0;
+            while next < self.rungs[0].configurations {
+                let mut asked = Vec::new();
+                while asked.len() < batch && next < self.rungs[0].configurations {
+                    let Some(c) = self.sampler.ask(&mut self.rng)? else { break };
+                    next += 1;
+                    asked.push((next, c));
+                }
+                if asked.is_empty() || runner.should_stop() {
                     break;
                 }
-                let trial = runner.run(i + 1, &c, epochs)?;
-                self.sampler.tell(&trial)?;
+                for trial in runner.run_many(&asked, epochs)? {
+                    self.sampler.tell(&trial)?;
+                }
             }
             return Ok(Vec::new());
         }
         let mut rungs = Vec::new();
         let mut alive: Vec<usize> = (0..self.configs.len()).collect();
         for (r, rung) in self.rungs.iter().enumerate() {
-            let mut results = Vec::new();
-            for &i in &alive {
-                if runner.should_stop() {
-                    break;
-                }
-                let trial = runner.run(i + 1, &self.configs[i], rung.epochs)?;
-                results.push((i + 1, trial.validation_accuracy));
-            }
+            // A rung's configurations are known before any trains: they train as populations.
+            let asked: Vec<(usize, Config)> =
+                alive.iter().map(|&i| (i + 1, self.configs[i].clone())).collect();
+            let results: Vec<(usize, Option<f64>)> = if runner.should_stop() {
+                Vec::new()
+            } else {
+                runner
+                    .run_many(&asked, rung.epochs)?
+                    .iter()
+                    .map(|t| (t.trial, t.validation_accuracy))
+                    .collect()
+            };
             let scores: Vec<(usize, f64)> = results.iter().map(|&(t, a)| (t, a.unwrap_or(-1.0))).collect();
             let complete = runner.stopped.is_none();
             let next = self.rungs.get(r + 1).filter(|_| complete);

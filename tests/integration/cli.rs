@@ -98,12 +98,19 @@ fn cuda_is_loaded_only_where_a_driver_exists() {
     assert_eq!(text["cuda_available"], loaded == "loaded" && text["cuda_device_count"].as_i64().unwrap() > 0);
     // What the process really mapped, not what it says of itself: a running nnopt's
     // /proc/PID/maps holds libtorch_cpu.so, and libtorch_cuda.so exactly where a driver is.
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_nnopt"))
-        .args(["--device", "cpu", "train", "--data", "synthetic:2000,200", "--epochs", "1000"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = crate::common::nnopt_command(&[
+        "--device",
+        "cpu",
+        "train",
+        "--data",
+        "synthetic:2000,200",
+        "--epochs",
+        "1000",
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut child = crate::common::KillOnDrop(child);
     // Its first line ("loading …") comes after start-up, where CUDA is loaded or not.
     let mut first = String::new();

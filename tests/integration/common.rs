@@ -15,14 +15,29 @@ pub fn torch_rng() -> MutexGuard<'static, ()> {
     TORCH_RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Runs the `nnopt` binary with `args`, as a user would: without `RUST_BACKTRACE`, which turns
-/// the panic hook's one-line report back into Rust's default.
+/// The `nnopt` binary with `args`, ready to run as a user would: without `RUST_BACKTRACE`,
+/// which turns the panic hook's one-line report back into Rust's default.
+///
+/// Unless `args` choose otherwise, it runs on the CPU with 2 threads. On the CPU because a
+/// test that is not about CUDA must not land on a GPU under `--device auto` (16 processes
+/// sharing one card); with 2 threads because the goldens were made on a 2-core machine, and a
+/// libtorch reduction split over another number of threads may round differently — and 16
+/// test processes of 16 threads each would crowd a 16-core machine to a crawl.
+pub fn nnopt_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nnopt"));
+    if !args.contains(&"--device") {
+        command.args(["--device", "cpu"]);
+    }
+    if !args.iter().any(|a| a.starts_with("--threads")) {
+        command.args(["--threads", "2"]);
+    }
+    command.args(args).env_remove("RUST_BACKTRACE");
+    command
+}
+
+/// Runs the `nnopt` binary with `args` ([`nnopt_command`]).
 pub fn nnopt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nnopt"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("the nnopt binary runs")
+    nnopt_command(args).output().expect("the nnopt binary runs")
 }
 
 /// Runs `nnopt` expecting success; returns stdout.

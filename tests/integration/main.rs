@@ -15,6 +15,7 @@ mod graph;
 mod mlp;
 mod perceptron;
 mod plot;
+mod population;
 mod repr;
 mod sweep;
 mod tour;

@@ -449,25 +449,24 @@ fn ctrl_c_while_the_winner_retrains_stops_within_a_batch() {
     let identity = format!("# nnopt sweep: seed=0 data={data} validation=0.1 device=cpu");
     let text = format!("{identity}\nlr,budget_epochs,epochs,validation_accuracy,seconds,status,trial\n0.05,300,300,0.9,1,ok,1\n");
     std::fs::write(&csv, &text).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nnopt"))
-        .args([
-            "--device",
-            "cpu",
-            "sweep",
-            "--data",
-            data,
-            "--strategy",
-            "grid",
-            "--lr",
-            "0.05",
-            "--epochs",
-            "300",
-        ])
-        .args(["--resume", csv.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = crate::common::nnopt_command(&[
+        "--device",
+        "cpu",
+        "sweep",
+        "--data",
+        data,
+        "--strategy",
+        "grid",
+        "--lr",
+        "0.05",
+        "--epochs",
+        "300",
+    ])
+    .args(["--resume", csv.to_str().unwrap()])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     while !line.contains("(from --resume)") {

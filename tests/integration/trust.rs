@@ -235,13 +235,21 @@ fn log_interval_and_quiet() {
 
 /// A long `train --json` run with `--metrics csv --save w`, once its first epoch is written.
 fn training_past_its_first_epoch(csv: &Path, w: &Path) -> std::process::Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_nnopt"))
-        .args(["--device", "cpu", "--json", "train", "--data", "synthetic:4000,200", "--epochs", "500"])
-        .args(["--metrics", csv.to_str().unwrap(), "--save", w.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = crate::common::nnopt_command(&[
+        "--device",
+        "cpu",
+        "--json",
+        "train",
+        "--data",
+        "synthetic:4000,200",
+        "--epochs",
+        "500",
+    ])
+    .args(["--metrics", csv.to_str().unwrap(), "--save", w.to_str().unwrap()])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let started = Instant::now();
     while !csv.exists() {
         assert!(started.elapsed() < Duration::from_secs(120), "no epoch finished");
@@ -300,13 +308,20 @@ fn a_second_ctrl_c_quits_at_once_with_130() {
     let csv = dir.join("m.csv");
     // A large test set makes the evaluation that follows the first Ctrl-C slow, so the second
     // lands while the run is still finishing.
-    let child = Command::new(env!("CARGO_BIN_EXE_nnopt"))
-        .args(["--device", "cpu", "train", "--data", "synthetic:2000,20000", "--epochs", "500"])
-        .args(["--hidden", "1024,1024", "--metrics", csv.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = crate::common::nnopt_command(&[
+        "--device",
+        "cpu",
+        "train",
+        "--data",
+        "synthetic:2000,20000",
+        "--epochs",
+        "500",
+    ])
+    .args(["--hidden", "1024,1024", "--metrics", csv.to_str().unwrap()])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut child = crate::common::KillOnDrop(child);
     let started = Instant::now();
     while !csv.exists() {

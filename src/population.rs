@@ -1,0 +1,373 @@
+//! A population: several networks of one shape, trained at once as one batched network.
+//!
+//! A small network leaves most of a machine idle: each step is a few thin matrix products, and
+//! on a GPU mostly kernel launches. Stacking K networks of the same widths and batch size along
+//! a member dimension turns each layer's K products into one `baddbmm`, each loss into one
+//! `nll_loss`, and each update into a handful of kernels for all K, so a sweep trains K trials
+//! for little more than the cost of one.
+//!
+//! Each member is its solo run ([`crate::train::train`]) in all that decides its numbers: its
+//! initial weights and every epoch's shuffle come from its own seed (drawn exactly as the solo
+//! run draws them), and its learning rate, schedule, momentum and weight decay are its own
+//! (tensors with one entry per member). The update is SGD's, as libtorch applies it (dampening
+//! 0, Nesterov where momentum > 0): g ← ∇L + λ·θ; v ← μ·v + g; θ ← θ − lr_t·(g + μ·v). A member
+//! that diverges, stalls or dies stops as its solo run would (its weights restored to the
+//! epoch's start on divergence) and is frozen (lr 0) while the others go on. What differs from
+//! the solo run is the order of float additions inside a batched product, so the numbers agree
+//! to float rounding, not bit for bit.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::data::{Dataset, Normalization};
+use crate::error::{guard, torch};
+use crate::metrics::{evaluate, Evaluation};
+use crate::mlp::Network;
+use crate::observe::Observer;
+use crate::train::{
+    conclude, default_sync_every, stalled, EpochMetrics, OptimizerKind, Run, Stop, TrainConfig, Trained,
+};
+
+/// Whether two runs can train in one population: the same network shape, batch size, epochs,
+/// training images and optimizer (SGD: Adam's state is not batched here); the rest — seed,
+/// learning rate, schedule, momentum, weight decay — may differ.
+pub fn compatible(a: &TrainConfig, b: &TrainConfig) -> bool {
+    a.optimizer == OptimizerKind::Sgd
+        && b.optimizer == OptimizerKind::Sgd
+        && a.hidden == b.hidden
+        && a.batch_size == b.batch_size
+        && a.epochs == b.epochs
+        && a.limit == b.limit
+        && a.dry_run == b.dry_run
+}
+
+/// One member's state between epochs.
+struct Member {
+    config: TrainConfig,
+    /// Every epoch's shuffle, drawn after the initial weights from the member's seed.
+    orders: Vec<Tensor>,
+    epochs: Vec<EpochMetrics>,
+    stop: Option<Stop>,
+    last_test: Option<Evaluation>,
+    loss_sum: f64,
+    seen: i64,
+}
+
+/// The stacked parameters: per layer, weights [K, out, in] and biases [K, 1, out], with their
+/// momentum buffers.
+struct Stack {
+    weights: Vec<Tensor>,
+    biases: Vec<Tensor>,
+    velocity: Vec<Tensor>,
+}
+
+impl Stack {
+    fn parameters(&self) -> impl Iterator<Item = &Tensor> {
+        self.weights.iter().chain(&self.biases)
+    }
+
+    /// Logits [K, B, classes] for inputs [K, B, features].
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let last = self.weights.len() - 1;
+        let mut h = x.shallow_clone();
+        for (i, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
+            h = b.f_baddbmm(&h, &w.f_transpose(1, 2).map_err(torch)?, 1.0, 1.0).map_err(torch)?;
+            if i < last {
+                h = h.f_relu().map_err(torch)?;
+            }
+        }
+        Ok(h)
+    }
+
+    /// Member `k`'s weights, copied into a network of its own (to evaluate or keep it).
+    fn member(&self, k: i64, widths: &[i64], device: Device) -> Result<(nn::VarStore, Network)> {
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let net = Network::zeroed(&vs.root(), widths)?;
+        guard("moving a member to --device", || vs.set_device(device))?;
+        tch::no_grad(|| {
+            for (layer, (w, b)) in net.layers().zip(self.weights.iter().zip(&self.biases)) {
+                layer.ws.shallow_clone().f_copy_(&w.get(k)).map_err(torch)?;
+                if let Some(bs) = &layer.bs {
+                    bs.shallow_clone().f_copy_(&b.get(k).f_reshape([-1]).map_err(torch)?).map_err(torch)?;
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        })?;
+        Ok((vs, net))
+    }
+}
+
+/// A per-member value as a [K, 1, 1] tensor, to scale a stacked parameter member by member.
+fn per_member(values: &[f64], device: Device) -> Result<Tensor> {
+    let floats: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+    Tensor::f_from_slice(&floats).and_then(|t| t.f_reshape([-1, 1, 1])?.f_to_device(device)).map_err(torch)
+}
+
+/// Trains `configs` (pairwise [`compatible`]) as one population on `data`; returns each
+/// member's run as its solo [`crate::train::train`] would report it. Ctrl-C (`stop`) ends every
+/// member after the batch in progress.
+pub fn train_population(
+    configs: &[TrainConfig],
+    data: &Dataset,
+    device: Device,
+    observer: &dyn Observer,
+    stop: &AtomicBool,
+) -> Result<Vec<Trained>> {
+    crate::device::prepare(device);
+    let Some(first) = configs.first() else { return Ok(Vec::new()) };
+    if let Some(odd) = configs.iter().find(|c| !compatible(first, c)) {
+        bail!("a population needs one network shape, batch size and epochs, and SGD: {odd:?} differs from {first:?}");
+    }
+    let configs: Vec<TrainConfig> = configs.iter().map(TrainConfig::validate).collect::<Result<_>>()?;
+    let base = &configs[0];
+    let widths: Vec<i64> =
+        std::iter::once(data.features()).chain(base.hidden.iter().copied()).chain([data.classes]).collect();
+    let normalization = Normalization::fit(&data.train.images)?;
+    let n = base.limit.map_or(data.train.len(), |l| l.min(data.train.len()));
+    let x_train = data.train.images.f_narrow(0, 0, n).and_then(|x| x.f_to_device(device)).map_err(torch)?;
+    let y_train = data.train.labels.f_narrow(0, 0, n).and_then(|y| y.f_to_device(device)).map_err(torch)?;
+    let x_test = data.test.images.f_to_device(device).map_err(torch)?;
+    let y_test = data.test.labels.f_to_device(device).map_err(torch)?;
+
+    // Each member's draws, in its solo run's order: the network, then one shuffle per epoch.
+    let mut members = Vec::new();
+    let mut initial: Vec<Vec<Tensor>> = Vec::new();
+    for config in &configs {
+        tch::manual_seed(config.seed as i64);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = Network::new(&vs.root(), &widths)?;
+        initial.push(net.parameters().into_iter().map(|(_, p)| p.detach()).collect());
+        let orders = (0..config.epochs)
+            .map(|_| Tensor::f_randperm(n, (Kind::Int64, Device::Cpu)).and_then(|o| o.f_to_device(device)))
+            .collect::<Result<_, _>>()
+            .map_err(torch)?;
+        members.push(Member {
+            config: config.clone(),
+            orders,
+            epochs: Vec::new(),
+            stop: None,
+            last_test: None,
+            loss_sum: 0.0,
+            seen: 0,
+        });
+    }
+    let layers = widths.len() - 1;
+    let stacked = |index: usize, bias: bool| -> Result<Tensor> {
+        let parts: Vec<Tensor> = initial
+            .iter()
+            .map(|p| if bias { p[2 * index + 1].view([1, -1]) } else { p[2 * index].shallow_clone() })
+            .collect();
+        Tensor::f_stack(&parts, 0)
+            .and_then(|t| t.f_to_device(device))
+            .map(|t| t.set_requires_grad(true))
+            .map_err(torch)
+    };
+    let stack = Stack {
+        weights: (0..layers).map(|i| stacked(i, false)).collect::<Result<_>>()?,
+        biases: (0..layers).map(|i| stacked(i, true)).collect::<Result<_>>()?,
+        velocity: Vec::new(),
+    };
+    let mut stack = Stack {
+        velocity: stack.parameters().map(|p| p.f_zeros_like().map_err(torch)).collect::<Result<_>>()?,
+        ..stack
+    };
+
+    let k = configs.len() as i64;
+    let batch_size = base.batch_size;
+    let batches = if base.dry_run { 1 } else { (n + batch_size - 1) / batch_size };
+    let sync_every = base.sync_every.unwrap_or_else(|| default_sync_every(device));
+    let momentum: Vec<f64> = configs.iter().map(|c| c.momentum.unwrap_or(0.0)).collect();
+    let decay: Vec<f64> = configs.iter().map(|c| c.weight_decay).collect();
+    let mu = per_member(&momentum, device)?;
+    let lambda = per_member(&decay, device)?;
+    for epoch in 1..=base.epochs {
+        let started = Instant::now();
+        // A member that has stopped trains on with a rate of 0: frozen, and its slot costs
+        // only arithmetic.
+        let rates: Vec<f64> =
+            members.iter().map(|m| if m.stop.is_some() { 0.0 } else { m.config.lr_at(epoch) }).collect();
+        let lr = per_member(&rates, device)?;
+        let snapshot: Vec<Tensor> =
+            stack.parameters().map(|p| p.f_detach_copy().map_err(torch)).collect::<Result<_>>()?;
+        members.iter_mut().for_each(|m| (m.loss_sum, m.seen) = (0.0, 0));
+        observer.start(&format!("epoch {epoch}/{} ({k} networks)", base.epochs), batches as u64);
+        let mut pending: Vec<(Tensor, i64)> = Vec::new();
+        for batch in 0..batches {
+            let start = batch * batch_size;
+            let len = batch_size.min(n - start);
+            let idx: Vec<Tensor> = members
+                .iter()
+                .map(|m| m.orders[epoch - 1].f_narrow(0, start, len).map_err(torch))
+                .collect::<Result<_>>()?;
+            let idx = Tensor::f_cat(&idx, 0).map_err(torch)?;
+            let inputs = normalization
+                .apply(&x_train.f_index_select(0, &idx).map_err(torch)?, device)?
+                .f_reshape([k, len, -1])
+                .map_err(torch)?;
+            let targets = y_train.f_index_select(0, &idx).map_err(torch)?;
+            let logits = stack.forward(&inputs)?;
+            let losses = logits
+                .f_log_softmax(-1, Kind::Float)
+                .and_then(|l| l.f_reshape([k * len, -1]))
+                .and_then(|l| l.f_nll_loss(&targets, None::<Tensor>, tch::Reduction::None, -100))
+                .and_then(|l| l.f_reshape([k, len])?.f_mean_dim(1, false, Kind::Float))
+                .map_err(torch)?;
+            // The members' losses are independent, so the gradient of their sum is each
+            // member's own gradient in its own slice.
+            losses.f_sum(Kind::Float).and_then(|total| total.f_backward()).map_err(torch)?;
+            update(&mut stack, &lr, &mu, &lambda)?;
+            pending.push((losses.f_detach().map_err(torch)?, len));
+            observer.advance();
+            let interrupted = stop.load(Ordering::Relaxed);
+            if pending.len() >= sync_every || batch + 1 == batches || interrupted {
+                settle(&mut pending, &mut members, &mut stack, &snapshot, &lr, epoch, batch + 1)?;
+            }
+            if interrupted {
+                for m in members.iter_mut().filter(|m| m.stop.is_none()) {
+                    m.stop = Some(Stop::Interrupted { epoch, batch: batch + 1 });
+                }
+                break;
+            }
+        }
+        observer.finish();
+        let train_seconds = started.elapsed().as_secs_f64();
+        for (i, m) in members.iter_mut().enumerate() {
+            // Members stopped in an earlier epoch took no part in this one, and one that
+            // diverged in it ends there, as its solo run does: its restored weights are scored
+            // once, at the end.
+            let diverged_now = matches!(m.stop, Some(Stop::Diverged { epoch: e, .. }) if e == epoch);
+            if diverged_now || m.stop.as_ref().is_some_and(|s| stopped_before(s, epoch)) {
+                continue;
+            }
+            let (_vs, net) = stack.member(i as i64, &widths, device)?;
+            let test = evaluate(&net, &x_test, &y_test, data.classes, &normalization)?;
+            m.epochs.push(EpochMetrics {
+                epoch,
+                lr: m.config.lr_at(epoch),
+                train_loss: m.loss_sum / m.seen.max(1) as f64,
+                test_loss: test.loss,
+                test_accuracy: test.accuracy,
+                // The population's time, shared equally: what each member cost.
+                seconds: started.elapsed().as_secs_f64() / k as f64,
+                samples_per_second: m.seen as f64 / train_seconds.max(1e-9),
+            });
+            if m.stop.is_none() && test.output_spread == 0.0 {
+                m.stop = Some(Stop::Dead { epoch });
+            } else if m.stop.is_none() && epoch < base.epochs && stalled(&m.epochs) {
+                m.stop = Some(Stop::Stalled { epoch });
+            }
+            m.last_test = Some(test);
+        }
+        if members.iter().all(|m| m.stop.is_some()) {
+            break;
+        }
+    }
+
+    members
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let (vs, net) = stack.member(i as i64, &widths, device)?;
+            let run = Run { config: &m.config, data, device, n, widths: widths.clone(), normalization };
+            conclude(
+                run,
+                vs,
+                net,
+                m.epochs,
+                m.stop.unwrap_or(Stop::Finished),
+                m.last_test,
+                &crate::observe::Quiet,
+            )
+        })
+        .collect()
+}
+
+/// Whether a member's stop came before `epoch` began (it took no part in it).
+fn stopped_before(stop: &Stop, epoch: usize) -> bool {
+    match *stop {
+        Stop::Finished => false,
+        Stop::Interrupted { epoch: e, .. } | Stop::Diverged { epoch: e, .. } => e < epoch,
+        Stop::Stalled { epoch: e } | Stop::Dead { epoch: e } => e < epoch,
+    }
+}
+
+/// One SGD step for every member at once, as libtorch's SGD takes it (dampening 0, Nesterov
+/// where μ > 0; with μ = 0 the momentum terms add exact zeros), then the gradients zeroed.
+fn update(stack: &mut Stack, lr: &Tensor, mu: &Tensor, lambda: &Tensor) -> Result<()> {
+    tch::no_grad(|| {
+        let parameters: Vec<Tensor> = stack.parameters().map(Tensor::shallow_clone).collect();
+        for (p, v) in parameters.iter().zip(stack.velocity.iter_mut()) {
+            let mut grad = p.grad();
+            let g = grad.f_add(&(p * lambda)).map_err(torch)?;
+            v.f_mul_(mu).and_then(|mut v| v.f_add_(&g)).map(drop).map_err(torch)?;
+            let step = g.f_add(&(&*v * mu)).map_err(torch)?;
+            p.shallow_clone().f_sub_(&(step * lr)).map(drop).map_err(torch)?;
+            grad.f_zero_().map(drop).map_err(torch)?;
+        }
+        Ok(())
+    })
+}
+
+/// Reads the pending batches' per-member losses; a member whose loss is not finite is
+/// restored to the epoch's start, frozen, and stopped as diverged at that batch.
+#[allow(clippy::too_many_arguments)]
+fn settle(
+    pending: &mut Vec<(Tensor, i64)>,
+    members: &mut [Member],
+    stack: &mut Stack,
+    snapshot: &[Tensor],
+    lr: &Tensor,
+    epoch: usize,
+    done: i64,
+) -> Result<()> {
+    let first = done - pending.len() as i64;
+    for (j, (losses, len)) in pending.drain(..).enumerate() {
+        let values = Vec::<f64>::try_from(
+            &losses.f_to_device(Device::Cpu).and_then(|l| l.f_to_kind(Kind::Double)).map_err(torch)?,
+        )
+        .map_err(torch)?;
+        for (i, (m, value)) in members.iter_mut().zip(values).enumerate() {
+            if m.stop.is_some() {
+                continue;
+            }
+            if value.is_finite() {
+                m.loss_sum += value * len as f64;
+                m.seen += len;
+                continue;
+            }
+            m.stop = Some(Stop::Diverged { epoch, batch: first + j as i64 + 1, loss: value });
+            tch::no_grad(|| {
+                let i = i as i64;
+                for ((p, v), good) in stack.parameters().zip(&stack.velocity).zip(snapshot) {
+                    p.get(i).f_copy_(&good.get(i)).map_err(torch)?;
+                    v.get(i).f_zero_().map(drop).map_err(torch)?;
+                }
+                lr.get(i).f_zero_().map(drop).map_err(torch)?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_one_shape_batch_size_and_sgd_train_together() {
+        let a = TrainConfig { epochs: 3, ..Default::default() };
+        let other_rate = TrainConfig { lr: Some(0.3), momentum: Some(0.0), seed: 7, ..a.clone() };
+        assert!(compatible(&a, &other_rate));
+        assert!(!compatible(&a, &TrainConfig { hidden: vec![64], ..a.clone() }));
+        assert!(!compatible(&a, &TrainConfig { batch_size: 64, ..a.clone() }));
+        assert!(!compatible(&a, &TrainConfig { epochs: 4, ..a.clone() }));
+        assert!(!compatible(
+            &a,
+            &TrainConfig { optimizer: OptimizerKind::Adam, momentum: None, ..a.clone() }
+        ));
+    }
+}
