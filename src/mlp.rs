@@ -461,7 +461,6 @@ fn grad_repr(parameter: &Tensor) -> String {
     }
 }
 
-/// A tensor's values, flattened, on the CPU.
 /// What the printed numbers of the step come to, in the JSON as in the text.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepFacts {
@@ -503,6 +502,7 @@ fn measure_change(before: &[f32], after: &[f32]) -> (f64, [usize; 2], f64) {
     (f64::from(change), [index / pixels, index % pixels], moved / size)
 }
 
+/// A tensor's values, flattened, on the CPU.
 fn weights_of(t: &Tensor) -> Result<Vec<f32>> {
     let flat = t
         .f_detach()

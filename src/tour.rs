@@ -55,8 +55,9 @@ pub const PARTS: &[Part] = &[
         title: "A perceptron, updated by hand",
         notebook: "Pytorch perceptron implementation",
         notice: "Every prediction starts at 0: at these initial weights every pre-activation is ≤ 0. The \
-                 loss then rises before it falls, and the run says why, from a replay of its own epochs. \
-                 Try --seed 1, or --lr 0.0005, to see a run without the rise.",
+                 loss then rises before it falls, and the run says why: it replays those epochs with ReLU's \
+                 derivative put back, and with its largest step scaled down, and names what removes the rise. \
+                 --seed 1 is a run without the rise.",
         rule: "ŷ = relu(x·w + b);  w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)   (ReLU's derivative left out)",
         command: &["perceptron", "--every", "25"],
         data: TourData::None,
@@ -77,8 +78,8 @@ pub const PARTS: &[Part] = &[
         title: "An MLP, backpropagation and one SGD step",
         notebook: "Designing dense neural networks (MLP) with pytorch: layers, gradient and optimizers",
         notice: "The graph behind the loss is read from libtorch itself. fc1.bias.grad is 0 exactly for the \
-                 hidden units ReLU switched off for this input. One SGD step changes each weight by \
-                 lr·grad, less than the four printed decimals show, yet lowers the loss on this input.",
+                 hidden units ReLU switched off for this input. One SGD step moves the first weights by \
+                 less than their four printed decimals show, yet lowers the loss on this input.",
         rule: "θ ← θ − lr·∇L(θ) for every parameter θ (optim.SGD, lr 0.05, no momentum)",
         command: &["mlp"],
         data: TourData::None,
@@ -124,8 +125,8 @@ pub const PARTS: &[Part] = &[
         number: 8,
         title: "The notebook's optimizer on real images",
         notebook: "optimizer = optim.SGD(net.parameters(), lr=0.05)",
-        notice: "The same MLP and the notebook's plain SGD, now on 60 000 images for three epochs: the loss \
-                 falls epoch by epoch and the test accuracy says how much was learned. nnopt's default \
+        notice: "The same MLP and the notebook's plain SGD, now on real images for three epochs (the data \
+                 line says which): the loss falls epoch by epoch and the test accuracy says how much was learned. nnopt's default \
                  recipe (Nesterov momentum, weight decay, cosine schedule) is `nnopt train` without the \
                  four flags.",
         rule: "θ ← θ − lr·∇L(θ) per minibatch of 128, lr 0.05 constant",

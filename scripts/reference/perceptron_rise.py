@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """PyTorch oracle for the perceptron's explanation of a rising loss (`loss_rise` in nnopt's JSON).
 
-    scripts/torch-python scripts/reference/perceptron_rise.py --seeds 0 1 3 4 > tests/goldens/perceptron_rise.json
+    scripts/torch-python scripts/reference/perceptron_rise.py --seeds 0 1 3 4 11 12 > tests/goldens/perceptron_rise.json
 
 For each seed: the notebook's run (perceptron.py's arithmetic), the longest-gaining stretch of
 epochs over which the loss kept rising (by more than 1 % of where it started; epoch 0 is the
 initial loss), and, for every epoch of it, a replay from the weights it started with: the
-samples updated while x·w + b <= 0 (with a non-zero target), and the loss after the same pass
-with ReLU's derivative respected (no update there). Written from the definitions, not from
-nnopt's code.
+samples updated while x·w + b <= 0 (with a non-zero target), the loss after the same pass
+with ReLU's derivative respected (no update there), and — where the largest step gain
+lr·(|x|² + 1) is above 2 — the loss after the pass with that sample's step scaled to a gain of
+1.9. Written from the definitions, not from nnopt's code.
 """
 import argparse
 import json
@@ -18,7 +19,7 @@ import torch
 from perceptron import half_squared_error, make_data, predict
 
 
-def replay(w, b, X, y, lr, respect_derivative):
+def replay(w, b, X, y, lr, respect_derivative, capped=None, scale=1.0):
     kicks = []
     for i in range(y.shape[0]):
         x_i = X[i].reshape(1, 3)
@@ -27,9 +28,10 @@ def replay(w, b, X, y, lr, respect_derivative):
             kicks.append(i)
         if z <= 0 and respect_derivative:
             continue
+        rate = lr * scale if i == capped else lr
         error = (y[i].reshape(1, 1) - predict(w, b, x_i)).reshape(-1)
-        w = w + lr * error * x_i.reshape(3, 1)
-        b = b + lr * error
+        w = w + rate * error * x_i.reshape(3, 1)
+        b = b + rate * error
     return w, b, kicks
 
 
@@ -65,7 +67,9 @@ def main():
                 out[str(seed)] = None
                 continue
             start, peak, _ = best
-            explained, kicked = 0, {}
+            gains = [args.lr * ((X[i] ** 2).sum().item() + 1) for i in range(10)]
+            widest = max(range(10), key=lambda i: gains[i])
+            explained, kicked, capped_explained = 0, {}, 0
             for epoch in range(start, peak + 1):
                 w0, b0 = states[epoch - 1]
                 _, _, kicks = replay(w0, b0, X, y, args.lr, False)
@@ -74,8 +78,13 @@ def main():
                     explained += 1
                 for k in kicks:
                     kicked[k] = kicked.get(k, 0) + 1
+                if gains[widest] > 2:
+                    wc, bc, _ = replay(w0, b0, X, y, args.lr, False, widest, 1.9 / gains[widest])
+                    if half_squared_error(predict(wc, bc, X), y).item() <= losses[epoch - 1]:
+                        capped_explained += 1
             out[str(seed)] = {"from_epoch": start, "to_epoch": peak, "peak_loss": losses[peak],
                               "explained": explained, "rising": peak - start + 1,
+                              "widest": widest, "step_gain": gains[widest], "capped_explained": capped_explained,
                               "kicked_epochs": {str(k): n for k, n in sorted(kicked.items())}}
     print(json.dumps(out, indent=1))
 

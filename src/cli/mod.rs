@@ -66,18 +66,18 @@ pub enum Command {
     /// The notebook from top to bottom: each part's idea, its rule, and its output, in order.
     ///
     /// Runs each part's own command (shown as `$ nnopt …`, to copy), small enough that the whole
-    /// tour takes about a minute on two cores. On a terminal it waits between parts (Enter to go
+    /// tour takes under a minute on two cores (about 6 s when they are idle). On a terminal it waits between parts (Enter to go
     /// on, q to stop); piped, it runs straight through.
     Tour(tour::TourArgs),
-    /// Notebook part 1: a regressor perceptron trained by the delta rule, written by hand.
+    /// Notebook part 1 (tour part 2): a regressor perceptron trained by the delta rule, written by hand.
     ///
     /// Same numbers as the notebook's PyTorch code after torch.manual_seed(SEED). Unlike the
     /// notebook, w and b never require grad and are updated in place, so no autograd graph grows
     /// behind the updates: flat memory however long it trains.
     Perceptron(PerceptronArgs),
-    /// Notebook part 2: a = relu(w·x + b) and its gradients through autograd (torch.autograd.grad).
+    /// Notebook part 2 (tour part 3): a = relu(w·x + b) and its gradients through autograd (torch.autograd.grad).
     Autograd(AutogradArgs),
-    /// Notebook part 3: an nn.Module-style MLP (784 → 32 → 10), backpropagation, one SGD step.
+    /// Notebook part 3 (tour part 4): an nn.Module-style MLP (784 → 32 → 10), backpropagation, one SGD step.
     ///
     /// Same numbers as the notebook's PyTorch code after torch.manual_seed(SEED): every random
     /// tensor is drawn on the CPU and then moved to --device, so all devices start alike.

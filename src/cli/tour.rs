@@ -6,6 +6,8 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::{Command as Process, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
@@ -107,6 +109,11 @@ fn go_on(next: &Part) -> bool {
 
 pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
     let parts = tour::parts_from(args.part)?;
+    // Ctrl-C reaches the part running (its own handling: `train` finishes its batch) and the
+    // tour, which waits for the part to end and then stops, rather than die under it.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupted);
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
     let pause =
         !args.no_pause && !out.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mut runs = Vec::new();
@@ -121,9 +128,14 @@ pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
             }
         }
         let result = match command.is_empty() {
-            true => None,
-            false => run_part(&command, global, out.json)?,
+            true => Ok(None),
+            false => run_part(&command, global, out.json),
         };
+        if interrupted.load(Ordering::SeqCst) {
+            out.note(&format!("tour: stopped by Ctrl-C in part {}; go on with --part {0}", part.number));
+            std::process::exit(nnopt::error::EXIT_INTERRUPTED);
+        }
+        let result = result?;
         let result = result
             .map(|stdout| serde_json::from_slice(&stdout))
             .transpose()
@@ -131,7 +143,7 @@ pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
         runs.push(PartRun { part, command, data_used, result });
         if let Some(next) = parts.get(i + 1) {
             if pause && !go_on(next) {
-                out.note("tour: stopped; go on later with --part N");
+                out.note(&format!("tour: stopped; go on later with --part {}", next.number));
                 break;
             }
             out.line("");

@@ -23,39 +23,45 @@ pub struct Kick {
     pub target: f64,
 }
 
-/// One epoch of the rising stretch, replayed.
+/// One epoch of the rising stretch, replayed from the weights it started with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochReplay {
-    pub epoch: usize,
-    /// The loss before this epoch's pass, and after it.
+    /// The loss before this epoch's pass.
     pub loss_before: f64,
-    pub loss_after: f64,
-    /// The samples updated at ŷ = 0 during the pass, in order.
+    /// The samples updated at ŷ = 0 during the pass as it ran, in order.
     pub kicks: Vec<Kick>,
-    /// The loss after the same pass from the same weights with ReLU's derivative respected.
+    /// The loss after the same pass with ReLU's derivative respected (no update where ŷ = 0).
     pub loss_with_derivative: f64,
+    /// The loss after the same pass with the largest step gain scaled down to [`CAPPED_GAIN`],
+    /// when some sample's gain is above 2.
+    pub loss_with_cap: Option<f64>,
 }
 
-/// Why the loss rose, as far as the replays can tell.
+/// The step gain a capped replay gives the sample whose gain is above 2: under 2, a step on it
+/// alone no longer overshoots its target.
+pub const CAPPED_GAIN: f64 = 1.9;
+
+/// A cause of the rise that a replay confirmed: without it, `explained` of the `rising`
+/// epochs replayed would not have raised the loss (at least half of them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum RiseCause {
-    /// Updates made at ŷ = 0: without them (ReLU's derivative respected) the loss would not
-    /// have risen in `explained` of the `rising` epochs replayed. `sample` is the one whose
-    /// kicks pushed hardest; each moved its own pre-activation by `push` = lr·y·|x|².
+    /// Updates made at ŷ = 0. `sample` is the one whose kicks pushed hardest: each moved its
+    /// own pre-activation by `push` = lr·y·(|x|² + 1) (w and b both move), and raised the
+    /// pre-activations of `raised` of the `samples` training samples with it.
     InactiveUpdates {
         sample: usize,
         target: f64,
         push: f64,
+        raised: usize,
+        samples: usize,
         kicked_epochs: usize,
         explained: usize,
         rising: usize,
     },
-    /// No kicks to blame, but one sample's step gain lr·|x|² is above 2: a step on that sample
-    /// alone turns its error e into e·(1 − lr·|x|²), larger than e and of the other sign.
-    Overshoot { sample: usize, step_gain: f64 },
-    /// Neither test explains it.
-    Unexplained,
+    /// A step gain lr·(|x|² + 1) above 2: one step on `sample` alone turns its error e into
+    /// e·(1 − gain), larger than e and of the other sign.
+    Overshoot { sample: usize, step_gain: f64, explained: usize, rising: usize },
 }
 
 /// A stretch of epochs over which the training loss kept rising.
@@ -68,15 +74,20 @@ pub struct LossRise {
     pub start_loss: f64,
     pub peak_loss: f64,
     pub final_loss: f64,
-    pub cause: RiseCause,
+    /// The peak is the last epoch: the loss was still rising when the run ended.
+    pub still_rising: bool,
+    /// What the replays confirmed; empty when neither did.
+    pub causes: Vec<RiseCause>,
+    /// The largest step gain lr·(|x|² + 1) among the training samples, and its sample.
+    pub largest_step_gain: (usize, f64),
 }
 
 /// The test loss beside the training loss on the samples with the same targets.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TestComparison {
+    /// Over the test samples whose targets the training set also has.
     pub test_loss: f64,
-    /// The training loss over the samples whose targets the test set also has; `None` when
-    /// they share none.
+    /// Over the training samples with those targets; `None` when the sets share none.
     pub train_loss_same_targets: Option<f64>,
     pub shared_targets: usize,
 }
@@ -102,14 +113,22 @@ pub fn rising_stretch(losses: &[f64]) -> Option<(usize, usize)> {
     best.map(|(a, b, _)| (a, b))
 }
 
-/// Reads the replays of a rising stretch; `step_gains[i]` is lr·|xᵢ|² for training sample i.
-pub fn diagnose(replays: &[EpochReplay], step_gains: &[f64]) -> RiseCause {
+/// The sample with the largest step gain, and that gain.
+pub fn largest_gain(step_gains: &[f64]) -> (usize, f64) {
+    step_gains.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((0, 0.0))
+}
+
+/// Reads the replays of a rising stretch. `step_gains[i]` is lr·(|xᵢ|² + 1); `gram[i][j]` is
+/// xᵢ·xⱼ + 1, how much an update on sample j moves sample i's pre-activation per unit.
+pub fn diagnose(replays: &[EpochReplay], step_gains: &[f64], gram: &[Vec<f64>]) -> Vec<RiseCause> {
     let rising = replays.len();
+    let confirmed = |explained: usize| rising > 0 && 2 * explained >= rising;
+    let mut causes = Vec::new();
     let explained =
         replays.iter().filter(|r| !r.kicks.is_empty() && r.loss_with_derivative <= r.loss_before).count();
-    if rising > 0 && 2 * explained >= rising {
+    if confirmed(explained) {
         // Name the sample whose kicks pushed hardest: a kick moves that sample's own
-        // pre-activation by lr·y·|x|², so a large target on a long row dominates.
+        // pre-activation by lr·y·(|x|² + 1), so a large target on a long row dominates.
         let mut pushes: Vec<(Kick, usize, f64)> = Vec::new();
         for kick in replays.iter().flat_map(|r| r.kicks.iter()) {
             let push = kick.target.abs() * step_gains.get(kick.sample).copied().unwrap_or(0.0);
@@ -123,22 +142,28 @@ pub fn diagnose(replays: &[EpochReplay], step_gains: &[f64]) -> RiseCause {
         }
         pushes.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.sample.cmp(&b.0.sample)));
         if let Some(&(kick, kicked_epochs, _)) = pushes.first() {
-            let push = kick.target * step_gains.get(kick.sample).copied().unwrap_or(0.0);
-            return RiseCause::InactiveUpdates {
+            let raised = gram
+                .iter()
+                .filter(|row| kick.target * row.get(kick.sample).copied().unwrap_or(0.0) > 0.0)
+                .count();
+            causes.push(RiseCause::InactiveUpdates {
                 sample: kick.sample,
                 target: kick.target,
-                push,
+                push: kick.target * step_gains.get(kick.sample).copied().unwrap_or(0.0),
+                raised,
+                samples: gram.len(),
                 kicked_epochs,
                 explained,
                 rising,
-            };
+            });
         }
     }
-    let widest = step_gains.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
-    match widest {
-        Some((sample, &step_gain)) if step_gain > 2.0 => RiseCause::Overshoot { sample, step_gain },
-        _ => RiseCause::Unexplained,
+    let (sample, step_gain) = largest_gain(step_gains);
+    let explained = replays.iter().filter(|r| r.loss_with_cap.is_some_and(|l| l <= r.loss_before)).count();
+    if step_gain > 2.0 && confirmed(explained) {
+        causes.push(RiseCause::Overshoot { sample, step_gain, explained, rising });
     }
+    causes
 }
 
 /// The rise in words, as `#` comment lines of the transcript.
@@ -148,88 +173,119 @@ pub fn describe_rise(rise: &LossRise, lr: f64) -> Vec<String> {
     } else {
         format!("over epochs {}–{}", rise.from_epoch, rise.to_epoch)
     };
+    let ending = if rise.still_rising {
+        ", and was still rising when the run ended".to_string()
+    } else {
+        format!(" and ended at {:.6}", rise.final_loss)
+    };
     let mut lines = vec![format!(
-        "# the loss rose {epochs} ({:.6} → {:.6}) and ended at {:.6}. Why:",
-        rise.start_loss, rise.peak_loss, rise.final_loss
+        "# the loss rose {epochs} ({:.6} → {:.6}){ending}. Why:",
+        rise.start_loss, rise.peak_loss
     )];
-    match &rise.cause {
-        RiseCause::InactiveUpdates { sample, target, push, kicked_epochs, explained, rising } => {
-            lines.push(format!(
-                "#   in {kicked_epochs} of those passes sample {sample} (y = {target}) reached its turn with x·w + b ≤ 0, so \
-                 ŷ = 0, and the rule, blind to ReLU's derivative, still moved w by lr·({target} − 0)·x, raising its own \
-                 x·w + b by lr·y·|x|² = {push:.2}. That push raises every prediction (the rows of X point nearly the \
-                 same way), so the samples already above their targets overshoot further."
-            ));
-            lines.push(format!(
-                "#   replayed from the same weights with ReLU's derivative (no update where ŷ = 0), {explained} of the \
-                 {rising} rising epochs replayed would not have raised the loss: those updates made the rise."
-            ));
-            lines.push(format!(
-                "#   the push is proportional to lr: try --lr {} to see a smaller one",
-                significant(lr / 2.0)
-            ));
+    let (widest, gain) = rise.largest_step_gain;
+    for cause in &rise.causes {
+        match cause {
+            RiseCause::InactiveUpdates { sample, target, push, raised, samples, kicked_epochs, explained, rising } => {
+                lines.push(format!(
+                    "#   in {kicked_epochs} of those passes sample {sample} (y = {target}) reached its turn with x·w + b ≤ 0, \
+                     so ŷ = 0, and the rule, blind to ReLU's derivative, still moved w and b by lr·({target} − 0)·(x, 1): \
+                     that raised its own x·w + b by lr·y·(|x|² + 1) = {push:.2}, and the pre-activations of {raised} of \
+                     the {samples} samples with it."
+                ));
+                let verdict = if explained == rising { ": those updates made the rise" } else { "" };
+                lines.push(format!(
+                    "#   replayed from the same weights without the updates made at ŷ = 0 (ReLU's derivative respected), \
+                     {explained} of the {rising} rising epochs replayed would not have raised the loss{verdict}"
+                ));
+            }
+            RiseCause::Overshoot { sample, step_gain, explained, rising } => lines.push(format!(
+                "#   sample {sample} has step gain lr·(|x|² + 1) = {step_gain:.2} > 2: one step on it alone turns its \
+                 error e into e·(1 − {step_gain:.2}), larger and of the other sign. Replayed with that step scaled \
+                 to a gain of {CAPPED_GAIN}, {explained} of the {rising} rising epochs replayed would not have raised \
+                 the loss; --lr below {} keeps its gain under 2",
+                significant_below(2.0 * lr / step_gain)
+            )),
         }
-        RiseCause::Overshoot { sample, step_gain } => {
-            lines.push(format!(
-                "#   no update at ŷ = 0 explains it. Sample {sample} has lr·|x|² = {step_gain:.2} > 2: one step on it \
-                 alone turns its error e into e·(1 − {step_gain:.2}), larger and of the other sign, so a \
-                 pass can leave it further from its target than it found it; --lr below {} keeps that step gain under 2",
-                significant(2.0 * lr / step_gain)
-            ));
-        }
-        RiseCause::Unexplained => lines.push(
-            "#   neither updates at ŷ = 0 nor a step gain lr·|x|² above 2 explains it: the samples' updates pull \
-             against each other within a pass"
-                .to_string(),
-        ),
+    }
+    if rise.causes.is_empty() {
+        let capped = if gain > 2.0 {
+            format!(
+                ", nor with sample {widest}'s step gain lr·(|x|² + 1) = {gain:.2} scaled to {CAPPED_GAIN}"
+            )
+        } else {
+            String::new()
+        };
+        lines.push(format!(
+            "#   replayed without the updates made at ŷ = 0{capped}, the rise does not go away in most epochs: \
+             nnopt names no cause"
+        ));
     }
     lines
 }
 
-/// `v` to two significant digits, as a learner would type it (0.000812… → 0.00081, 0.0500 → 0.05).
-fn significant(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
+/// `v` to two significant digits, rounded down, as a learner would type a bound it must stay
+/// below (0.000812… → 0.00081; 0.0500 → 0.05).
+fn significant_below(v: f64) -> String {
+    if v <= 0.0 || !v.is_finite() {
         return v.to_string();
     }
-    let decimals = (1 - v.abs().log10().floor() as i32).max(0) as usize;
-    let text = format!("{v:.decimals$}");
+    let decimals = (1 - v.log10().floor() as i32).max(0);
+    let scale = 10f64.powi(decimals);
+    let text = format!("{:.*}", decimals as usize, (v * scale).floor() / scale);
     match text.contains('.') {
         true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
         false => text,
     }
 }
 
-/// The test loss against the training loss on samples with the same targets.
+/// The test loss against the training loss, both over the samples whose targets the two sets
+/// share (the training set may not cover all of the test set's targets).
 pub fn compare_test(train: (&[f64], &[f64]), test: (&[f64], &[f64])) -> TestComparison {
     let half_squared = |pairs: &[(f64, f64)]| {
         pairs.iter().map(|(y, p)| (y - p).powi(2) / 2.0).sum::<f64>() / pairs.len() as f64
     };
-    let test_pairs: Vec<(f64, f64)> = test.0.iter().copied().zip(test.1.iter().copied()).collect();
-    let shared: Vec<(f64, f64)> =
-        train.0.iter().copied().zip(train.1.iter().copied()).filter(|(y, _)| test.0.contains(y)).collect();
+    let pairs =
+        |(y, p): (&[f64], &[f64])| -> Vec<(f64, f64)> { y.iter().copied().zip(p.iter().copied()).collect() };
+    let (train, test) = (pairs(train), pairs(test));
+    let shared_train: Vec<(f64, f64)> =
+        train.iter().copied().filter(|(y, _)| test.iter().any(|t| t.0 == *y)).collect();
+    let shared_test: Vec<(f64, f64)> =
+        test.iter().copied().filter(|(y, _)| train.iter().any(|t| t.0 == *y)).collect();
     TestComparison {
-        test_loss: half_squared(&test_pairs),
-        train_loss_same_targets: (!shared.is_empty()).then(|| half_squared(&shared)),
-        shared_targets: shared.len(),
+        test_loss: if shared_test.is_empty() { half_squared(&test) } else { half_squared(&shared_test) },
+        train_loss_same_targets: (!shared_train.is_empty()).then(|| half_squared(&shared_train)),
+        shared_targets: shared_train.len(),
     }
 }
 
-/// The comparison in words.
-pub fn describe_test(c: &TestComparison) -> String {
-    match c.train_loss_same_targets {
-        None => format!(
+/// A test loss this many times the training loss (or less than its inverse) is a difference;
+/// between the two, five samples cannot tell one apart from noise.
+const CLEAR_RATIO: f64 = 1.5;
+
+/// The comparison in words; `dead` when the run ended with every prediction 0.
+pub fn describe_test(c: &TestComparison, dead: bool) -> String {
+    match (c.train_loss_same_targets, dead) {
+        (_, true) => format!(
+            "# test loss {:.4}: the unit ended dead (every prediction 0), so this says nothing about what it learned",
+            c.test_loss
+        ),
+        (None, _) => format!(
             "# the test loss {:.4} cannot be set beside the training loss: the two sets share no target",
             c.test_loss
         ),
-        Some(train) => {
-            let verdict = if c.test_loss > train {
-                "new samples are predicted worse than the training samples with the same targets: \
-                 the fit does not carry over in full to data it never saw"
+        (Some(train), _) => {
+            let verdict = if c.test_loss > CLEAR_RATIO * train {
+                "new samples are predicted clearly worse than the training samples with the same targets: the \
+                 fit does not carry over in full to data it never saw"
+            } else if c.test_loss * CLEAR_RATIO < train {
+                "new samples are predicted clearly better than the training samples with the same targets (a \
+                 small test set can be lucky)"
             } else {
-                "new samples are predicted no worse than the training samples with the same targets"
+                "about the same as the training samples with the same targets"
             };
+            let samples = if c.shared_targets == 1 { "sample" } else { "samples" };
             format!(
-                "# test loss {:.4}; on the {} training samples with the same targets the loss is {train:.4}: {verdict}",
+                "# test loss {:.4} and, on the {} training {samples} with the same targets, {train:.4}: {verdict}",
                 c.test_loss, c.shared_targets
             )
         }
@@ -241,19 +297,22 @@ mod tests {
     use super::*;
 
     fn replay(
-        epoch: usize,
         before: f64,
-        after: f64,
         kicks: &[(usize, f64)],
         with_derivative: f64,
+        with_cap: Option<f64>,
     ) -> EpochReplay {
         EpochReplay {
-            epoch,
             loss_before: before,
-            loss_after: after,
             kicks: kicks.iter().map(|&(sample, target)| Kick { sample, target }).collect(),
             loss_with_derivative: with_derivative,
+            loss_with_cap: with_cap,
         }
+    }
+
+    /// Every sample's update raises every pre-activation (all dot products positive).
+    fn all_positive(n: usize) -> Vec<Vec<f64>> {
+        vec![vec![1.0; n]; n]
     }
 
     #[test]
@@ -274,70 +333,100 @@ mod tests {
     }
 
     #[test]
-    fn kicks_that_the_derivative_would_have_skipped_are_the_cause() {
+    fn kicks_that_the_derivative_would_have_skipped_are_a_cause() {
+        let gains = [0.1, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.5];
+        let mut gram = all_positive(10);
+        gram[3][9] = -1.0; // sample 9's update lowers sample 3's pre-activation
         let replays = [
-            replay(2, 14.0, 14.8, &[(0, 0.0), (9, 9.0)], 13.0),
-            replay(3, 14.8, 15.2, &[(9, 9.0)], 14.0),
-            replay(4, 15.2, 15.6, &[(1, 1.0), (9, 9.0)], 16.0),
+            replay(14.0, &[(0, 0.0), (9, 9.0)], 13.0, None),
+            replay(14.8, &[(9, 9.0)], 14.0, None),
+            replay(15.2, &[(1, 1.0), (9, 9.0)], 16.0, None),
         ];
         assert_eq!(
-            diagnose(&replays, &[0.1, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.3]),
-            RiseCause::InactiveUpdates {
+            diagnose(&replays, &gains, &gram),
+            [RiseCause::InactiveUpdates {
                 sample: 9,
                 target: 9.0,
-                push: 9.0 * 2.3,
+                push: 9.0 * 1.5,
+                raised: 9,
+                samples: 10,
                 kicked_epochs: 3,
                 explained: 2,
                 rising: 3
-            }
+            }]
         );
         // A sample kicked less often but harder is the one named.
         let replays =
-            [replay(2, 14.0, 14.8, &[(1, 1.0), (9, 9.0)], 13.0), replay(3, 14.8, 15.2, &[(1, 1.0)], 14.0)];
-        let named = diagnose(&replays, &[0.0, 0.06, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.26]);
-        assert!(matches!(named, RiseCause::InactiveUpdates { sample: 9, kicked_epochs: 1, .. }), "{named:?}");
-    }
-
-    #[test]
-    fn without_effective_kicks_a_step_gain_above_two_is_named() {
-        // Kicks happened, but the derivative-respecting replay rose as well: they are not the cause.
-        let replays = [replay(2, 0.4, 0.45, &[(3, 3.0)], 0.46), replay(3, 0.45, 0.5, &[], 0.5)];
-        assert_eq!(
-            diagnose(&replays, &[0.5, 2.46, 1.9]),
-            RiseCause::Overshoot { sample: 1, step_gain: 2.46 }
+            [replay(14.0, &[(1, 1.0), (9, 9.0)], 13.0, None), replay(14.8, &[(1, 1.0)], 14.0, None)];
+        let named = diagnose(&replays, &gains, &gram);
+        assert!(
+            matches!(named[..], [RiseCause::InactiveUpdates { sample: 9, kicked_epochs: 1, .. }]),
+            "{named:?}"
         );
-        assert_eq!(diagnose(&replays, &[0.5, 1.9]), RiseCause::Unexplained);
     }
 
     #[test]
-    fn the_words_name_the_sample_the_share_and_a_lower_rate() {
+    fn a_gain_above_two_is_named_only_where_capping_it_removes_the_rise() {
+        let gains = [0.5, 2.46, 1.9];
+        // Kicks happened, but the derivative-respecting replay rose as well: not a cause.
+        let capped_helps = [replay(0.4, &[(2, 3.0)], 0.46, Some(0.39)), replay(0.45, &[], 0.5, Some(0.44))];
+        assert_eq!(
+            diagnose(&capped_helps, &gains, &all_positive(3)),
+            [RiseCause::Overshoot { sample: 1, step_gain: 2.46, explained: 2, rising: 2 }]
+        );
+        // Capping the largest gain changes nothing: nothing is named.
+        let capped_useless = [replay(0.4, &[], 0.46, Some(0.47)), replay(0.45, &[], 0.5, Some(0.52))];
+        assert_eq!(diagnose(&capped_useless, &gains, &all_positive(3)), []);
+        // No gain above 2: no overshoot, whatever the replays.
+        assert_eq!(diagnose(&capped_helps, &[0.5, 1.9], &all_positive(2)), []);
+    }
+
+    #[test]
+    fn the_words_name_the_sample_the_share_and_what_was_not_checked() {
         let rise = LossRise {
             from_epoch: 1,
             to_epoch: 35,
             start_loss: 14.25,
             peak_loss: 28.32,
             final_loss: 5.28,
-            cause: RiseCause::InactiveUpdates {
+            still_rising: false,
+            causes: vec![RiseCause::InactiveUpdates {
                 sample: 9,
                 target: 9.0,
                 push: 20.3,
+                raised: 10,
+                samples: 10,
                 kicked_epochs: 30,
                 explained: 33,
                 rising: 35,
-            },
+            }],
+            largest_step_gain: (9, 2.26),
         };
         let text = describe_rise(&rise, 0.001).join("\n");
-        assert!(text.contains("over epochs 1–35 (14.250000 → 28.320000)"), "{text}");
-        assert!(text.contains("sample 9 (y = 9)"), "{text}");
-        assert!(text.contains("33 of the 35 rising epochs replayed"), "{text}");
-        assert!(text.contains("lr·y·|x|² = 20.30"), "{text}");
-        assert!(text.contains("--lr 0.0005 "), "{text}");
-        let overshoot = LossRise { cause: RiseCause::Overshoot { sample: 9, step_gain: 2.5 }, ..rise };
-        assert!(describe_rise(&overshoot, 0.001).join("\n").contains("--lr below 0.0008 "));
-        assert_eq!(significant(0.0008121856399392289), "0.00081");
-        assert_eq!(significant(2.5), "2.5");
-        assert_eq!(significant(0.05), "0.05");
-        assert_eq!(significant(150.0), "150");
+        assert!(text.contains("over epochs 1–35 (14.250000 → 28.320000) and ended at 5.280000"), "{text}");
+        assert!(text.contains("sample 9 (y = 9)") && text.contains("lr·y·(|x|² + 1) = 20.30"), "{text}");
+        assert!(
+            text.contains("33 of the 35 rising epochs replayed would not have raised the loss\n")
+                || text.ends_with("33 of the 35 rising epochs replayed would not have raised the loss"),
+            "{text}"
+        );
+        assert!(!text.contains("made the rise"), "33 of 35 is not all: {text}");
+        let overshoot = LossRise {
+            still_rising: true,
+            causes: vec![RiseCause::Overshoot { sample: 9, step_gain: 2.5, explained: 3, rising: 3 }],
+            ..rise.clone()
+        };
+        let text = describe_rise(&overshoot, 0.001).join("\n");
+        assert!(
+            text.contains("still rising when the run ended") && text.contains("--lr below 0.0008 "),
+            "{text}"
+        );
+        let none = LossRise { causes: Vec::new(), ..rise };
+        assert!(describe_rise(&none, 0.001).join("\n").contains("nnopt names no cause"));
+        assert_eq!(significant_below(0.0008121856399392289), "0.00081");
+        assert_eq!(significant_below(0.000819), "0.00081", "rounded down, never above the bound");
+        assert_eq!(significant_below(2.5), "2.5");
+        assert_eq!(significant_below(150.0), "150");
     }
 
     #[test]
@@ -346,9 +435,22 @@ mod tests {
         assert_eq!(c.shared_targets, 2);
         assert_eq!(c.train_loss_same_targets, Some(0.0));
         assert_eq!(c.test_loss, 0.25);
-        assert!(describe_test(&c).contains("predicted worse"));
+        assert!(describe_test(&c, false).contains("clearly worse"));
+        // Only the shared targets count on both sides: one training sample (target 0) beside
+        // the test sample with target 0, not beside all five.
+        let one = compare_test((&[0.0], &[2.0]), (&[0.0, 1.0, 2.0], &[0.0, 0.0, 0.0]));
+        assert_eq!((one.test_loss, one.train_loss_same_targets, one.shared_targets), (0.0, Some(2.0), 1));
+        assert!(
+            describe_test(&one, false).contains("1 training sample with"),
+            "{}",
+            describe_test(&one, false)
+        );
+        let close =
+            TestComparison { test_loss: 0.0658, train_loss_same_targets: Some(0.0643), shared_targets: 5 };
+        assert!(describe_test(&close, false).contains("about the same"));
+        assert!(describe_test(&close, true).contains("says nothing"));
         let none = compare_test((&[5.0], &[5.0]), (&[1.0], &[1.0]));
         assert_eq!(none.train_loss_same_targets, None);
-        assert!(describe_test(&none).contains("share no target"));
+        assert!(describe_test(&none, false).contains("share no target"));
     }
 }

@@ -36,7 +36,8 @@ pub const MAX_EPOCHS: usize = 100_000;
 /// so this is already about a quarter of an hour.
 pub const MAX_UPDATES: usize = 50_000_000;
 
-/// Sample updates the explanation of a rising loss may replay (about 3 s at most).
+/// Sample updates the explanation of a rising loss replays, at most (about 1.5 s; at least
+/// one epoch is replayed, however many samples it has).
 const REPLAY_BUDGET: usize = 50_000;
 
 /// A run's settings; the defaults are the notebook's.
@@ -131,9 +132,7 @@ impl Perceptron {
     /// One pass of the delta rule over samples prepared once ([`Samples`]).
     pub fn train_epoch(&mut self, samples: &Samples) {
         for (row, column, target) in &samples.0 {
-            let step = self.errors(row, target).reshape([-1]) * self.lr;
-            self.w += &step * column;
-            self.b += step;
+            self.apply(row, column, target, self.lr);
         }
     }
 
@@ -141,19 +140,20 @@ impl Perceptron {
     pub fn train_sample(&mut self, x: &Tensor, y: &Tensor, i: i64) {
         // i < x.size()[0], and y holds as many samples as x (make_data): `get` cannot fail.
         let x_i = x.get(i).reshape([1, NUM_INPUTS]);
-        let step = self.errors(&x_i, &y.get(i)).reshape([-1]) * self.lr;
-        self.w += &step * x_i.reshape([NUM_INPUTS, 1]);
+        self.apply(&x_i, &x_i.reshape([NUM_INPUTS, 1]), &y.get(i), self.lr);
+    }
+
+    /// One delta-rule update with rate `lr`: w += lr·e·xᵀ, b += lr·e, e = y − ŷ.
+    fn apply(&mut self, row: &Tensor, column: &Tensor, target: &Tensor, lr: f64) {
+        let step = self.errors(row, target).reshape([-1]) * lr;
+        self.w += &step * column;
         self.b += step;
     }
-}
 
-impl Perceptron {
-    /// One pass of the delta rule as [`Perceptron::train_epoch`] makes it, reporting the samples
-    /// updated while their prediction was 0 (and their target was not). With
-    /// `respect_derivative`, those samples are skipped instead, as the gradient of
-    /// (y − relu(z))²/2 would have it (relu'(z) = 0 for z ≤ 0). For [`explain`]'s replays: each
-    /// sample's pre-activation is read back, so this is slower than `train_epoch`.
-    pub fn replay_epoch(&mut self, samples: &Samples, respect_derivative: bool) -> Result<Vec<Kick>> {
+    /// One pass as [`Perceptron::train_epoch`] makes it, changed as `replay` says, reporting
+    /// the samples updated while their prediction was 0 (and their target was not). For
+    /// [`explain`]'s replays: each sample's pre-activation is read back, so this is slower.
+    pub fn replay_epoch(&mut self, samples: &Samples, replay: Replay) -> Result<Vec<Kick>> {
         let mut kicks = Vec::new();
         for (sample, (row, column, target)) in samples.0.iter().enumerate() {
             let inactive = scalar(&(row.matmul(&self.w) + &self.b))? <= 0.0;
@@ -161,15 +161,28 @@ impl Perceptron {
             if inactive && target_value != 0.0 {
                 kicks.push(Kick { sample, target: target_value });
             }
-            if inactive && respect_derivative {
-                continue;
-            }
-            let step = self.errors(row, target).reshape([-1]) * self.lr;
-            self.w += &step * column;
-            self.b += step;
+            let lr = match replay {
+                Replay::RespectDerivative if inactive => continue,
+                Replay::CapGain { sample: capped, scale } if capped == sample => self.lr * scale,
+                _ => self.lr,
+            };
+            self.apply(row, column, target, lr);
         }
         Ok(kicks)
     }
+}
+
+/// How a replayed pass differs from the pass as it ran.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Replay {
+    AsRun,
+    /// No update where x·w + b ≤ 0, as the gradient of (y − relu(z))²/2 has it (relu'(z) = 0).
+    RespectDerivative,
+    /// `sample`'s step scaled by `scale`.
+    CapGain {
+        sample: usize,
+        scale: f64,
+    },
 }
 
 /// The training samples as the delta rule reads them — xᵢ as a 1×3 row and a 3×1 column, and
@@ -179,13 +192,6 @@ impl Perceptron {
 pub struct Samples(Vec<(Tensor, Tensor, Tensor)>);
 
 impl Samples {
-    /// X and y again, as one matrix and one vector.
-    fn stacked(&self) -> Result<(Tensor, Tensor)> {
-        let rows: Vec<&Tensor> = self.0.iter().map(|(row, _, _)| row).collect();
-        let targets: Vec<&Tensor> = self.0.iter().map(|(_, _, y)| y).collect();
-        Ok((Tensor::f_cat(&rows, 0).map_err(torch)?, Tensor::f_stack(&targets, 0).map_err(torch)?))
-    }
-
     pub fn new(x: &Tensor, y: &Tensor) -> Self {
         // i < x.size()[0], and y holds as many samples as x (make_data): `get` cannot fail.
         Samples(
@@ -412,10 +418,8 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
     );
     if config.print_every > 1 {
         line(format!(
-            "# (epochs 1, {}, {}, … and {} are printed; --every 1 prints all)",
-            config.print_every,
-            2 * config.print_every,
-            config.epochs
+            "# (printed: {}; --every 1 prints all)",
+            printed_epochs(config.epochs, config.print_every)
         ));
     }
     observer.start("epochs", config.epochs as u64);
@@ -440,7 +444,7 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
                 float_repr(config.lr)
             );
         }
-        if epoch == 1 || epoch == config.epochs || epoch % config.print_every == 0 {
+        if is_printed(epoch, config.epochs, config.print_every) {
             if config.print_every > 1 {
                 line(format!("# epoch {epoch}"));
             }
@@ -470,17 +474,30 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
     losses.extend(history.iter().map(|r| r.loss));
     let loss_rise = match explain::rising_stretch(&losses) {
         Some((from, to)) => {
-            let replays = replay_rise(&initial, &history, &samples, config.lr, (from, to), device)?;
-            let step_gains =
-                Vec::<f64>::try_from((&x * &x).sum_dim_intlist(1, false, Kind::Double) * config.lr)
-                    .map_err(torch)?;
+            // A step on sample i moves its own pre-activation by lr·e·(|xᵢ|² + 1) (w and b
+            // both move), and sample j's by lr·e·(xⱼ·xᵢ + 1).
+            let gram = (x.matmul(&x.tr()) + 1.0).to_kind(Kind::Double).to_device(Device::Cpu);
+            let gram: Vec<Vec<f64>> = Vec::<Vec<f64>>::try_from(gram).map_err(torch)?;
+            let step_gains: Vec<f64> = gram.iter().enumerate().map(|(i, row)| config.lr * row[i]).collect();
+            let largest_step_gain = explain::largest_gain(&step_gains);
+            let replays = replay_rise(
+                &initial,
+                &history,
+                (&samples, &x, &y),
+                config.lr,
+                (from, to),
+                largest_step_gain,
+                device,
+            )?;
             let rise = LossRise {
                 from_epoch: from,
                 to_epoch: to,
                 start_loss: losses[from - 1],
                 peak_loss: losses[to],
                 final_loss: losses[losses.len() - 1],
-                cause: explain::diagnose(&replays, &step_gains),
+                still_rising: to == config.epochs,
+                causes: explain::diagnose(&replays, &step_gains, &gram),
+                largest_step_gain,
             };
             explain::describe_rise(&rise, config.lr).into_iter().for_each(&mut line);
             Some(rise)
@@ -506,7 +523,7 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
         (&values(&y)?, &values(&train_predictions)?),
         (&values(&y_test)?, &values(&test_predictions)?),
     );
-    line(explain::describe_test(&test_comparison));
+    line(explain::describe_test(&test_comparison, dead_from_epoch.is_some()));
 
     let notebook_graph = if config.graph {
         let growth = graph_growth(config, &GRAPH_UPDATES, device)?;
@@ -547,29 +564,32 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
 }
 
 /// Replays epochs `from..=to` from the weights each started with (the history's, which hold
-/// float32 values exactly): as they ran, and with ReLU's derivative respected.
+/// float32 values exactly): as they ran, with ReLU's derivative respected, and — where the
+/// largest step gain is above 2 — with that sample's step scaled to a gain of
+/// [`explain::CAPPED_GAIN`].
 fn replay_rise(
     initial: &Initial,
     history: &[EpochRecord],
-    samples: &Samples,
+    (samples, x, y): (&Samples, &Tensor, &Tensor),
     lr: f64,
     (from, to): (usize, usize),
+    (widest, gain): (usize, f64),
     device: Device,
 ) -> Result<Vec<EpochReplay>> {
     let tensor = |values: &TensorValues, shape: &[i64]| -> Result<Tensor> {
         let floats: Vec<f32> = values.flat().into_iter().map(|v| v as f32).collect();
         Tensor::f_from_slice(&floats).and_then(|t| t.f_reshape(shape)?.f_to_device(device)).map_err(torch)
     };
-    let start = |w: &TensorValues, b: &TensorValues| -> Result<Perceptron> {
-        Ok(Perceptron { w: tensor(w, &[NUM_INPUTS, 1])?, b: tensor(b, &[1])?, lr })
+    let replayed = |w: &TensorValues, b: &TensorValues, replay: Replay| -> Result<(Vec<Kick>, f64)> {
+        let mut model = Perceptron { w: tensor(w, &[NUM_INPUTS, 1])?, b: tensor(b, &[1])?, lr };
+        let kicks = model.replay_epoch(samples, replay)?;
+        Ok((kicks, scalar(&Perceptron::loss(&model.forward(x), y))?))
     };
-    // Each replayed epoch reads every sample's pre-activation back (~30 µs a sample, twice):
-    // past REPLAY_BUDGET sample updates, evenly spaced epochs of the stretch stand for it.
+    // Each replayed epoch reads every sample's pre-activation back (~30 µs a sample, three
+    // times): past REPLAY_BUDGET sample updates, evenly spaced epochs of the stretch stand for it.
     let count = (to - from + 1).min((REPLAY_BUDGET / samples.0.len()).max(1));
-    let epochs = (0..count).map(|i| from + i * (to - from + 1) / count);
-    let (x, y) = samples.stacked()?;
     let mut replays = Vec::new();
-    for epoch in epochs {
+    for epoch in (0..count).map(|i| from + i * (to - from + 1) / count) {
         let (w, b, loss_before) = match epoch {
             1 => (&initial.w, &initial.b, initial.loss),
             _ => {
@@ -577,19 +597,32 @@ fn replay_rise(
                 (&before.w, &before.b, before.loss)
             }
         };
-        let mut as_run = start(w, b)?;
-        let kicks = as_run.replay_epoch(samples, false)?;
-        let mut with_derivative = start(w, b)?;
-        with_derivative.replay_epoch(samples, true)?;
-        replays.push(EpochReplay {
-            epoch,
-            loss_before,
-            loss_after: history[epoch - 1].loss,
-            kicks,
-            loss_with_derivative: scalar(&Perceptron::loss(&with_derivative.forward(&x), &y))?,
-        });
+        let (kicks, _) = replayed(w, b, Replay::AsRun)?;
+        let (_, loss_with_derivative) = replayed(w, b, Replay::RespectDerivative)?;
+        let loss_with_cap = match gain > 2.0 {
+            true => Some(
+                replayed(w, b, Replay::CapGain { sample: widest, scale: explain::CAPPED_GAIN / gain })?.1,
+            ),
+            false => None,
+        };
+        replays.push(EpochReplay { loss_before, kicks, loss_with_derivative, loss_with_cap });
     }
     Ok(replays)
+}
+
+/// Whether `epoch` of `epochs` is printed with `--every`: the first, the last, every Nth.
+fn is_printed(epoch: usize, epochs: usize, every: usize) -> bool {
+    epoch == 1 || epoch == epochs || epoch.is_multiple_of(every)
+}
+
+/// The printed epochs, listed (the first few and the last when there are many).
+fn printed_epochs(epochs: usize, every: usize) -> String {
+    let printed: Vec<usize> = (1..=epochs).filter(|&e| is_printed(e, epochs, every)).collect();
+    let text: Vec<String> = printed.iter().map(usize::to_string).collect();
+    match text.len() {
+        0..=6 => text.join(", "),
+        n => format!("{}, … {}", text[..4].join(", "), text[n - 1]),
+    }
 }
 
 fn scalar(t: &Tensor) -> Result<f64> {

@@ -214,6 +214,7 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["train", "--batch-size", "-5"], 2, "--batch-size"),
         (vec!["perceptron", "--samples", "1000000000"], 2, "--samples"),
         (vec!["perceptron", "--every", "0"], 2, "--every must be at least 1"),
+        (vec!["perceptron", "--every", "18446744073709551616"], 2, "--every"),
         (vec!["tour", "--part", "0"], 2, "--part must be between 1 and 8"),
         (vec!["tour", "--part", "9"], 2, "--part must be between 1 and 8"),
         (vec!["tour", "--part", "x"], 2, "--part"),

@@ -37,8 +37,9 @@ fn the_tour_runs_every_part_in_order_with_each_commands_output() {
             text[from..].find(mark).unwrap_or_else(|| panic!("`{mark}` missing or out of order in:\n{text}"));
         from += at + mark.len();
     }
-    // Piped, it never waits; the whole tour is small (this is a debug build: the bound is loose).
-    assert!(seconds < 120.0, "the tour took {seconds:.1} s");
+    // Piped, it never waits. How long it takes is measured, not asserted: a debug build on a
+    // machine busy with the other tests says nothing about the tour's speed.
+    eprintln!("the tour took {seconds:.1} s (debug build)");
 }
 
 #[test]
