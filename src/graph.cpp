@@ -72,6 +72,16 @@ int nnopt_grad_fn_name(const at::Tensor* tensor, char** result, char** error) {
   });
 }
 
+// Makes `grad` the .grad of `variable` (a leaf that requires grad). Backward then accumulates
+// into it in place (AccumulateGrad adds into a defined grad when no graph is being built), so
+// every parameter's gradient can be a view of one flat buffer: see src/flat.rs.
+int nnopt_set_grad(at::Tensor* variable, const at::Tensor* grad, char** result, char** error) {
+  return guarded(result, error, [&]() -> char* {
+    variable->mutable_grad() = *grad;
+    return nullptr;
+  });
+}
+
 // An identity for the storage-independent tensor object: what AccumulateGrad's variable shares
 // with the VarStore's parameter.
 uintptr_t nnopt_tensor_id(const at::Tensor* tensor) {

@@ -25,6 +25,12 @@ mod ffi {
             error: *mut *mut c_char,
         ) -> i32;
         pub fn nnopt_tensor_id(tensor: *const std::ffi::c_void) -> usize;
+        pub fn nnopt_set_grad(
+            variable: *mut std::ffi::c_void,
+            grad: *const std::ffi::c_void,
+            result: *mut *mut c_char,
+            error: *mut *mut c_char,
+        ) -> i32;
         pub fn nnopt_backward_graph(
             tensor: *const std::ffi::c_void,
             result: *mut *mut c_char,
@@ -82,6 +88,35 @@ pub fn grad_fn_name(tensor: &Tensor) -> Option<String> {
 fn tensor_id(tensor: &Tensor) -> usize {
     // Safety: as in `call`; nnopt_tensor_id only reads the pointer and cannot throw.
     unsafe { ffi::nnopt_tensor_id(tensor.as_ptr() as *const std::ffi::c_void) }
+}
+
+/// Makes `grad` the `.grad` of `variable`, which backward then accumulates into in place: how
+/// [`crate::flat`] keeps every parameter's gradient in one buffer. (graph.cpp is nnopt's one C++
+/// shim, so this small entry of it lives here too.)
+pub fn set_grad(variable: &Tensor, grad: &Tensor) -> Result<()> {
+    if !variable.defined() || !grad.defined() {
+        bail!("set_grad: an undefined tensor");
+    }
+    let mut result: *mut c_char = std::ptr::null_mut();
+    let mut error: *mut c_char = std::ptr::null_mut();
+    // Safety: both pointers are the `torch::Tensor*` tch owns for the borrowed tensors, valid
+    // across the call. graph.cpp assigns `variable`'s grad field (the TensorImpl's autograd
+    // meta, shared by every shallow clone of it, not tch's handle), keeps no pointer, and hands
+    // back only strings we free once here.
+    unsafe {
+        let status = ffi::nnopt_set_grad(
+            variable.as_ptr() as *mut std::ffi::c_void,
+            grad.as_ptr() as *const std::ffi::c_void,
+            &mut result,
+            &mut error,
+        );
+        let message = take_string(error);
+        take_string(result);
+        if status != 0 {
+            bail!("libtorch: {}", message.unwrap_or_else(|| "set_grad failed".to_string()));
+        }
+    }
+    Ok(())
 }
 
 /// One node of the backward graph.

@@ -26,6 +26,9 @@
 //! [`tour`] is the syllabus of `nnopt tour`: the parts above in the notebook's order, each with
 //! what to notice, its rule and its command.
 //!
+//! [`flat`] keeps a network's parameters and gradients in one buffer each, so SGD's update is a
+//! few kernels for the whole network.
+//!
 //! And what every part shares: [`device`] (`--device`, CUDA availability, [`cuda`]: loading
 //! libtorch's CUDA half), [`repr`] (tensors printed exactly as PyTorch prints them), [`plot`]
 //! (pictures), [`report`] and [`observe`] (how results and progress leave the library),
@@ -56,6 +59,7 @@ pub mod data;
 pub mod descent;
 pub mod device;
 pub mod error;
+pub mod flat;
 pub mod fsutil;
 pub mod graph;
 pub mod info;
@@ -72,3 +76,11 @@ pub mod sweep;
 pub mod tour;
 pub mod train;
 pub mod weights;
+
+/// libtorch has one random generator per process: the library's own tests that seed it and
+/// draw hold this lock, so parallel test threads cannot interleave their draws.
+#[cfg(test)]
+pub(crate) fn test_rng() -> std::sync::MutexGuard<'static, ()> {
+    static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TORCH_RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

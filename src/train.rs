@@ -18,6 +18,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::data::{Dataset, Normalization};
 use crate::error::{ensure_positive, ensure_usage, guard, torch, usage};
+use crate::flat::{self, FlatSgd};
 use crate::metrics::evaluate;
 use crate::mlp::{parameter_count, Network, MAX_PARAMETERS};
 use crate::observe::Observer;
@@ -414,18 +415,57 @@ fn check_size(config: &TrainConfig, data: &Dataset, widths: &[i64], device: Devi
     Ok(())
 }
 
-/// Builds the configured optimizer over `vs`.
-fn optimizer(config: &TrainConfig, vs: &nn::VarStore) -> Result<nn::Optimizer> {
-    let lr = config.initial_lr();
-    match (config.optimizer, config.momentum) {
-        (OptimizerKind::Sgd, momentum) => {
-            let momentum = momentum.unwrap_or(DEFAULT_MOMENTUM);
-            nn::Sgd { momentum, dampening: 0.0, wd: config.weight_decay, nesterov: momentum > 0.0 }
-                .build(vs, lr)
+/// What a run steps: SGD over the network's parameters in one flat buffer ([`crate::flat`]:
+/// the same numbers as libtorch's SGD over each parameter, in a few kernels for all), or
+/// tch's Adam.
+enum Updater {
+    Flat(FlatSgd),
+    Adam(nn::Optimizer),
+}
+
+impl Updater {
+    /// The configured optimizer over `net`'s parameters.
+    fn new(config: &TrainConfig, vs: &nn::VarStore, net: &Network) -> Result<Self> {
+        let lr = config.initial_lr();
+        match config.optimizer {
+            OptimizerKind::Sgd => {
+                let momentum = config.momentum.unwrap_or(DEFAULT_MOMENTUM);
+                let parameters: Vec<Tensor> = net.parameters().into_iter().map(|(_, p)| p).collect();
+                let sgd = flat::Sgd {
+                    lr,
+                    momentum,
+                    dampening: 0.0,
+                    weight_decay: config.weight_decay,
+                    nesterov: momentum > 0.0,
+                };
+                Ok(Updater::Flat(FlatSgd::new(&parameters, sgd)?))
+            }
+            OptimizerKind::Adam => Ok(Updater::Adam(
+                nn::Adam { wd: config.weight_decay, ..Default::default() }.build(vs, lr).map_err(torch)?,
+            )),
         }
-        (OptimizerKind::Adam, _) => nn::Adam { wd: config.weight_decay, ..Default::default() }.build(vs, lr),
     }
-    .map_err(torch)
+
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        match self {
+            Updater::Flat(sgd) => sgd.set_lr(lr),
+            Updater::Adam(adam) => guard("setting the learning rate", || adam.set_lr(lr)),
+        }
+    }
+
+    fn zero_grad(&mut self) -> Result<()> {
+        match self {
+            Updater::Flat(sgd) => sgd.zero_grad(),
+            Updater::Adam(adam) => guard("zero_grad", || adam.zero_grad()),
+        }
+    }
+
+    fn step(&mut self) -> Result<()> {
+        match self {
+            Updater::Flat(sgd) => sgd.step(),
+            Updater::Adam(adam) => guard("the optimizer step", || adam.step()),
+        }
+    }
 }
 
 /// Reads the `pending` losses of the batches up to `done` (1-based, inclusive) of `epoch`. On a
@@ -516,7 +556,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     let mut vs = nn::VarStore::new(Device::Cpu);
     let net = Network::new(&vs.root(), &widths)?;
     guard("moving the network to --device", || vs.set_device(device))?;
-    let mut opt = optimizer(config, &vs)?;
+    let mut opt = Updater::new(config, &vs, &net)?;
 
     let batches = if config.dry_run { 1 } else { (n + config.batch_size - 1) / config.batch_size };
     let mut epochs = Vec::new();
@@ -525,7 +565,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     'epochs: for epoch in 1..=config.epochs {
         let started = Instant::now();
         let lr = config.lr_at(epoch);
-        guard("setting the learning rate", || opt.set_lr(lr))?;
+        opt.set_lr(lr)?;
         // The weights this epoch starts from: what is kept if the loss diverges.
         let snapshot: Vec<Tensor> = net
             .parameters()
@@ -554,9 +594,9 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             pending.push((loss.f_detach().map_err(torch)?, len));
             let log_due =
                 config.log_interval > 0 && ((batch + 1) as usize).is_multiple_of(config.log_interval);
-            guard("zero_grad", || opt.zero_grad())?;
+            opt.zero_grad()?;
             loss.f_backward().map_err(torch)?;
-            guard("the optimizer step", || opt.step())?;
+            opt.step()?;
             hooks.observer.advance();
             // Ctrl-C stops once the batch in progress is trained; its loss is read first.
             let interrupted = hooks.stop.load(Ordering::Relaxed);
