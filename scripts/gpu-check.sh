@@ -84,4 +84,9 @@ for batch in 64 1024 8192; do
   fi
   echo "mlp epoch on $gpu ($data), batch $batch: nnopt $ours samples/s, $theirs"
 done
+# The test suite, where its binary was carried (NNOPT_TEST_BINARY: built with
+# `cargo test --release --no-run`): the CUDA tests run, everything else pins the CPU.
+if [ -n "${NNOPT_TEST_BINARY:-}" ]; then
+  bash scripts/run-test-binary.sh "$NNOPT_TEST_BINARY" 16 2>&1 | tail -25 || fail=1
+fi
 exit $fail

@@ -419,7 +419,8 @@ pub struct SweepArgs {
     /// Save the best trial's weights (the format of train --save).
     #[arg(long, value_name = "FILE.safetensors")]
     pub save_best: Option<PathBuf>,
-    /// Start no new trial once this many minutes have passed (the first trial always runs).
+    /// Start no new trial once this many minutes have passed (the first trial always runs, and
+    /// trials that started together as a population finish).
     #[arg(long)]
     pub max_minutes: Option<f64>,
     /// Trials trained at once as one batched network (grid and random draws, each rung of

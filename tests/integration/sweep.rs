@@ -258,9 +258,25 @@ fn a_diverging_trial_does_not_stop_the_sweep_and_save_best_works() {
 
 #[test]
 fn max_minutes_stops_after_the_trial_in_progress() {
-    let v = sweep(&["--strategy", "random", "--trials", "50", "--max-minutes", "0.000001"]);
+    let v =
+        sweep(&["--strategy", "random", "--trials", "50", "--max-minutes", "0.000001", "--population", "1"]);
     assert_eq!(v["trials"].as_array().unwrap().len(), 1);
     assert!(v["stopped"].as_str().unwrap().contains("--max-minutes"));
+    // Trials that start together as one population (one network shape: only --lr varies) all
+    // started before the limit: they finish.
+    let v = sweep(&[
+        "--strategy",
+        "random",
+        "--trials",
+        "50",
+        "--lr",
+        "0.01..0.5",
+        "--max-minutes",
+        "0.000001",
+        "--population",
+        "4",
+    ]);
+    assert_eq!(v["trials"].as_array().unwrap().len(), 4);
     // Text mode: a line per trial, what the strategy did, the table, the best, and what the
     // trials can tell (four random trials: too few).
     let out = nnopt(&[
