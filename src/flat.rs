@@ -16,7 +16,11 @@ use tch::{Kind, Tensor};
 
 use crate::error::{guard, torch};
 
-/// The flat buffers and the optimizer that updates them.
+/// The flat buffers and the optimizer that updates them. Use it in the usual order —
+/// `zero_grad`, forward, backward, `step` — never stepping between a forward and its backward:
+/// `set_data` gives each parameter a version counter of its own, so autograd would not notice
+/// the parameters changing under a graph that saved them. Moving the network to another device
+/// afterwards detaches its parameters from the buffers; build a new `FlatSgd` there.
 pub struct FlatSgd {
     /// Holds the flat parameter, the one variable the optimizer sees.
     _store: nn::VarStore,
@@ -39,6 +43,13 @@ impl FlatSgd {
     /// gradients into another, and builds SGD over the buffer.
     pub fn new(parameters: &[Tensor], sgd: Sgd) -> Result<Self> {
         let device = parameters.first().map_or(tch::Device::Cpu, Tensor::device);
+        if let Some(odd) = parameters.iter().find(|p| p.device() != device || p.kind() != Kind::Float) {
+            anyhow::bail!(
+                "flat SGD needs float32 parameters on one device: {:?} on {:?} beside {device:?}",
+                odd.kind(),
+                odd.device()
+            );
+        }
         let total: i64 = parameters.iter().map(|p| p.numel() as i64).sum();
         let store = nn::VarStore::new(device);
         let flat = store.root().f_zeros("flat", &[total]).map_err(torch)?;

@@ -77,6 +77,12 @@ int nnopt_grad_fn_name(const at::Tensor* tensor, char** result, char** error) {
 // every parameter's gradient can be a view of one flat buffer: see src/flat.rs.
 int nnopt_set_grad(at::Tensor* variable, const at::Tensor* grad, char** result, char** error) {
   return guarded(result, error, [&]() -> char* {
+    // The checks Python's `.grad` setter makes: a gradient the shape, type and device of its
+    // variable, which must be a leaf.
+    TORCH_CHECK(variable->is_leaf(), "set_grad: not a leaf variable");
+    TORCH_CHECK(grad->sizes() == variable->sizes(), "set_grad: the gradient's shape differs from the variable's");
+    TORCH_CHECK(grad->scalar_type() == variable->scalar_type(), "set_grad: the gradient's type differs");
+    TORCH_CHECK(grad->device() == variable->device(), "set_grad: the gradient's device differs");
     variable->mutable_grad() = *grad;
     return nullptr;
   });

@@ -125,6 +125,25 @@ pub fn train_population(
     let base = &configs[0];
     let widths: Vec<i64> =
         std::iter::once(data.features()).chain(base.hidden.iter().copied()).chain([data.classes]).collect();
+    // Memory: every member's parameters, state and activations (the images once), and the
+    // shuffles; a population that does not fit is refused before it allocates (the sweep then
+    // trains its members one at a time).
+    if device == Device::Cpu {
+        let one = crate::train::estimate_bytes(base, data, &widths);
+        let images = (data.train.len() + data.test.len()) as u64 * data.features() as u64 * 4;
+        let orders = configs.len() as u64 * base.epochs as u64 * data.train.len() as u64 * 4;
+        let needed = images + configs.len() as u64 * one.saturating_sub(images) + orders;
+        if let Some(available) = crate::train::available_memory() {
+            if needed > available {
+                bail!(
+                    "{} networks together need about {} MiB, {} MiB are available",
+                    configs.len(),
+                    needed >> 20,
+                    available >> 20
+                );
+            }
+        }
+    }
     let normalization = Normalization::fit(&data.train.images)?;
     let n = base.limit.map_or(data.train.len(), |l| l.min(data.train.len()));
     let x_train = data.train.images.f_narrow(0, 0, n).and_then(|x| x.f_to_device(device)).map_err(torch)?;
@@ -140,8 +159,9 @@ pub fn train_population(
         let vs = nn::VarStore::new(Device::Cpu);
         let net = Network::new(&vs.root(), &widths)?;
         initial.push(net.parameters().into_iter().map(|(_, p)| p.detach()).collect());
+        // Kept on the CPU as int32 (half the bytes), moved to the device an epoch at a time.
         let orders = (0..config.epochs)
-            .map(|_| Tensor::f_randperm(n, (Kind::Int64, Device::Cpu)).and_then(|o| o.f_to_device(device)))
+            .map(|_| Tensor::f_randperm(n, (Kind::Int64, Device::Cpu)).and_then(|o| o.f_to_kind(Kind::Int)))
             .collect::<Result<_, _>>()
             .map_err(torch)?;
         members.push(Member {
@@ -190,18 +210,29 @@ pub fn train_population(
         let rates: Vec<f64> =
             members.iter().map(|m| if m.stop.is_some() { 0.0 } else { m.config.lr_at(epoch) }).collect();
         let lr = per_member(&rates, device)?;
+        // Which members train this epoch: a frozen one's slice must not move even where its
+        // step is not finite (0·NaN is NaN), so its change is masked, not scaled by 0.
+        let active = per_member(
+            &members.iter().map(|m| f64::from(u8::from(m.stop.is_none()))).collect::<Vec<_>>(),
+            device,
+        )?
+        .f_gt(0.5)
+        .map_err(torch)?;
         let snapshot: Vec<Tensor> =
             stack.parameters().map(|p| p.f_detach_copy().map_err(torch)).collect::<Result<_>>()?;
         members.iter_mut().for_each(|m| (m.loss_sum, m.seen) = (0.0, 0));
+        let orders: Vec<Tensor> = members
+            .iter()
+            .map(|m| m.orders[epoch - 1].f_to_kind(Kind::Int64).and_then(|o| o.f_to_device(device)))
+            .collect::<Result<_, _>>()
+            .map_err(torch)?;
         observer.start(&format!("epoch {epoch}/{} ({k} networks)", base.epochs), batches as u64);
         let mut pending: Vec<(Tensor, i64)> = Vec::new();
         for batch in 0..batches {
             let start = batch * batch_size;
             let len = batch_size.min(n - start);
-            let idx: Vec<Tensor> = members
-                .iter()
-                .map(|m| m.orders[epoch - 1].f_narrow(0, start, len).map_err(torch))
-                .collect::<Result<_>>()?;
+            let idx: Vec<Tensor> =
+                orders.iter().map(|o| o.f_narrow(0, start, len).map_err(torch)).collect::<Result<_>>()?;
             let idx = Tensor::f_cat(&idx, 0).map_err(torch)?;
             let inputs = normalization
                 .apply(&x_train.f_index_select(0, &idx).map_err(torch)?, device)?
@@ -218,12 +249,12 @@ pub fn train_population(
             // The members' losses are independent, so the gradient of their sum is each
             // member's own gradient in its own slice.
             losses.f_sum(Kind::Float).and_then(|total| total.f_backward()).map_err(torch)?;
-            update(&mut stack, &lr, &mu, &lambda)?;
+            update(&mut stack, &lr, &mu, &lambda, &active)?;
             pending.push((losses.f_detach().map_err(torch)?, len));
             observer.advance();
             let interrupted = stop.load(Ordering::Relaxed);
             if pending.len() >= sync_every || batch + 1 == batches || interrupted {
-                settle(&mut pending, &mut members, &mut stack, &snapshot, &lr, epoch, batch + 1)?;
+                settle(&mut pending, &mut members, &mut stack, &snapshot, &active, epoch, batch + 1)?;
             }
             if interrupted {
                 for m in members.iter_mut().filter(|m| m.stop.is_none()) {
@@ -250,8 +281,8 @@ pub fn train_population(
                 train_loss: m.loss_sum / m.seen.max(1) as f64,
                 test_loss: test.loss,
                 test_accuracy: test.accuracy,
-                // The population's time, shared equally: what each member cost.
-                seconds: started.elapsed().as_secs_f64() / k as f64,
+                // Set below, once every member is evaluated: the epoch's time, shared equally.
+                seconds: 0.0,
                 samples_per_second: m.seen as f64 / train_seconds.max(1e-9),
             });
             if m.stop.is_none() && test.output_spread == 0.0 {
@@ -260,6 +291,12 @@ pub fn train_population(
                 m.stop = Some(Stop::Stalled { epoch });
             }
             m.last_test = Some(test);
+        }
+        let share = started.elapsed().as_secs_f64() / k as f64;
+        for m in members.iter_mut() {
+            if let Some(last) = m.epochs.last_mut().filter(|e| e.epoch == epoch) {
+                last.seconds = share;
+            }
         }
         if members.iter().all(|m| m.stop.is_some()) {
             break;
@@ -294,9 +331,11 @@ fn stopped_before(stop: &Stop, epoch: usize) -> bool {
     }
 }
 
-/// One SGD step for every member at once, as libtorch's SGD takes it (dampening 0, Nesterov
-/// where μ > 0; with μ = 0 the momentum terms add exact zeros), then the gradients zeroed.
-fn update(stack: &mut Stack, lr: &Tensor, mu: &Tensor, lambda: &Tensor) -> Result<()> {
+/// One SGD step for every `active` member at once, as libtorch's SGD takes it (dampening 0,
+/// Nesterov where μ > 0; with μ = 0 the momentum terms add exact zeros), then the gradients
+/// zeroed.
+fn update(stack: &mut Stack, lr: &Tensor, mu: &Tensor, lambda: &Tensor, active: &Tensor) -> Result<()> {
+    let still = Tensor::f_zeros([], (Kind::Float, lr.device())).map_err(torch)?;
     tch::no_grad(|| {
         let parameters: Vec<Tensor> = stack.parameters().map(Tensor::shallow_clone).collect();
         for (p, v) in parameters.iter().zip(stack.velocity.iter_mut()) {
@@ -304,7 +343,8 @@ fn update(stack: &mut Stack, lr: &Tensor, mu: &Tensor, lambda: &Tensor) -> Resul
             let g = grad.f_add(&(p * lambda)).map_err(torch)?;
             v.f_mul_(mu).and_then(|mut v| v.f_add_(&g)).map(drop).map_err(torch)?;
             let step = g.f_add(&(&*v * mu)).map_err(torch)?;
-            p.shallow_clone().f_sub_(&(step * lr)).map(drop).map_err(torch)?;
+            let change = (step * lr).f_where_self(active, &still).map_err(torch)?;
+            p.shallow_clone().f_sub_(&change).map(drop).map_err(torch)?;
             grad.f_zero_().map(drop).map_err(torch)?;
         }
         Ok(())
@@ -319,7 +359,7 @@ fn settle(
     members: &mut [Member],
     stack: &mut Stack,
     snapshot: &[Tensor],
-    lr: &Tensor,
+    active: &Tensor,
     epoch: usize,
     done: i64,
 ) -> Result<()> {
@@ -345,7 +385,7 @@ fn settle(
                     p.get(i).f_copy_(&good.get(i)).map_err(torch)?;
                     v.get(i).f_zero_().map(drop).map_err(torch)?;
                 }
-                lr.get(i).f_zero_().map(drop).map_err(torch)?;
+                active.get(i).f_fill_(0).map(drop).map_err(torch)?;
                 Ok::<_, anyhow::Error>(())
             })?;
         }

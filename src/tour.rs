@@ -125,8 +125,8 @@ pub const PARTS: &[Part] = &[
         number: 8,
         title: "The notebook's optimizer on real images",
         notebook: "optimizer = optim.SGD(net.parameters(), lr=0.05)",
-        notice: "The same MLP and the notebook's plain SGD, now on real images for three epochs (the data \
-                 line says which): the loss falls epoch by epoch and the test accuracy says how much was learned. nnopt's default \
+        notice: "The same MLP and the notebook's plain SGD, now on a full data set of images for three \
+                 epochs (the data line says which): the loss falls epoch by epoch and the test accuracy says how much was learned. nnopt's default \
                  recipe (Nesterov momentum, weight decay, cosine schedule) is `nnopt train` without the \
                  four flags.",
         rule: "θ ← θ − lr·∇L(θ) per minibatch of 128, lr 0.05 constant",

@@ -380,7 +380,7 @@ pub fn estimate_bytes(config: &TrainConfig, data: &Dataset, widths: &[i64]) -> u
 
 /// Memory this process can still take: `MemAvailable` from /proc/meminfo (Linux); `None` where
 /// it cannot be read (then nothing is refused up front).
-fn available_memory() -> Option<u64> {
+pub(crate) fn available_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -8,8 +8,8 @@ epochs over which the loss kept rising (by more than 1 % of where it started; ep
 initial loss), and, for every epoch of it, a replay from the weights it started with: the
 samples updated while x·w + b <= 0 (with a non-zero target), the loss after the same pass
 with ReLU's derivative respected (no update there), and — where the largest step gain
-lr·(|x|² + 1) is above 2 — the loss after the pass with that sample's step scaled to a gain of
-1.9. Written from the definitions, not from nnopt's code.
+lr·(|x|² + 1) is above 2 — the loss after the pass with that sample's steps scaled to a gain of
+1.9 where it is active (an update at x·w + b <= 0 cannot overshoot; it is left as it ran). Written from the definitions, not from nnopt's code.
 """
 import argparse
 import json
@@ -28,7 +28,7 @@ def replay(w, b, X, y, lr, respect_derivative, capped=None, scale=1.0):
             kicks.append(i)
         if z <= 0 and respect_derivative:
             continue
-        rate = lr * scale if i == capped else lr
+        rate = lr * scale if i == capped and z > 0 else lr
         error = (y[i].reshape(1, 1) - predict(w, b, x_i)).reshape(-1)
         w = w + rate * error * x_i.reshape(3, 1)
         b = b + rate * error

@@ -95,16 +95,37 @@ fn run_part(args: &[String], global: &Global, capture: bool) -> Result<Option<Ve
     Ok(capture.then_some(output.stdout))
 }
 
-/// Waits for Enter (go on) or q (stop), asked on stderr; true to go on.
-fn go_on(next: &Part) -> bool {
+/// Waits for Enter (go on) or q (stop), asked on stderr; true to go on. The line is read on a
+/// thread of its own, so a Ctrl-C (`interrupted`) ends the wait: a read interrupted by a signal
+/// would otherwise just resume.
+fn go_on(next: &Part, interrupted: &AtomicBool) -> bool {
     let mut stderr = std::io::stderr();
     let _ = write!(stderr, "\n── Enter: part {} ({}) · q: quit ── ", next.number, next.title);
     let _ = stderr.flush();
-    let mut answer = String::new();
-    match std::io::stdin().lock().read_line(&mut answer) {
-        Ok(0) | Err(_) => false,
-        Ok(_) => !answer.trim().eq_ignore_ascii_case("q"),
+    let (sender, answer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = std::io::stdin().lock().read_line(&mut line);
+        let _ = sender.send(read.map(|n| (n, line)));
+    });
+    loop {
+        if interrupted.load(Ordering::SeqCst) {
+            return false;
+        }
+        match answer.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(Ok((0, _))) | Ok(Err(_)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return false
+            }
+            Ok(Ok((_, line))) => return !line.trim().eq_ignore_ascii_case("q"),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
     }
+}
+
+/// Stops the tour after a Ctrl-C, saying where to go on; exit code 130.
+fn stop_interrupted(out: &Output, part: usize) -> ! {
+    out.note(&format!("tour: stopped by Ctrl-C; go on with --part {part}"));
+    std::process::exit(nnopt::error::EXIT_INTERRUPTED)
 }
 
 pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
@@ -113,11 +134,20 @@ pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
     // tour, which waits for the part to end and then stops, rather than die under it.
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupted);
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let _ = ctrlc::set_handler(move || {
+        // A second Ctrl-C quits at once, as it does for `train`.
+        if flag.swap(true, Ordering::SeqCst) {
+            // SAFETY: `_exit` takes an exit status and has no preconditions.
+            unsafe { libc::_exit(nnopt::error::EXIT_INTERRUPTED) }
+        }
+    });
     let pause =
         !args.no_pause && !out.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mut runs = Vec::new();
     for (i, part) in parts.iter().enumerate() {
+        if interrupted.load(Ordering::SeqCst) {
+            stop_interrupted(out, part.number);
+        }
         let (data_args, data_used) = data_for(part);
         let command: Vec<String> =
             part.command.iter().chain(data_args.iter()).map(|s| s.to_string()).collect();
@@ -132,8 +162,7 @@ pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
             false => run_part(&command, global, out.json),
         };
         if interrupted.load(Ordering::SeqCst) {
-            out.note(&format!("tour: stopped by Ctrl-C in part {}; go on with --part {0}", part.number));
-            std::process::exit(nnopt::error::EXIT_INTERRUPTED);
+            stop_interrupted(out, part.number);
         }
         let result = result?;
         let result = result
@@ -142,7 +171,10 @@ pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
             .with_context(|| format!("tour: `nnopt {}` printed no JSON document", command.join(" ")))?;
         runs.push(PartRun { part, command, data_used, result });
         if let Some(next) = parts.get(i + 1) {
-            if pause && !go_on(next) {
+            if pause && !go_on(next, &interrupted) {
+                if interrupted.load(Ordering::SeqCst) {
+                    stop_interrupted(out, next.number);
+                }
                 out.note(&format!("tour: stopped; go on later with --part {}", next.number));
                 break;
             }

@@ -32,7 +32,8 @@ pub struct EpochReplay {
     pub kicks: Vec<Kick>,
     /// The loss after the same pass with ReLU's derivative respected (no update where ŷ = 0).
     pub loss_with_derivative: f64,
-    /// The loss after the same pass with the largest step gain scaled down to [`CAPPED_GAIN`],
+    /// The loss after the same pass with the largest step gain scaled down to [`CAPPED_GAIN`]
+    /// where its sample is active,
     /// when some sample's gain is above 2.
     pub loss_with_cap: Option<f64>,
 }
@@ -118,9 +119,13 @@ pub fn largest_gain(step_gains: &[f64]) -> (usize, f64) {
     step_gains.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((0, 0.0))
 }
 
-/// Reads the replays of a rising stretch. `step_gains[i]` is lr·(|xᵢ|² + 1); `gram[i][j]` is
+/// Reads the replays of a rising stretch. `step_gains[i]` is lr·(|xᵢ|² + 1); `column(j)[i]` is
 /// xᵢ·xⱼ + 1, how much an update on sample j moves sample i's pre-activation per unit.
-pub fn diagnose(replays: &[EpochReplay], step_gains: &[f64], gram: &[Vec<f64>]) -> Vec<RiseCause> {
+pub fn diagnose(
+    replays: &[EpochReplay],
+    step_gains: &[f64],
+    column: &dyn Fn(usize) -> Vec<f64>,
+) -> Vec<RiseCause> {
     let rising = replays.len();
     let confirmed = |explained: usize| rising > 0 && 2 * explained >= rising;
     let mut causes = Vec::new();
@@ -142,16 +147,14 @@ pub fn diagnose(replays: &[EpochReplay], step_gains: &[f64], gram: &[Vec<f64>]) 
         }
         pushes.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.sample.cmp(&b.0.sample)));
         if let Some(&(kick, kicked_epochs, _)) = pushes.first() {
-            let raised = gram
-                .iter()
-                .filter(|row| kick.target * row.get(kick.sample).copied().unwrap_or(0.0) > 0.0)
-                .count();
+            let moves = column(kick.sample);
+            let raised = moves.iter().filter(|&&m| kick.target * m > 0.0).count();
             causes.push(RiseCause::InactiveUpdates {
                 sample: kick.sample,
                 target: kick.target,
                 push: kick.target * step_gains.get(kick.sample).copied().unwrap_or(0.0),
                 raised,
-                samples: gram.len(),
+                samples: moves.len(),
                 kicked_epochs,
                 explained,
                 rising,
@@ -190,7 +193,7 @@ pub fn describe_rise(rise: &LossRise, lr: f64) -> Vec<String> {
                     "#   in {kicked_epochs} of those passes sample {sample} (y = {target}) reached its turn with x·w + b ≤ 0, \
                      so ŷ = 0, and the rule, blind to ReLU's derivative, still moved w and b by lr·({target} − 0)·(x, 1): \
                      that raised its own x·w + b by lr·y·(|x|² + 1) = {push:.2}, and the pre-activations of {raised} of \
-                     the {samples} samples with it."
+                     the {samples} samples (itself included) with it."
                 ));
                 let verdict = if explained == rising { ": those updates made the rise" } else { "" };
                 lines.push(format!(
@@ -200,7 +203,7 @@ pub fn describe_rise(rise: &LossRise, lr: f64) -> Vec<String> {
             }
             RiseCause::Overshoot { sample, step_gain, explained, rising } => lines.push(format!(
                 "#   sample {sample} has step gain lr·(|x|² + 1) = {step_gain:.2} > 2: one step on it alone turns its \
-                 error e into e·(1 − {step_gain:.2}), larger and of the other sign. Replayed with that step scaled \
+                 error e into e·(1 − {step_gain:.2}), larger and of the other sign. Replayed with its active steps scaled \
                  to a gain of {CAPPED_GAIN}, {explained} of the {rising} rising epochs replayed would not have raised \
                  the loss; --lr below {} keeps its gain under 2",
                 significant_below(2.0 * lr / step_gain)
@@ -311,8 +314,8 @@ mod tests {
     }
 
     /// Every sample's update raises every pre-activation (all dot products positive).
-    fn all_positive(n: usize) -> Vec<Vec<f64>> {
-        vec![vec![1.0; n]; n]
+    fn all_positive(n: usize) -> impl Fn(usize) -> Vec<f64> {
+        move |_| vec![1.0; n]
     }
 
     #[test]
@@ -335,8 +338,8 @@ mod tests {
     #[test]
     fn kicks_that_the_derivative_would_have_skipped_are_a_cause() {
         let gains = [0.1, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.5];
-        let mut gram = all_positive(10);
-        gram[3][9] = -1.0; // sample 9's update lowers sample 3's pre-activation
+        // Sample 9's update lowers sample 3's pre-activation.
+        let gram = |_: usize| (0..10).map(|i| if i == 3 { -1.0 } else { 1.0 }).collect::<Vec<f64>>();
         let replays = [
             replay(14.0, &[(0, 0.0), (9, 9.0)], 13.0, None),
             replay(14.8, &[(9, 9.0)], 14.0, None),

@@ -163,7 +163,8 @@ impl Perceptron {
             }
             let lr = match replay {
                 Replay::RespectDerivative if inactive => continue,
-                Replay::CapGain { sample: capped, scale } if capped == sample => self.lr * scale,
+                // Only a step on an active sample can overshoot; at ŷ = 0 it is a kick, left as is.
+                Replay::CapGain { sample: capped, scale } if capped == sample && !inactive => self.lr * scale,
                 _ => self.lr,
             };
             self.apply(row, column, target, lr);
@@ -178,7 +179,7 @@ pub enum Replay {
     AsRun,
     /// No update where x·w + b ≤ 0, as the gradient of (y − relu(z))²/2 has it (relu'(z) = 0).
     RespectDerivative,
-    /// `sample`'s step scaled by `scale`.
+    /// `sample`'s steps scaled by `scale` where it is active (x·w + b > 0).
     CapGain {
         sample: usize,
         scale: f64,
@@ -476,9 +477,17 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
         Some((from, to)) => {
             // A step on sample i moves its own pre-activation by lr·e·(|xᵢ|² + 1) (w and b
             // both move), and sample j's by lr·e·(xⱼ·xᵢ + 1).
-            let gram = (x.matmul(&x.tr()) + 1.0).to_kind(Kind::Double).to_device(Device::Cpu);
-            let gram: Vec<Vec<f64>> = Vec::<Vec<f64>>::try_from(gram).map_err(torch)?;
-            let step_gains: Vec<f64> = gram.iter().enumerate().map(|(i, row)| config.lr * row[i]).collect();
+            let squares = (&x * &x).sum_dim_intlist(1, false, Kind::Double).to_device(Device::Cpu);
+            let step_gains: Vec<f64> = Vec::<f64>::try_from(squares)
+                .map_err(torch)?
+                .into_iter()
+                .map(|s| config.lr * (s + 1.0))
+                .collect();
+            // One column of X·Xᵀ + 1 at a time: the whole matrix is n² (100 000 samples: 40 GB).
+            let column = |k: usize| -> Vec<f64> {
+                let moves = (x.matmul(&x.get(k as i64)) + 1.0).to_kind(Kind::Double).to_device(Device::Cpu);
+                Vec::<f64>::try_from(moves).unwrap_or_default()
+            };
             let largest_step_gain = explain::largest_gain(&step_gains);
             let replays = replay_rise(
                 &initial,
@@ -496,7 +505,7 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
                 peak_loss: losses[to],
                 final_loss: losses[losses.len() - 1],
                 still_rising: to == config.epochs,
-                causes: explain::diagnose(&replays, &step_gains, &gram),
+                causes: explain::diagnose(&replays, &step_gains, &column),
                 largest_step_gain,
             };
             explain::describe_rise(&rise, config.lr).into_iter().for_each(&mut line);

@@ -57,15 +57,21 @@ fn train_quietly(
 impl Runner<'_> {
     /// Whether the sweep must stop before another trial.
     pub fn should_stop(&mut self) -> bool {
+        let trained_any = !self.finished.is_empty();
+        self.must_stop(trained_any)
+    }
+
+    /// Whether the sweep must stop before another trial (or population), `trained_any` saying
+    /// whether one has run: the budget is read between trials, never before the first, since a
+    /// sweep that ran nothing would have no winner to report, however small the budget.
+    fn must_stop(&mut self, trained_any: bool) -> bool {
         if self.stopped.is_some() {
             return true;
         }
         if self.stop.load(Ordering::Relaxed) {
             self.stopped = Some("interrupted (Ctrl-C)".into());
         } else if let Some(m) = self.config.max_minutes {
-            // Read between trials, never before the first: a sweep that ran nothing would have
-            // no winner to report, however small the budget.
-            if !self.finished.is_empty() && self.started.elapsed().as_secs_f64() >= m * 60.0 {
+            if trained_any && self.started.elapsed().as_secs_f64() >= m * 60.0 {
                 self.stopped = Some(format!("--max-minutes {m} reached"));
             }
         }
@@ -197,10 +203,12 @@ impl Runner<'_> {
             }
         }
         let mut trained: Vec<Option<(Trained, f64)>> = (0..trials.len()).map(|_| None).collect();
+        let mut trained_any = !self.finished.is_empty();
         for group in groups.iter().filter(|g| g.len() > 1) {
-            if self.should_stop() {
+            if self.must_stop(trained_any) {
                 break;
             }
+            trained_any = true;
             let members: Vec<TrainConfig> = group.iter().map(|&i| configs[i].clone()).collect();
             let started = Instant::now();
             match crate::population::train_population(&members, self.data, self.device, &Quiet, self.stop) {
@@ -218,14 +226,13 @@ impl Runner<'_> {
                 )),
             }
         }
+        // Trained results are recorded even after a stop (journaled, so --resume keeps them);
+        // what has not trained yet is not started.
         let mut done = Vec::new();
         for (i, (trial, config)) in trials.iter().enumerate() {
-            if self.stopped.is_some() {
-                break;
-            }
             let finished = match trained[i].take() {
                 Some((member, seconds)) => self.conclude(*trial, config, budget, Ok(member), seconds)?,
-                None if self.should_stop() => break,
+                None if self.should_stop() => continue,
                 None => self.run(*trial, config, budget)?,
             };
             done.push(finished);
@@ -275,8 +282,9 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// The winner's network: kept from this run, or trained again (bit-identical by the seed)
-    /// when its result came from `--resume` or from the first rung of halving. `None` when
+    /// The winner's network: kept from this run, or trained again by its seed when its result
+    /// came from `--resume` or from the first rung of halving (alone: a winner first trained in
+    /// a population agrees with it to float rounding, not bit for bit). `None` when
     /// Ctrl-C stopped the retraining.
     pub fn winner_network(&mut self, winner: &Trial) -> Result<Option<Trained>> {
         if let Some((t, _)) = &self.best {

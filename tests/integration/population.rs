@@ -81,9 +81,9 @@ fn a_sweep_in_populations_scores_trials_as_one_at_a_time() {
             "--epochs",
             "2",
             "--lr",
-            "0.005..2:log",
+            "0.005..0.1:log",
             "--momentum",
-            "0,0.9",
+            "0,0.5",
             "--population",
             population,
         ])
