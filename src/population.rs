@@ -28,7 +28,8 @@ use crate::metrics::{evaluate, Evaluation};
 use crate::mlp::Network;
 use crate::observe::Observer;
 use crate::train::{
-    conclude, default_sync_every, stalled, EpochMetrics, OptimizerKind, Run, Stop, TrainConfig, Trained,
+    conclude, default_sync_every, stalled, EpochMetrics, OptimizerKind, Run, Splits, Stop, TrainConfig,
+    Trained,
 };
 
 /// Whether two runs can train in one population: the same network shape, batch size, epochs,
@@ -145,11 +146,9 @@ pub fn train_population(
         }
     }
     let normalization = Normalization::fit(&data.train.images)?;
-    let n = base.limit.map_or(data.train.len(), |l| l.min(data.train.len()));
-    let x_train = data.train.images.f_narrow(0, 0, n).and_then(|x| x.f_to_device(device)).map_err(torch)?;
-    let y_train = data.train.labels.f_narrow(0, 0, n).and_then(|y| y.f_to_device(device)).map_err(torch)?;
-    let x_test = data.test.images.f_to_device(device).map_err(torch)?;
-    let y_test = data.test.labels.f_to_device(device).map_err(torch)?;
+    let splits = Splits::on(data, base.limit, device)?;
+    let Splits { n, x_train, y_train, x_test, y_test } = &splits;
+    let n = *n;
 
     // Each member's draws, in its solo run's order: the network, then one shuffle per epoch.
     let mut members = Vec::new();
@@ -274,7 +273,7 @@ pub fn train_population(
                 continue;
             }
             let (_vs, net) = stack.member(i as i64, &widths, device)?;
-            let test = evaluate(&net, &x_test, &y_test, data.classes, &normalization)?;
+            let test = evaluate(&net, x_test, y_test, data.classes, &normalization)?;
             m.epochs.push(EpochMetrics {
                 epoch,
                 lr: m.config.lr_at(epoch),
@@ -308,7 +307,14 @@ pub fn train_population(
         .enumerate()
         .map(|(i, m)| {
             let (vs, net) = stack.member(i as i64, &widths, device)?;
-            let run = Run { config: &m.config, data, device, n, widths: widths.clone(), normalization };
+            let run = Run {
+                config: &m.config,
+                data,
+                device,
+                splits: &splits,
+                widths: widths.clone(),
+                normalization,
+            };
             conclude(
                 run,
                 vs,

@@ -543,14 +543,9 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         std::iter::once(data.features()).chain(config.hidden.iter().copied()).chain([data.classes]).collect();
     check_size(config, data, &widths, device)?;
     let normalization = Normalization::fit(&data.train.images)?;
-    let n = config.limit.map_or(data.train.len(), |l| l.min(data.train.len()));
-    // The images stay bytes on the device; each batch is normalized as it is drawn (the same
-    // elementwise arithmetic, so the same numbers) — a float copy of 60 000 images would be
-    // 188 MB for nothing.
-    let x_train = data.train.images.f_narrow(0, 0, n).and_then(|x| x.f_to_device(device)).map_err(torch)?;
-    let y_train = data.train.labels.f_narrow(0, 0, n).and_then(|y| y.f_to_device(device)).map_err(torch)?;
-    let x_test = data.test.images.f_to_device(device).map_err(torch)?;
-    let y_test = data.test.labels.f_to_device(device).map_err(torch)?;
+    let splits = Splits::on(data, config.limit, device)?;
+    let Splits { n, x_train, y_train, x_test, y_test } = &splits;
+    let n = *n;
 
     tch::manual_seed(config.seed as i64);
     let mut vs = nn::VarStore::new(Device::Cpu);
@@ -623,7 +618,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         }
         hooks.observer.finish();
         let train_seconds = started.elapsed().as_secs_f64();
-        let test = evaluate(&net, &x_test, &y_test, data.classes, &normalization)?;
+        let test = evaluate(&net, x_test, y_test, data.classes, &normalization)?;
         let metrics = EpochMetrics {
             epoch,
             lr,
@@ -659,8 +654,35 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             break;
         }
     }
-    let run = Run { config, data, device, n, widths, normalization };
+    let run = Run { config, data, device, splits: &splits, widths, normalization };
     conclude(run, vs, net, epochs, stop, last_test, hooks.observer)
+}
+
+/// A run's data on its device, moved there once: the first `n` training images and their labels
+/// and the test split. The images stay bytes; each batch is normalized as it is drawn (the same
+/// elementwise arithmetic, so the same numbers) — a float copy of 60 000 images would be 188 MB
+/// for nothing.
+pub(crate) struct Splits {
+    /// Training images used (`--limit`).
+    pub n: i64,
+    pub x_train: Tensor,
+    pub y_train: Tensor,
+    pub x_test: Tensor,
+    pub y_test: Tensor,
+}
+
+impl Splits {
+    pub(crate) fn on(data: &Dataset, limit: Option<i64>, device: Device) -> Result<Self> {
+        let n = limit.map_or(data.train.len(), |l| l.min(data.train.len()));
+        let first = |t: &Tensor| t.f_narrow(0, 0, n).and_then(|t| t.f_to_device(device)).map_err(torch);
+        Ok(Splits {
+            n,
+            x_train: first(&data.train.images)?,
+            y_train: first(&data.train.labels)?,
+            x_test: data.test.images.f_to_device(device).map_err(torch)?,
+            y_test: data.test.labels.f_to_device(device).map_err(torch)?,
+        })
+    }
 }
 
 /// What a finished run needs to write its report, besides its network and epochs.
@@ -668,8 +690,7 @@ pub(crate) struct Run<'a> {
     pub config: &'a TrainConfig,
     pub data: &'a Dataset,
     pub device: Device,
-    /// Training images used (`--limit`).
-    pub n: i64,
+    pub splits: &'a Splits,
     pub widths: Vec<i64>,
     pub normalization: Normalization,
 }
@@ -687,9 +708,8 @@ pub(crate) fn conclude(
     last_test: Option<crate::metrics::Evaluation>,
     observer: &dyn Observer,
 ) -> Result<Trained> {
-    let Run { config, data, device, n, widths, normalization } = run;
-    let x_test = data.test.images.f_to_device(device).map_err(torch)?;
-    let y_test = data.test.labels.f_to_device(device).map_err(torch)?;
+    let Run { config, data, device, splits, widths, normalization } = run;
+    let n = splits.n;
     if stop == Stop::Finished && stalled(&epochs) {
         stop = Stop::Stalled { epoch: epochs.len() };
     }
@@ -697,7 +717,7 @@ pub(crate) fn conclude(
     // The last epoch's evaluation is of the final weights, unless divergence restored older ones.
     let test = match last_test {
         Some(test) if !matches!(stop, Stop::Diverged { .. }) => test,
-        _ => evaluate(&net, &x_test, &y_test, data.classes, &normalization)?,
+        _ => evaluate(&net, &splits.x_test, &splits.y_test, data.classes, &normalization)?,
     };
     let mut warnings = Vec::new();
     if let (Stop::Stalled { .. } | Stop::Dead { .. }, Some(why)) = (&stop, stop.describe(config)) {
