@@ -14,6 +14,12 @@
 //! `_GLIBCXX_USE_CXX11_ABI=1`: libtorch 2.11, the only version tch 0.24 accepts, is built with
 //! the C++11 ABI only (PyTorch stopped shipping pre-C++11-ABI builds in 2.7). A user's
 //! `LIBTORCH_CXX11_ABI`, which torch-sys honours, is honoured here too.
+//!
+//! And it builds `src/cuda_graph.cpp` (CUDA graphs, see `src/cuda_graph.rs`) as a shared library
+//! of its own, which the binary embeds and loads only after libtorch_cuda.so: it needs CUDA's
+//! headers — beside the pip torch in `nvidia/cu13/include` (plus `nvidia-cuda-crt`, which
+//! `scripts/setup.sh` installs), or `NNOPT_CUDA_INCLUDE` — and where they are missing nnopt is
+//! built without CUDA graphs (`--cuda-graphs on` then says so).
 
 use std::path::Path;
 
@@ -22,6 +28,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     println!("cargo:rerun-if-env-changed=LIBTORCH_INCLUDE");
     println!("cargo:rerun-if-changed=src/graph.cpp");
+    println!("cargo:rerun-if-changed=src/cuda_graph.cpp");
+    println!("cargo:rerun-if-env-changed=NNOPT_CUDA_INCLUDE");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         panic!("torch-sys did not export DEP_TCH_LIBTORCH_LIB; nnopt needs tch's libtorch (run scripts/setup.sh)");
     };
@@ -42,8 +50,60 @@ fn main() {
         .flag_if_supported("-Wno-unused-parameter")
         .warnings(false)
         .compile("nnopt_graph");
+    build_cuda_graph_shim(&root, &lib_dir, &abi);
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
     // libtorch_cuda.so is not linked: src/cuda.rs loads it at start-up only where a CUDA
     // driver exists, which spares CPU runs ~350 MiB and ~0.1 s. It looks here first.
     println!("cargo:rustc-env=NNOPT_LIBTORCH_LIB={}", lib_dir.display());
+}
+
+/// Compiles `src/cuda_graph.cpp` into `$OUT_DIR/libnnopt_cuda_graph.so`, or leaves an empty file
+/// there (with a warning) where CUDA's headers or a compiler are missing: the binary embeds
+/// whatever is there, and an empty one means "built without CUDA graphs".
+fn build_cuda_graph_shim(root: &Path, lib_dir: &Path, abi: &str) {
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let target = out.join("libnnopt_cuda_graph.so");
+    let _ = std::fs::write(&target, b"");
+    // The pip torch keeps CUDA beside it: site-packages/{torch, nvidia/cu13}.
+    let nvidia = root.parent().map(|p| p.join("nvidia/cu13"));
+    let include = match std::env::var_os("NNOPT_CUDA_INCLUDE") {
+        Some(dir) => Some(std::path::PathBuf::from(dir)),
+        None => nvidia.as_ref().map(|n| n.join("include")),
+    };
+    let Some(include) =
+        include.filter(|i| i.join("cuda_runtime_api.h").exists() && i.join("crt/host_config.h").exists())
+    else {
+        println!(
+            "cargo:warning=CUDA headers (cuda_runtime_api.h, crt/host_config.h) not found: nnopt is built without CUDA graphs (run scripts/setup.sh, or set NNOPT_CUDA_INCLUDE)"
+        );
+        return;
+    };
+    let compiler = cc::Build::new().cpp(true).get_compiler();
+    let mut command = compiler.to_command();
+    command
+        .args(["-shared", "-fPIC", "-O2", "-std=c++17", "-w"])
+        .arg(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg("-I")
+        .arg(root.join("include/torch/csrc/api/include"))
+        .arg("-I")
+        .arg(&include)
+        .arg("src/cuda_graph.cpp")
+        .arg("-o")
+        .arg(&target)
+        .arg("-L")
+        .arg(lib_dir)
+        .args(["-ltorch_cuda", "-lc10_cuda", "-ltorch_cpu", "-lc10"]);
+    // libcudart's soname, so the loader finds the copy libtorch_cuda already loaded.
+    if let Some(cuda_lib) = nvidia.map(|n| n.join("lib")).filter(|l| l.join("libcudart.so.13").exists()) {
+        command.arg("-L").arg(cuda_lib).arg("-l:libcudart.so.13");
+    }
+    match command.status() {
+        Ok(status) if status.success() => {}
+        outcome => {
+            let _ = std::fs::write(&target, b"");
+            println!("cargo:warning=compiling src/cuda_graph.cpp failed ({outcome:?}): nnopt is built without CUDA graphs");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
     scripts/torch-python scripts/bench_torch.py perceptron --form nograd --samples 10 --epochs 1000
     scripts/torch-python scripts/bench_torch.py perceptron --form notebook --samples 10 --epochs 100
-    scripts/torch-python scripts/bench_torch.py mlp --batch-size 64 [--limit N] [--epochs 1]
+    scripts/torch-python scripts/bench_torch.py mlp --batch-size 64 [--limit N] [--epochs 1] [--device cuda [--graphs]]
     scripts/torch-python scripts/bench_torch.py autograd
     scripts/torch-python scripts/bench_torch.py sgemm
 
@@ -13,6 +13,7 @@ with the per-epoch loss and parameter history kept (as nnopt's JSON report has t
 form (w and b require grad and are replaced by `w = w + …`, so the autograd graph grows).
 """
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -84,28 +85,63 @@ def mlp(args):
     # every 64 on CUDA (train --sync-every's defaults); this does the same, so neither side
     # stalls the GPU more than the other.
     sync_every = 64 if device.type == "cuda" else 1
+
+    def step(idx):
+        loss = torch.nn.functional.cross_entropy(net(x.index_select(0, idx)), labels.index_select(0, idx))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    # --graphs: PyTorch's standard cure for launch-bound steps (torch.cuda.graphs): warm up on a
+    # side stream, capture the whole step once per batch shape (the full batches, the last one),
+    # replay it with each batch's indices copied into the captured index tensor.
+    graphs = {}
+    warmed = 0
+    stream = torch.cuda.Stream() if args.graphs else None
+
+    def graphed(idx):
+        nonlocal warmed
+        size = idx.shape[0]
+        if size in graphs:
+            g, static_idx, static_loss = graphs[size]
+            static_idx.copy_(idx)
+            g.replay()
+            return static_loss.clone()
+        if warmed < 3 or size not in seen:
+            warmed += 1
+            seen.add(size)
+            return step(idx)
+        static_idx = idx.clone()
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g, stream=stream):
+            static_loss = step(static_idx)
+        graphs[size] = (g, static_idx, static_loss)
+        g.replay()
+        return static_loss.clone()
+
+    seen = set()
     for _ in range(args.epochs):
         order = torch.randperm(n).to(device)
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
         pending = []
-        for s in range(0, n, args.batch_size):
-            idx = order[s: s + args.batch_size]
-            loss = torch.nn.functional.cross_entropy(net(x.index_select(0, idx)), labels.index_select(0, idx))
-            pending.append(loss.detach())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if len(pending) >= sync_every:
+        context = torch.cuda.stream(stream) if args.graphs else contextlib.nullcontext()
+        with context:
+            for s in range(0, n, args.batch_size):
+                idx = order[s: s + args.batch_size]
+                pending.append(graphed(idx) if args.graphs else step(idx))
+                if len(pending) >= sync_every:
+                    torch.stack(pending).tolist()
+                    pending = []
+            if pending:
                 torch.stack(pending).tolist()
-                pending = []
-        if pending:
-            torch.stack(pending).tolist()
         if device.type == "cuda":
             torch.cuda.synchronize()
         rates.append(n / (time.perf_counter() - start))
-    print(json.dumps({"samples_per_second": rates[-1], "epochs": args.epochs, "threads": torch.get_num_threads()}))
+    print(json.dumps({"samples_per_second": rates[-1], "epochs": args.epochs, "threads": torch.get_num_threads(),
+                      "graphs": len(graphs)}))
 
 
 def autograd(_args):
@@ -141,6 +177,7 @@ def main():
     m.add_argument("--epochs", type=int, default=1)
     m.add_argument("--limit", type=int, default=0)
     m.add_argument("--device", default="cpu")
+    m.add_argument("--graphs", action="store_true", help="capture the step as CUDA graphs (CUDA only)")
     sub.add_parser("autograd")
     g = sub.add_parser("sgemm")
     g.add_argument("--n", type=int, default=1024)

@@ -66,27 +66,114 @@ e = r["epochs"][-1]
 print(f"train (synthetic, 2 epochs, cuda): test accuracy {e['test_accuracy']:.4f}, {e['samples_per_second']:.0f} samples/s")
 sys.exit(0 if e["test_accuracy"] > 0.9 else 1)
 PY
-# The MLP training epoch on the GPU (the data is moved to the GPU once and stays there),
-# samples/s; beside PyTorch on the same card where Fashion-MNIST is installed.
 gpu=$("$nnopt" info --json | "$py" -c 'import json, sys; print(", ".join(json.load(sys.stdin)["cuda_devices"]) or "a CUDA GPU")')
 # Fashion-MNIST where it is: NNOPT_FASHION_DIR (a copy carried to a machine without the Debian
 # package), else Debian's place; else the synthetic digits, for nnopt's side only.
 fashion=${NNOPT_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
 data=synthetic
 [ -f "$fashion/train-images-idx3-ubyte.gz" ] && data=$fashion
-for batch in 64 1024 8192; do
-  ours=$("$nnopt" --quiet --json --device cuda train --data "$data" --epochs 2 --batch-size "$batch" \
-    | "$py" -c 'import json, sys; print(round(json.load(sys.stdin)["epochs"][-1]["samples_per_second"]))') || fail=1
-  theirs="(PyTorch side needs Fashion-MNIST)"
+report=${OUT:-$tmp}/gpu-check.md
+
+# CUDA graphs replay the kernels eager CUDA launches, in the same order: every epoch's numbers
+# must agree (within 1e-6), for one network (the default recipe: a capture per epoch's rate) and
+# for a population of networks (one capture for the whole run).
+"$nnopt" --quiet --json --device cuda train --data "$data" --epochs 3 --cuda-graphs off > "$tmp/eager.json"
+"$nnopt" --quiet --json --device cuda train --data "$data" --epochs 3 --cuda-graphs on > "$tmp/graphs.json"
+sweep=(--quiet --json --device cuda sweep --data "$data" --strategy random --trials 16 --epochs 2 --lr 0.01..0.3:log --population 16)
+"$nnopt" "${sweep[@]}" --cuda-graphs off > "$tmp/pop-eager.json"
+"$nnopt" "${sweep[@]}" --cuda-graphs on > "$tmp/pop-graphs.json"
+python3 - "$tmp" <<'PY' || fail=1
+import json, sys
+d = sys.argv[1]
+eager, graphs = (json.load(open(f"{d}/{n}.json")) for n in ("eager", "graphs"))
+worst = 0.0
+for a, b in zip(eager["epochs"], graphs["epochs"]):
+    for k in ("train_loss", "test_loss", "test_accuracy"):
+        worst = max(worst, abs(a[k] - b[k]) / max(abs(a[k]), 1e-12))
+pe, pg = (json.load(open(f"{d}/{n}.json")) for n in ("pop-eager", "pop-graphs"))
+acc = max(abs(a["validation_accuracy"] - b["validation_accuracy"]) for a, b in zip(pe["trials"], pg["trials"]))
+ok = graphs["config"].get("cuda_graphs") is True and len(eager["epochs"]) == len(graphs["epochs"]) == 3 \
+    and worst <= 1e-6 and acc <= 1e-6
+print(f"cuda graphs vs eager cuda: train 3 epochs max relative difference {worst:.2e}; "
+      f"a population of 16, max validation-accuracy difference {acc:.2e}: {'same' if ok else 'DIFFERENT'}")
+sys.exit(0 if ok else 1)
+PY
+
+# Samples per second of the MLP's training epoch (784-32-10, Fashion-MNIST, the last of 3
+# epochs) in the recipe scripts/bench_torch.py runs — SGD, lr 0.05, Nesterov momentum 0.9, weight
+# decay 5e-4, a constant rate (nnopt: --schedule constant) — nnopt eager and with CUDA graphs,
+# PyTorch eager and with CUDA graphs on the same card, and nnopt on this machine's CPU.
+# nnopt's report has a list of epochs; bench_torch.py's line has the last epoch's rate at the top.
+rate() { "$py" -c 'import json, sys; r = json.load(sys.stdin); print(round(r["samples_per_second"] if "samples_per_second" in r else r["epochs"][-1]["samples_per_second"]))'; }
+{
+  echo "| samples/s on $gpu, batch | nnopt eager | nnopt CUDA graphs | PyTorch eager | PyTorch CUDA graphs | nnopt CPU ($(nproc) cores) |"
+  echo "|---|---|---|---|---|---|"
+} > "$tmp/table.md"
+for batch in 64 128 1024 8192; do
+  train=(--quiet --json train --data "$data" --epochs 3 --batch-size "$batch" --schedule constant)
+  eager=$("$nnopt" --device cuda "${train[@]}" --cuda-graphs off | rate) || fail=1
+  graphs=$("$nnopt" --device cuda "${train[@]}" --cuda-graphs on | rate) || fail=1
+  cpu=$("$nnopt" --device cpu "${train[@]}" | rate) || fail=1
+  torch_eager="–" torch_graphs="–"
   if [ "$data" != synthetic ]; then
-    theirs="PyTorch $("$py" scripts/bench_torch.py mlp --data "$data" --device cuda --epochs 2 --batch-size "$batch" \
-      | "$py" -c 'import json, sys; print(round(json.load(sys.stdin)["samples_per_second"]))') samples/s" || fail=1
+    bench=(scripts/bench_torch.py mlp --data "$data" --device cuda --epochs 3 --batch-size "$batch")
+    torch_eager=$("$py" "${bench[@]}" | rate) || fail=1
+    torch_graphs=$("$py" "${bench[@]}" --graphs | rate) || fail=1
   fi
-  echo "mlp epoch on $gpu ($data), batch $batch: nnopt $ours samples/s, $theirs"
+  echo "| $batch | $eager | $graphs | $torch_eager | $torch_graphs | $cpu |" >> "$tmp/table.md"
 done
-# The test suite, where its binary was carried (NNOPT_TEST_BINARY: built with
-# `cargo test --release --no-run`): the CUDA tests run, everything else pins the CPU.
+cat "$tmp/table.md"
+# nnopt's default recipe (the cosine schedule: a capture per epoch's rate), batch 128.
+cosine=$("$nnopt" --device cuda --quiet --json train --data "$data" --epochs 3 | rate) || fail=1
+echo "the default recipe (cosine schedule), batch 128, nnopt CUDA graphs: $cosine samples/s" | tee "$tmp/cosine.md"
+# The ratios the targets are stated in, at the default batch size (128).
+python3 - "$tmp/table.md" <<'PY' || true
+import sys
+rows = [l.strip("|\n").split("|") for l in open(sys.argv[1]) if l.startswith("| 128 ")]
+if rows:
+    v = [float(x) if x.strip() not in ("–", "") else None for x in rows[0][1:]]
+    eager, graphs, te, tg, cpu = v
+    say = lambda n, a, b: f"{n} {a / b:.2f}×" if a and b else f"{n} –"
+    print("batch 128, nnopt CUDA graphs against:", ", ".join(
+        [say("its own CPU", graphs, cpu), say("PyTorch eager", graphs, te), say("PyTorch CUDA graphs", graphs, tg), say("nnopt eager", graphs, eager)]))
+PY
+
+# A sweep of 64 random trials (3 epochs each): one trial alone, the 64 one at a time, the 64 as
+# one population; wall time of the whole command, aggregate samples/s of the population.
+timed() { local t0 t1; t0=$(date +%s.%N); "$@" > /dev/null || fail=1; t1=$(date +%s.%N); python3 -c "print(f'{$t1 - $t0:.2f}')"; }
+sweep=(--quiet --json --device cuda sweep --data "$data" --strategy random --epochs 3 --lr 0.01..0.3:log)
+one=$(timed "$nnopt" "${sweep[@]}" --trials 1)
+sequential=$(timed "$nnopt" "${sweep[@]}" --trials 64 --population 1)
+population=$(timed "$nnopt" "${sweep[@]}" --trials 64 --population 64)
+"$nnopt" "${sweep[@]}" --trials 64 --population 64 > "$tmp/sweep64.json" || fail=1
+python3 - "$tmp/sweep64.json" "$one" "$sequential" "$population" <<'PY' | tee "$tmp/sweep.md" || fail=1
+import json, sys
+r = json.load(open(sys.argv[1]))
+one, seq, pop = map(float, sys.argv[2:5])
+trials = [t for t in r["trials"] if t["status"] == "ok"]
+# Each trial trains on the training split less the validation hold-out, 3 epochs; a member's
+# `seconds` is its share of the population's epochs (training and per-epoch validation).
+samples = sum(t["epochs"] for t in r["trials"]) * round(60000 * 0.9)
+training = sum(t["seconds"] for t in r["trials"])
+print(f"sweep, 64 random trials × 3 epochs: one trial alone {one:.2f} s; 64 one at a time {seq:.2f} s; "
+      f"64 as one population {pop:.2f} s = {pop / one:.2f}× one trial, {seq / pop:.1f}× one at a time "
+      f"(whole commands: start-up, data loading and the winner's test included); the population's "
+      f"epochs {training:.2f} s, {samples / training / 1e6:.1f} M samples/s aggregate; {len(trials)}/64 trials ok")
+PY
+{ echo "## gpu-check on $gpu"; echo; cat "$tmp/table.md"; echo; cat "$tmp/cosine.md"; echo; cat "$tmp/sweep.md"; } > "$report"
+
+# The test suite, where its binaries were carried (built with `cargo test --release --no-run`):
+# NNOPT_TEST_BINARY the integration tests, NNOPT_UNIT_TEST_BINARY the library's own. The CUDA
+# tests run; everything else pins the CPU.
+if [ -n "${NNOPT_UNIT_TEST_BINARY:-}" ]; then
+  echo "unit tests (16 threads):"
+  timeout 120 "$NNOPT_UNIT_TEST_BINARY" --test-threads=16 2>&1 | tee "${OUT:-$tmp}/unit-tests.log" | tail -3 || fail=1
+fi
 if [ -n "${NNOPT_TEST_BINARY:-}" ]; then
-  bash scripts/run-test-binary.sh "$NNOPT_TEST_BINARY" 16 2>&1 | tail -25 || fail=1
+  echo "integration tests (16 threads):"
+  t0=$(date +%s)
+  bash scripts/run-test-binary.sh "$NNOPT_TEST_BINARY" 16 2>&1 | tee "${OUT:-$tmp}/integration-tests.log" \
+    | grep -E "^test .*(FAILED|failed)|^test result|SKIPPED|panicked" || fail=1
+  echo "integration tests took $(( $(date +%s) - t0 )) s"
 fi
 exit $fail

@@ -14,8 +14,9 @@ set -euo pipefail
 
 TORCH_VERSION=2.11.0
 # numpy silences torch's "Failed to initialize NumPy" warning in the reference scripts;
-# safetensors lets them read the weights nnopt writes.
-PACKAGES="torch==$TORCH_VERSION numpy safetensors"
+# safetensors lets them read the weights nnopt writes. nvidia-cuda-crt holds the one CUDA header
+# (crt/host_config.h) the pip torch lacks, which build.rs needs to compile the CUDA-graph shim.
+PACKAGES="torch==$TORCH_VERSION numpy safetensors nvidia-cuda-crt==13.0.88"
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 link="$repo/.libtorch"
 

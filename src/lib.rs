@@ -55,6 +55,7 @@
 pub mod autograd;
 pub mod classify;
 pub mod cuda;
+pub mod cuda_graph;
 pub mod data;
 pub mod descent;
 pub mod device;

@@ -43,6 +43,7 @@ pub fn compatible(a: &TrainConfig, b: &TrainConfig) -> bool {
         && a.epochs == b.epochs
         && a.limit == b.limit
         && a.dry_run == b.dry_run
+        && a.cuda_graphs == b.cuda_graphs
 }
 
 /// One member's state between epochs.
@@ -146,8 +147,8 @@ pub fn train_population(
         }
     }
     let normalization = Normalization::fit(&data.train.images)?;
-    let splits = Splits::on(data, base.limit, device)?;
-    let Splits { n, x_train, y_train, x_test, y_test } = &splits;
+    let splits = Splits::on(data, base.limit, &normalization, device)?;
+    let Splits { n, y_train, x_test, y_test, .. } = &splits;
     let n = *n;
 
     // Each member's draws, in its solo run's order: the network, then one shuffle per epoch.
@@ -202,21 +203,24 @@ pub fn train_population(
     let decay: Vec<f64> = configs.iter().map(|c| c.weight_decay).collect();
     let mu = per_member(&momentum, device)?;
     let lambda = per_member(&decay, device)?;
+    // Every member's rate and whether it trains, as tensors the step reads in place: a captured
+    // step (CUDA graphs) sees new values without being captured again.
+    let mut lr = per_member(&vec![0.0; configs.len()], device)?;
+    let mut active = lr.f_gt(0.5).map_err(torch)?;
+    let graphs = crate::cuda_graph::wanted(base.cuda_graphs, device, true, crate::cuda_graph::built_in())?;
+    let _stream = if graphs { Some(crate::cuda_graph::SideStream::enter(device)?) } else { None };
+    let mut graphed = graphs.then(crate::cuda_graph::GraphedStep::default);
     for epoch in 1..=base.epochs {
         let started = Instant::now();
         // A member that has stopped trains on with a rate of 0: frozen, and its slot costs
         // only arithmetic.
         let rates: Vec<f64> =
             members.iter().map(|m| if m.stop.is_some() { 0.0 } else { m.config.lr_at(epoch) }).collect();
-        let lr = per_member(&rates, device)?;
+        lr.f_copy_(&per_member(&rates, device)?).map_err(torch)?;
         // Which members train this epoch: a frozen one's slice must not move even where its
         // step is not finite (0·NaN is NaN), so its change is masked, not scaled by 0.
-        let active = per_member(
-            &members.iter().map(|m| f64::from(u8::from(m.stop.is_none()))).collect::<Vec<_>>(),
-            device,
-        )?
-        .f_gt(0.5)
-        .map_err(torch)?;
+        let training: Vec<f64> = members.iter().map(|m| f64::from(u8::from(m.stop.is_none()))).collect();
+        active.f_copy_(&per_member(&training, device)?.f_gt(0.5).map_err(torch)?).map_err(torch)?;
         let snapshot: Vec<Tensor> =
             stack.parameters().map(|p| p.f_detach_copy().map_err(torch)).collect::<Result<_>>()?;
         members.iter_mut().for_each(|m| (m.loss_sum, m.seen) = (0.0, 0));
@@ -233,23 +237,30 @@ pub fn train_population(
             let idx: Vec<Tensor> =
                 orders.iter().map(|o| o.f_narrow(0, start, len).map_err(torch)).collect::<Result<_>>()?;
             let idx = Tensor::f_cat(&idx, 0).map_err(torch)?;
-            let inputs = normalization
-                .apply(&x_train.f_index_select(0, &idx).map_err(torch)?, device)?
-                .f_reshape([k, len, -1])
-                .map_err(torch)?;
-            let targets = y_train.f_index_select(0, &idx).map_err(torch)?;
-            let logits = stack.forward(&inputs)?;
-            let losses = logits
-                .f_log_softmax(-1, Kind::Float)
-                .and_then(|l| l.f_reshape([k * len, -1]))
-                .and_then(|l| l.f_nll_loss(&targets, None::<Tensor>, tch::Reduction::None, -100))
-                .and_then(|l| l.f_reshape([k, len])?.f_mean_dim(1, false, Kind::Float))
-                .map_err(torch)?;
-            // The members' losses are independent, so the gradient of their sum is each
-            // member's own gradient in its own slice.
-            losses.f_sum(Kind::Float).and_then(|total| total.f_backward()).map_err(torch)?;
-            update(&mut stack, &lr, &mu, &lambda, &active)?;
-            pending.push((losses.f_detach().map_err(torch)?, len));
+            // One step of every member on its batch (`idx`, member after member); nothing in
+            // it reads back to the host, so it can be captured.
+            let mut step = |idx: &Tensor| -> Result<Tensor> {
+                let inputs = splits.inputs(idx, &normalization)?.f_reshape([k, len, -1]).map_err(torch)?;
+                let targets = y_train.f_index_select(0, idx).map_err(torch)?;
+                let logits = stack.forward(&inputs)?;
+                let losses = logits
+                    .f_log_softmax(-1, Kind::Float)
+                    .and_then(|l| l.f_reshape([k * len, -1]))
+                    .and_then(|l| l.f_nll_loss(&targets, None::<Tensor>, tch::Reduction::None, -100))
+                    .and_then(|l| l.f_reshape([k, len])?.f_mean_dim(1, false, Kind::Float))
+                    .map_err(torch)?;
+                // The members' losses are independent, so the gradient of their sum is each
+                // member's own gradient in its own slice.
+                losses.f_sum(Kind::Float).and_then(|total| total.f_backward()).map_err(torch)?;
+                update(&mut stack, &lr, &mu, &lambda, &active)?;
+                losses.f_detach().map_err(torch)
+            };
+            // The rates are tensors read in place, so one capture serves every epoch.
+            let losses = match graphed.as_mut() {
+                Some(g) => g.run(&idx, 0, &mut step)?,
+                None => step(&idx)?,
+            };
+            pending.push((losses, len));
             observer.advance();
             let interrupted = stop.load(Ordering::Relaxed);
             if pending.len() >= sync_every || batch + 1 == batches || interrupted {
@@ -302,6 +313,10 @@ pub fn train_population(
         }
     }
 
+    if let Some(why) = graphed.as_ref().and_then(|g| g.failure.as_ref()) {
+        observer.warn(&format!("CUDA graphs failed ({why}); the population went on eagerly"));
+    }
+    let graphs = graphed.as_ref().is_some_and(|g| g.replays > 0 && g.failure.is_none());
     members
         .into_iter()
         .enumerate()
@@ -314,6 +329,7 @@ pub fn train_population(
                 splits: &splits,
                 widths: widths.clone(),
                 normalization,
+                cuda_graphs: graphs,
             };
             conclude(
                 run,

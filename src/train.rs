@@ -92,6 +92,11 @@ pub struct TrainConfig {
     /// Read the batches' losses back to the host every this many batches; `None`: the device's
     /// default ([`default_sync_every`]). Divergence is detected when they are read.
     pub sync_every: Option<usize>,
+    /// Replay the training step as a CUDA graph ([`crate::cuda_graph`]); `None`: on for SGD on
+    /// CUDA where this binary carries the shim, off otherwise. Not reported with the settings
+    /// (the run's `cuda_graphs` says what ran).
+    #[serde(skip)]
+    pub cuda_graphs: Option<bool>,
 }
 
 /// How often the host reads the loss back when `--sync-every` is not given: every batch on the
@@ -121,6 +126,7 @@ impl Default for TrainConfig {
             log_interval: 0,
             limit: None,
             sync_every: None,
+            cuda_graphs: None,
         }
     }
 }
@@ -285,6 +291,9 @@ pub struct RunConfig {
     pub config: TrainConfig,
     pub device: String,
     pub widths: Vec<i64>,
+    /// Whether the training step was replayed as a CUDA graph (shown only where it was).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cuda_graphs: bool,
 }
 
 /// Why training ended.
@@ -543,14 +552,23 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         std::iter::once(data.features()).chain(config.hidden.iter().copied()).chain([data.classes]).collect();
     check_size(config, data, &widths, device)?;
     let normalization = Normalization::fit(&data.train.images)?;
-    let splits = Splits::on(data, config.limit, device)?;
-    let Splits { n, x_train, y_train, x_test, y_test } = &splits;
+    let splits = Splits::on(data, config.limit, &normalization, device)?;
+    let Splits { n, y_train, x_test, y_test, .. } = &splits;
     let n = *n;
 
     tch::manual_seed(config.seed as i64);
     let mut vs = nn::VarStore::new(Device::Cpu);
     let net = Network::new(&vs.root(), &widths)?;
     guard("moving the network to --device", || vs.set_device(device))?;
+    let graphs = crate::cuda_graph::wanted(
+        config.cuda_graphs,
+        device,
+        config.optimizer == OptimizerKind::Sgd,
+        crate::cuda_graph::built_in(),
+    )?;
+    // Graphs are captured on a side stream; the whole run (eager steps, evaluation) stays on it.
+    let _stream = if graphs { Some(crate::cuda_graph::SideStream::enter(device)?) } else { None };
+    let mut graphed = graphs.then(crate::cuda_graph::GraphedStep::default);
     let mut opt = Updater::new(config, &vs, &net)?;
 
     let batches = if config.dry_run { 1 } else { (n + config.batch_size - 1) / config.batch_size };
@@ -578,20 +596,30 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             let start = batch * config.batch_size;
             let idx = order.f_narrow(0, start, config.batch_size.min(n - start)).map_err(torch)?;
             let len = idx.size()[0];
-            let inputs = normalization.apply(&x_train.f_index_select(0, &idx).map_err(torch)?, device)?;
-            let targets = y_train.f_index_select(0, &idx).map_err(torch)?;
-            // Cross-entropy on the logits, as tch's `cross_entropy_for_logits`, through fallible calls.
-            let loss = net
-                .f_forward(&inputs)?
-                .f_log_softmax(-1, Kind::Float)
-                .and_then(|l| l.f_nll_loss(&targets, None::<Tensor>, tch::Reduction::Mean, -100))
-                .map_err(torch)?;
-            pending.push((loss.f_detach().map_err(torch)?, len));
+            // One step on the batch `idx` selects: gather and normalize on the device, forward,
+            // backward, update. Nothing in it reads back to the host, so it can be captured.
+            let mut step = |idx: &Tensor| -> Result<Tensor> {
+                let inputs = splits.inputs(idx, &normalization)?;
+                let targets = y_train.f_index_select(0, idx).map_err(torch)?;
+                // Cross-entropy on the logits, as tch's `cross_entropy_for_logits`, through fallible calls.
+                let loss = net
+                    .f_forward(&inputs)?
+                    .f_log_softmax(-1, Kind::Float)
+                    .and_then(|l| l.f_nll_loss(&targets, None::<Tensor>, tch::Reduction::Mean, -100))
+                    .map_err(torch)?;
+                opt.zero_grad()?;
+                loss.f_backward().map_err(torch)?;
+                opt.step()?;
+                loss.f_detach().map_err(torch)
+            };
+            // The learning rate is baked into the captured update: a new rate, a new capture.
+            let loss = match graphed.as_mut() {
+                Some(g) => g.run(&idx, lr.to_bits(), &mut step)?,
+                None => step(&idx)?,
+            };
+            pending.push((loss, len));
             let log_due =
                 config.log_interval > 0 && ((batch + 1) as usize).is_multiple_of(config.log_interval);
-            opt.zero_grad()?;
-            loss.f_backward().map_err(torch)?;
-            opt.step()?;
             hooks.observer.advance();
             // Ctrl-C stops once the batch in progress is trained; its loss is read first.
             let interrupted = hooks.stop.load(Ordering::Relaxed);
@@ -654,34 +682,60 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             break;
         }
     }
-    let run = Run { config, data, device, splits: &splits, widths, normalization };
+    let cuda_graphs = graphed.as_ref().is_some_and(|g| g.replays > 0 && g.failure.is_none());
+    if let Some(why) = graphed.as_ref().and_then(|g| g.failure.as_ref()) {
+        hooks.observer.warn(&format!("CUDA graphs failed ({why}); the run went on eagerly"));
+    }
+    let run = Run { config, data, device, splits: &splits, widths, normalization, cuda_graphs };
     conclude(run, vs, net, epochs, stop, last_test, hooks.observer)
 }
 
 /// A run's data on its device, moved there once: the first `n` training images and their labels
-/// and the test split. The images stay bytes; each batch is normalized as it is drawn (the same
-/// elementwise arithmetic, so the same numbers) — a float copy of 60 000 images would be 188 MB
-/// for nothing.
+/// and the test split. On the CPU the images stay bytes and each batch is normalized as it is
+/// drawn — a float copy of 60 000 images would be 188 MB for nothing. On a GPU, where memory is
+/// plentiful and every kernel launch counts, they are normalized once: each batch is then one
+/// gather instead of a gather and four elementwise kernels. The same elementwise arithmetic either
+/// way, so the same numbers.
 pub(crate) struct Splits {
     /// Training images used (`--limit`).
     pub n: i64,
     pub x_train: Tensor,
+    /// `x_train` normalized (float32), on GPUs only.
+    pub x_train_normalized: Option<Tensor>,
     pub y_train: Tensor,
     pub x_test: Tensor,
     pub y_test: Tensor,
 }
 
 impl Splits {
-    pub(crate) fn on(data: &Dataset, limit: Option<i64>, device: Device) -> Result<Self> {
+    pub(crate) fn on(
+        data: &Dataset,
+        limit: Option<i64>,
+        normalization: &Normalization,
+        device: Device,
+    ) -> Result<Self> {
         let n = limit.map_or(data.train.len(), |l| l.min(data.train.len()));
         let first = |t: &Tensor| t.f_narrow(0, 0, n).and_then(|t| t.f_to_device(device)).map_err(torch);
+        let x_train = first(&data.train.images)?;
+        let x_train_normalized =
+            if device.is_cuda() { Some(normalization.apply(&x_train, device)?) } else { None };
         Ok(Splits {
             n,
-            x_train: first(&data.train.images)?,
+            x_train,
+            x_train_normalized,
             y_train: first(&data.train.labels)?,
             x_test: data.test.images.f_to_device(device).map_err(torch)?,
             y_test: data.test.labels.f_to_device(device).map_err(torch)?,
         })
+    }
+
+    /// The normalized training images `idx` selects, flattened: the network's input.
+    pub(crate) fn inputs(&self, idx: &Tensor, normalization: &Normalization) -> Result<Tensor> {
+        match &self.x_train_normalized {
+            Some(normalized) => normalized.f_index_select(0, idx).map_err(torch),
+            None => normalization
+                .apply(&self.x_train.f_index_select(0, idx).map_err(torch)?, self.x_train.device()),
+        }
     }
 }
 
@@ -693,6 +747,8 @@ pub(crate) struct Run<'a> {
     pub splits: &'a Splits,
     pub widths: Vec<i64>,
     pub normalization: Normalization,
+    /// The steps were replayed as CUDA graphs.
+    pub cuda_graphs: bool,
 }
 
 /// Ends a run, solo or one member of a population: a run that finished without moving is
@@ -708,7 +764,7 @@ pub(crate) fn conclude(
     last_test: Option<crate::metrics::Evaluation>,
     observer: &dyn Observer,
 ) -> Result<Trained> {
-    let Run { config, data, device, splits, widths, normalization } = run;
+    let Run { config, data, device, splits, widths, normalization, cuda_graphs } = run;
     let n = splits.n;
     if stop == Stop::Finished && stalled(&epochs) {
         stop = Stop::Stalled { epoch: epochs.len() };
@@ -740,7 +796,12 @@ pub(crate) fn conclude(
         warnings.push(why);
     }
     let report = TrainReport {
-        config: RunConfig { config: config.clone(), device: crate::device::name(device), widths },
+        config: RunConfig {
+            config: config.clone(),
+            device: crate::device::name(device),
+            widths,
+            cuda_graphs,
+        },
         data: DataInfo {
             name: data.name.clone(),
             train_samples: n,

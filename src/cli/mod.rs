@@ -426,9 +426,11 @@ pub struct SweepArgs {
     /// Trials trained at once as one batched network (grid and random draws, each rung of
     /// halving; TPE asks after every result, so it trains one at a time): members share each
     /// step's kernels, and each ends as its solo run would, to float rounding. 1 trains one at
-    /// a time.
-    #[arg(long, value_name = "K", default_value_t = sweep::DEFAULT_POPULATION)]
-    pub population: usize,
+    /// a time. [default: 8 on the CPU, 64 on a GPU]
+    #[arg(long, value_name = "K")]
+    pub population: Option<usize>,
+    #[arg(long, value_enum, value_name = "on|off", help = CUDA_GRAPHS_HELP)]
+    pub cuda_graphs: Option<OnOff>,
     /// Draw validation accuracy against each hyperparameter (.png or .svg).
     #[arg(long, value_name = "FILE.png|svg")]
     pub plot: Option<PathBuf>,
@@ -452,6 +454,7 @@ fn run_sweep(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
     if space.dims.is_empty() {
         space = Space::default_search();
     }
+    let device = global.device.resolve()?;
     let config = SweepConfig {
         strategy: args.strategy.into(),
         space,
@@ -475,7 +478,8 @@ fn run_sweep(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
         seed: args.seed,
         validation: args.validation,
         max_minutes: args.max_minutes,
-        population: args.population,
+        population: args.population.unwrap_or_else(|| sweep::default_population(device)),
+        cuda_graphs: args.cuda_graphs.map(OnOff::on),
     };
     config.validate()?;
     let save_best = args.save_best.is_some();
@@ -483,7 +487,8 @@ fn run_sweep(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
     check_sweep_files(&files)?;
     let plot = paths::picture("--plot", args.plot.as_deref())?;
     let source = DataSource::parse(&args.data)?;
-    let device = global.device.resolve()?;
+    // Trials may be Adam (eager); the device and the shim are checked here, before the data loads.
+    nnopt::cuda_graph::wanted(config.cuda_graphs, device, true, nnopt::cuda_graph::built_in())?;
     out.note(&format!("loading {source}…"));
     let data = nnopt::data::load(&source)?;
     let stop = process::ctrl_c_flag(out.quiet);
@@ -567,6 +572,8 @@ pub struct TrainArgs {
     /// divergence is found when it is read, and the epoch's starting weights are restored.
     #[arg(long, value_name = "N")]
     pub sync_every: Option<usize>,
+    #[arg(long, value_enum, value_name = "on|off", help = CUDA_GRAPHS_HELP)]
+    pub cuda_graphs: Option<OnOff>,
     /// Save the trained weights here (safetensors, PyTorch's parameter names).
     #[arg(long, value_name = "FILE.safetensors")]
     pub save: Option<PathBuf>,
@@ -582,6 +589,23 @@ pub struct TrainArgs {
     /// Write the final confusion matrix as CSV (rows: true class, columns: predicted).
     #[arg(long, value_name = "FILE.csv")]
     pub confusion_csv: Option<PathBuf>,
+}
+
+/// `--cuda-graphs`.
+const CUDA_GRAPHS_HELP: &str = "Replay each training step as one CUDA graph (captured once per learning \
+rate) instead of launching its ~45 kernels one by one [default: on for SGD on CUDA]";
+
+/// `--cuda-graphs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+impl OnOff {
+    fn on(self) -> bool {
+        self == OnOff::On
+    }
 }
 
 /// `--schedule`.
@@ -685,6 +709,7 @@ fn run_train(args: TrainArgs, global: &Global, out: &Output) -> Result<()> {
         log_interval: args.log_interval,
         limit: args.limit,
         sync_every: args.sync_every,
+        cuda_graphs: args.cuda_graphs.map(OnOff::on),
     };
     let files = train::Files {
         save: args.save,
@@ -694,7 +719,11 @@ fn run_train(args: TrainArgs, global: &Global, out: &Output) -> Result<()> {
         confusion_csv: args.confusion_csv,
     };
     let source = DataSource::parse(&args.data)?;
-    train::run(&config, &source, &files, global.device.resolve()?, out)
+    let device = global.device.resolve()?;
+    // A flag that cannot apply is refused before the data loads.
+    let sgd = config.optimizer == OptimizerKind::Sgd;
+    nnopt::cuda_graph::wanted(config.cuda_graphs, device, sgd, nnopt::cuda_graph::built_in())?;
+    train::run(&config, &source, &files, device, out)
 }
 
 /// `--data` when given.

@@ -300,7 +300,7 @@ impl Serialize for Config {
 
 impl Config {
     /// The training config this trial runs: `base` with these values. Momentum means nothing to
-    /// Adam, so a trial that picks Adam leaves it unused.
+    /// Adam, so a trial that picks Adam leaves it unused (and trains eagerly).
     pub fn train_config(&self, base: &TrainConfig) -> TrainConfig {
         let mut config = base.clone();
         for (name, value) in &self.0 {
@@ -308,6 +308,8 @@ impl Config {
         }
         if config.optimizer == OptimizerKind::Adam {
             config.momentum = None;
+            // Adam's steps cannot be replayed as one graph: `--cuda-graphs on` is for the SGD trials.
+            config.cuda_graphs = config.cuda_graphs.filter(|on| !on);
         }
         config
     }

@@ -12,6 +12,10 @@ static TORCH_RNG: Mutex<()> = Mutex::new(());
 /// Takes the generator lock for the rest of the test (a test that failed holding it poisons
 /// it; the next one goes on, the generator is reseeded anyway).
 pub fn torch_rng() -> MutexGuard<'static, ()> {
+    // In this process too, libtorch works with 2 threads, as the children do (see
+    // `nnopt_command`): its default, one per core, would put 16 × 16 threads on a 16-core machine.
+    static THREADS: std::sync::Once = std::sync::Once::new();
+    THREADS.call_once(|| tch::set_num_threads(2));
     TORCH_RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -76,9 +80,21 @@ pub fn golden(name: &str) -> serde_json::Value {
 /// Not bit equality: goldens made on one CPU are read on others, whose BLAS kernels may round a
 /// matmul differently. Live, on one machine, scripts/parity.sh demands bit equality.
 pub fn assert_matches_golden(ours: &serde_json::Value, name: &str) {
-    let diff = max_abs_diff(ours, &golden(name), "$");
-    assert!(diff <= 1e-6, "{name}: max relative |Δ| = {diff}");
+    assert_matches_golden_within(ours, name, 1e-6);
 }
+
+/// [`assert_matches_golden`] to a relative `tolerance` of one's own.
+pub fn assert_matches_golden_within(ours: &serde_json::Value, name: &str, tolerance: f64) {
+    let diff = max_abs_diff(ours, &golden(name), "$");
+    assert!(diff <= tolerance, "{name}: max relative |Δ| = {diff}");
+}
+
+/// How far the perceptron's 101 epochs may drift from goldens made on another CPU. The goldens
+/// come from this project's machine (AMD EPYC); on an H200 machine's host CPU, libtorch's BLAS
+/// rounds the products x·w in the last bit differently, and 1 010 updates carry that to 4.8e-6
+/// relative (measured there, `scripts/gpu-check.sh` with the test binary). On one machine
+/// nnopt and PyTorch agree bit for bit (`scripts/parity.sh` runs both).
+pub const PERCEPTRON_ACROSS_CPUS: f64 = 1e-5;
 
 /// The largest |ours − reference| / max(|reference|, 1) over every number in `reference`,
 /// which must appear at the same place in `ours` (keys only `ours` has are ignored). Relative,

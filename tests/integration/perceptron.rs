@@ -4,7 +4,8 @@ use nnopt::perceptron::{make_data, run, Perceptron, PerceptronConfig};
 use tch::{Device, Kind, Tensor};
 
 use crate::common::{
-    assert_matches_golden, assert_usage_error, golden, nnopt, nnopt_json, nnopt_ok, torch_rng,
+    assert_matches_golden_within, assert_usage_error, golden, nnopt, nnopt_json, nnopt_ok, torch_rng,
+    PERCEPTRON_ACROSS_CPUS,
 };
 
 #[test]
@@ -12,7 +13,7 @@ fn seed_0_matches_pytorch() {
     // Goldens: scripts/torch-python scripts/reference/perceptron.py --seed 0 > tests/goldens/perceptron_seed0.json
     let ours = nnopt_json(&["perceptron", "--seed", "0", "--json", "--device", "cpu"]);
     assert_eq!(ours["history"].as_array().unwrap().len(), 101);
-    assert_matches_golden(&ours, "perceptron_seed0.json");
+    assert_matches_golden_within(&ours, "perceptron_seed0.json", PERCEPTRON_ACROSS_CPUS);
 }
 
 #[test]
@@ -20,7 +21,7 @@ fn seed_1_matches_pytorch() {
     // Goldens: scripts/torch-python scripts/reference/perceptron.py --seed 1 > tests/goldens/perceptron_seed1.json
     let ours = nnopt_json(&["perceptron", "--seed", "1", "--json", "--device", "cpu"]);
     assert_eq!(ours["history"].as_array().unwrap().len(), 101);
-    assert_matches_golden(&ours, "perceptron_seed1.json");
+    assert_matches_golden_within(&ours, "perceptron_seed1.json", PERCEPTRON_ACROSS_CPUS);
 }
 
 #[test]
@@ -86,8 +87,15 @@ fn text_follows_the_notebook() {
     );
     assert_eq!(text.matches("Parameters: tensor(").count(), 101);
     assert_eq!(text.matches("Squared loss:, ").count(), 101);
-    // Seed 0's first epoch loss, from tests/goldens/perceptron_seed0.json (15.075204849243164).
-    assert!(text.contains("Squared loss:, 15.075205\n"), "{text}");
+    // Seed 0's first epoch loss, from tests/goldens/perceptron_seed0.json (15.075204849243164),
+    // as printed (6 decimals), to the drift another CPU's rounding allows.
+    let first: f64 = text
+        .split("Squared loss:, ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no loss printed: {text}"));
+    assert!((first - 15.075204849243164).abs() <= PERCEPTRON_ACROSS_CPUS * 15.075, "{first}");
 }
 
 #[test]
@@ -184,7 +192,10 @@ fn a_rising_loss_is_explained_as_a_pytorch_replay_explains_it() {
             assert_eq!(rise[key], want[key], "seed {seed}: {key}");
         }
         let (peak, want_peak) = (rise["peak_loss"].as_f64().unwrap(), want["peak_loss"].as_f64().unwrap());
-        assert!((peak - want_peak).abs() <= 1e-6 * want_peak.abs(), "seed {seed}: {peak} vs {want_peak}");
+        assert!(
+            (peak - want_peak).abs() <= PERCEPTRON_ACROSS_CPUS * want_peak.abs(),
+            "seed {seed}: {peak} vs {want_peak}"
+        );
         let causes = rise["causes"].as_array().unwrap();
         let find = |kind: &str| causes.iter().find(|c| c["kind"] == kind);
         let rising = want["rising"].as_u64().unwrap();

@@ -1,0 +1,391 @@
+//! A training step captured once as a CUDA graph and replayed for every batch.
+//!
+//! At the default batch size a step is ~45 small kernels, and on a GPU launching them one by
+//! one costs far more than running them. libtorch's `at::cuda::CUDAGraph` records the kernels a
+//! step launches (capture, on a side stream, into a private memory pool) and launches them all
+//! again with one call (replay) — the same kernels in the same order on the same addresses, so
+//! the same numbers. Everything the step reads must therefore live at fixed addresses: the
+//! batch's indices are copied into one static tensor before each replay, the parameters, their
+//! gradients and the optimizer's state stay where they are, and a value baked into a kernel's
+//! arguments (SGD's learning rate) means capturing again when it changes.
+//!
+//! The C++ side (`src/cuda_graph.cpp`) needs libtorch_cuda, which nnopt never links (CPU runs stay
+//! free of CUDA, see [`crate::cuda`]), so it is a shared library of its own, embedded in this
+//! binary — `cargo install` copies one file — and loaded from memory (`memfd_create`) only once
+//! libtorch_cuda.so is in the process.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::sync::OnceLock;
+
+use anyhow::{bail, Result};
+use tch::{Device, Tensor};
+
+use crate::error::torch;
+
+/// The shim, as build.rs compiled it; empty where CUDA's headers were missing at build time.
+static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libnnopt_cuda_graph.so"));
+
+/// How many eager steps run before a capture: whatever a first step creates (the momentum
+/// buffer, cuBLAS's workspace on the side stream) must exist before it, as PyTorch's own
+/// recipe warms up on the capture stream first.
+pub const WARMUP_STEPS: usize = 3;
+
+type Status = c_int;
+type Enter = unsafe extern "C" fn(c_int, *mut *mut c_void, *mut *mut c_char) -> Status;
+type New = unsafe extern "C" fn(*mut *mut c_void, *mut *mut c_char) -> Status;
+type Call = unsafe extern "C" fn(*mut c_void, *mut *mut c_char) -> Status;
+type Free = unsafe extern "C" fn(*mut c_void);
+type FreeString = unsafe extern "C" fn(*mut c_char);
+
+struct Api {
+    stream_enter: Enter,
+    stream_leave: Call,
+    new: New,
+    capture_begin: Call,
+    capture_end: Call,
+    replay: Call,
+    free: Free,
+    free_string: FreeString,
+}
+
+static API: OnceLock<std::result::Result<Api, String>> = OnceLock::new();
+
+/// Whether this binary carries the CUDA-graph shim (it was built with CUDA's headers).
+pub fn built_in() -> bool {
+    !SHIM.is_empty()
+}
+
+fn api() -> Result<&'static Api> {
+    API.get_or_init(load).as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Loads the embedded shim: written to an anonymous file and dlopened from /proc/self/fd.
+fn load() -> std::result::Result<Api, String> {
+    if !built_in() {
+        return Err("this nnopt was built without CUDA graphs (CUDA's headers were missing at build \
+                    time: run scripts/setup.sh and rebuild)"
+            .into());
+    }
+    if crate::cuda::load() != crate::cuda::CudaLibrary::Loaded {
+        return Err("CUDA graphs need libtorch's CUDA library, which is not loaded (see nnopt info)".into());
+    }
+    let name = CString::new("nnopt_cuda_graph").expect("no NUL in the name");
+    // Safety: a valid NUL-terminated name and flags; the fd is ours alone.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
+    }
+    // Safety: the fd was just created and is owned here (closed when `file` drops, after dlopen).
+    let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    std::io::Write::write_all(&mut file, SHIM).map_err(|e| format!("writing the CUDA-graph shim: {e}"))?;
+    let path = CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a path");
+    // Safety: dlopen of a complete shared object; the handle is never closed, so the functions
+    // below stay valid for the process's life.
+    let handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    drop(file);
+    if handle.is_null() {
+        // Safety: dlerror returns null or a NUL-terminated message.
+        let e = unsafe { libc::dlerror() };
+        let message = if e.is_null() {
+            "unknown error".to_string()
+        } else {
+            // Safety: non-null, NUL-terminated, valid until the next dl call.
+            unsafe { std::ffi::CStr::from_ptr(e) }.to_string_lossy().into_owned()
+        };
+        return Err(format!("loading the CUDA-graph shim: {message}"));
+    }
+    let symbol = |name: &str| -> std::result::Result<*mut c_void, String> {
+        let cname = CString::new(name).expect("no NUL in a symbol");
+        // Safety: a live handle and a NUL-terminated name.
+        let f = unsafe { libc::dlsym(handle, cname.as_ptr()) };
+        if f.is_null() {
+            Err(format!("the CUDA-graph shim lacks {name}"))
+        } else {
+            Ok(f)
+        }
+    };
+    // Safety: each symbol is the extern "C" function of the same signature in cuda_graph.cpp.
+    unsafe {
+        Ok(Api {
+            stream_enter: std::mem::transmute::<*mut c_void, Enter>(symbol("nnopt_cg_stream_enter")?),
+            stream_leave: std::mem::transmute::<*mut c_void, Call>(symbol("nnopt_cg_stream_leave")?),
+            new: std::mem::transmute::<*mut c_void, New>(symbol("nnopt_cg_new")?),
+            capture_begin: std::mem::transmute::<*mut c_void, Call>(symbol("nnopt_cg_capture_begin")?),
+            capture_end: std::mem::transmute::<*mut c_void, Call>(symbol("nnopt_cg_capture_end")?),
+            replay: std::mem::transmute::<*mut c_void, Call>(symbol("nnopt_cg_replay")?),
+            free: std::mem::transmute::<*mut c_void, Free>(symbol("nnopt_cg_free")?),
+            free_string: std::mem::transmute::<*mut c_void, FreeString>(symbol("nnopt_cg_free_string")?),
+        })
+    }
+}
+
+/// Calls a shim function; its error message becomes the error.
+fn check(api: &Api, what: &str, call: impl FnOnce(*mut *mut c_char) -> Status) -> Result<()> {
+    let mut error: *mut c_char = std::ptr::null_mut();
+    if call(&mut error) == 0 {
+        return Ok(());
+    }
+    let message = if error.is_null() {
+        "unknown error".to_string()
+    } else {
+        // Safety: the shim returns a malloc'd NUL-terminated string, freed right after.
+        let m = unsafe { std::ffi::CStr::from_ptr(error) }.to_string_lossy().into_owned();
+        // Safety: allocated by the shim's strdup.
+        unsafe { (api.free_string)(error) };
+        m
+    };
+    bail!("{what}: {}", message.lines().next().unwrap_or("unknown error"))
+}
+
+/// A side stream made current on a CUDA device for as long as this lives (graphs cannot be
+/// captured on the default stream); dropping it waits for the device and restores the stream.
+pub struct SideStream {
+    saved: *mut c_void,
+}
+
+impl SideStream {
+    pub fn enter(device: Device) -> Result<Self> {
+        let Device::Cuda(index) = device else { bail!("CUDA graphs need a CUDA device, not {device:?}") };
+        let api = api()?;
+        let mut saved = std::ptr::null_mut();
+        // Safety: valid out-pointers; the shim stores a heap stream in `saved` on success.
+        check(api, "switching to a side stream", |e| unsafe {
+            (api.stream_enter)(index as c_int, &mut saved, e)
+        })?;
+        Ok(SideStream { saved })
+    }
+}
+
+impl Drop for SideStream {
+    fn drop(&mut self) {
+        if let Ok(api) = api() {
+            // Safety: `saved` came from stream_enter and is freed by this one call.
+            let _ = check(api, "restoring the stream", |e| unsafe { (api.stream_leave)(self.saved, e) });
+        }
+    }
+}
+
+/// One captured CUDA graph.
+struct Graph {
+    ptr: *mut c_void,
+}
+
+impl Graph {
+    /// Captures what `body` launches on the current (side) stream; nothing runs until a replay.
+    fn capture<T>(body: impl FnOnce() -> Result<T>) -> Result<(Self, T)> {
+        let api = api()?;
+        let mut ptr = std::ptr::null_mut();
+        // Safety: a valid out-pointer.
+        check(api, "creating a CUDA graph", |e| unsafe { (api.new)(&mut ptr, e) })?;
+        let graph = Graph { ptr };
+        // Safety: a live graph.
+        check(api, "starting the capture", |e| unsafe { (api.capture_begin)(graph.ptr, e) })?;
+        let result = body();
+        // The capture is ended even when the body failed (the stream must leave capture mode).
+        // Safety: a live graph in capture.
+        let ended = check(api, "ending the capture", |e| unsafe { (api.capture_end)(graph.ptr, e) });
+        let value = result?;
+        ended?;
+        Ok((graph, value))
+    }
+
+    fn replay(&self) -> Result<()> {
+        let api = api()?;
+        // Safety: a live, instantiated graph.
+        check(api, "replaying the CUDA graph", |e| unsafe { (api.replay)(self.ptr, e) })
+    }
+}
+
+impl Drop for Graph {
+    fn drop(&mut self) {
+        if let Ok(api) = api() {
+            // Safety: the pointer came from `new` and is freed once.
+            unsafe { (api.free)(self.ptr) }
+        }
+    }
+}
+
+/// The training step of a run: eager for its first [`WARMUP_STEPS`] batches, then captured
+/// once per batch shape (the full batches, the epoch's last, shorter one) and `key` (the values
+/// baked into the step, such as SGD's learning rate) and replayed. A shape is first captured
+/// only after it ran eagerly with that key once: a last batch whose rate changes every epoch
+/// (the cosine schedule) is never worth a capture.
+#[derive(Default)]
+pub struct GraphedStep {
+    warmed: usize,
+    shapes: Vec<Shape>,
+    /// Steps captured, and replays run: what the report and the benchmark check.
+    pub captures: usize,
+    pub replays: usize,
+    /// Why capturing failed, when it did: every later step then runs eagerly.
+    pub failure: Option<String>,
+}
+
+/// One batch shape's graph.
+struct Shape {
+    size: Vec<i64>,
+    /// The indices the captured step gathers its batch with: each batch's are copied in.
+    indices: Tensor,
+    /// The last key this shape ran eagerly with.
+    eager_key: Option<u64>,
+    /// The graph, the key it was captured for, and the loss tensor its replays write.
+    graph: Option<(Graph, u64, Tensor)>,
+}
+
+impl GraphedStep {
+    /// Runs `step` on the batch `indices` selects and returns its loss, a tensor of its own.
+    /// `step` must launch the same work every time for the same shape and `key`, and must not
+    /// read anything back to the host.
+    pub fn run(
+        &mut self,
+        indices: &Tensor,
+        key: u64,
+        mut step: impl FnMut(&Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        if self.failure.is_some() {
+            return step(indices);
+        }
+        let size = indices.size();
+        let at = match self.shapes.iter().position(|s| s.size == size) {
+            Some(at) => at,
+            None => {
+                let indices = indices.f_detach_copy().map_err(torch)?;
+                self.shapes.push(Shape { size, indices, eager_key: None, graph: None });
+                self.shapes.len() - 1
+            }
+        };
+        let shape = &mut self.shapes[at];
+        let action = next_action(shape.graph.as_ref().map(|(_, k, _)| *k), shape.eager_key, self.warmed, key);
+        if action == Action::Eager {
+            self.warmed += 1;
+            shape.eager_key = Some(key);
+            return step(indices);
+        }
+        shape.indices.f_copy_(indices).map_err(torch)?;
+        if action == Action::Capture {
+            // The old graph (and its memory pool) goes before the new one is captured.
+            shape.graph = None;
+            let fixed = shape.indices.shallow_clone();
+            match Graph::capture(|| step(&fixed)) {
+                Ok((graph, loss)) => {
+                    shape.graph = Some((graph, key, loss));
+                    self.captures += 1;
+                }
+                Err(e) => {
+                    // Nothing captured ran, so the step is taken eagerly instead.
+                    self.failure = Some(format!("{e:#}"));
+                    return step(indices);
+                }
+            }
+        }
+        let (graph, _, loss) = shape.graph.as_ref().expect("captured above");
+        graph.replay()?;
+        self.replays += 1;
+        loss.f_detach_copy().map_err(torch)
+    }
+}
+
+/// What [`GraphedStep::run`] does with a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Eager,
+    Capture,
+    Replay,
+}
+
+/// The policy, for a batch of a shape whose graph was captured for `captured` (if any), that last
+/// ran eagerly with `eager`, after `warmed` eager steps in all: replay a graph of this key;
+/// capture again at once a shape captured before (the full batches under the cosine schedule);
+/// capture a shape for the first time only after the warm-up and an eager run with this key.
+fn next_action(captured: Option<u64>, eager: Option<u64>, warmed: usize, key: u64) -> Action {
+    match captured {
+        Some(k) if k == key => Action::Replay,
+        Some(_) => Action::Capture,
+        None if warmed >= WARMUP_STEPS && eager == Some(key) => Action::Capture,
+        None => Action::Eager,
+    }
+}
+
+/// Whether a run replays its step as a CUDA graph: `requested` is `--cuda-graphs` (`None`: the
+/// default, on wherever it can be). Asking for graphs where they cannot run is a usage error
+/// naming the flag, never a silent fallback.
+pub fn wanted(requested: Option<bool>, device: Device, sgd: bool, built_in: bool) -> Result<bool> {
+    use crate::error::usage;
+    match requested {
+        Some(false) => Ok(false),
+        None => Ok(device.is_cuda() && sgd && built_in),
+        Some(true) if !device.is_cuda() => Err(usage(
+            "--cuda-graphs on needs --device cuda (graphs replay GPU kernels); drop it or use --device cuda",
+        )),
+        Some(true) if !sgd => Err(usage(
+            "--cuda-graphs on needs --optimizer sgd: Adam's bias correction changes with every step, \
+             so one captured step cannot be replayed; drop --cuda-graphs or use --optimizer sgd",
+        )),
+        Some(true) if !built_in => Err(usage(
+            "--cuda-graphs on: this nnopt was built without CUDA graphs (CUDA's headers were missing at \
+             build time: run scripts/setup.sh and rebuild); use --cuda-graphs off",
+        )),
+        Some(true) => Ok(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run of 5 full batches per epoch and a last, shorter one, under a rate that changes
+    /// every epoch (cosine) and one that does not (constant).
+    #[test]
+    fn steps_warm_up_then_capture_once_per_rate_and_replay() {
+        let simulate = |keys: &[u64]| {
+            let (mut full, mut last) = ((None, None), (None, None));
+            let mut warmed = 0;
+            let mut actions = Vec::new();
+            for &key in keys {
+                for b in 0..6 {
+                    let shape: &mut (Option<u64>, Option<u64>) = if b < 5 { &mut full } else { &mut last };
+                    let action = next_action(shape.0, shape.1, warmed, key);
+                    match action {
+                        Action::Eager => {
+                            warmed += 1;
+                            shape.1 = Some(key);
+                        }
+                        Action::Capture => shape.0 = Some(key),
+                        Action::Replay => {}
+                    }
+                    actions.push(match action {
+                        Action::Eager => 'e',
+                        Action::Capture => 'c',
+                        Action::Replay => 'r',
+                    });
+                }
+                actions.push('|');
+            }
+            actions.into_iter().collect::<String>()
+        };
+        // The first epoch warms up (3 eager steps) and captures the full batch; the cosine
+        // schedule recaptures it each epoch and leaves the last batch eager; a constant rate
+        // captures the last batch in the second epoch and then only replays.
+        assert_eq!(simulate(&[1, 2, 3]), "eeecre|crrrre|crrrre|");
+        assert_eq!(simulate(&[7, 7, 7]), "eeecre|rrrrrc|rrrrrr|");
+    }
+
+    #[test]
+    fn graphs_run_by_default_only_where_they_can_and_asking_elsewhere_is_an_error() {
+        let cuda = Device::Cuda(0);
+        assert!(wanted(None, cuda, true, true).unwrap());
+        assert!(!wanted(None, Device::Cpu, true, true).unwrap());
+        assert!(!wanted(None, cuda, false, true).unwrap(), "Adam is never graphed by default");
+        assert!(!wanted(None, cuda, true, false).unwrap(), "a binary without the shim runs eagerly");
+        assert!(!wanted(Some(false), cuda, true, true).unwrap());
+        for (device, sgd, built, flag) in [
+            (Device::Cpu, true, true, "--device cuda"),
+            (cuda, false, true, "--optimizer sgd"),
+            (cuda, true, false, "rebuild"),
+        ] {
+            let e = wanted(Some(true), device, sgd, built).unwrap_err();
+            assert_eq!(crate::error::exit_code(&e), 2, "{e}");
+            assert!(e.to_string().contains(flag), "{e}");
+        }
+    }
+}
