@@ -2,7 +2,9 @@
 # Checks nnopt on a GPU machine against itself on the CPU and against PyTorch on CUDA.
 # Needs only the nnopt binary and a Python with torch 2.11 (no Rust):
 #   LD_LIBRARY_PATH=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')/lib \
-#     scripts/gpu-check.sh [path/to/nnopt] [python]
+#     scripts/gpu-check.sh [path/to/nnopt] [python] [--table]
+# --table measures only the speed table. With NNOPT_TEST_BINARY (and NNOPT_UNIT_TEST_BINARY) it
+# also runs the test suite carried from a build machine; results go to $OUT/gpu-check.md too.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The GPU machine has no Rust: there the binary is the one carried over (target/release/nnopt by
@@ -11,12 +13,22 @@ if [ -n "${1:-}" ]; then nnopt=$1
 elif command -v cargo >/dev/null; then nnopt=$(scripts/nnopt-path)
 else nnopt=target/release/nnopt; fi
 py=${2:-python3}
+# --table (third argument): only the speed table (a re-measurement within a short device budget).
+table_only=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$nnopt" info
 "$nnopt" info --json | python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["cuda_available"] else 1)' \
   || { echo "gpu-check: libtorch sees no CUDA device (see nnopt info above)" >&2; exit 1; }
 fail=0
+gpu=$("$nnopt" info --json | "$py" -c 'import json, sys; print(", ".join(json.load(sys.stdin)["cuda_devices"]) or "a CUDA GPU")')
+# Fashion-MNIST where it is: NNOPT_FASHION_DIR (a copy carried to a machine without the Debian
+# package), else Debian's place; else the synthetic digits, for nnopt's side only.
+fashion=${NNOPT_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
+data=synthetic
+[ -f "$fashion/train-images-idx3-ubyte.gz" ] && data=$fashion
+report=${OUT:-$tmp}/gpu-check.md
+if [ "$table_only" != --table ]; then
 for seed in 0 1; do
   "$nnopt" --quiet --json --device cpu mlp --seed "$seed" > "$tmp/cpu.json"
   "$nnopt" --quiet --json --device cuda mlp --seed "$seed" > "$tmp/cuda.json"
@@ -66,14 +78,6 @@ e = r["epochs"][-1]
 print(f"train (synthetic, 2 epochs, cuda): test accuracy {e['test_accuracy']:.4f}, {e['samples_per_second']:.0f} samples/s")
 sys.exit(0 if e["test_accuracy"] > 0.9 else 1)
 PY
-gpu=$("$nnopt" info --json | "$py" -c 'import json, sys; print(", ".join(json.load(sys.stdin)["cuda_devices"]) or "a CUDA GPU")')
-# Fashion-MNIST where it is: NNOPT_FASHION_DIR (a copy carried to a machine without the Debian
-# package), else Debian's place; else the synthetic digits, for nnopt's side only.
-fashion=${NNOPT_FASHION_DIR:-/usr/share/datasets/fashion-mnist}
-data=synthetic
-[ -f "$fashion/train-images-idx3-ubyte.gz" ] && data=$fashion
-report=${OUT:-$tmp}/gpu-check.md
-
 # CUDA graphs replay the kernels eager CUDA launches, in the same order: every epoch's numbers
 # must agree (within 1e-6), for one network (the default recipe: a capture per epoch's rate) and
 # for a population of networks (one capture for the whole run).
@@ -99,6 +103,8 @@ print(f"cuda graphs vs eager cuda: train 3 epochs max relative difference {worst
 sys.exit(0 if ok else 1)
 PY
 
+fi
+
 # Samples per second of the MLP's training epoch (784-32-10, Fashion-MNIST, the last of 3
 # epochs) in the recipe scripts/bench_torch.py runs — SGD, lr 0.05, Nesterov momentum 0.9, weight
 # decay 5e-4, a constant rate (nnopt: --schedule constant) — nnopt eager and with CUDA graphs,
@@ -108,7 +114,7 @@ rate() { "$py" -c 'import json, sys; r = json.load(sys.stdin); print(round(r["sa
 {
   echo "| samples/s on $gpu, batch | nnopt eager | nnopt CUDA graphs | PyTorch eager | PyTorch CUDA graphs | nnopt CPU ($(nproc) cores) |"
   echo "|---|---|---|---|---|---|"
-} > "$tmp/table.md"
+} | tee "$tmp/table.md"
 for batch in 64 128 1024 8192; do
   train=(--quiet --json train --data "$data" --epochs 3 --batch-size "$batch" --schedule constant)
   eager=$("$nnopt" --device cuda "${train[@]}" --cuda-graphs off | rate) || fail=1
@@ -120,23 +126,29 @@ for batch in 64 128 1024 8192; do
     torch_eager=$("$py" "${bench[@]}" | rate) || fail=1
     torch_graphs=$("$py" "${bench[@]}" --graphs | rate) || fail=1
   fi
-  echo "| $batch | $eager | $graphs | $torch_eager | $torch_graphs | $cpu |" >> "$tmp/table.md"
+  echo "| $batch | $eager | $graphs | $torch_eager | $torch_graphs | $cpu |" | tee -a "$tmp/table.md"
 done
-cat "$tmp/table.md"
 # nnopt's default recipe (the cosine schedule: a capture per epoch's rate), batch 128.
 cosine=$("$nnopt" --device cuda --quiet --json train --data "$data" --epochs 3 | rate) || fail=1
 echo "the default recipe (cosine schedule), batch 128, nnopt CUDA graphs: $cosine samples/s" | tee "$tmp/cosine.md"
 # The ratios the targets are stated in, at the default batch size (128).
 python3 - "$tmp/table.md" <<'PY' || true
 import sys
-rows = [l.strip("|\n").split("|") for l in open(sys.argv[1]) if l.startswith("| 128 ")]
-if rows:
-    v = [float(x) if x.strip() not in ("–", "") else None for x in rows[0][1:]]
+for line in open(sys.argv[1]):
+    cells = line.strip("|\n").split("|")
+    if not cells[0].strip().isdigit():
+        continue
+    v = [float(x) if x.strip() not in ("–", "") else None for x in cells[1:]]
     eager, graphs, te, tg, cpu = v
     say = lambda n, a, b: f"{n} {a / b:.2f}×" if a and b else f"{n} –"
-    print("batch 128, nnopt CUDA graphs against:", ", ".join(
+    print(f"batch {cells[0].strip()}, nnopt CUDA graphs against:", ", ".join(
         [say("its own CPU", graphs, cpu), say("PyTorch eager", graphs, te), say("PyTorch CUDA graphs", graphs, tg), say("nnopt eager", graphs, eager)]))
 PY
+
+if [ "$table_only" = --table ]; then
+  { echo "## gpu-check --table on $gpu"; echo; cat "$tmp/table.md"; echo; cat "$tmp/cosine.md"; } > "$report"
+  exit $fail
+fi
 
 # A sweep of 64 random trials (3 epochs each): one trial alone, the 64 one at a time, the 64 as
 # one population; wall time of the whole command, aggregate samples/s of the population.
