@@ -377,6 +377,11 @@ pub struct SweepArgs {
     /// TPE's form.
     #[arg(long, value_enum, default_value = "multivariate")]
     pub tpe: TpeArg,
+    /// TPE proposals trained together (multivariate TPE): while a batch trains, its proposals
+    /// count as failed trials for the next ones (optuna's constant liar for parallel TPE), and
+    /// the batch trains as a population. 1 asks after every result.
+    #[arg(long, value_name = "K", default_value_t = SweepConfig::default().tpe_batch)]
+    pub tpe_batch: usize,
     /// Learning rates: a list or a range, e.g. 1e-3..1:log [default search: 0.001..1:log and --hidden 16,32,64].
     #[arg(long, allow_hyphen_values = true)]
     pub lr: Option<String>,
@@ -480,6 +485,7 @@ fn run_sweep(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
         max_minutes: args.max_minutes,
         population: args.population.unwrap_or_else(|| sweep::default_population(device)),
         cuda_graphs: args.cuda_graphs.map(OnOff::on),
+        tpe_batch: args.tpe_batch,
     };
     config.validate()?;
     let save_best = args.save_best.is_some();

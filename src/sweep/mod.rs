@@ -117,6 +117,10 @@ pub struct SweepConfig {
     pub population: usize,
     /// Replay each training step as a CUDA graph (`None`: on for CUDA where it can be).
     pub cuda_graphs: Option<bool>,
+    /// TPE's proposals trained together (multivariate form): while a batch trains, its
+    /// proposals count as failures for the next ones (optuna's constant liar). 1: TPE asks after
+    /// every result.
+    pub tpe_batch: usize,
 }
 
 impl Default for SweepConfig {
@@ -134,6 +138,7 @@ impl Default for SweepConfig {
             max_minutes: None,
             population: DEFAULT_POPULATION,
             cuda_graphs: None,
+            tpe_batch: 1,
         }
     }
 }
@@ -155,6 +160,9 @@ impl SweepConfig {
         })?;
         ensure_usage((1..=256).contains(&self.population), || {
             format!("--population must be between 1 and 256, got {}", self.population)
+        })?;
+        ensure_usage((1..=256).contains(&self.tpe_batch), || {
+            format!("--tpe-batch must be between 1 and 256, got {}", self.tpe_batch)
         })?;
         if let Some(m) = self.max_minutes {
             ensure_usage(m.is_finite() && m > 0.0, || {

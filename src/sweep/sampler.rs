@@ -30,6 +30,11 @@ pub trait Sampler {
     fn tell(&mut self, _trial: &Trial) -> Result<()> {
         Ok(())
     }
+    /// How many of the next asks may train together, given `population`: draws that do not
+    /// depend on results, all of them.
+    fn batch(&self, population: usize) -> usize {
+        population.max(1)
+    }
 }
 
 /// Every grid point, in order.
@@ -73,6 +78,17 @@ impl Sampler for TpeSampler {
 
     fn tell(&mut self, trial: &Trial) -> Result<()> {
         self.tpe.tell(&trial.config, trial.validation_accuracy)
+    }
+
+    /// `tpe_batch` proposals at a time (the constant liar), and never a batch that mixes the
+    /// random start-up trials with TPE's: those are proposed only once the start-up is told.
+    fn batch(&self, tpe_batch: usize) -> usize {
+        let batch = self.tpe.batch(tpe_batch);
+        if self.asked < self.startup {
+            batch.min(self.startup - self.asked)
+        } else {
+            batch
+        }
     }
 }
 
@@ -170,11 +186,18 @@ pub fn plan(config: &SweepConfig, base: &TrainConfig) -> Plan {
                 }
                 Err(_) => Box::new(random()),
             };
+            let batch = match config.tpe {
+                super::TpeForm::Multivariate if config.tpe_batch > 1 => format!(
+                    ", {} at a time (those still training count as failures meanwhile, optuna's constant liar)",
+                    config.tpe_batch
+                ),
+                _ => String::new(),
+            };
             Plan {
                 strategy: config.strategy,
                 description: format!(
                     "TPE: after {} random trials, each next configuration is drawn where good trials (the best 10 %) \
-                     are denser than poor ones, {form}; {} trials of {epochs} epoch(s)",
+                     are denser than poor ones, {form}{batch}; {} trials of {epochs} epoch(s)",
                     config.startup_trials.min(config.trials),
                     config.trials
                 ),
@@ -296,13 +319,14 @@ impl Plan {
         let epochs = runner.config.epochs;
         if self.strategy != Strategy::Halving {
             // Grid and random draws do not depend on results, so `--population` of them train
-            // together; TPE asks after each result, so it takes one at a time.
-            let batch = match self.strategy {
-                Strategy::Tpe => 1,
-                _ => runner.config.population.max(1),
+            // together; TPE proposes `--tpe-batch` at a time (1: after each result).
+            let population = match self.strategy {
+                Strategy::Tpe => runner.config.tpe_batch,
+                _ => runner.config.population,
             };
             let mut next = 0;
             while next < self.rungs[0].configurations {
+                let batch = self.sampler.batch(population);
                 let mut asked = Vec::new();
                 while asked.len() < batch && next < self.rungs[0].configurations {
                     let Some(c) = self.sampler.ask(&mut self.rng)? else { break };
@@ -352,5 +376,33 @@ pub fn human_time(seconds: f64) -> String {
         format!("{seconds:.1} s")
     } else {
         format!("{:.1} min", seconds / 60.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::TpeForm;
+
+    /// TPE's batches never mix the random start-up trials with its own proposals, and the
+    /// independent form proposes one at a time; random draws take the whole population.
+    #[test]
+    fn tpe_batches_stop_at_the_start_up_and_random_draws_take_the_population() {
+        let mut space = Space::default();
+        space.add("lr", "0.001..1:log").unwrap();
+        let base = TrainConfig::default();
+        let random = || RandomSampler { space: space.clone(), base: base.clone() };
+        let sampler = |form, asked| TpeSampler {
+            random: random(),
+            tpe: Tpe::new(form, &space, &base).unwrap(),
+            startup: 4,
+            asked,
+        };
+        let batches: Vec<usize> =
+            [0, 2, 4, 9].iter().map(|&a| sampler(TpeForm::Multivariate, a).batch(8)).collect();
+        assert_eq!(batches, [4, 2, 8, 8]);
+        assert_eq!(sampler(TpeForm::Independent, 5).batch(8), 1);
+        assert_eq!(sampler(TpeForm::Multivariate, 5).batch(1), 1, "--tpe-batch 1: after every result");
+        assert_eq!(random().batch(8), 8);
     }
 }

@@ -99,6 +99,10 @@ pub struct Tpe {
     base: TrainConfig,
     /// (point on TPE's scales, loss) of every trial told.
     history: Vec<(Vec<f64>, f64)>,
+    /// Points proposed and not yet told (a batch training together): while they train, they
+    /// count as trials that failed (loss 1), so the next proposal of the batch goes elsewhere —
+    /// optuna's "constant liar" for parallel TPE. Multivariate form only.
+    pending: Vec<Vec<f64>>,
     independent: Vec<tpe::TpeOptimizer>,
 }
 
@@ -117,7 +121,14 @@ impl Tpe {
                 built.map_err(|e| anyhow!("tpe: {e}"))
             })
             .collect::<Result<_>>()?;
-        Ok(Tpe { form, space: space.clone(), base: base.clone(), history: Vec::new(), independent })
+        Ok(Tpe {
+            form,
+            space: space.clone(),
+            base: base.clone(),
+            history: Vec::new(),
+            pending: Vec::new(),
+            independent,
+        })
     }
 
     /// The next configuration TPE proposes.
@@ -130,13 +141,32 @@ impl Tpe {
                 .collect::<Result<Vec<f64>>>()?,
             TpeForm::Multivariate => self.ask_joint(rng),
         };
-        Ok(decode(&self.space, &x, &self.base))
+        let config = decode(&self.space, &x, &self.base);
+        if self.form == TpeForm::Multivariate {
+            self.pending.push(encode(&self.space, &config));
+        }
+        Ok(config)
+    }
+
+    /// How many proposals may train at once: `batch` in the multivariate form (the ones not yet
+    /// told count as failures meanwhile); 1 in the independent form, whose per-axis models
+    /// cannot take a provisional result back.
+    pub fn batch(&self, batch: usize) -> usize {
+        match self.form {
+            TpeForm::Multivariate => batch.max(1),
+            TpeForm::Independent => 1,
+        }
     }
 
     /// Feeds a finished trial back: its configuration and validation accuracy (None: failed).
     pub fn tell(&mut self, config: &Config, accuracy: Option<f64>) -> Result<()> {
         let loss = 1.0 - accuracy.unwrap_or(0.0);
         let x = encode(&self.space, config);
+        // Bit for bit: an unused hyperparameter is NaN on both sides.
+        let same = |p: &Vec<f64>| p.iter().zip(&x).all(|(a, b)| a.to_bits() == b.to_bits());
+        if let Some(at) = self.pending.iter().position(same) {
+            self.pending.remove(at);
+        }
         for (o, &v) in self.independent.iter_mut().zip(&x) {
             o.tell(v, loss).map_err(|e| anyhow!("tpe: {e}"))?;
         }
@@ -146,7 +176,9 @@ impl Tpe {
 
     fn ask_joint(&self, rng: &mut StdRng) -> Vec<f64> {
         let axes = axes(&self.space);
-        let mut sorted: Vec<&(Vec<f64>, f64)> = self.history.iter().collect();
+        // Proposals still training count as failures (the constant liar).
+        let lies: Vec<(Vec<f64>, f64)> = self.pending.iter().map(|x| (x.clone(), 1.0)).collect();
+        let mut sorted: Vec<&(Vec<f64>, f64)> = self.history.iter().chain(&lies).collect();
         sorted.sort_by(|a, b| a.1.total_cmp(&b.1));
         let n_good = gamma(sorted.len()).min(sorted.len());
         let good: Vec<&[f64]> = sorted[..n_good].iter().map(|(x, _)| x.as_slice()).collect();
@@ -342,8 +374,62 @@ mod tests {
             let c = space.sample(&mut rng, &base);
             tpe.tell(&c, Some(score(&c))).unwrap();
         }
-        let asked: Vec<Config> = (0..20).map(|_| tpe.ask(&mut rng).unwrap()).collect();
+        // Each proposal from the same 20 results (no batch: nothing pending between them).
+        let asked: Vec<Config> = (0..20)
+            .map(|_| {
+                let c = tpe.ask(&mut rng).unwrap();
+                tpe.pending.clear();
+                c
+            })
+            .collect();
         let good = asked.iter().filter(|c| score(c) > 0.8).count();
         assert!(good >= 12, "TPE proposed {good}/20 near the joint optimum");
+    }
+
+    /// A batch of proposals (the constant liar): each one still training counts as a failure,
+    /// so the next proposal of the batch moves away from it; telling its result takes the lie
+    /// back. The independent form, whose models cannot take a result back, proposes one at a time.
+    #[test]
+    fn a_batch_of_proposals_spreads_out_while_it_trains() {
+        let mut space = Space::default();
+        space.add("lr", "0.001..1:log").unwrap();
+        let base = TrainConfig::default();
+        let lr = |c: &Config| c.get("lr").and_then(Param::number).unwrap().log10();
+        // Good results around lr = 0.01 (log10 = -2).
+        let history = |tpe: &mut Tpe| {
+            for (i, x) in (0..8).map(|i| (i, -3.0 + 3.0 * i as f64 / 7.0)) {
+                let c = decode(&space, &[x * std::f64::consts::LN_10], &base);
+                tpe.tell(&c, Some(0.9 - 0.2 * (x + 2.0).abs() - 0.001 * i as f64)).unwrap();
+            }
+        };
+        let (mut farther, mut nearer) = (0, 0);
+        for seed in 0..20 {
+            // The same proposal first, then the second of a batch (with the first pending) and
+            // the same draw without it (the first told nothing, its lie withdrawn).
+            let mut batch = Tpe::new(TpeForm::Multivariate, &space, &base).unwrap();
+            let mut alone = Tpe::new(TpeForm::Multivariate, &space, &base).unwrap();
+            history(&mut batch);
+            history(&mut alone);
+            let (mut rng_a, mut rng_b) = (StdRng::seed_from_u64(seed), StdRng::seed_from_u64(seed));
+            let first = batch.ask(&mut rng_a).unwrap();
+            assert_eq!(alone.ask(&mut rng_b).unwrap(), first);
+            assert_eq!(batch.pending.len(), 1);
+            alone.pending.clear();
+            let (second, unbatched) = (batch.ask(&mut rng_a).unwrap(), alone.ask(&mut rng_b).unwrap());
+            let (d_batch, d_alone) = ((lr(&second) - lr(&first)).abs(), (lr(&unbatched) - lr(&first)).abs());
+            farther += usize::from(d_batch > d_alone + 1e-9);
+            nearer += usize::from(d_batch + 1e-9 < d_alone);
+            batch.tell(&first, Some(0.5)).unwrap();
+            assert_eq!(batch.pending.len(), 1, "told: its lie is gone, the second's stays");
+        }
+        assert!(
+            farther >= 10 && farther > 3 * nearer,
+            "the batch's second proposal moved away {farther}/20 times, nearer {nearer}"
+        );
+        let independent = Tpe::new(TpeForm::Independent, &space, &base).unwrap();
+        assert_eq!(
+            (independent.batch(8), Tpe::new(TpeForm::Multivariate, &space, &base).unwrap().batch(8)),
+            (1, 8)
+        );
     }
 }

@@ -500,3 +500,31 @@ fn ctrl_c_while_the_winner_retrains_stops_within_a_batch() {
     assert!(rest.contains("while retraining the winner") && rest.contains("not tested"), "{rest}");
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), text, "the journal is intact");
 }
+
+/// `--tpe-batch K`: TPE proposes K at a time after its start-up (optuna's constant liar), says so,
+/// and the same flags give the same trials; 0 is a usage error.
+#[test]
+fn tpe_proposes_in_batches_reproducibly() {
+    let args = [
+        "--strategy",
+        "tpe",
+        "--trials",
+        "6",
+        "--startup-trials",
+        "2",
+        "--tpe-batch",
+        "4",
+        "--lr",
+        "0.01..0.5:log",
+    ];
+    let (a, b) = (sweep(&args), sweep(&args));
+    assert_eq!(a["trials"].as_array().unwrap().len(), 6);
+    assert_eq!(params(&a), params(&b), "the same flags, the same trials");
+    let description = a["description"].as_str().unwrap();
+    assert!(description.contains("4 at a time") && description.contains("constant liar"), "{description}");
+    let one =
+        sweep(&["--strategy", "tpe", "--trials", "6", "--startup-trials", "2", "--lr", "0.01..0.5:log"]);
+    assert!(!one["description"].as_str().unwrap().contains("at a time"));
+    assert_eq!(params(&one)[..2], params(&a)[..2], "the start-up draws do not depend on the batch");
+    crate::common::assert_usage_error(&["--device", "cpu", "sweep", "--tpe-batch", "0"], "--tpe-batch");
+}
