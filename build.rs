@@ -70,6 +70,11 @@ fn build_cuda_graph_shim(root: &Path, lib_dir: &Path, abi: &str) {
         Some(dir) => Some(std::path::PathBuf::from(dir)),
         None => nvidia.as_ref().map(|n| n.join("include")),
     };
+    // Watched even while missing: once scripts/setup.sh installs them, the next build has graphs.
+    if let Some(i) = &include {
+        println!("cargo:rerun-if-changed={}", i.join("cuda_runtime_api.h").display());
+        println!("cargo:rerun-if-changed={}", i.join("crt/host_config.h").display());
+    }
     let Some(include) =
         include.filter(|i| i.join("cuda_runtime_api.h").exists() && i.join("crt/host_config.h").exists())
     else {

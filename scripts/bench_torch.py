@@ -185,6 +185,8 @@ def main():
     g.add_argument("--n", type=int, default=1024)
     g.add_argument("--repeats", type=int, default=10)
     args = ap.parse_args()
+    if getattr(args, "graphs", False) and not args.device.startswith("cuda"):
+        ap.error("--graphs captures CUDA graphs: it needs --device cuda")
     {"perceptron": perceptron, "mlp": mlp, "autograd": autograd, "sgemm": sgemm}[args.what](args)
 
 

@@ -53,15 +53,19 @@ int nnopt_cg_stream_enter(int device, void** saved, char** error) {
   });
 }
 
-// Waits for the side stream's work and restores the stream `saved` names (then frees it).
+// Restores the stream `saved` names (and frees it), then waits for the side stream's work: the
+// stream is restored even where the wait fails.
 int nnopt_cg_stream_leave(void* saved, char** error) {
-  return guarded(error, [&] {
-    auto* previous = static_cast<c10::cuda::CUDAStream*>(saved);
+  auto* previous = static_cast<c10::cuda::CUDAStream*>(saved);
+  int status = guarded(error, [&] {
     c10::cuda::CUDAGuard guard(previous->device_index());
-    c10::cuda::device_synchronize();
     c10::cuda::setCurrentCUDAStream(*previous);
-    delete previous;
   });
+  delete previous;
+  if (status != 0) {
+    return status;
+  }
+  return guarded(error, [&] { c10::cuda::device_synchronize(); });
 }
 
 int nnopt_cg_new(void** graph, char** error) {
@@ -84,13 +88,8 @@ int nnopt_cg_replay(void* graph, char** error) {
   return guarded(error, [&] { static_cast<at::cuda::CUDAGraph*>(graph)->replay(); });
 }
 
-void nnopt_cg_free(void* graph) {
-  try {
-    delete static_cast<at::cuda::CUDAGraph*>(graph);
-  } catch (...) {
-    // A destructor that fails leaves the graph's memory to the process's end.
-  }
-}
+// The destructor releases the graph and its memory pool (destructors are noexcept).
+void nnopt_cg_free(void* graph) { delete static_cast<at::cuda::CUDAGraph*>(graph); }
 
 void nnopt_cg_free_string(char* s) { std::free(s); }
 

@@ -1,7 +1,7 @@
 //! A training step captured once as a CUDA graph and replayed for every batch.
 //!
-//! At the default batch size a step is ~45 small kernels, and on a GPU launching them one by
-//! one costs far more than running them. libtorch's `at::cuda::CUDAGraph` records the kernels a
+//! At the default batch size a step is about 30 small kernels, and on a GPU launching them one
+//! by one costs far more than running them. libtorch's `at::cuda::CUDAGraph` records the kernels a
 //! step launches (capture, on a side stream, into a private memory pool) and launches them all
 //! again with one call (replay) — the same kernels in the same order on the same addresses, so
 //! the same numbers. Everything the step reads must therefore live at fixed addresses: the
@@ -70,8 +70,15 @@ fn load() -> std::result::Result<Api, String> {
         return Err("CUDA graphs need libtorch's CUDA library, which is not loaded (see nnopt info)".into());
     }
     let name = CString::new("nnopt_cuda_graph").expect("no NUL in the name");
+    // MFD_EXEC: where the kernel makes memfds non-executable by default (vm.memfd_noexec = 1),
+    // this asks for an executable one; a kernel older than the flag refuses it (EINVAL), and
+    // there memfds are executable anyway.
     // Safety: a valid NUL-terminated name and flags; the fd is ours alone.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    let mut fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_EXEC) };
+    if fd < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+        // Safety: as above.
+        fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    }
     if fd < 0 {
         return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
     }
@@ -162,6 +169,30 @@ impl Drop for SideStream {
             // Safety: `saved` came from stream_enter and is freed by this one call.
             let _ = check(api, "restoring the stream", |e| unsafe { (api.stream_leave)(self.saved, e) });
         }
+    }
+}
+
+/// Where a run that may use graphs starts: the side stream, or `None` to run eagerly. The
+/// default (`requested` = `None`) falls back to eager CUDA with a warning when the shim cannot be
+/// loaded; an explicit `--cuda-graphs on` fails instead, naming the flag and the way out.
+pub fn start(
+    graphs: bool,
+    requested: Option<bool>,
+    device: Device,
+    observer: &dyn crate::observe::Observer,
+) -> Result<Option<SideStream>> {
+    if !graphs {
+        return Ok(None);
+    }
+    match SideStream::enter(device) {
+        Ok(stream) => Ok(Some(stream)),
+        Err(e) if requested.is_none() => {
+            observer.warn(&format!(
+                "CUDA graphs are unavailable ({e:#}); training eagerly (--cuda-graphs off hides this)"
+            ));
+            Ok(None)
+        }
+        Err(e) => Err(e.context("--cuda-graphs on: CUDA graphs cannot run here; use --cuda-graphs off")),
     }
 }
 
@@ -257,8 +288,7 @@ impl GraphedStep {
         let shape = &mut self.shapes[at];
         let action = next_action(shape.graph.as_ref().map(|(_, k, _)| *k), shape.eager_key, self.warmed, key);
         if action == Action::Eager {
-            self.warmed += 1;
-            shape.eager_key = Some(key);
+            ran_eagerly(&mut self.warmed, &mut shape.eager_key, key);
             return step(indices);
         }
         shape.indices.f_copy_(indices).map_err(torch)?;
@@ -306,6 +336,13 @@ fn next_action(captured: Option<u64>, eager: Option<u64>, warmed: usize, key: u6
     }
 }
 
+/// What an eager step changes in the policy's state: one more warm-up step, and the key this
+/// shape last ran with.
+fn ran_eagerly(warmed: &mut usize, eager_key: &mut Option<u64>, key: u64) {
+    *warmed += 1;
+    *eager_key = Some(key);
+}
+
 /// Whether a run replays its step as a CUDA graph: `requested` is `--cuda-graphs` (`None`: the
 /// default, on wherever it can be). Asking for graphs where they cannot run is a usage error
 /// naming the flag, never a silent fallback.
@@ -345,11 +382,9 @@ mod tests {
                 for b in 0..6 {
                     let shape: &mut (Option<u64>, Option<u64>) = if b < 5 { &mut full } else { &mut last };
                     let action = next_action(shape.0, shape.1, warmed, key);
+                    // What `GraphedStep::run` does to its state for each action.
                     match action {
-                        Action::Eager => {
-                            warmed += 1;
-                            shape.1 = Some(key);
-                        }
+                        Action::Eager => ran_eagerly(&mut warmed, &mut shape.1, key),
                         Action::Capture => shape.0 = Some(key),
                         Action::Replay => {}
                     }

@@ -22,6 +22,8 @@ pub struct Info {
     /// GPU model names as the NVIDIA driver reports them, where it does.
     pub cuda_devices: Vec<String>,
     pub cudnn_available: bool,
+    /// Whether this binary carries the CUDA-graph shim (built with CUDA's headers).
+    pub cuda_graphs_built_in: bool,
     pub mps_available: bool,
     pub cpu_threads: i32,
 }
@@ -42,6 +44,7 @@ pub fn collect() -> Info {
         cuda_devices: if cuda_available { nvidia_gpu_names() } else { Vec::new() },
         // Asking libtorch about cuDNN without CUDA raises; only ask where CUDA is present.
         cudnn_available: cuda_available && tch::Cuda::cudnn_is_available(),
+        cuda_graphs_built_in: crate::cuda_graph::built_in(),
         mps_available: tch::utils::has_mps(),
         cpu_threads: tch::get_num_threads(),
     }
@@ -101,8 +104,13 @@ pub fn render(info: &Info) -> String {
             info.cuda_library_error.clone().unwrap_or_else(unknown)
         ),
     };
+    let graphs = if info.cuda_graphs_built_in {
+        "CUDA graphs built in (train and sweep replay their steps on CUDA)"
+    } else {
+        "no CUDA graphs in this build (CUDA's headers were missing; run scripts/setup.sh and rebuild)"
+    };
     format!(
-        "nnopt       {}\nlibtorch    {}\nloaded from {}\nCUDA        {cuda}\n            {library}\ncuDNN       {}\nMPS         {}\nCPU threads {}\n",
+        "nnopt       {}\nlibtorch    {}\nloaded from {}\nCUDA        {cuda}\n            {library}\n            {graphs}\ncuDNN       {}\nMPS         {}\nCPU threads {}\n",
         info.nnopt_version,
         info.libtorch_version.clone().unwrap_or_else(unknown),
         info.libtorch_path.as_ref().map_or_else(unknown, |p| p.display().to_string()),

@@ -208,8 +208,8 @@ pub fn train_population(
     let mut lr = per_member(&vec![0.0; configs.len()], device)?;
     let mut active = lr.f_gt(0.5).map_err(torch)?;
     let graphs = crate::cuda_graph::wanted(base.cuda_graphs, device, true, crate::cuda_graph::built_in())?;
-    let _stream = if graphs { Some(crate::cuda_graph::SideStream::enter(device)?) } else { None };
-    let mut graphed = graphs.then(crate::cuda_graph::GraphedStep::default);
+    let stream = crate::cuda_graph::start(graphs, base.cuda_graphs, device, observer)?;
+    let mut graphed = stream.as_ref().map(|_| crate::cuda_graph::GraphedStep::default());
     for epoch in 1..=base.epochs {
         let started = Instant::now();
         // A member that has stopped trains on with a rate of 0: frozen, and its slot costs
@@ -362,10 +362,11 @@ fn update(stack: &mut Stack, lr: &Tensor, mu: &Tensor, lambda: &Tensor, active: 
         let parameters: Vec<Tensor> = stack.parameters().map(Tensor::shallow_clone).collect();
         for (p, v) in parameters.iter().zip(stack.velocity.iter_mut()) {
             let mut grad = p.grad();
-            let g = grad.f_add(&(p * lambda)).map_err(torch)?;
+            // Fallible calls only: inside a capture, a panic would leave the stream capturing.
+            let g = p.f_mul(lambda).and_then(|decay| grad.f_add(&decay)).map_err(torch)?;
             v.f_mul_(mu).and_then(|mut v| v.f_add_(&g)).map(drop).map_err(torch)?;
-            let step = g.f_add(&(&*v * mu)).map_err(torch)?;
-            let change = (step * lr).f_where_self(active, &still).map_err(torch)?;
+            let step = v.f_mul(mu).and_then(|m| g.f_add(&m)).map_err(torch)?;
+            let change = step.f_mul(lr).and_then(|c| c.f_where_self(active, &still)).map_err(torch)?;
             p.shallow_clone().f_sub_(&change).map(drop).map_err(torch)?;
             grad.f_zero_().map(drop).map_err(torch)?;
         }

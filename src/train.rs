@@ -567,8 +567,8 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         crate::cuda_graph::built_in(),
     )?;
     // Graphs are captured on a side stream; the whole run (eager steps, evaluation) stays on it.
-    let _stream = if graphs { Some(crate::cuda_graph::SideStream::enter(device)?) } else { None };
-    let mut graphed = graphs.then(crate::cuda_graph::GraphedStep::default);
+    let stream = crate::cuda_graph::start(graphs, config.cuda_graphs, device, hooks.observer)?;
+    let mut graphed = stream.as_ref().map(|_| crate::cuda_graph::GraphedStep::default());
     let mut opt = Updater::new(config, &vs, &net)?;
 
     let batches = if config.dry_run { 1 } else { (n + config.batch_size - 1) / config.batch_size };

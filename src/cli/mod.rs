@@ -429,9 +429,9 @@ pub struct SweepArgs {
     #[arg(long)]
     pub max_minutes: Option<f64>,
     /// Trials trained at once as one batched network (grid and random draws, each rung of
-    /// halving; TPE asks after every result, so it trains one at a time): members share each
-    /// step's kernels, and each ends as its solo run would, to float rounding. 1 trains one at
-    /// a time. [default: 8 on the CPU, 64 on a GPU]
+    /// halving, TPE's --tpe-batch proposals): members share each step's kernels, and each ends
+    /// as its solo run would, to float rounding. 1 trains one at a time. [default: 8 on the
+    /// CPU, 64 on a GPU]
     #[arg(long, value_name = "K")]
     pub population: Option<usize>,
     #[arg(long, value_enum, value_name = "on|off", help = CUDA_GRAPHS_HELP)]
@@ -599,7 +599,8 @@ pub struct TrainArgs {
 
 /// `--cuda-graphs`.
 const CUDA_GRAPHS_HELP: &str = "Replay each training step as one CUDA graph (captured once per learning \
-rate) instead of launching its ~45 kernels one by one [default: on for SGD on CUDA]";
+rate; once per run for a sweep's population) instead of launching its ~30 kernels one by one \
+[default: on for SGD on CUDA, in a build with CUDA graphs: see nnopt info]";
 
 /// `--cuda-graphs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -20,7 +20,7 @@ impl Perceptron {
     /// [`explain`]'s replays: each sample's pre-activation is read back, so this is slower.
     pub fn replay_epoch(&mut self, samples: &Samples, replay: Replay) -> Result<Vec<Kick>> {
         let mut kicks = Vec::new();
-        for (sample, (row, column, target)) in samples.0.iter().enumerate() {
+        for (sample, (row, column, target)) in samples.rows.iter().enumerate() {
             let inactive = scalar(&(row.matmul(&self.w) + &self.b))? <= 0.0;
             let target_value = scalar(target)?;
             if inactive && target_value != 0.0 {
@@ -32,7 +32,7 @@ impl Perceptron {
                 Replay::CapGain { sample: capped, scale } if capped == sample && !inactive => self.lr * scale,
                 _ => self.lr,
             };
-            self.apply(row, column, target, lr);
+            self.apply(row, column, target, lr, &samples.scratch);
         }
         Ok(kicks)
     }
@@ -126,7 +126,7 @@ fn replay_rise(
     };
     // Each replayed epoch reads every sample's pre-activation back (~30 µs a sample, three
     // times): past REPLAY_BUDGET sample updates, evenly spaced epochs of the stretch stand for it.
-    let count = (to - from + 1).min((REPLAY_BUDGET / samples.0.len()).max(1));
+    let count = (to - from + 1).min((REPLAY_BUDGET / samples.rows.len()).max(1));
     let mut replays = Vec::new();
     for epoch in (0..count).map(|i| from + i * (to - from + 1) / count) {
         let (w, b, loss_before) = match epoch {

@@ -164,6 +164,26 @@ impl SweepConfig {
         ensure_usage((1..=256).contains(&self.tpe_batch), || {
             format!("--tpe-batch must be between 1 and 256, got {}", self.tpe_batch)
         })?;
+        ensure_usage(
+            self.tpe_batch == 1 || (self.strategy == Strategy::Tpe && self.tpe == TpeForm::Multivariate),
+            || {
+                format!(
+                "--tpe-batch {} needs --strategy tpe with --tpe multivariate (the independent form's models \
+                 cannot take a provisional result back; grid, random and halving batch with --population)",
+                self.tpe_batch
+            )
+            },
+        )?;
+        // `--cuda-graphs on` graphs SGD's steps; a space of Adam trials only would ignore it.
+        let sgd_possible =
+            self.space.dims.iter().filter(|(name, _)| *name == "optimizer").all(|(_, domain)| {
+                domain.values(1).contains(&space::Param::Optimizer(crate::train::OptimizerKind::Sgd))
+            });
+        ensure_usage(self.cuda_graphs != Some(true) || sgd_possible, || {
+            "--cuda-graphs on needs SGD trials (Adam's steps cannot be replayed as one graph); add sgd to \
+             --optimizer or drop --cuda-graphs"
+                .to_string()
+        })?;
         if let Some(m) = self.max_minutes {
             ensure_usage(m.is_finite() && m > 0.0, || {
                 format!("--max-minutes must be a number > 0, got {m}")
@@ -252,6 +272,8 @@ pub fn run(
         finished: Vec::new(),
         best: None,
         stopped: None,
+        trained: 0,
+        graphed: 0,
     };
     if interrupted {
         runner.stopped = Some("interrupted (Ctrl-C) before any trial".into());

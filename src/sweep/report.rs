@@ -57,6 +57,17 @@ pub struct SweepReport {
     /// The sweep's wall time, and what the banner estimated for its training.
     pub seconds: f64,
     pub estimated_seconds: f64,
+    /// On CUDA: of the trials trained in this process, how many replayed their steps as CUDA
+    /// graphs (the rest ran eagerly: Adam, `--cuda-graphs off`, or graphs that could not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cuda_graphs: Option<GraphedTrials>,
+}
+
+/// [`SweepReport::cuda_graphs`].
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct GraphedTrials {
+    pub trained: usize,
+    pub graphed: usize,
 }
 
 /// What [`finish`] needs.
@@ -216,12 +227,21 @@ pub fn finish(f: Finish) -> Result<SweepReport> {
         analysis,
         seconds: started.elapsed().as_secs_f64(),
         estimated_seconds: estimate,
+        cuda_graphs: runner
+            .device
+            .is_cuda()
+            .then_some(GraphedTrials { trained: runner.trained, graphed: runner.graphed }),
     })
 }
 
 /// The report as text: what the strategy did, the trials best first, the winner, the analysis.
 pub fn render(report: &SweepReport) -> String {
     let mut text = format!("\n{}\n\n", report.description);
+    if let Some(GraphedTrials { trained, graphed }) = report.cuda_graphs {
+        text.push_str(&format!(
+            "CUDA graphs: {graphed} of the {trained} trials trained replayed their steps as graphs\n\n"
+        ));
+    }
     let mut sorted: Vec<&Trial> = report.trials.iter().collect();
     sorted.sort_by(|a, b| b.score().total_cmp(&a.score()).then(b.budget_epochs.cmp(&a.budget_epochs)));
     let _ = write!(text, "{:>5}", "trial");

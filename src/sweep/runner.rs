@@ -36,6 +36,10 @@ pub struct Runner<'a> {
     /// The best trial trained in this process, with its network.
     pub best: Option<(Trial, Trained)>,
     pub stopped: Option<String>,
+    /// Trials trained in this process, and how many of them replayed their steps as CUDA
+    /// graphs (a trial whose graphs could not run trains eagerly and is not counted).
+    pub trained: usize,
+    pub graphed: usize,
 }
 
 /// `train::train` with no output, stopped by `stop`, counting finished epochs.
@@ -151,6 +155,8 @@ impl Runner<'_> {
                 return Ok(failed);
             }
         };
+        self.trained += 1;
+        self.graphed += usize::from(trained.report.config.cuda_graphs);
         let accuracy = trained.report.final_metrics.test_accuracy;
         let status = match trained.report.stop {
             Stop::Finished if accuracy <= self.chance_level(&trained) => Status::Chance,

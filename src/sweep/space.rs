@@ -370,4 +370,19 @@ mod tests {
         let json = serde_json::to_value(&grid[1]).unwrap();
         assert!(json["momentum"].is_null() && json["optimizer"] == "adam", "{json}");
     }
+
+    /// `--cuda-graphs on` reaches the SGD trials; an Adam trial trains eagerly (its steps cannot
+    /// be replayed), and `off` or the default pass through unchanged.
+    #[test]
+    fn cuda_graphs_reach_sgd_trials_only() {
+        let s = space(&[("optimizer", "sgd,adam")]);
+        for asked in [Some(true), Some(false), None] {
+            let base = TrainConfig { cuda_graphs: asked, ..TrainConfig::default() };
+            let configs: Vec<TrainConfig> = s.grid(3, &base).iter().map(|c| c.train_config(&base)).collect();
+            let got: Vec<(OptimizerKind, Option<bool>)> =
+                configs.iter().map(|c| (c.optimizer, c.cuda_graphs)).collect();
+            let adam = if asked == Some(true) { None } else { asked };
+            assert_eq!(got, [(OptimizerKind::Sgd, asked), (OptimizerKind::Adam, adam)]);
+        }
+    }
 }

@@ -526,5 +526,17 @@ fn tpe_proposes_in_batches_reproducibly() {
         sweep(&["--strategy", "tpe", "--trials", "6", "--startup-trials", "2", "--lr", "0.01..0.5:log"]);
     assert!(!one["description"].as_str().unwrap().contains("at a time"));
     assert_eq!(params(&one)[..2], params(&a)[..2], "the start-up draws do not depend on the batch");
-    crate::common::assert_usage_error(&["--device", "cpu", "sweep", "--tpe-batch", "0"], "--tpe-batch");
+    assert_ne!(params(&one)[2..], params(&a)[2..], "proposed 4 at a time, TPE proposes other trials");
+    for args in [
+        &["--tpe-batch", "0"][..],
+        &["--tpe-batch", "4", "--strategy", "random"],
+        &["--tpe-batch", "4", "--tpe", "independent"],
+    ] {
+        crate::common::assert_usage_error(&[&["--device", "cpu", "sweep"], args].concat(), "--tpe-batch");
+    }
+    // `--cuda-graphs on` where no trial could use it: Adam only.
+    crate::common::assert_usage_error(
+        &["--device", "cpu", "sweep", "--optimizer", "adam", "--cuda-graphs", "on"],
+        "--cuda-graphs",
+    );
 }

@@ -363,30 +363,32 @@ fn cuda_graphs_replay_what_eager_cuda_computes() {
     let _rng = torch_rng();
     let data = load(&DataSource::Synthetic { train: 3000, test: 500 }).unwrap();
     let never = AtomicBool::new(false);
-    let run = |graphs: bool| {
-        let config = TrainConfig {
-            epochs: 3,
-            batch_size: 100,
-            limit: Some(2950),
-            cuda_graphs: Some(graphs),
-            ..Default::default()
+    // The cosine schedule (a capture per epoch, the last batch eager) and a constant rate (the
+    // last, shorter batch captured too, from the second epoch).
+    for schedule in [nnopt::train::Schedule::Cosine, nnopt::train::Schedule::Constant] {
+        let run = |graphs: bool| {
+            let config = TrainConfig {
+                epochs: 3,
+                batch_size: 100,
+                limit: Some(2950),
+                schedule,
+                cuda_graphs: Some(graphs),
+                ..Default::default()
+            };
+            let mut on_epoch = |_: &nnopt::train::EpochMetrics| Ok(());
+            train(&config, &data, Device::Cuda(0), &mut quiet_hooks(&never, &mut on_epoch)).unwrap().report
         };
-        let mut on_epoch = |_: &nnopt::train::EpochMetrics| Ok(());
-        train(&config, &data, Device::Cuda(0), &mut quiet_hooks(&never, &mut on_epoch)).unwrap().report
-    };
-    let (eager, graphed) = (run(false), run(true));
-    assert!(
-        graphed.config.cuda_graphs && !eager.config.cuda_graphs,
-        "the graphed run must say it replayed graphs"
-    );
-    assert_eq!(eager.epochs.len(), graphed.epochs.len());
-    for (a, b) in eager.epochs.iter().zip(&graphed.epochs) {
-        for (what, x, y) in
-            [("train loss", a.train_loss, b.train_loss), ("test loss", a.test_loss, b.test_loss)]
-        {
-            assert!((x - y).abs() <= 1e-6 * x.abs(), "epoch {}: {what} eager {x} vs graphs {y}", a.epoch);
+        let (eager, graphed) = (run(false), run(true));
+        assert!(graphed.config.cuda_graphs && !eager.config.cuda_graphs, "the graphed run must say so");
+        assert_eq!(eager.epochs.len(), graphed.epochs.len());
+        for (a, b) in eager.epochs.iter().zip(&graphed.epochs) {
+            for (what, x, y) in
+                [("train loss", a.train_loss, b.train_loss), ("test loss", a.test_loss, b.test_loss)]
+            {
+                assert!((x - y).abs() <= 1e-6 * x.abs(), "{schedule:?} epoch {}: {what} {x} vs {y}", a.epoch);
+            }
+            assert!((a.test_accuracy - b.test_accuracy).abs() <= 1e-6, "{schedule:?} epoch {}", a.epoch);
         }
-        assert!((a.test_accuracy - b.test_accuracy).abs() <= 1e-6, "epoch {}", a.epoch);
     }
     let population = |graphs: bool| {
         let configs: Vec<TrainConfig> = [0.01, 0.05, 0.2]
