@@ -70,10 +70,13 @@ fn build_cuda_graph_shim(root: &Path, lib_dir: &Path, abi: &str) {
         Some(dir) => Some(std::path::PathBuf::from(dir)),
         None => nvidia.as_ref().map(|n| n.join("include")),
     };
-    // Watched even while missing: once scripts/setup.sh installs them, the next build has graphs.
-    if let Some(i) = &include {
-        println!("cargo:rerun-if-changed={}", i.join("cuda_runtime_api.h").display());
-        println!("cargo:rerun-if-changed={}", i.join("crt/host_config.h").display());
+    // Watched where they exist (cargo reruns a build script on every build for a watched path
+    // that does not); where they were missing, scripts/setup.sh touches src/cuda_graph.cpp once
+    // it has installed them, so the next build has graphs.
+    for header in include.iter().flat_map(|i| [i.join("cuda_runtime_api.h"), i.join("crt/host_config.h")]) {
+        if header.exists() {
+            println!("cargo:rerun-if-changed={}", header.display());
+        }
     }
     let Some(include) =
         include.filter(|i| i.join("cuda_runtime_api.h").exists() && i.join("crt/host_config.h").exists())

@@ -61,6 +61,8 @@ if [ "$(cat "$marker" 2>/dev/null)" != "$PACKAGES" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $PACKAGES \
     || die "pip install $PACKAGES failed (see pip's message above); check your network or set LIBTORCH"
   echo "$PACKAGES" > "$marker"
+  # CUDA's headers may be new: the build compiles the CUDA-graph shim again (build.rs watches it).
+  touch "$repo/src/cuda_graph.cpp"
 else
   say "torch $TORCH_VERSION already installed in $venv"
 fi

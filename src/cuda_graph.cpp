@@ -47,8 +47,9 @@ int nnopt_cg_stream_enter(int device, void** saved, char** error) {
     auto index = static_cast<c10::DeviceIndex>(device);
     c10::cuda::CUDAGuard guard(index);
     c10::cuda::device_synchronize();
+    auto side = c10::cuda::getStreamFromPool(false, index);
     auto* previous = new c10::cuda::CUDAStream(c10::cuda::getCurrentCUDAStream(index));
-    c10::cuda::setCurrentCUDAStream(c10::cuda::getStreamFromPool(false, index));
+    c10::cuda::setCurrentCUDAStream(side);
     *saved = previous;
   });
 }

@@ -55,6 +55,12 @@ pub fn built_in() -> bool {
     !SHIM.is_empty()
 }
 
+/// Loads the shim now (once per process), for a caller that wants to know before it starts —
+/// a sweep, whose trials would otherwise each find out alone.
+pub fn load_shim() -> Result<()> {
+    api().map(drop)
+}
+
 fn api() -> Result<&'static Api> {
     API.get_or_init(load).as_ref().map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -460,7 +460,7 @@ fn run_sweep(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
         space = Space::default_search();
     }
     let device = global.device.resolve()?;
-    let config = SweepConfig {
+    let mut config = SweepConfig {
         strategy: args.strategy.into(),
         space,
         trials: args.trials,
@@ -493,8 +493,18 @@ fn run_sweep(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
     check_sweep_files(&files)?;
     let plot = paths::picture("--plot", args.plot.as_deref())?;
     let source = DataSource::parse(&args.data)?;
-    // Trials may be Adam (eager); the device and the shim are checked here, before the data loads.
-    nnopt::cuda_graph::wanted(config.cuda_graphs, device, true, nnopt::cuda_graph::built_in())?;
+    // Trials may be Adam (eager); the device and the shim are checked here, before the data loads,
+    // once for all the trials: a shim that cannot load is an error where --cuda-graphs on asked
+    // for it, and otherwise one warning and a sweep of eager trials.
+    if nnopt::cuda_graph::wanted(config.cuda_graphs, device, true, nnopt::cuda_graph::built_in())? {
+        if let Err(e) = nnopt::cuda_graph::load_shim() {
+            if config.cuda_graphs == Some(true) {
+                return Err(e.context("--cuda-graphs on: CUDA graphs cannot run here; use --cuda-graphs off"));
+            }
+            out.warn(&format!("CUDA graphs are unavailable ({e:#}); the trials train eagerly"));
+            config.cuda_graphs = Some(false);
+        }
+    }
     out.note(&format!("loading {source}…"));
     let data = nnopt::data::load(&source)?;
     let stop = process::ctrl_c_flag(out.quiet);
@@ -599,7 +609,7 @@ pub struct TrainArgs {
 
 /// `--cuda-graphs`.
 const CUDA_GRAPHS_HELP: &str = "Replay each training step as one CUDA graph (captured once per learning \
-rate; once per run for a sweep's population) instead of launching its ~30 kernels one by one \
+rate and batch shape; a sweep's population reads its rates from a tensor) instead of launching its ~30 kernels one by one \
 [default: on for SGD on CUDA, in a build with CUDA graphs: see nnopt info]";
 
 /// `--cuda-graphs`.

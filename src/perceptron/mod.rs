@@ -144,8 +144,8 @@ impl Perceptron {
 
     /// One delta-rule update with rate `lr`: w += lr·e·xᵀ, b += lr·e, e = y − ŷ. The same
     /// float32 operations in the same order as [`Perceptron::errors`] and `w = w + lr·e·x` (so
-    /// the same numbers as PyTorch), written into `scratch` instead of fresh tensors: 8 libtorch
-    /// calls a sample and no allocation, where a step is a few microseconds.
+    /// the same numbers as PyTorch), written into `scratch` instead of seven fresh result tensors a
+    /// sample, where a step is a few microseconds.
     fn apply(&mut self, row: &Tensor, column: &Tensor, target: &Tensor, lr: f64, scratch: &Scratch) {
         let Scratch { z, zero, error, change } = scratch;
         let (mut z, mut error, change) = (z.shallow_clone(), error.shallow_clone(), change.shallow_clone());

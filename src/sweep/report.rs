@@ -61,6 +61,9 @@ pub struct SweepReport {
     /// graphs (the rest ran eagerly: Adam, `--cuda-graphs off`, or graphs that could not run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cuda_graphs: Option<GraphedTrials>,
+    /// TPE's proposals per batch (`--tpe-batch`), where more than one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpe_batch: Option<usize>,
 }
 
 /// [`SweepReport::cuda_graphs`].
@@ -231,13 +234,14 @@ pub fn finish(f: Finish) -> Result<SweepReport> {
             .device
             .is_cuda()
             .then_some(GraphedTrials { trained: runner.trained, graphed: runner.graphed }),
+        tpe_batch: (config.strategy == Strategy::Tpe && config.tpe_batch > 1).then_some(config.tpe_batch),
     })
 }
 
 /// The report as text: what the strategy did, the trials best first, the winner, the analysis.
 pub fn render(report: &SweepReport) -> String {
     let mut text = format!("\n{}\n\n", report.description);
-    if let Some(GraphedTrials { trained, graphed }) = report.cuda_graphs {
+    if let Some(GraphedTrials { trained, graphed }) = report.cuda_graphs.filter(|g| g.trained > 0) {
         text.push_str(&format!(
             "CUDA graphs: {graphed} of the {trained} trials trained replayed their steps as graphs\n\n"
         ));

@@ -174,15 +174,26 @@ impl Tpe {
         Ok(())
     }
 
-    fn ask_joint(&self, rng: &mut StdRng) -> Vec<f64> {
-        let axes = axes(&self.space);
-        // Proposals still training count as failures (the constant liar).
-        let lies: Vec<(Vec<f64>, f64)> = self.pending.iter().map(|x| (x.clone(), 1.0)).collect();
-        let mut sorted: Vec<&(Vec<f64>, f64)> = self.history.iter().chain(&lies).collect();
+    /// The good and the poor points: the best γ(n) of the n results told, and the rest with
+    /// every proposal still training (the constant liar: as optuna does, running trials are left
+    /// out of n and always count among the poor, so they push the next proposals away however
+    /// many there are).
+    fn groups(&self) -> (Vec<&[f64]>, Vec<&[f64]>) {
+        let mut sorted: Vec<&(Vec<f64>, f64)> = self.history.iter().collect();
         sorted.sort_by(|a, b| a.1.total_cmp(&b.1));
         let n_good = gamma(sorted.len()).min(sorted.len());
-        let good: Vec<&[f64]> = sorted[..n_good].iter().map(|(x, _)| x.as_slice()).collect();
-        let poor: Vec<&[f64]> = sorted[n_good..].iter().map(|(x, _)| x.as_slice()).collect();
+        let good = sorted[..n_good].iter().map(|(x, _)| x.as_slice()).collect();
+        let poor = sorted[n_good..]
+            .iter()
+            .map(|(x, _)| x.as_slice())
+            .chain(self.pending.iter().map(Vec::as_slice))
+            .collect();
+        (good, poor)
+    }
+
+    fn ask_joint(&self, rng: &mut StdRng) -> Vec<f64> {
+        let axes = axes(&self.space);
+        let (good, poor) = self.groups();
         let (l, g) = (Parzen::new(&axes, &good), Parzen::new(&axes, &poor));
         let mut best = (f64::NEG_INFINITY, l.sample(rng));
         for _ in 0..CANDIDATES {
@@ -426,6 +437,19 @@ mod tests {
             farther >= 10 && farther > 3 * nearer,
             "the batch's second proposal moved away {farther}/20 times, nearer {nearer}"
         );
+        // However many proposals are pending, the good group is the best of the results told.
+        let mut crowded = Tpe::new(TpeForm::Multivariate, &space, &base).unwrap();
+        for (i, x) in [-2.0, -1.0, -3.0, 0.0].iter().enumerate() {
+            let c = decode(&space, &[x * std::f64::consts::LN_10], &base);
+            crowded.tell(&c, Some(0.9 - 0.1 * i as f64)).unwrap();
+        }
+        let mut rng = StdRng::seed_from_u64(3);
+        for _ in 0..60 {
+            crowded.ask(&mut rng).unwrap();
+        }
+        let (good, poor) = crowded.groups();
+        assert_eq!((good.len(), poor.len()), (gamma(4), 4 - gamma(4) + 60));
+        assert_eq!(good[0], &[-2.0 * std::f64::consts::LN_10][..], "the best result, not a pending proposal");
         let independent = Tpe::new(TpeForm::Independent, &space, &base).unwrap();
         assert_eq!(
             (independent.batch(8), Tpe::new(TpeForm::Multivariate, &space, &base).unwrap().batch(8)),

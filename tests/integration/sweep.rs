@@ -460,10 +460,11 @@ fn ctrl_c_while_the_winner_retrains_stops_within_a_batch() {
     let dir = scratch("sweep_ctrl_c");
     let csv = dir.join("r.csv");
     // A journal whose one trial is finished: resuming it trains nothing but the winner again,
-    // for 300 epochs — long enough to interrupt.
+    // for 3000 epochs — minutes, so stopping within seconds of Ctrl-C can only be the stop (the
+    // bound is loose because 16 test threads on 2 cores can slow one batch to seconds).
     let data = "synthetic:6000,500";
     let identity = format!("# nnopt sweep: seed=0 data={data} validation=0.1 device=cpu");
-    let text = format!("{identity}\nlr,budget_epochs,epochs,validation_accuracy,seconds,status,trial\n0.05,300,300,0.9,1,ok,1\n");
+    let text = format!("{identity}\nlr,budget_epochs,epochs,validation_accuracy,seconds,status,trial\n0.05,3000,3000,0.9,1,ok,1\n");
     std::fs::write(&csv, &text).unwrap();
     let mut child = crate::common::nnopt_command(&[
         "--device",
@@ -476,7 +477,7 @@ fn ctrl_c_while_the_winner_retrains_stops_within_a_batch() {
         "--lr",
         "0.05",
         "--epochs",
-        "300",
+        "3000",
     ])
     .args(["--resume", csv.to_str().unwrap()])
     .stdout(std::process::Stdio::piped())
@@ -493,7 +494,7 @@ fn ctrl_c_while_the_winner_retrains_stops_within_a_batch() {
     std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let interrupted = Instant::now();
     let status = child.wait().unwrap();
-    assert!(interrupted.elapsed() < Duration::from_secs(3), "took {:?} after Ctrl-C", interrupted.elapsed());
+    assert!(interrupted.elapsed() < Duration::from_secs(10), "took {:?} after Ctrl-C", interrupted.elapsed());
     assert!(status.success(), "{status:?}");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
