@@ -29,6 +29,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH_INCLUDE");
     println!("cargo:rerun-if-changed=src/graph.cpp");
     println!("cargo:rerun-if-changed=src/cuda_graph.cpp");
+    println!("cargo:rerun-if-changed=src/ffi_guard.h");
     println!("cargo:rerun-if-env-changed=NNOPT_CUDA_INCLUDE");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         panic!("torch-sys did not export DEP_TCH_LIBTORCH_LIB; nnopt needs tch's libtorch (run scripts/setup.sh)");

@@ -13,7 +13,6 @@ line: the wall time of the whole process (imports and data loading included, as 
 time is) and the best trial.
 """
 import argparse
-import gzip
 import json
 import math
 import os
@@ -24,13 +23,7 @@ START = time.perf_counter()
 import optuna  # noqa: E402
 import torch  # noqa: E402
 
-
-def load_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    rank = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(rank)]
-    return torch.frombuffer(bytearray(data[4 + 4 * rank:]), dtype=torch.uint8).reshape(dims)
+from bench_torch import load_idx  # noqa: E402  (the IDX reader of the other benchmarks)
 
 
 def main():

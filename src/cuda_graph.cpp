@@ -14,27 +14,9 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "ffi_guard.h"
+
 #include <cstdlib>
-#include <cstring>
-#include <exception>
-
-namespace {
-
-template <typename F>
-int guarded(char** error, F body) {
-  *error = nullptr;
-  try {
-    body();
-    return 0;
-  } catch (const std::exception& e) {
-    *error = strdup(e.what());
-  } catch (...) {
-    *error = strdup("unknown C++ exception");
-  }
-  return 1;
-}
-
-}  // namespace
 
 extern "C" {
 
@@ -43,7 +25,7 @@ extern "C" {
 // first, so the side stream sees everything queued before it.
 int nnopt_cg_stream_enter(int device, void** saved, char** error) {
   *saved = nullptr;
-  return guarded(error, [&] {
+  return nnopt_guarded(error, [&] {
     auto index = static_cast<c10::DeviceIndex>(device);
     c10::cuda::CUDAGuard guard(index);
     c10::cuda::device_synchronize();
@@ -58,7 +40,7 @@ int nnopt_cg_stream_enter(int device, void** saved, char** error) {
 // stream is restored even where the wait fails.
 int nnopt_cg_stream_leave(void* saved, char** error) {
   auto* previous = static_cast<c10::cuda::CUDAStream*>(saved);
-  int status = guarded(error, [&] {
+  int status = nnopt_guarded(error, [&] {
     c10::cuda::CUDAGuard guard(previous->device_index());
     c10::cuda::setCurrentCUDAStream(*previous);
   });
@@ -66,27 +48,27 @@ int nnopt_cg_stream_leave(void* saved, char** error) {
   if (status != 0) {
     return status;
   }
-  return guarded(error, [&] { c10::cuda::device_synchronize(); });
+  return nnopt_guarded(error, [&] { c10::cuda::device_synchronize(); });
 }
 
 int nnopt_cg_new(void** graph, char** error) {
   *graph = nullptr;
-  return guarded(error, [&] { *graph = new at::cuda::CUDAGraph(); });
+  return nnopt_guarded(error, [&] { *graph = new at::cuda::CUDAGraph(); });
 }
 
 // Starts capturing the current stream into `graph`, allocating from the graph's private pool.
 int nnopt_cg_capture_begin(void* graph, char** error) {
-  return guarded(error, [&] { static_cast<at::cuda::CUDAGraph*>(graph)->capture_begin(); });
+  return nnopt_guarded(error, [&] { static_cast<at::cuda::CUDAGraph*>(graph)->capture_begin(); });
 }
 
 // Ends the capture and instantiates the graph.
 int nnopt_cg_capture_end(void* graph, char** error) {
-  return guarded(error, [&] { static_cast<at::cuda::CUDAGraph*>(graph)->capture_end(); });
+  return nnopt_guarded(error, [&] { static_cast<at::cuda::CUDAGraph*>(graph)->capture_end(); });
 }
 
 // Launches the captured work once on the current stream.
 int nnopt_cg_replay(void* graph, char** error) {
-  return guarded(error, [&] { static_cast<at::cuda::CUDAGraph*>(graph)->replay(); });
+  return nnopt_guarded(error, [&] { static_cast<at::cuda::CUDAGraph*>(graph)->replay(); });
 }
 
 // The destructor releases the graph and its memory pool (destructors are noexcept).

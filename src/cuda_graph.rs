@@ -75,6 +75,7 @@ fn load() -> std::result::Result<Api, String> {
     if crate::cuda::load() != crate::cuda::CudaLibrary::Loaded {
         return Err("CUDA graphs need libtorch's CUDA library, which is not loaded (see nnopt info)".into());
     }
+    // A literal without NUL: CString::new cannot fail.
     let name = CString::new("nnopt_cuda_graph").expect("no NUL in the name");
     // MFD_EXEC: where the kernel makes memfds non-executable by default (vm.memfd_noexec = 1),
     // this asks for an executable one; a kernel older than the flag refuses it (EINVAL), and
@@ -91,6 +92,7 @@ fn load() -> std::result::Result<Api, String> {
     // Safety: the fd was just created and is owned here (closed when `file` drops, after dlopen).
     let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     std::io::Write::write_all(&mut file, SHIM).map_err(|e| format!("writing the CUDA-graph shim: {e}"))?;
+    // Digits and slashes only: CString::new cannot fail.
     let path = CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a path");
     // Safety: dlopen of a complete shared object; the handle is never closed, so the functions
     // below stay valid for the process's life.
@@ -108,6 +110,7 @@ fn load() -> std::result::Result<Api, String> {
         return Err(format!("loading the CUDA-graph shim: {message}"));
     }
     let symbol = |name: &str| -> std::result::Result<*mut c_void, String> {
+        // Our own symbol names, literals below: CString::new cannot fail.
         let cname = CString::new(name).expect("no NUL in a symbol");
         // Safety: a live handle and a NUL-terminated name.
         let f = unsafe { libc::dlsym(handle, cname.as_ptr()) };
@@ -314,11 +317,22 @@ impl GraphedStep {
                 }
             }
         }
+        // Replay: the graph of this key exists; capture: set just above (a failure returned).
         let (graph, _, loss) = shape.graph.as_ref().expect("captured above");
         graph.replay()?;
         self.replays += 1;
         loss.f_detach_copy().map_err(torch)
     }
+}
+
+/// Whether `graphed` replayed its steps with no capture failing; a failure is warned about
+/// (the run went on eagerly). What a run's report says, for one network or a population.
+pub fn replayed(graphed: Option<&GraphedStep>, observer: &dyn crate::observe::Observer) -> bool {
+    let Some(g) = graphed else { return false };
+    if let Some(why) = &g.failure {
+        observer.warn(&format!("CUDA graphs failed ({why}); training went on eagerly"));
+    }
+    g.replays > 0 && g.failure.is_none()
 }
 
 /// What [`GraphedStep::run`] does with a batch.

@@ -10,6 +10,8 @@
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/accumulate_grad.h>
 
+#include "ffi_guard.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -40,21 +42,12 @@ std::string python_name(const torch::autograd::Node& node) {
   return colon == std::string::npos ? name : name.substr(colon + 2);
 }
 
-// Runs `body`, which returns the result string (null: none); stores it in *result. Returns 0,
-// or 1 after any C++ exception, with its message in *error (null if even that copy failed).
+// Runs `body`, which returns the result string (null: none), and stores it in *result; the
+// status and *error as nnopt_guarded (src/ffi_guard.h) gives them.
 template <typename F>
 int guarded(char** result, char** error, F body) {
   *result = nullptr;
-  *error = nullptr;
-  try {
-    *result = body();
-    return 0;
-  } catch (const std::exception& e) {
-    *error = strdup(e.what());
-  } catch (...) {
-    *error = strdup("unknown C++ exception");
-  }
-  return 1;
+  return nnopt_guarded(error, [&] { *result = body(); });
 }
 
 }  // namespace

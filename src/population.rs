@@ -313,10 +313,7 @@ pub fn train_population(
         }
     }
 
-    if let Some(why) = graphed.as_ref().and_then(|g| g.failure.as_ref()) {
-        observer.warn(&format!("CUDA graphs failed ({why}); the population went on eagerly"));
-    }
-    let graphs = graphed.as_ref().is_some_and(|g| g.replays > 0 && g.failure.is_none());
+    let replayed = crate::cuda_graph::replayed(graphed.as_ref(), observer);
     members
         .into_iter()
         .enumerate()
@@ -329,7 +326,7 @@ pub fn train_population(
                 splits: &splits,
                 widths: widths.clone(),
                 normalization,
-                cuda_graphs: graphs,
+                cuda_graphs: replayed,
             };
             conclude(
                 run,

@@ -682,10 +682,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             break;
         }
     }
-    let cuda_graphs = graphed.as_ref().is_some_and(|g| g.replays > 0 && g.failure.is_none());
-    if let Some(why) = graphed.as_ref().and_then(|g| g.failure.as_ref()) {
-        hooks.observer.warn(&format!("CUDA graphs failed ({why}); the run went on eagerly"));
-    }
+    let cuda_graphs = crate::cuda_graph::replayed(graphed.as_ref(), hooks.observer);
     let run = Run { config, data, device, splits: &splits, widths, normalization, cuda_graphs };
     conclude(run, vs, net, epochs, stop, last_test, hooks.observer)
 }

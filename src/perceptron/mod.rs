@@ -139,27 +139,27 @@ impl Perceptron {
         // i < x.size()[0], and y holds as many samples as x (make_data): `get` cannot fail.
         let x_i = x.get(i).reshape([1, NUM_INPUTS]);
         let scratch = Scratch::like(&self.w);
-        self.apply(&x_i, &x_i.reshape([NUM_INPUTS, 1]), &y.get(i), self.lr, &scratch);
+        self.apply(&x_i, &x_i.reshape([NUM_INPUTS, 1]), &y.get(i).reshape([1, 1]), self.lr, &scratch);
     }
 
-    /// One delta-rule update with rate `lr`: w += lr·e·xᵀ, b += lr·e, e = y − ŷ. The same
+    /// One delta-rule update with rate `lr` on the sample `row` (1×3), `column` (its 3×1 view)
+    /// and `target` (1×1): w += lr·e·xᵀ, b += lr·e, e = y − ŷ. The same
     /// float32 operations in the same order as [`Perceptron::errors`] and `w = w + lr·e·x` (so
     /// the same numbers as PyTorch), written into `scratch` instead of seven fresh result tensors a
     /// sample, where a step is a few microseconds.
     fn apply(&mut self, row: &Tensor, column: &Tensor, target: &Tensor, lr: f64, scratch: &Scratch) {
-        let Scratch { z, zero, error, change } = scratch;
+        let Scratch { z, zero, error, step, change } = scratch;
         let (mut z, mut error, change) = (z.shallow_clone(), error.shallow_clone(), change.shallow_clone());
         // ŷ = max(x·w + b, 0); e = (y − ŷ)·lr; w += e·xᵀ; b += e. (An `_out` call returns a
         // handle to the buffer it wrote, which is already in hand.)
         let _ = row.matmul_out(&z, &self.w);
         z += &self.b;
         let _ = z.maximum_out(&z, zero);
-        let _ = target.reshape([1, 1]).sub_out(&error, &z);
+        let _ = target.sub_out(&error, &z);
         error *= lr;
-        let step = error.reshape([-1]);
         let _ = step.mul_out(&change, column);
         self.w += &change;
-        self.b += &step;
+        self.b += step;
     }
 }
 
@@ -169,8 +169,9 @@ pub(crate) struct Scratch {
     z: Tensor,
     /// 0, for max(z, 0).
     zero: Tensor,
-    /// (y − ŷ)·lr: 1×1.
+    /// (y − ŷ)·lr: 1×1, and the same numbers as a vector (a view of it) for b's shape.
     error: Tensor,
+    step: Tensor,
     /// (y − ŷ)·lr·x: 3×1.
     change: Tensor,
 }
@@ -178,17 +179,19 @@ pub(crate) struct Scratch {
 impl Scratch {
     fn like(w: &Tensor) -> Self {
         let options = (w.kind(), w.device());
+        let error = Tensor::zeros([1, 1], options);
         Scratch {
             z: Tensor::zeros([1, 1], options),
             zero: Tensor::zeros([1, 1], options),
-            error: Tensor::zeros([1, 1], options),
+            step: error.reshape([-1]),
+            error,
             change: Tensor::zeros([NUM_INPUTS, 1], options),
         }
     }
 }
 
 /// The training samples as the delta rule reads them — xᵢ as a 1×3 row and a 3×1 column, and
-/// yᵢ — made once for all epochs, with the buffers an update writes. They are views of X and y,
+/// yᵢ as 1×1 — made once for all epochs, with the buffers an update writes. They are views of X and y,
 /// so the arithmetic (and every number) is the same as slicing them anew each step; only the
 /// slicing is saved.
 pub struct Samples {
@@ -203,7 +206,7 @@ impl Samples {
             .map(|i| {
                 let row = x.get(i).reshape([1, NUM_INPUTS]);
                 let column = row.reshape([NUM_INPUTS, 1]);
-                (row, column, y.get(i))
+                (row, column, y.get(i).reshape([1, 1]))
             })
             .collect();
         Samples { rows, scratch: Scratch::like(x) }
