@@ -25,6 +25,8 @@ pub struct FlatSgd {
     /// Holds the flat parameter, the one variable the optimizer sees.
     _store: nn::VarStore,
     grads: Tensor,
+    /// Each parameter's gradient: a view into `grads`, in the order given to [`FlatSgd::new`].
+    views: Vec<Tensor>,
     optimizer: nn::Optimizer,
 }
 
@@ -55,6 +57,7 @@ impl FlatSgd {
         let flat = store.root().f_zeros("flat", &[total]).map_err(torch)?;
         let grads = Tensor::f_zeros([total], (Kind::Float, device)).map_err(torch)?;
         let mut offset = 0;
+        let mut views = Vec::with_capacity(parameters.len());
         for parameter in parameters {
             let (n, shape) = (parameter.numel() as i64, parameter.size());
             let data = flat.f_narrow(0, offset, n).and_then(|t| t.f_view(shape.as_slice())).map_err(torch)?;
@@ -63,6 +66,7 @@ impl FlatSgd {
             let grad =
                 grads.f_narrow(0, offset, n).and_then(|t| t.f_view(shape.as_slice())).map_err(torch)?;
             crate::graph::set_grad(parameter, &grad)?;
+            views.push(grad);
             offset += n;
         }
         crate::graph::set_grad(&flat, &grads)?;
@@ -74,12 +78,18 @@ impl FlatSgd {
         }
         .build(&store, sgd.lr)
         .map_err(torch)?;
-        Ok(FlatSgd { _store: store, grads, optimizer })
+        Ok(FlatSgd { _store: store, grads, views, optimizer })
     }
 
     /// Every gradient set to 0, in one kernel (kept allocated: the views must stay).
     pub fn zero_grad(&mut self) -> Result<()> {
         self.grads.f_zero_().map(drop).map_err(torch)
+    }
+
+    /// Each parameter's gradient, a view into the flat buffer (what `backward()` adds into):
+    /// where [`crate::backprop`] writes its gradients, so that `step` reads them.
+    pub fn grads(&self) -> &[Tensor] {
+        &self.views
     }
 
     /// One SGD step over every parameter.

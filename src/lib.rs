@@ -53,6 +53,7 @@
 //! ```
 
 pub mod autograd;
+pub mod backprop;
 pub mod classify;
 pub mod cuda;
 pub mod cuda_graph;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
+use crate::backprop::Backprop;
 use crate::data::{Dataset, Normalization};
 use crate::error::{ensure_positive, ensure_usage, guard, torch, usage};
 use crate::flat::{self, FlatSgd};
@@ -425,10 +426,11 @@ fn check_size(config: &TrainConfig, data: &Dataset, widths: &[i64], device: Devi
 }
 
 /// What a run steps: SGD over the network's parameters in one flat buffer ([`crate::flat`]:
-/// the same numbers as libtorch's SGD over each parameter, in a few kernels for all), or
-/// tch's Adam.
+/// the same numbers as libtorch's SGD over each parameter, in a few kernels for all) on
+/// gradients written out by [`crate::backprop`] (autograd's numbers, without its graph), or
+/// tch's Adam on autograd's.
 enum Updater {
-    Flat(FlatSgd),
+    Flat(FlatSgd, Backprop),
     Adam(nn::Optimizer),
 }
 
@@ -447,7 +449,8 @@ impl Updater {
                     weight_decay: config.weight_decay,
                     nesterov: momentum > 0.0,
                 };
-                Ok(Updater::Flat(FlatSgd::new(&parameters, sgd)?))
+                let backprop = Backprop::new(parameters[0].device())?;
+                Ok(Updater::Flat(FlatSgd::new(&parameters, sgd)?, backprop))
             }
             OptimizerKind::Adam => Ok(Updater::Adam(
                 nn::Adam { wd: config.weight_decay, ..Default::default() }.build(vs, lr).map_err(torch)?,
@@ -457,22 +460,33 @@ impl Updater {
 
     fn set_lr(&mut self, lr: f64) -> Result<()> {
         match self {
-            Updater::Flat(sgd) => sgd.set_lr(lr),
+            Updater::Flat(sgd, _) => sgd.set_lr(lr),
             Updater::Adam(adam) => guard("setting the learning rate", || adam.set_lr(lr)),
         }
     }
 
-    fn zero_grad(&mut self) -> Result<()> {
+    /// One step on a batch: the mean cross-entropy of `net` on `inputs` against `targets`, its
+    /// gradients, the update. Returns the loss, detached.
+    fn step_on(&mut self, net: &Network, inputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
         match self {
-            Updater::Flat(sgd) => sgd.zero_grad(),
-            Updater::Adam(adam) => guard("zero_grad", || adam.zero_grad()),
-        }
-    }
-
-    fn step(&mut self) -> Result<()> {
-        match self {
-            Updater::Flat(sgd) => sgd.step(),
-            Updater::Adam(adam) => guard("the optimizer step", || adam.step()),
+            Updater::Flat(sgd, backprop) => {
+                // The gradients autograd would give, written straight into the flat buffer.
+                let loss = backprop.loss_and_gradients(net, inputs, targets, sgd.grads())?;
+                sgd.step()?;
+                Ok(loss)
+            }
+            Updater::Adam(adam) => {
+                // Cross-entropy on the logits, as tch's `cross_entropy_for_logits`, through fallible calls.
+                let loss = net
+                    .f_forward(inputs)?
+                    .f_log_softmax(-1, Kind::Float)
+                    .and_then(|l| l.f_nll_loss(targets, None::<Tensor>, tch::Reduction::Mean, -100))
+                    .map_err(torch)?;
+                guard("zero_grad", || adam.zero_grad())?;
+                loss.f_backward().map_err(torch)?;
+                guard("the optimizer step", || adam.step())?;
+                loss.f_detach().map_err(torch)
+            }
         }
     }
 }
@@ -601,16 +615,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             let mut step = |idx: &Tensor| -> Result<Tensor> {
                 let inputs = splits.inputs(idx, &normalization)?;
                 let targets = y_train.f_index_select(0, idx).map_err(torch)?;
-                // Cross-entropy on the logits, as tch's `cross_entropy_for_logits`, through fallible calls.
-                let loss = net
-                    .f_forward(&inputs)?
-                    .f_log_softmax(-1, Kind::Float)
-                    .and_then(|l| l.f_nll_loss(&targets, None::<Tensor>, tch::Reduction::Mean, -100))
-                    .map_err(torch)?;
-                opt.zero_grad()?;
-                loss.f_backward().map_err(torch)?;
-                opt.step()?;
-                loss.f_detach().map_err(torch)
+                opt.step_on(&net, &inputs, &targets)
             };
             // The learning rate is baked into the captured update: a new rate, a new capture.
             let loss = match graphed.as_mut() {
