@@ -4,7 +4,9 @@
 //! on a GPU mostly kernel launches. Stacking K networks of the same widths and batch size along
 //! a member dimension turns each layer's K products into one `baddbmm`, each loss into one
 //! `nll_loss`, and each update into a handful of kernels for all K, so a sweep trains K trials
-//! for little more than the cost of one.
+//! for little more than the cost of one. The members' parameters are the rows of one flat
+//! buffer, and their backward pass is written out as one network's is ([`crate::backprop`]):
+//! see `stack.rs`.
 //!
 //! Each member is its solo run ([`crate::train::train`]) in all that decides its numbers: its
 //! initial weights and every epoch's shuffle come from its own seed (drawn exactly as the solo
@@ -22,8 +24,12 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use tch::{nn, Device, Kind, Tensor};
 
+mod stack;
+
+use self::stack::Stack;
+
 use crate::data::{Dataset, Normalization};
-use crate::error::{guard, torch};
+use crate::error::torch;
 use crate::metrics::{evaluate, Evaluation};
 use crate::mlp::Network;
 use crate::observe::Observer;
@@ -58,54 +64,11 @@ struct Member {
     seen: i64,
 }
 
-/// The stacked parameters: per layer, weights [K, out, in] and biases [K, 1, out], with their
-/// momentum buffers.
-struct Stack {
-    weights: Vec<Tensor>,
-    biases: Vec<Tensor>,
-    velocity: Vec<Tensor>,
-}
-
-impl Stack {
-    fn parameters(&self) -> impl Iterator<Item = &Tensor> {
-        self.weights.iter().chain(&self.biases)
-    }
-
-    /// Logits [K, B, classes] for inputs [K, B, features].
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let last = self.weights.len() - 1;
-        let mut h = x.shallow_clone();
-        for (i, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
-            h = b.f_baddbmm(&h, &w.f_transpose(1, 2).map_err(torch)?, 1.0, 1.0).map_err(torch)?;
-            if i < last {
-                h = h.f_relu().map_err(torch)?;
-            }
-        }
-        Ok(h)
-    }
-
-    /// Member `k`'s weights, copied into a network of its own (to evaluate or keep it).
-    fn member(&self, k: i64, widths: &[i64], device: Device) -> Result<(nn::VarStore, Network)> {
-        let mut vs = nn::VarStore::new(Device::Cpu);
-        let net = Network::zeroed(&vs.root(), widths)?;
-        guard("moving a member to --device", || vs.set_device(device))?;
-        tch::no_grad(|| {
-            for (layer, (w, b)) in net.layers().zip(self.weights.iter().zip(&self.biases)) {
-                layer.ws.shallow_clone().f_copy_(&w.get(k)).map_err(torch)?;
-                if let Some(bs) = &layer.bs {
-                    bs.shallow_clone().f_copy_(&b.get(k).f_reshape([-1]).map_err(torch)?).map_err(torch)?;
-                }
-            }
-            Ok::<_, anyhow::Error>(())
-        })?;
-        Ok((vs, net))
-    }
-}
-
-/// A per-member value as a [K, 1, 1] tensor, to scale a stacked parameter member by member.
+/// A per-member value as a [K, 1] tensor, to scale each member's row of the stacked
+/// parameters.
 fn per_member(values: &[f64], device: Device) -> Result<Tensor> {
     let floats: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-    Tensor::f_from_slice(&floats).and_then(|t| t.f_reshape([-1, 1, 1])?.f_to_device(device)).map_err(torch)
+    Tensor::f_from_slice(&floats).and_then(|t| t.f_reshape([-1, 1])?.f_to_device(device)).map_err(torch)
 }
 
 /// Trains `configs` (pairwise [`compatible`]) as one population on `data`; returns each
@@ -174,26 +137,7 @@ pub fn train_population(
             seen: 0,
         });
     }
-    let layers = widths.len() - 1;
-    let stacked = |index: usize, bias: bool| -> Result<Tensor> {
-        let parts: Vec<Tensor> = initial
-            .iter()
-            .map(|p| if bias { p[2 * index + 1].view([1, -1]) } else { p[2 * index].shallow_clone() })
-            .collect();
-        Tensor::f_stack(&parts, 0)
-            .and_then(|t| t.f_to_device(device))
-            .map(|t| t.set_requires_grad(true))
-            .map_err(torch)
-    };
-    let stack = Stack {
-        weights: (0..layers).map(|i| stacked(i, false)).collect::<Result<_>>()?,
-        biases: (0..layers).map(|i| stacked(i, true)).collect::<Result<_>>()?,
-        velocity: Vec::new(),
-    };
-    let mut stack = Stack {
-        velocity: stack.parameters().map(|p| p.f_zeros_like().map_err(torch)).collect::<Result<_>>()?,
-        ..stack
-    };
+    let mut stack = Stack::new(&initial, &widths, device)?;
 
     let k = configs.len() as i64;
     let batch_size = base.batch_size;
@@ -221,8 +165,7 @@ pub fn train_population(
         // step is not finite (0·NaN is NaN), so its change is masked, not scaled by 0.
         let training: Vec<f64> = members.iter().map(|m| f64::from(u8::from(m.stop.is_none()))).collect();
         active.f_copy_(&per_member(&training, device)?.f_gt(0.5).map_err(torch)?).map_err(torch)?;
-        let snapshot: Vec<Tensor> =
-            stack.parameters().map(|p| p.f_detach_copy().map_err(torch)).collect::<Result<_>>()?;
+        let snapshot = stack.flat.f_detach_copy().map_err(torch)?;
         members.iter_mut().for_each(|m| (m.loss_sum, m.seen) = (0.0, 0));
         let orders: Vec<Tensor> = members
             .iter()
@@ -242,18 +185,9 @@ pub fn train_population(
             let mut step = |idx: &Tensor| -> Result<Tensor> {
                 let inputs = splits.inputs(idx, &normalization)?.f_reshape([k, len, -1]).map_err(torch)?;
                 let targets = y_train.f_index_select(0, idx).map_err(torch)?;
-                let logits = stack.forward(&inputs)?;
-                let losses = logits
-                    .f_log_softmax(-1, Kind::Float)
-                    .and_then(|l| l.f_reshape([k * len, -1]))
-                    .and_then(|l| l.f_nll_loss(&targets, None::<Tensor>, tch::Reduction::None, -100))
-                    .and_then(|l| l.f_reshape([k, len])?.f_mean_dim(1, false, Kind::Float))
-                    .map_err(torch)?;
-                // The members' losses are independent, so the gradient of their sum is each
-                // member's own gradient in its own slice.
-                losses.f_sum(Kind::Float).and_then(|total| total.f_backward()).map_err(torch)?;
-                update(&mut stack, &lr, &mu, &lambda, &active)?;
-                losses.f_detach().map_err(torch)
+                let losses = stack.loss_and_gradients(&inputs, &targets)?;
+                stack.update(&lr, &mu, &lambda, &active)?;
+                Ok(losses)
             };
             // The rates are tensors read in place, so one capture serves every epoch.
             let losses = match graphed.as_mut() {
@@ -350,27 +284,6 @@ fn stopped_before(stop: &Stop, epoch: usize) -> bool {
     }
 }
 
-/// One SGD step for every `active` member at once, as libtorch's SGD takes it (dampening 0,
-/// Nesterov where μ > 0; with μ = 0 the momentum terms add exact zeros), then the gradients
-/// zeroed.
-fn update(stack: &mut Stack, lr: &Tensor, mu: &Tensor, lambda: &Tensor, active: &Tensor) -> Result<()> {
-    let still = Tensor::f_zeros([], (Kind::Float, lr.device())).map_err(torch)?;
-    tch::no_grad(|| {
-        let parameters: Vec<Tensor> = stack.parameters().map(Tensor::shallow_clone).collect();
-        for (p, v) in parameters.iter().zip(stack.velocity.iter_mut()) {
-            let mut grad = p.grad();
-            // Fallible calls only: inside a capture, a panic would leave the stream capturing.
-            let g = p.f_mul(lambda).and_then(|decay| grad.f_add(&decay)).map_err(torch)?;
-            v.f_mul_(mu).and_then(|mut v| v.f_add_(&g)).map(drop).map_err(torch)?;
-            let step = v.f_mul(mu).and_then(|m| g.f_add(&m)).map_err(torch)?;
-            let change = step.f_mul(lr).and_then(|c| c.f_where_self(active, &still)).map_err(torch)?;
-            p.shallow_clone().f_sub_(&change).map(drop).map_err(torch)?;
-            grad.f_zero_().map(drop).map_err(torch)?;
-        }
-        Ok(())
-    })
-}
-
 /// Reads the pending batches' per-member losses; a member whose loss is not finite is
 /// restored to the epoch's start, frozen, and stopped as diverged at that batch.
 #[allow(clippy::too_many_arguments)]
@@ -378,7 +291,7 @@ fn settle(
     pending: &mut Vec<(Tensor, i64)>,
     members: &mut [Member],
     stack: &mut Stack,
-    snapshot: &[Tensor],
+    snapshot: &Tensor,
     active: &Tensor,
     epoch: usize,
     done: i64,
@@ -401,10 +314,8 @@ fn settle(
             m.stop = Some(Stop::Diverged { epoch, batch: first + j as i64 + 1, loss: value });
             tch::no_grad(|| {
                 let i = i as i64;
-                for ((p, v), good) in stack.parameters().zip(&stack.velocity).zip(snapshot) {
-                    p.get(i).f_copy_(&good.get(i)).map_err(torch)?;
-                    v.get(i).f_zero_().map(drop).map_err(torch)?;
-                }
+                stack.flat.get(i).f_copy_(&snapshot.get(i)).map_err(torch)?;
+                stack.velocity.get(i).f_zero_().map(drop).map_err(torch)?;
                 active.get(i).f_fill_(0).map(drop).map_err(torch)?;
                 Ok::<_, anyhow::Error>(())
             })?;
