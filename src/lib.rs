@@ -27,7 +27,8 @@
 //! what to notice, its rule and its command.
 //!
 //! [`flat`] keeps a network's parameters and gradients in one buffer each, so SGD's update is a
-//! few kernels for the whole network.
+//! few kernels for the whole network, and [`backprop`] writes the backward pass out for it:
+//! autograd's kernels and numbers, without recording or walking a graph.
 //!
 //! And what every part shares: [`device`] (`--device`, CUDA availability, [`cuda`]: loading
 //! libtorch's CUDA half), [`repr`] (tensors printed exactly as PyTorch prints them), [`plot`]
