@@ -4,9 +4,10 @@
 //!
 //! Each parameter keeps its own tensor (the VarStore's, under its PyTorch name), but its data
 //! is a view into the flat buffer (`set_data`, as apex and DDP's flat buckets do), and its
-//! `.grad` a view into the flat gradient buffer ([`crate::graph::set_grad`]). Backward adds
-//! into a defined gradient in place, so after `backward()` the flat gradient holds every
-//! parameter's. The update is libtorch's own SGD (`torch::optim::SGD`, the one tch's
+//! `.grad` a view into the flat gradient buffer ([`crate::graph::set_grad`]). The gradients get
+//! there one of two ways: autograd's `backward()` adds into a defined gradient in place (after
+//! `zero_grad`), or [`crate::backprop`] writes them into [`FlatSgd::grads`] directly, as
+//! `train` does. The update is libtorch's own SGD (`torch::optim::SGD`, the one tch's
 //! `nn::Sgd` builds), run over the single flat tensor: the same operations in the same order
 //! on every element as over the separate parameters, so the same numbers.
 
@@ -16,8 +17,10 @@ use tch::{Kind, Tensor};
 
 use crate::error::{guard, torch};
 
-/// The flat buffers and the optimizer that updates them. Use it in the usual order —
-/// `zero_grad`, forward, backward, `step` — never stepping between a forward and its backward:
+/// The flat buffers and the optimizer that updates them. With autograd, use it in the usual
+/// order — `zero_grad`, forward, backward, `step`; with [`crate::backprop`], which overwrites
+/// every gradient, just the backward pass and `step`. Never step between a forward and its
+/// backward:
 /// `set_data` gives each parameter a version counter of its own, so autograd would not notice
 /// the parameters changing under a graph that saved them. Moving the network to another device
 /// afterwards detaches its parameters from the buffers; build a new `FlatSgd` there.
@@ -81,7 +84,8 @@ impl FlatSgd {
         Ok(FlatSgd { _store: store, grads, views, optimizer })
     }
 
-    /// Every gradient set to 0, in one kernel (kept allocated: the views must stay).
+    /// Every gradient set to 0, in one kernel (kept allocated: the views must stay), for
+    /// autograd's `backward()` to add into.
     pub fn zero_grad(&mut self) -> Result<()> {
         self.grads.f_zero_().map(drop).map_err(torch)
     }

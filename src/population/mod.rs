@@ -314,8 +314,7 @@ fn settle(
             m.stop = Some(Stop::Diverged { epoch, batch: first + j as i64 + 1, loss: value });
             tch::no_grad(|| {
                 let i = i as i64;
-                stack.flat.get(i).f_copy_(&snapshot.get(i)).map_err(torch)?;
-                stack.velocity.get(i).f_zero_().map(drop).map_err(torch)?;
+                stack.restore(i, snapshot)?;
                 active.get(i).f_fill_(0).map(drop).map_err(torch)?;
                 Ok::<_, anyhow::Error>(())
             })?;

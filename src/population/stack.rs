@@ -18,12 +18,15 @@ pub(super) struct Stack {
     /// `[K, P]`: their gradients, overwritten by every backward pass.
     grad: Tensor,
     /// `[K, P]`: SGD's momentum buffers.
-    pub velocity: Tensor,
+    velocity: Tensor,
     /// Per layer, views into `flat` and `grad`: (weight `[K, out, in]`, bias `[K, 1, out]`).
     layers: Vec<(Tensor, Tensor)>,
     layer_grads: Vec<(Tensor, Tensor)>,
-    /// ∂(Σ_k loss_k)/∂(per-sample loss) for each batch length: 1/len, as a mean's backward gives.
-    per_sample: Vec<(i64, Tensor)>,
+    /// ∂(Σ_k loss_k)/∂(per-sample loss) for each (members, batch length): 1/len, as a mean's
+    /// backward gives. Made the first time a batch length is stepped, which is always an eager
+    /// step: a CUDA graph captures a batch shape only after running it eagerly
+    /// (`cuda_graph::GraphedStep`), so no cached tensor is born inside a capture.
+    per_sample: Vec<((i64, i64), Tensor)>,
     /// The 0 a frozen member's change is replaced with.
     still: Tensor,
 }
@@ -32,14 +35,24 @@ impl Stack {
     /// The members' networks (each `parameters` one network's, in [`Network::parameters`]
     /// order, of layer widths `widths`), stacked on `device`.
     pub fn new(members: &[Vec<Tensor>], widths: &[i64], device: Device) -> Result<Self> {
+        // Every layer has a weight and a bias ([`Network::new`]'s layers), in that order.
+        let per_row: i64 = widths.windows(2).map(|w| w[1] * w[0] + w[1]).sum();
         let rows: Vec<Tensor> = members
             .iter()
             .map(|parameters| {
-                let flat: Vec<Tensor> = parameters.iter().map(|p| p.reshape([-1])).collect();
-                Tensor::f_cat(&flat, 0)
+                let flat: Vec<Tensor> =
+                    parameters.iter().map(|p| p.f_reshape([-1])).collect::<Result<_, _>>().map_err(torch)?;
+                let row = Tensor::f_cat(&flat, 0).map_err(torch)?;
+                anyhow::ensure!(
+                    parameters.len() == 2 * (widths.len() - 1) && row.size() == [per_row],
+                    "a population member has {} parameters ({:?} values), not a weight and a bias for each \
+                     layer of {widths:?}",
+                    parameters.len(),
+                    row.size()
+                );
+                Ok(row)
             })
-            .collect::<Result<_, _>>()
-            .map_err(torch)?;
+            .collect::<Result<_>>()?;
         let flat = Tensor::f_stack(&rows, 0).and_then(|t| t.f_to_device(device)).map_err(torch)?;
         let grad = flat.f_zeros_like().map_err(torch)?;
         let velocity = flat.f_zeros_like().map_err(torch)?;
@@ -107,10 +120,9 @@ impl Stack {
             for (i, ((w, _), (w_grad, b_grad))) in self.layers.iter().zip(&self.layer_grads).enumerate().rev()
             {
                 let below = &activations[i];
-                // As for one network: ∂b = Σ_batch g, ∂W = (aᵀ·g)ᵀ, ∂a = g·W. ∂W is computed as
-                // autograd computes it for a batched product, aᵀ·g, and stored transposed: with
-                // gᵀ·a instead, one of 8 members of a 3-epoch sweep ended 0.27 points from its
-                // solo run; this way all 8 score what their solo runs score.
+                // As for one network: ∂b = Σ_batch g, ∂W = (aᵀ·g)ᵀ, ∂a = g·W. ∂W is aᵀ·g stored
+                // transposed, the product autograd ran for the batched layer, so writing the
+                // backward pass out left the population's numbers as they were.
                 let _ = g.f_sum_intlist_out(b_grad, [1i64].as_slice(), true, Kind::Float).map_err(torch)?;
                 below
                     .f_transpose(1, 2)
@@ -127,14 +139,23 @@ impl Stack {
 
     /// `[K·len]` of 1/len: the gradient a per-member mean hands each of its samples' losses.
     fn per_sample(&mut self, k: i64, len: i64, device: Device) -> Result<Tensor> {
-        if let Some((_, t)) = self.per_sample.iter().find(|(n, _)| *n == len) {
+        if let Some((_, t)) = self.per_sample.iter().find(|(shape, _)| *shape == (k, len)) {
             return Ok(t.shallow_clone());
         }
         let t = Tensor::f_ones([k * len], (Kind::Float, device))
             .and_then(|t| t.f_div_scalar(len))
             .map_err(torch)?;
-        self.per_sample.push((len, t.shallow_clone()));
+        self.per_sample.push(((k, len), t.shallow_clone()));
         Ok(t)
+    }
+
+    /// Member `i` back to its row of `snapshot` (a copy of `flat`), its momentum cleared: where
+    /// a diverged member is kept.
+    pub fn restore(&mut self, i: i64, snapshot: &Tensor) -> Result<()> {
+        tch::no_grad(|| {
+            self.flat.get(i).f_copy_(&snapshot.get(i)).map_err(torch)?;
+            self.velocity.get(i).f_zero_().map(drop).map_err(torch)
+        })
     }
 
     /// One SGD step for every `active` member at once, on the gradients the last backward pass
@@ -201,7 +222,6 @@ mod tests {
         let y = Tensor::randint(widths[3], [k * len], (Kind::Int64, Device::Cpu));
         let losses = stack.loss_and_gradients(&x, &y).unwrap();
 
-        let mut offset = 0;
         for (m, (_, net)) in networks.iter().enumerate() {
             let m = m as i64;
             let grads: Vec<Tensor> = net.parameters().iter().map(|(_, p)| p.zeros_like()).collect();
@@ -216,13 +236,13 @@ mod tests {
             let row = stack.grad.get(m);
             assert!(solo.abs().sum(Kind::Float).double_value(&[]) > 0.0);
             assert!(close(&row, &solo), "member {m}: max |Δ| {}", (&row - &solo).abs().max());
-            offset += 1;
         }
-        assert_eq!(offset, k);
     }
 
-    /// The flat update is SGD's rule, member by member: each row moves as libtorch's SGD moves
-    /// that member's parameters, and a frozen member does not move at all.
+    /// The flat update is libtorch's SGD, member by member: each active row moves as
+    /// `torch::optim::SGD` (tch's `nn::Sgd`: weight decay, Nesterov momentum where μ > 0, plain
+    /// SGD where μ = 0) moves that member's parameters on the same gradients, to float rounding;
+    /// a frozen member does not move even when its gradient is NaN.
     #[test]
     fn the_update_is_each_members_sgd_and_frozen_members_stay() {
         let _rng = crate::test_rng();
@@ -240,26 +260,43 @@ mod tests {
             })
             .collect();
         let mut stack = Stack::new(&parameters, &widths, Device::Cpu).unwrap();
-        let column = |v: [f32; 3]| Tensor::from_slice(&v).view([3, 1]);
-        let (lr, mu, lambda) = (column([0.1, 0.05, 0.3]), column([0.9, 0.0, 0.5]), column([5e-4, 0.0, 1e-3]));
-        let active = column([1.0, 1.0, 0.0]).gt(0.5);
+        let settings = [(0.1, 0.9, 5e-4), (0.05, 0.0, 0.0), (0.3, 0.5, 1e-3)];
+        let column = |f: fn(&(f64, f64, f64)) -> f64| {
+            Tensor::from_slice(&settings.iter().map(|s| f(s) as f32).collect::<Vec<_>>()).view([3, 1])
+        };
+        let (lr, mu, lambda) = (column(|s| s.0), column(|s| s.1), column(|s| s.2));
+        let active = Tensor::from_slice(&[true, true, false]).view([3, 1]);
+        // libtorch's SGD over each active member's row, on the gradients the stack computes.
+        let reference: Vec<(nn::VarStore, Tensor, nn::Optimizer)> = settings[..2]
+            .iter()
+            .enumerate()
+            .map(|(m, &(lr, momentum, wd))| {
+                let vs = nn::VarStore::new(Device::Cpu);
+                let row = vs.root().var_copy("row", &stack.flat.get(m as i64));
+                let sgd = nn::Sgd { momentum, dampening: 0.0, wd, nesterov: momentum > 0.0 };
+                let opt = nn::OptimizerConfig::build(sgd, &vs, lr).unwrap();
+                (vs, row, opt)
+            })
+            .collect();
         let before = stack.flat.copy();
         let x = Tensor::randn([3, 5, 6], (Kind::Float, Device::Cpu));
         let y = Tensor::randint(3, [15], (Kind::Int64, Device::Cpu));
-        for _ in 0..2 {
+        let mut reference = reference;
+        for _ in 0..3 {
             let _ = stack.loss_and_gradients(&x, &y).unwrap();
-            let grad = stack.grad.copy();
-            let (theta, v) = (stack.flat.copy(), stack.velocity.copy());
+            let _ = stack.grad.get(2).fill_(f64::NAN);
             stack.update(&lr, &mu, &lambda, &active).unwrap();
-            // The rule, by hand, for the two active members.
-            let g = &grad + &theta * &lambda;
-            let v = &v * &mu + &g;
-            let expected = &theta - (&g + &v * &mu) * &lr;
-            for m in 0..2 {
-                assert!(stack.flat.get(m).equal(&expected.get(m)), "member {m}");
+            for (m, (_, row, opt)) in reference.iter_mut().enumerate() {
+                crate::graph::set_grad(row, &stack.grad.get(m as i64).copy()).unwrap();
+                opt.step();
             }
         }
+        for (m, (_, row, _)) in reference.iter().enumerate() {
+            let ours = stack.flat.get(m as i64);
+            assert!(!ours.equal(&before.get(m as i64)), "member {m}: the update moved nothing");
+            let worst = (&ours - row).abs().max().double_value(&[]);
+            assert!(ours.allclose(row, 1e-6, 1e-7, false), "member {m}: max |Δ| from libtorch's SGD {worst}");
+        }
         assert!(stack.flat.get(2).equal(&before.get(2)), "a frozen member moved");
-        assert!(!stack.flat.get(0).equal(&before.get(0)), "the update moved nothing");
     }
 }

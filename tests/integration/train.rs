@@ -413,3 +413,45 @@ fn cuda_graphs_replay_what_eager_cuda_computes() {
         }
     }
 }
+
+/// On CUDA the written-out backward pass (`nnopt::backprop`, what `train` steps with) gives
+/// autograd's loss and gradients: bit for bit is tested on the CPU; here, to 1e-6 relative, since
+/// cuBLAS may pick another kernel for an output at an offset into the flat buffer.
+#[test]
+fn written_out_gradients_are_autograds_on_cuda() {
+    if !crate::common::cuda_or_skip("train::written_out_gradients_are_autograds_on_cuda") {
+        return;
+    }
+    let _rng = torch_rng();
+    let device = Device::Cuda(0);
+    tch::manual_seed(3);
+    let vs = tch::nn::VarStore::new(device);
+    let net = nnopt::mlp::Network::new(&vs.root(), &[784, 32, 10]).unwrap();
+    let x = tch::Tensor::randn([128, 784], (tch::Kind::Float, device));
+    let y = tch::Tensor::randint(10, [128], (tch::Kind::Int64, device));
+    let loss = net.forward(&x).log_softmax(-1, tch::Kind::Float).nll_loss(&y);
+    loss.backward();
+    // One flat buffer with each gradient a view into it, as `train` gives them.
+    let parameters = net.parameters();
+    let total: i64 = parameters.iter().map(|(_, p)| p.numel() as i64).sum();
+    let flat = tch::Tensor::full([total], f64::NAN, (tch::Kind::Float, device));
+    let mut offset = 0;
+    let grads: Vec<tch::Tensor> = parameters
+        .iter()
+        .map(|(_, p)| {
+            let n = p.numel() as i64;
+            offset += n;
+            flat.narrow(0, offset - n, n).view(p.size().as_slice())
+        })
+        .collect();
+    let mut backprop = nnopt::backprop::Backprop::new(device).unwrap();
+    let ours = backprop.loss_and_gradients(&net, &x, &y, &grads).unwrap();
+    let close = |a: &tch::Tensor, b: &tch::Tensor| a.allclose(b, 1e-6, 1e-9, false);
+    assert!(close(&ours, &loss.detach()), "loss {ours} vs {loss}");
+    for ((name, p), mine) in parameters.iter().zip(&grads) {
+        let theirs = p.grad();
+        let worst = (&theirs - mine).abs().max().double_value(&[]);
+        assert!(close(mine, &theirs), "{name}: max |Δ| {worst}");
+        eprintln!("{name}: max |Δ| from autograd on CUDA {worst:e}");
+    }
+}

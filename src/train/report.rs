@@ -1,0 +1,232 @@
+//! What a training run reports: its epochs, why it ended, its final test results, as JSON, text,
+//! CSV and pictures.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::TrainConfig;
+
+/// One epoch's measurements.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+    pub seconds: f64,
+    pub samples_per_second: f64,
+}
+
+/// What was trained on.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataInfo {
+    pub name: String,
+    pub train_samples: i64,
+    pub test_samples: i64,
+    pub height: i64,
+    pub width: i64,
+    pub classes: i64,
+    pub class_names: Option<Vec<String>>,
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl DataInfo {
+    /// A picture's title for the data: Fashion-MNIST by name where it was recognized from its
+    /// labels, a directory by its last component (not the machine's whole path).
+    pub fn title(&self) -> String {
+        let fashion: Vec<String> = crate::data::FASHION_CLASSES.iter().map(|s| s.to_string()).collect();
+        if self.class_names.as_ref() == Some(&fashion) {
+            return "Fashion-MNIST".to_string();
+        }
+        let path = std::path::Path::new(&self.name);
+        match path.file_name() {
+            Some(last) if path.is_dir() => last.to_string_lossy().into_owned(),
+            _ => self.name.clone(),
+        }
+    }
+}
+
+/// The final test results.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinalMetrics {
+    pub test_accuracy: f64,
+    pub test_loss: f64,
+    pub confusion_matrix: Vec<Vec<i64>>,
+}
+
+/// Settings as run: the config with its defaults filled in, plus the device and the layer
+/// widths it resolved to.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunConfig {
+    #[serde(flatten)]
+    pub config: TrainConfig,
+    pub device: String,
+    pub widths: Vec<i64>,
+    /// Whether the training step was replayed as a CUDA graph (shown only where it was).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cuda_graphs: bool,
+}
+
+/// Why training ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "lowercase")]
+pub enum Stop {
+    /// All epochs ran.
+    Finished,
+    /// Ctrl-C: the batch in progress finished, then the epoch was evaluated.
+    Interrupted { epoch: usize, batch: i64 },
+    /// The training loss became NaN or infinite; the weights from the start of the epoch were
+    /// restored. The run fails (exit 1) after reporting.
+    Diverged { epoch: usize, batch: i64, loss: f64 },
+    /// The training loss has not moved since the first epoch: nothing is being learned.
+    Stalled { epoch: usize },
+    /// Every test image gets the same output: no hidden unit is active for any input (dead
+    /// ReLUs), so the network can only predict one class and no gradient reaches fc1.
+    Dead { epoch: usize },
+}
+
+impl Stop {
+    /// The sentence a person reads; `None` for a run that finished.
+    pub fn describe(&self, config: &TrainConfig) -> Option<String> {
+        let lr = config.initial_lr();
+        match *self {
+            Stop::Finished => None,
+            Stop::Interrupted { epoch, batch } => {
+                Some(format!("interrupted (Ctrl-C) at epoch {epoch}, batch {batch}"))
+            }
+            Stop::Diverged { epoch, batch, loss } => Some(format!(
+                "the training loss became {loss} at epoch {epoch}, batch {batch}; kept the weights from the \
+                 start of epoch {epoch}; lower --lr (it was {lr})"
+            )),
+            Stop::Dead { epoch } => Some(format!(
+                "the network died at epoch {epoch}: it gives every image the same output (its ReLUs are 0 \
+                 for every input), so it predicts one class and can no longer learn; lower --lr (it was {lr})"
+            )),
+            Stop::Stalled { epoch } => Some(format!(
+                "the training loss has not changed since epoch 1 (stopped after epoch {epoch}): the network \
+                 learns nothing at --lr {lr}; raise --lr (or lower it, if the units died), or check the data"
+            )),
+        }
+    }
+}
+
+/// A whole run, as `--json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    pub config: RunConfig,
+    pub data: DataInfo,
+    pub epochs: Vec<EpochMetrics>,
+    #[serde(rename = "final")]
+    pub final_metrics: FinalMetrics,
+    /// Why training ended.
+    pub stop: Stop,
+    /// What the user must know to trust the result (a stall); also printed on stderr.
+    pub warnings: Vec<String>,
+    /// The final accuracy is no better than always predicting the most common class.
+    pub at_chance: bool,
+}
+
+/// The per-epoch metrics as CSV (`train --metrics`): one row per finished epoch.
+pub fn metrics_csv(epochs: &[EpochMetrics]) -> String {
+    let mut csv = String::from("epoch,lr,train_loss,test_loss,test_accuracy,seconds,samples_per_second\n");
+    for m in epochs {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            m.epoch, m.lr, m.train_loss, m.test_loss, m.test_accuracy, m.seconds, m.samples_per_second
+        ));
+    }
+    csv
+}
+
+/// The text `nnopt train` ends with (after its epoch lines).
+pub fn render(r: &TrainReport) -> String {
+    let d = &r.data;
+    format!(
+        "inputs normalized with the training set's mean {:.4} and std {:.4}\n\
+         final test accuracy {:.2}% ({} images), test loss {:.4}\n\n{}",
+        d.mean,
+        d.std,
+        100.0 * r.final_metrics.test_accuracy,
+        d.test_samples,
+        r.final_metrics.test_loss,
+        crate::metrics::confusion_table(&r.final_metrics.confusion_matrix, d.class_names.as_deref())
+    )
+}
+
+/// `train --plot`: train and test loss per epoch, and test accuracy per epoch.
+pub fn figure(report: &TrainReport) -> crate::plot::Figure {
+    use crate::plot::{Figure, Panel, Series, Style};
+    let per_epoch =
+        |f: fn(&EpochMetrics) -> f64| report.epochs.iter().map(|e| (e.epoch as f64, f(e))).collect();
+    let style = if report.epochs.len() > 30 { Style::Line } else { Style::LinePoints };
+    Figure::stacked(
+        900,
+        380,
+        vec![
+            Panel::Chart {
+                x_categories: Vec::new(),
+                title: format!("Training on {}", report.data.title()),
+                x_label: "epoch".into(),
+                y_label: "cross-entropy loss".into(),
+                log_x: false,
+                log_y: false,
+                series: vec![
+                    Series::new("train loss (mean over the epoch)", per_epoch(|e| e.train_loss), style),
+                    Series::new("test loss (after the epoch)", per_epoch(|e| e.test_loss), style),
+                ],
+                background: Vec::new(),
+            },
+            Panel::Chart {
+                x_categories: Vec::new(),
+                title: "Test accuracy".into(),
+                x_label: "epoch".into(),
+                y_label: "accuracy (%)".into(),
+                log_x: false,
+                log_y: false,
+                series: vec![Series::new("test accuracy", per_epoch(|e| 100.0 * e.test_accuracy), style)],
+                background: Vec::new(),
+            },
+        ],
+    )
+}
+
+/// `train --confusion`: the final confusion matrix as a heat map, class names where known.
+pub fn confusion_figure(report: &TrainReport) -> crate::plot::Figure {
+    use crate::plot::{Figure, Panel};
+    let m = &report.final_metrics.confusion_matrix;
+    let labels: Vec<String> = match &report.data.class_names {
+        Some(names) => names.clone(),
+        None => (0..m.len()).map(|i| i.to_string()).collect(),
+    };
+    Figure {
+        width: 900,
+        height: 820,
+        columns: 1,
+        panels: vec![Panel::Heatmap {
+            title: format!(
+                "Confusion matrix: {} (test accuracy {:.2}%)",
+                report.data.title(),
+                100.0 * report.final_metrics.test_accuracy
+            ),
+            rows: labels.clone(),
+            columns: labels,
+            values: m.iter().map(|r| r.iter().map(|&v| v as f64).collect()).collect(),
+            x_label: "predicted class".into(),
+            y_label: "true class".into(),
+        }],
+    }
+}
+
+impl crate::report::Report for TrainReport {
+    fn text(&self) -> String {
+        render(self)
+    }
+    fn csv(&self) -> Option<String> {
+        Some(metrics_csv(&self.epochs))
+    }
+    fn figure(&self) -> Result<Option<crate::plot::Figure>> {
+        Ok(Some(figure(self)))
+    }
+}
