@@ -2,8 +2,8 @@
 //! weight and bias of a [`Network`], layer by layer from the output back — the chain rule that
 //! the notebook's `loss.backward()` applies, as the very kernels autograd runs for it, with the
 //! same operands in the same layouts, so the same numbers bit for bit on the CPU (tests below
-//! hold one step and several SGD steps to that; on CUDA they compare to 1e-6 where a GPU runs
-//! them).
+//! hold one step and several SGD steps to that; `tests/integration/train.rs` compares them on
+//! CUDA, to 1e-6, where a GPU runs it).
 //!
 //! For a layer `z = a·Wᵀ + b` followed by a ReLU `a' = max(z, 0)`, with `g = ∂loss/∂z`:
 //! - `∂loss/∂W = gᵀ·a` and `∂loss/∂b = Σ_batch g` (two kernels, written straight into the
@@ -54,6 +54,12 @@ impl Backprop {
         targets: &Tensor,
         grads: &[Tensor],
     ) -> Result<Tensor> {
+        anyhow::ensure!(
+            inputs.dim() >= 2 && targets.size() == [inputs.size()[0]],
+            "backprop: inputs {:?} and targets {:?} are not a batch and its labels",
+            inputs.size(),
+            targets.size()
+        );
         let layers: Vec<&tch::nn::Linear> = net.layers().collect();
         let parameters = net.parameters();
         anyhow::ensure!(!layers.is_empty(), "backprop: a network needs at least one layer");

@@ -448,7 +448,8 @@ mod tests {
     /// The histogram's mean and standard deviation are the pixels' own, computed directly in
     /// float64, over more than one 4 Mi-pixel chunk with a count not divisible by four (so the
     /// lanes' remainder is counted too). To 1e-9: the direct sum of 5 M floats carries ~1e-11
-    /// of rounding, while dropping the last 3 pixels would move the mean by ~3e-6.
+    /// of rounding, while dropping the 2 pixels past the last group of four would move the mean
+    /// by ~1.4e-6 of itself.
     #[test]
     fn the_normalization_is_the_pixels_mean_and_std() {
         let n = (1usize << 22) + (1 << 20) + 3;

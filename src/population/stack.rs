@@ -153,8 +153,9 @@ impl Stack {
     /// a diverged member is kept.
     pub fn restore(&mut self, i: i64, snapshot: &Tensor) -> Result<()> {
         tch::no_grad(|| {
-            self.flat.get(i).f_copy_(&snapshot.get(i)).map_err(torch)?;
-            self.velocity.get(i).f_zero_().map(drop).map_err(torch)
+            let (row, good) = (self.flat.f_get(i).map_err(torch)?, snapshot.f_get(i).map_err(torch)?);
+            row.shallow_clone().f_copy_(&good).map_err(torch)?;
+            self.velocity.f_get(i).and_then(|mut v| v.f_zero_()).map(drop).map_err(torch)
         })
     }
 
