@@ -131,6 +131,7 @@ impl Backprop {
         }
         let count = Tensor::f_full([], n as f64, (Kind::Float, device)).map_err(torch)?;
         self.counts.push((n, count));
+        // Cannot fail: an element was pushed on the line above.
         Ok(&self.counts.last().expect("just pushed").1)
     }
 }

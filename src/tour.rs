@@ -128,8 +128,8 @@ pub const PARTS: &[Part] = &[
         notice: "The same MLP and the notebook's plain SGD, now on a full data set of images for three \
                  epochs (the data line says which): the loss falls epoch by epoch and the test accuracy says \
                  how much was learned. Its gradients are part 4's backpropagation written out \
-                 (src/backprop.rs: per layer ∂W = gᵀ·a, ∂b = Σ g, and g·W back through the ReLU), the very \
-                 numbers loss.backward() gives. nnopt's default recipe (Nesterov momentum, weight decay, \
+                 (src/backprop.rs: per layer ∂W = gᵀ·a, ∂b = Σ g, and g·W back through the ReLU): the \
+                 numbers loss.backward() gives, bit for bit on the CPU. nnopt's default recipe (Nesterov momentum, weight decay, \
                  cosine schedule) is `nnopt train` without the four flags.",
         rule: "θ ← θ − lr·∇L(θ) per minibatch of 128, lr 0.05 constant",
         command: &["train", "--epochs", "3", "--momentum", "0", "--weight-decay", "0", "--schedule", "constant", "--lr", "0.05"],

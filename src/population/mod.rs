@@ -312,12 +312,8 @@ fn settle(
                 continue;
             }
             m.stop = Some(Stop::Diverged { epoch, batch: first + j as i64 + 1, loss: value });
-            tch::no_grad(|| {
-                let i = i as i64;
-                stack.restore(i, snapshot)?;
-                active.get(i).f_fill_(0).map(drop).map_err(torch)?;
-                Ok::<_, anyhow::Error>(())
-            })?;
+            stack.restore(i as i64, snapshot)?;
+            active.f_get(i as i64).and_then(|mut a| a.f_fill_(0)).map(drop).map_err(torch)?;
         }
     }
     Ok(())

@@ -80,19 +80,18 @@ impl Stack {
     /// Logits `[K, B, classes]` for inputs `[K, B, features]`, and the inputs of every layer
     /// (the backward pass needs them).
     fn forward(&self, x: &Tensor) -> Result<(Tensor, Vec<Tensor>)> {
+        let layer = |i: usize, input: &Tensor| -> Result<Tensor> {
+            let (w, b) = &self.layers[i];
+            w.f_transpose(1, 2).and_then(|wt| b.f_baddbmm(input, &wt, 1.0, 1.0)).map_err(torch)
+        };
+        anyhow::ensure!(!self.layers.is_empty(), "a population needs networks of at least one layer");
         let last = self.layers.len() - 1;
         let mut activations = vec![x.shallow_clone()];
-        for (i, (w, b)) in self.layers.iter().enumerate() {
-            let z = w
-                .f_transpose(1, 2)
-                .and_then(|wt| b.f_baddbmm(&activations[i], &wt, 1.0, 1.0))
-                .map_err(torch)?;
-            if i == last {
-                return Ok((z, activations));
-            }
-            activations.push(z.f_relu().map_err(torch)?);
+        for i in 0..last {
+            let a = layer(i, &activations[i])?.f_relu().map_err(torch)?;
+            activations.push(a);
         }
-        unreachable!("the loop returns at its last layer")
+        Ok((layer(last, &activations[last])?, activations))
     }
 
     /// Each member's mean cross-entropy on its batch (`inputs` `[K, B, features]`, `targets`
