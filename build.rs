@@ -87,6 +87,7 @@ fn build_cuda_graph_shim(root: &Path, lib_dir: &Path, abi: &str) {
         );
         return;
     };
+    let fused = compile_fused_sgd(nvidia.as_deref(), &include, &out);
     let compiler = cc::Build::new().cpp(true).get_compiler();
     let mut command = compiler.to_command();
     command
@@ -99,6 +100,7 @@ fn build_cuda_graph_shim(root: &Path, lib_dir: &Path, abi: &str) {
         .arg("-I")
         .arg(&include)
         .arg("src/cuda_graph.cpp")
+        .args(fused.iter().flat_map(|object| [std::ffi::OsString::from("-DNNOPT_FUSED_SGD"), object.into()]))
         .arg("-o")
         .arg(&target)
         .arg("-L")
@@ -113,6 +115,47 @@ fn build_cuda_graph_shim(root: &Path, lib_dir: &Path, abi: &str) {
         outcome => {
             let _ = std::fs::write(&target, b"");
             println!("cargo:warning=compiling src/cuda_graph.cpp failed ({outcome:?}): nnopt is built without CUDA graphs");
+        }
+    }
+}
+
+/// Compiles `src/fused_sgd.cu` (the fused SGD kernels) with nvcc — the pip package
+/// `nvidia-cuda-nvcc` beside the pip torch, which `scripts/setup.sh` installs, or `NNOPT_NVCC` —
+/// into an object for the shim: machine code for the A100 (sm_80) and the H100/H200 (sm_90), and
+/// PTX from sm_75 up that the driver compiles for any other GPU libtorch 2.11 supports. Returns
+/// the object, or `None` (with a warning) where nvcc is missing or fails: the shim is then built
+/// without the kernels and the unfused update runs.
+fn compile_fused_sgd(nvidia: Option<&Path>, include: &Path, out: &Path) -> Option<std::path::PathBuf> {
+    println!("cargo:rerun-if-changed=src/fused_sgd.cu");
+    println!("cargo:rerun-if-env-changed=NNOPT_NVCC");
+    let nvcc = match std::env::var_os("NNOPT_NVCC") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => nvidia?.join("bin/nvcc"),
+    };
+    if !nvcc.exists() {
+        println!(
+            "cargo:warning=nvcc not found ({}): nnopt is built without the fused SGD kernels (run scripts/setup.sh, or set NNOPT_NVCC)",
+            nvcc.display()
+        );
+        return None;
+    }
+    println!("cargo:rerun-if-changed={}", nvcc.display());
+    let object = out.join("fused_sgd.o");
+    let status = std::process::Command::new(&nvcc)
+        .args(["-c", "-O3", "-Xcompiler", "-fPIC", "-std=c++17"])
+        .args(["-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90"])
+        .args(["-gencode", "arch=compute_75,code=compute_75"])
+        .arg("-I")
+        .arg(include)
+        .arg("src/fused_sgd.cu")
+        .arg("-o")
+        .arg(&object)
+        .status();
+    match status {
+        Ok(s) if s.success() => Some(object),
+        outcome => {
+            println!("cargo:warning=compiling src/fused_sgd.cu failed ({outcome:?}): nnopt is built without the fused SGD kernels");
+            None
         }
     }
 }

@@ -4,6 +4,7 @@
     scripts/torch-python scripts/bench_torch.py perceptron --form nograd --samples 10 --epochs 1000
     scripts/torch-python scripts/bench_torch.py perceptron --form notebook --samples 10 --epochs 100
     scripts/torch-python scripts/bench_torch.py mlp --batch-size 64 [--limit N] [--epochs 1] [--device cuda [--graphs]]
+    scripts/torch-python scripts/bench_torch.py population --members 64 --batch-size 128 [--graphs]
     scripts/torch-python scripts/bench_torch.py autograd
     scripts/torch-python scripts/bench_torch.py sgemm
 
@@ -142,7 +143,82 @@ def mlp(args):
         if device.type == "cuda":
             torch.cuda.synchronize()
         rates.append(n / (time.perf_counter() - start))
-    print(json.dumps({"samples_per_second": rates[-1], "epochs": args.epochs, "threads": torch.get_num_threads(),
+    print(json.dumps({"samples_per_second": rates[-1], "rates": rates, "epochs": args.epochs,
+                      "threads": torch.get_num_threads(), "graphs": len(graphs)}))
+
+
+def population(args):
+    """K networks of 784-32-10 stacked along a member dimension, PyTorch's batched form: each
+    layer one baddbmm for all members, autograd's backward of the members' summed mean losses,
+    torch.optim.SGD (Nesterov 0.9, weight decay 5e-4) over the stacked parameters, every
+    member's batch drawn from its own shuffle; with --graphs the step is captured once, as
+    nnopt's population is. Samples/s counts every member's samples."""
+    images = load_idx(os.path.join(args.data, "train-images-idx3-ubyte.gz"))
+    labels = load_idx(os.path.join(args.data, "train-labels-idx1-ubyte.gz")).long()
+    x = images.float().reshape(len(images), -1) / 255.0
+    x = (x - x.mean()) / x.std()
+    device = torch.device(args.device)
+    x, labels = x.to(device), labels.to(device)
+    torch.manual_seed(0)
+    k, b, n = args.members, args.batch_size, len(labels)
+    widths = [784, 32, 10]
+    params = []
+    for fan_in, fan_out in zip(widths, widths[1:]):
+        bound = 1 / fan_in ** 0.5
+        params.append((torch.rand(k, fan_out, fan_in, device=device) * 2 - 1).mul_(bound).requires_grad_())
+        params.append((torch.rand(k, 1, fan_out, device=device) * 2 - 1).mul_(bound).requires_grad_())
+    opt = torch.optim.SGD(params, lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+    def step(idx):
+        a = x.index_select(0, idx.reshape(-1)).reshape(k, -1, 784)
+        for i in range(0, len(params), 2):
+            a = torch.baddbmm(params[i + 1], a, params[i].transpose(1, 2))
+            if i + 2 < len(params):
+                a = a.relu()
+        y = labels.index_select(0, idx.reshape(-1))
+        losses = torch.nn.functional.cross_entropy(a.reshape(-1, 10), y, reduction="none").reshape(k, -1).mean(1)
+        opt.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        opt.step()
+        return losses.detach()
+
+    graphs, stream, rates = {}, torch.cuda.Stream() if args.graphs else None, []
+    context = torch.cuda.stream(stream) if args.graphs else contextlib.nullcontext()
+    warm = 0
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(args.epochs):
+        sync()
+        start = time.perf_counter()
+        orders = torch.stack([torch.randperm(n) for _ in range(k)]).to(device)
+        pending = []
+        with context:
+            for s in range(0, n, b):
+                idx = orders[:, s: s + b]
+                size = idx.shape[1]
+                if args.graphs and size in graphs:
+                    g, static_idx, static_loss = graphs[size]
+                    static_idx.copy_(idx)
+                    g.replay()
+                    pending.append(static_loss.clone())
+                elif args.graphs and warm >= 3:
+                    static_idx = idx.clone()
+                    g = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(g, stream=stream):
+                        static_loss = step(static_idx)
+                    graphs[size] = (g, static_idx, static_loss)
+                    g.replay()
+                    pending.append(static_loss.clone())
+                else:
+                    warm += 1
+                    pending.append(step(idx.contiguous()))
+                if len(pending) >= 64:
+                    torch.stack(pending).tolist()
+                    pending = []
+            if pending:
+                torch.stack(pending).tolist()
+        sync()
+        rates.append(k * n / (time.perf_counter() - start))
+    print(json.dumps({"samples_per_second": rates[-1], "rates": rates, "members": k, "epochs": args.epochs,
                       "graphs": len(graphs)}))
 
 
@@ -180,6 +256,13 @@ def main():
     m.add_argument("--limit", type=int, default=0)
     m.add_argument("--device", default="cpu")
     m.add_argument("--graphs", action="store_true", help="capture the step as CUDA graphs (CUDA only)")
+    q = sub.add_parser("population")
+    q.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    q.add_argument("--members", type=int, default=64)
+    q.add_argument("--batch-size", type=int, default=128)
+    q.add_argument("--epochs", type=int, default=3)
+    q.add_argument("--device", default="cuda")
+    q.add_argument("--graphs", action="store_true", help="capture the step as one CUDA graph")
     sub.add_parser("autograd")
     g = sub.add_parser("sgemm")
     g.add_argument("--n", type=int, default=1024)
@@ -187,7 +270,8 @@ def main():
     args = ap.parse_args()
     if getattr(args, "graphs", False) and not args.device.startswith("cuda"):
         ap.error("--graphs captures CUDA graphs: it needs --device cuda")
-    {"perceptron": perceptron, "mlp": mlp, "autograd": autograd, "sgemm": sgemm}[args.what](args)
+    {"perceptron": perceptron, "mlp": mlp, "population": population, "autograd": autograd,
+     "sgemm": sgemm}[args.what](args)
 
 
 if __name__ == "__main__":

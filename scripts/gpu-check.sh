@@ -109,29 +109,44 @@ PY
 
 fi
 
-# Samples per second of the MLP's training epoch (784-32-10, Fashion-MNIST, the last of 3
-# epochs) in the recipe scripts/bench_torch.py runs — SGD, lr 0.05, Nesterov momentum 0.9, weight
-# decay 5e-4, a constant rate (nnopt: --schedule constant) — nnopt eager and with CUDA graphs,
-# PyTorch eager and with CUDA graphs on the same card, and nnopt on this machine's CPU.
-# nnopt's report has a list of epochs; bench_torch.py's line has the last epoch's rate at the top.
+# Samples per second of the MLP's training (784-32-10, Fashion-MNIST) in the recipe
+# scripts/bench_torch.py runs — SGD, lr 0.05, Nesterov momentum 0.9, weight decay 5e-4, a
+# constant rate (nnopt: --schedule constant) — nnopt eager and with CUDA graphs, PyTorch eager and
+# with CUDA graphs on the same card, and nnopt on this machine's CPU. Each figure is the median of
+# 5 timings of whole epochs adding up to at least 200 steps, after 2 warm-up epochs
+# (scripts/steady.py: at batch 8192 an epoch is 8 steps, and single epochs moved up to 5x).
+steady() { python3 scripts/steady.py rate "$1"; }
+# The last epoch's samples/s of an nnopt report (a list of epochs) or a bench_torch.py line.
 rate() { "$py" -c 'import json, sys; r = json.load(sys.stdin); print(round(r["samples_per_second"] if "samples_per_second" in r else r["epochs"][-1]["samples_per_second"]))'; }
+# NNOPT_BASELINE: another nnopt binary (an earlier commit's) measured the same way beside it, with
+# CUDA graphs — a change's before and after on the same card in the same run.
+baseline=${NNOPT_BASELINE:-}
 {
   echo "| samples/s on $gpu, batch | nnopt eager | nnopt CUDA graphs | PyTorch eager | PyTorch CUDA graphs | nnopt CPU ($(nproc) cores) |"
   echo "|---|---|---|---|---|---|"
 } | tee "$tmp/table.md"
+[ -n "$baseline" ] && echo "| batch | baseline ($baseline) CUDA graphs |" > "$tmp/baseline.md"
 for batch in 64 128 1024 8192; do
-  train=(--quiet --json train --data "$data" --epochs 3 --batch-size "$batch" --schedule constant)
-  eager=$("$nnopt" --device cuda "${train[@]}" --cuda-graphs off | rate) || fail=1
-  graphs=$("$nnopt" --device cuda "${train[@]}" --cuda-graphs on | rate) || fail=1
-  cpu=$("$nnopt" --device cpu "${train[@]}" | rate) || fail=1
+  epochs=$(python3 scripts/steady.py epochs "$batch")
+  train=(--quiet --json train --data "$data" --epochs "$epochs" --batch-size "$batch" --schedule constant)
+  eager=$("$nnopt" --device cuda "${train[@]}" --cuda-graphs off | steady "$batch") || fail=1
+  graphs=$("$nnopt" --device cuda "${train[@]}" --cuda-graphs on | steady "$batch") || fail=1
+  # The CPU: the median of 5 epochs (its epochs are long, and do not swing with a launch queue).
+  cpu=$("$nnopt" --device cpu --quiet --json train --data "$data" --epochs 7 --batch-size "$batch" \
+    --schedule constant | python3 scripts/steady.py epochs-median) || fail=1
   torch_eager="–" torch_graphs="–"
   if [ "$data" != synthetic ]; then
-    bench=(scripts/bench_torch.py mlp --data "$data" --device cuda --epochs 3 --batch-size "$batch")
-    torch_eager=$("$py" "${bench[@]}" | rate) || fail=1
-    torch_graphs=$("$py" "${bench[@]}" --graphs | rate) || fail=1
+    bench=(scripts/bench_torch.py mlp --data "$data" --device cuda --epochs "$epochs" --batch-size "$batch")
+    torch_eager=$("$py" "${bench[@]}" | steady "$batch") || fail=1
+    torch_graphs=$("$py" "${bench[@]}" --graphs | steady "$batch") || fail=1
   fi
   echo "| $batch | $eager | $graphs | $torch_eager | $torch_graphs | $cpu |" | tee -a "$tmp/table.md"
+  if [ -n "$baseline" ]; then
+    before=$("$baseline" --device cuda "${train[@]}" --cuda-graphs on | steady "$batch") || fail=1
+    echo "| $batch | $before |" | tee -a "$tmp/baseline.md"
+  fi
 done
+[ -n "$baseline" ] && cat "$tmp/baseline.md" >> "$tmp/cosine.md"
 # nnopt's default recipe (the cosine schedule: a capture per epoch's rate), batch 128.
 cosine=$("$nnopt" --device cuda --quiet --json train --data "$data" --epochs 3 | rate) || fail=1
 echo "the default recipe (cosine schedule), batch 128, nnopt CUDA graphs: $cosine samples/s" | tee "$tmp/cosine.md"
@@ -182,9 +197,49 @@ training = sum(t["seconds"] for t in r["trials"])
 print(f"sweep, 64 random trials × 3 epochs: one trial alone {one:.2f} s; 64 one at a time {seq:.2f} s; "
       f"64 as one population {pop:.2f} s = {pop / one:.2f}× one trial, {seq / pop:.1f}× one at a time "
       f"(whole commands: start-up, data loading and the winner's test included); the population's "
-      f"epochs {training:.2f} s, {samples / training / 1e6:.1f} M samples/s aggregate; {len(trials)}/64 trials ok")
+      f"epochs {training:.2f} s, {samples / training / 1e6:.1f} M samples/s aggregate (per-epoch validation "
+      f"included); {len(trials)}/64 trials ok")
 PY
+if [ -n "$baseline" ]; then
+  "$baseline" "${sweep[@]}" --trials 64 --population 64 > "$tmp/sweep64-baseline.json" || fail=1
+  python3 - "$tmp/sweep64-baseline.json" <<'PY' | tee -a "$tmp/sweep.md" || fail=1
+import json, sys
+r = json.load(open(sys.argv[1]))
+samples = sum(t["epochs"] for t in r["trials"]) * round(60000 * 0.9)
+training = sum(t["seconds"] for t in r["trials"])
+print(f"baseline, the same 64 as one population: epochs {training:.2f} s, {samples / training / 1e6:.1f} M samples/s aggregate")
+PY
+fi
+# PyTorch's batched form of the same population (64 networks, batch 128, baddbmm, one graph).
+if [ "$data" != synthetic ]; then
+  for form in "" --graphs; do
+    # shellcheck disable=SC2086
+    "$py" scripts/bench_torch.py population --data "$data" --members 64 --batch-size 128 --epochs 5 $form \
+      | "$py" -c 'import json, statistics, sys; r = json.load(sys.stdin); print(f"PyTorch population of 64, batch 128 {sys.argv[1] or \"eager\"}: {statistics.median(r[\"rates\"][2:]) / 1e6:.1f} M samples/s (median of epochs 3-5)")' "$form" \
+      | tee -a "$tmp/sweep.md" || fail=1
+  done
+fi
 { echo "## gpu-check on $gpu"; echo; cat "$tmp/table.md"; echo; cat "$tmp/cosine.md"; echo; cat "$tmp/sweep.md"; } > "$report"
+
+# Where a step's time goes: every kernel's duration under Nsight Compute, nnopt's captured step
+# beside PyTorch's, at batch 8192 and 128 (6 and 8 steps an epoch, 2 epochs: eager warm-up steps,
+# the capture, then replays). Only where ncu is installed; the summaries go to the report.
+ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 || true)
+if [ -n "$ncu" ] && [ "$data" != synthetic ]; then
+  profile=(--clock-control none --graph-profiling node --metrics gpu__time_duration.sum --csv --page raw --launch-count 400)
+  specs=()
+  for batch in 8192 128; do
+    limit=$(( batch == 8192 ? 49152 : 1024 ))
+    timeout 45 "$ncu" "${profile[@]}" "$nnopt" --device cuda --quiet --json train --data "$data" --epochs 2 \
+      --batch-size "$batch" --limit "$limit" --schedule constant > "$tmp/ncu-nnopt-$batch.csv" 2>&1 || echo "ncu nnopt $batch failed" >&2
+    timeout 45 "$ncu" "${profile[@]}" "$py" scripts/bench_torch.py mlp --data "$data" --device cuda --epochs 2 \
+      --batch-size "$batch" --limit "$limit" --graphs > "$tmp/ncu-torch-$batch.csv" 2>&1 || echo "ncu torch $batch failed" >&2
+    specs+=("nnopt, batch $batch=$tmp/ncu-nnopt-$batch.csv" "PyTorch graphs, batch $batch=$tmp/ncu-torch-$batch.csv")
+  done
+  python3 scripts/ncu_summary.py "${specs[@]}" | tee "$tmp/profile.md" || true
+  [ -n "${OUT:-}" ] && tar czf "$OUT/ncu.tar.gz" -C "$tmp" $(cd "$tmp" && ls ncu-*.csv) 2>/dev/null || true
+  { echo; echo "## kernels (ncu)"; echo '```'; cat "$tmp/profile.md"; echo '```'; } >> "$report"
+fi
 
 # The test suite, where its binaries were carried (built with `cargo test --release --no-run`):
 # NNOPT_TEST_BINARY the integration tests, NNOPT_UNIT_TEST_BINARY the library's own. The CUDA

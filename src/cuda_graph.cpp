@@ -1,5 +1,6 @@
 // CUDA graphs for the training step: libtorch's own at::cuda::CUDAGraph (private memory pool,
-// capture on a side stream) behind a minimal C API that src/cuda_graph.rs loads.
+// capture on a side stream) behind a minimal C API that src/cuda_shim.rs loads; and the C API of
+// the fused SGD kernels (src/fused_sgd.cu, src/fused.rs), where build.rs could compile them.
 //
 // This file needs libtorch_cuda, which nnopt does not link (CPU runs stay free of CUDA, see
 // src/cuda.rs), so build.rs compiles it as a shared library of its own, embedded in the binary
@@ -17,6 +18,36 @@
 #include "ffi_guard.h"
 
 #include <cstdlib>
+
+#ifdef NNOPT_FUSED_SGD
+// The launchers in src/fused_sgd.cu (compiled by nvcc; build.rs defines NNOPT_FUSED_SGD when it
+// links them in).
+extern "C" cudaError_t nnopt_launch_sgd_flat(float* param, const float* grad, float* velocity,
+                                             int64_t n, float weight_decay, float momentum,
+                                             float neg_lr, int flags, cudaStream_t stream);
+extern "C" cudaError_t nnopt_launch_sgd_stack(float* flat, const float* grad, float* velocity,
+                                              int64_t n, int64_t per_member, const float* lr,
+                                              const float* mu, const float* lambda,
+                                              const bool* active, cudaStream_t stream);
+
+namespace {
+
+// The kernels index raw memory: every buffer must be what they assume, or nothing is launched.
+void require(const at::Tensor& t, const char* name, at::ScalarType type, const at::Tensor& like) {
+  TORCH_CHECK(t.defined() && t.is_cuda() && t.device() == like.device() && t.scalar_type() == type &&
+                  t.is_contiguous(),
+              "fused SGD: ", name, " must be a contiguous ", c10::toString(type), " tensor on ",
+              like.device());
+}
+
+void launched(cudaError_t status) {
+  TORCH_CHECK(status == cudaSuccess, "launching the fused SGD kernel: ", cudaGetErrorString(status));
+}
+
+const at::Tensor& tensor(void* t) { return *static_cast<at::Tensor*>(t); }
+
+}  // namespace
+#endif
 
 extern "C" {
 
@@ -75,5 +106,57 @@ int nnopt_cg_replay(void* graph, char** error) {
 void nnopt_cg_free(void* graph) { delete static_cast<at::cuda::CUDAGraph*>(graph); }
 
 void nnopt_cg_free_string(char* s) { std::free(s); }
+
+#ifdef NNOPT_FUSED_SGD
+// One torch::optim::SGD step (dampening 0) over a flat buffer, in one kernel on the current
+// stream: `param`, `grad` and `velocity` are at::Tensor* of one CUDA float32 buffer's shape.
+int nnopt_sgd_flat(void* param, void* grad, void* velocity, double weight_decay, double momentum,
+                   double lr, int nesterov, int first, char** error) {
+  return nnopt_guarded(error, [&] {
+    const at::Tensor& p = tensor(param);
+    require(p, "the parameters", at::kFloat, p);
+    require(tensor(grad), "the gradients", at::kFloat, p);
+    require(tensor(velocity), "the momentum", at::kFloat, p);
+    TORCH_CHECK(tensor(grad).numel() == p.numel() && tensor(velocity).numel() == p.numel(),
+                "fused SGD: the gradients and momentum must match the parameters' ", p.numel(),
+                " values");
+    const int flags = (weight_decay != 0 ? 1 : 0) | (momentum != 0 ? 2 : 0) | (nesterov ? 4 : 0) |
+                      (first ? 8 : 0);
+    c10::cuda::CUDAGuard guard(p.device());
+    // ATen turns each double option into the kernels' float (Scalar::to<float>), -lr included.
+    launched(nnopt_launch_sgd_flat(
+        p.data_ptr<float>(), tensor(grad).data_ptr<float>(), tensor(velocity).data_ptr<float>(),
+        p.numel(), static_cast<float>(weight_decay), static_cast<float>(momentum),
+        static_cast<float>(-1 * lr), flags, c10::cuda::getCurrentCUDAStream(p.device().index())));
+  });
+}
+
+// The population's SGD step over [K, P] buffers with per-member [K, 1] settings and mask.
+int nnopt_sgd_stack(void* flat, void* grad, void* velocity, void* lr, void* mu, void* lambda,
+                    void* active, char** error) {
+  return nnopt_guarded(error, [&] {
+    const at::Tensor& f = tensor(flat);
+    require(f, "the parameters", at::kFloat, f);
+    TORCH_CHECK(f.dim() == 2, "fused SGD: the parameters must be [K, P], not ", f.sizes());
+    require(tensor(grad), "the gradients", at::kFloat, f);
+    require(tensor(velocity), "the momentum", at::kFloat, f);
+    TORCH_CHECK(tensor(grad).sizes() == f.sizes() && tensor(velocity).sizes() == f.sizes(),
+                "fused SGD: the gradients and momentum must be ", f.sizes());
+    const int64_t k = f.size(0);
+    for (auto [t, name, type] : {std::tuple{lr, "lr", at::kFloat}, {mu, "mu", at::kFloat},
+                                 {lambda, "lambda", at::kFloat}, {active, "active", at::kBool}}) {
+      require(tensor(t), name, type, f);
+      TORCH_CHECK(tensor(t).numel() == k, "fused SGD: ", name, " needs one value per member (", k,
+                  "), not ", tensor(t).numel());
+    }
+    c10::cuda::CUDAGuard guard(f.device());
+    launched(nnopt_launch_sgd_stack(
+        f.data_ptr<float>(), tensor(grad).data_ptr<float>(), tensor(velocity).data_ptr<float>(),
+        f.numel(), f.size(1), tensor(lr).data_ptr<float>(), tensor(mu).data_ptr<float>(),
+        tensor(lambda).data_ptr<float>(), tensor(active).data_ptr<bool>(),
+        c10::cuda::getCurrentCUDAStream(f.device().index())));
+  });
+}
+#endif
 
 }  // extern "C"

@@ -27,10 +27,22 @@ use crate::error::{guard, torch};
 pub struct FlatSgd {
     /// Holds the flat parameter, the one variable the optimizer sees.
     _store: nn::VarStore,
+    /// The flat parameter buffer: every parameter's data is a view into it.
+    flat: Tensor,
     grads: Tensor,
     /// Each parameter's gradient: a view into `grads`, in the order given to [`FlatSgd::new`].
     views: Vec<Tensor>,
     optimizer: nn::Optimizer,
+    /// On a GPU with the fused kernel ([`crate::fused`]): the update in one kernel instead of
+    /// libtorch's five, the same numbers; `optimizer` then never steps.
+    fused: Option<Fused>,
+}
+
+/// The fused update's state: what libtorch's SGD keeps for the flat parameter.
+struct Fused {
+    sgd: Sgd,
+    velocity: Tensor,
+    stepped: bool,
 }
 
 /// SGD's settings, as `torch.optim.SGD` takes them.
@@ -81,7 +93,13 @@ impl FlatSgd {
         }
         .build(&store, sgd.lr)
         .map_err(torch)?;
-        Ok(FlatSgd { _store: store, grads, views, optimizer })
+        let fused = if crate::fused::available(device) && sgd.dampening == 0.0 {
+            let velocity = grads.f_zeros_like().map_err(torch)?;
+            Some(Fused { sgd, velocity, stepped: false })
+        } else {
+            None
+        };
+        Ok(FlatSgd { _store: store, flat: flat.detach(), grads, views, optimizer, fused })
     }
 
     /// Every gradient set to 0, in one kernel (kept allocated: the views must stay), for
@@ -96,12 +114,33 @@ impl FlatSgd {
         &self.views
     }
 
+    /// Every parameter at once: the buffer their data are views into (what one copy saves or
+    /// restores).
+    pub fn parameters(&self) -> &Tensor {
+        &self.flat
+    }
+
     /// One SGD step over every parameter.
     pub fn step(&mut self) -> Result<()> {
-        guard("the optimizer step", || self.optimizer.step())
+        match &mut self.fused {
+            Some(f) => {
+                crate::fused::sgd(&self.flat, &self.grads, &f.velocity, &f.sgd, !f.stepped)?;
+                f.stepped = true;
+                Ok(())
+            }
+            None => guard("the optimizer step", || self.optimizer.step()),
+        }
+    }
+
+    /// Whether the update runs as one fused kernel ([`crate::fused`]).
+    pub fn is_fused(&self) -> bool {
+        self.fused.is_some()
     }
 
     pub fn set_lr(&mut self, lr: f64) -> Result<()> {
+        if let Some(f) = &mut self.fused {
+            f.sgd.lr = lr;
+        }
         guard("setting the learning rate", || self.optimizer.set_lr(lr))
     }
 }

@@ -44,7 +44,7 @@ pub fn collect() -> Info {
         cuda_devices: if cuda_available { nvidia_gpu_names() } else { Vec::new() },
         // Asking libtorch about cuDNN without CUDA raises; only ask where CUDA is present.
         cudnn_available: cuda_available && tch::Cuda::cudnn_is_available(),
-        cuda_graphs_built_in: crate::cuda_graph::built_in(),
+        cuda_graphs_built_in: crate::cuda_shim::built_in(),
         mps_available: tch::utils::has_mps(),
         cpu_threads: tch::get_num_threads(),
     }

@@ -58,12 +58,14 @@ pub mod backprop;
 pub mod classify;
 pub mod cuda;
 pub mod cuda_graph;
+pub mod cuda_shim;
 pub mod data;
 pub mod descent;
 pub mod device;
 pub mod error;
 pub mod flat;
 pub mod fsutil;
+pub mod fused;
 pub mod graph;
 pub mod info;
 pub mod metrics;
@@ -86,4 +88,16 @@ pub mod weights;
 pub(crate) fn test_rng() -> std::sync::MutexGuard<'static, ()> {
     static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TORCH_RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A CUDA device for a unit test that needs one, or `None` after printing why the test skips.
+#[cfg(test)]
+pub(crate) fn test_cuda(test: &str) -> Option<tch::Device> {
+    cuda::load();
+    if tch::Cuda::is_available() {
+        Some(tch::Device::Cuda(0))
+    } else {
+        eprintln!("SKIPPED {test}: no CUDA device on this machine (tch::Cuda::is_available() is false)");
+        None
+    }
 }

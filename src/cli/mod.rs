@@ -496,8 +496,8 @@ fn run_sweep(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
     // Trials may be Adam (eager); the device and the shim are checked here, before the data loads,
     // once for all the trials: a shim that cannot load is an error where --cuda-graphs on asked
     // for it, and otherwise one warning and a sweep of eager trials.
-    if nnopt::cuda_graph::wanted(config.cuda_graphs, device, true, nnopt::cuda_graph::built_in())? {
-        if let Err(e) = nnopt::cuda_graph::load_shim() {
+    if nnopt::cuda_graph::wanted(config.cuda_graphs, device, true, nnopt::cuda_shim::built_in())? {
+        if let Err(e) = nnopt::cuda_shim::load_shim() {
             if config.cuda_graphs == Some(true) {
                 return Err(e.context("--cuda-graphs on: CUDA graphs cannot run here; use --cuda-graphs off"));
             }
@@ -739,7 +739,7 @@ fn run_train(args: TrainArgs, global: &Global, out: &Output) -> Result<()> {
     let device = global.device.resolve()?;
     // A flag that cannot apply is refused before the data loads.
     let sgd = config.optimizer == OptimizerKind::Sgd;
-    nnopt::cuda_graph::wanted(config.cuda_graphs, device, sgd, nnopt::cuda_graph::built_in())?;
+    nnopt::cuda_graph::wanted(config.cuda_graphs, device, sgd, nnopt::cuda_shim::built_in())?;
     train::run(&config, &source, &files, device, out)
 }
 

@@ -30,12 +30,12 @@ use self::stack::Stack;
 
 use crate::data::{Dataset, Normalization};
 use crate::error::torch;
-use crate::metrics::{evaluate, Evaluation};
+use crate::metrics::Evaluation;
 use crate::mlp::Network;
 use crate::observe::Observer;
 use crate::train::{
-    conclude, default_sync_every, stalled, EpochMetrics, OptimizerKind, Run, Splits, Stop, TrainConfig,
-    Trained,
+    conclude, default_sync_every, shuffle, stalled, EpochMetrics, OptimizerKind, Run, Splits, Stop,
+    TrainConfig, Trained,
 };
 
 /// Whether two runs can train in one population: the same network shape, batch size, epochs,
@@ -111,7 +111,7 @@ pub fn train_population(
     }
     let normalization = Normalization::fit(&data.train.images)?;
     let splits = Splits::on(data, base.limit, &normalization, device)?;
-    let Splits { n, y_train, x_test, y_test, .. } = &splits;
+    let Splits { n, y_train, .. } = &splits;
     let n = *n;
 
     // Each member's draws, in its solo run's order: the network, then one shuffle per epoch.
@@ -124,9 +124,8 @@ pub fn train_population(
         initial.push(net.parameters().into_iter().map(|(_, p)| p.detach()).collect());
         // Kept on the CPU as int32 (half the bytes), moved to the device an epoch at a time.
         let orders = (0..config.epochs)
-            .map(|_| Tensor::f_randperm(n, (Kind::Int64, Device::Cpu)).and_then(|o| o.f_to_kind(Kind::Int)))
-            .collect::<Result<_, _>>()
-            .map_err(torch)?;
+            .map(|_| shuffle(n)?.f_to_kind(Kind::Int).map_err(torch))
+            .collect::<Result<_>>()?;
         members.push(Member {
             config: config.clone(),
             orders,
@@ -151,7 +150,7 @@ pub fn train_population(
     // step (CUDA graphs) sees new values without being captured again.
     let mut lr = per_member(&vec![0.0; configs.len()], device)?;
     let mut active = lr.f_gt(0.5).map_err(torch)?;
-    let graphs = crate::cuda_graph::wanted(base.cuda_graphs, device, true, crate::cuda_graph::built_in())?;
+    let graphs = crate::cuda_graph::wanted(base.cuda_graphs, device, true, crate::cuda_shim::built_in())?;
     let stream = crate::cuda_graph::start(graphs, base.cuda_graphs, device, observer)?;
     let mut graphed = stream.as_ref().map(|_| crate::cuda_graph::GraphedStep::default());
     for epoch in 1..=base.epochs {
@@ -167,22 +166,24 @@ pub fn train_population(
         active.f_copy_(&per_member(&training, device)?.f_gt(0.5).map_err(torch)?).map_err(torch)?;
         let snapshot = stack.flat.f_detach_copy().map_err(torch)?;
         members.iter_mut().for_each(|m| (m.loss_sum, m.seen) = (0.0, 0));
-        let orders: Vec<Tensor> = members
-            .iter()
-            .map(|m| m.orders[epoch - 1].f_to_kind(Kind::Int64).and_then(|o| o.f_to_device(device)))
-            .collect::<Result<_, _>>()
+        // Every member's shuffle for this epoch, one row each: one transfer to the device.
+        let orders: Vec<&Tensor> = members.iter().map(|m| &m.orders[epoch - 1]).collect();
+        let orders = Tensor::f_stack(&orders, 0)
+            .and_then(|o| o.f_to_device(device))
+            .and_then(|o| o.f_to_kind(Kind::Int64))
             .map_err(torch)?;
         observer.start(&format!("epoch {epoch}/{} ({k} networks)", base.epochs), batches as u64);
         let mut pending: Vec<(Tensor, i64)> = Vec::new();
         for batch in 0..batches {
             let start = batch * batch_size;
             let len = batch_size.min(n - start);
-            let idx: Vec<Tensor> =
-                orders.iter().map(|o| o.f_narrow(0, start, len).map_err(torch)).collect::<Result<_>>()?;
-            let idx = Tensor::f_cat(&idx, 0).map_err(torch)?;
+            // `[K, len]`: member k's batch in row k, one view for all (a graph copies it in with
+            // one kernel).
+            let idx = orders.f_narrow(1, start, len).map_err(torch)?;
             // One step of every member on its batch (`idx`, member after member); nothing in
             // it reads back to the host, so it can be captured.
             let mut step = |idx: &Tensor| -> Result<Tensor> {
+                let idx = &idx.f_reshape([-1]).map_err(torch)?;
                 let inputs = splits.inputs(idx, &normalization)?.f_reshape([k, len, -1]).map_err(torch)?;
                 let targets = y_train.f_index_select(0, idx).map_err(torch)?;
                 let losses = stack.loss_and_gradients(&inputs, &targets)?;
@@ -218,7 +219,7 @@ pub fn train_population(
                 continue;
             }
             let (_vs, net) = stack.member(i as i64, &widths, device)?;
-            let test = evaluate(&net, x_test, y_test, data.classes, &normalization)?;
+            let test = splits.evaluate(&net, data.classes, &normalization)?;
             m.epochs.push(EpochMetrics {
                 epoch,
                 lr: m.config.lr_at(epoch),

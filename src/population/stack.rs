@@ -9,7 +9,7 @@
 use anyhow::Result;
 use tch::{nn, Device, Kind, Reduction, Tensor};
 
-use crate::error::{guard, torch};
+use crate::error::torch;
 use crate::mlp::Network;
 
 pub(super) struct Stack {
@@ -29,6 +29,8 @@ pub(super) struct Stack {
     per_sample: Vec<((i64, i64), Tensor)>,
     /// The 0 a frozen member's change is replaced with.
     still: Tensor,
+    /// The update runs as one fused kernel (a GPU with [`crate::fused`]).
+    fused: bool,
 }
 
 impl Stack {
@@ -74,7 +76,8 @@ impl Stack {
         };
         let (layers, layer_grads) = (views(&flat)?, views(&grad)?);
         let still = Tensor::f_zeros([], (Kind::Float, device)).map_err(torch)?;
-        Ok(Stack { flat, grad, velocity, layers, layer_grads, per_sample: Vec::new(), still })
+        let fused = crate::fused::available(device);
+        Ok(Stack { flat, grad, velocity, layers, layer_grads, per_sample: Vec::new(), still, fused })
     }
 
     /// Logits `[K, B, classes]` for inputs `[K, B, features]`, and the inputs of every layer
@@ -163,6 +166,15 @@ impl Stack {
     /// momentum terms add exact zeros): g ← ∇L + λ·θ; v ← μ·v + g; θ ← θ − lr·(g + μ·v). `lr`,
     /// `mu`, `lambda` and `active` are `[K, 1]`, one entry per member.
     pub fn update(&mut self, lr: &Tensor, mu: &Tensor, lambda: &Tensor, active: &Tensor) -> Result<()> {
+        if self.fused {
+            // The same arithmetic in one kernel ([`crate::fused`]).
+            return crate::fused::sgd_stack(&self.flat, &self.grad, &self.velocity, lr, mu, lambda, active);
+        }
+        self.update_unfused(lr, mu, lambda, active)
+    }
+
+    /// [`Stack::update`] as nine libtorch kernels: the CPU's way, and the fused kernel's oracle.
+    fn update_unfused(&mut self, lr: &Tensor, mu: &Tensor, lambda: &Tensor, active: &Tensor) -> Result<()> {
         tch::no_grad(|| {
             // Fallible calls only: inside a capture, a panic would leave the stream capturing.
             let g = self.flat.f_mul(lambda).and_then(|decay| self.grad.f_add(&decay)).map_err(torch)?;
@@ -177,9 +189,10 @@ impl Stack {
 
     /// Member `k`'s weights, copied into a network of its own (to evaluate or keep it).
     pub fn member(&self, k: i64, widths: &[i64], device: Device) -> Result<(nn::VarStore, Network)> {
-        let mut vs = nn::VarStore::new(Device::Cpu);
+        // Made where it is used: zeros on the device, not a CPU network moved there (a transfer
+        // that waits for the device, per parameter), since every epoch evaluates every member.
+        let vs = nn::VarStore::new(device);
         let net = Network::zeroed(&vs.root(), widths)?;
-        guard("moving a member to --device", || vs.set_device(device))?;
         tch::no_grad(|| {
             for (layer, (w, b)) in net.layers().zip(&self.layers) {
                 layer.ws.shallow_clone().f_copy_(&w.get(k)).map_err(torch)?;
@@ -298,5 +311,55 @@ mod tests {
             assert!(ours.allclose(row, 1e-6, 1e-7, false), "member {m}: max |Δ| from libtorch's SGD {worst}");
         }
         assert!(stack.flat.get(2).equal(&before.get(2)), "a frozen member moved");
+    }
+
+    /// On a GPU the update is one fused kernel doing the nine kernels' arithmetic: the same
+    /// parameters and momentum bit for bit, over members with different settings, one with no
+    /// momentum, and a frozen one whose gradients are NaN (it stays put in both).
+    #[test]
+    fn the_fused_update_is_the_unfused_one_bit_for_bit() {
+        let Some(device) =
+            crate::test_cuda("population::stack::the_fused_update_is_the_unfused_one_bit_for_bit")
+        else {
+            return;
+        };
+        let _rng = crate::test_rng();
+        let widths = [784i64, 32, 10];
+        tch::manual_seed(4);
+        let members: Vec<Vec<Tensor>> = (0..4)
+            .map(|_| {
+                let vs = nn::VarStore::new(Device::Cpu);
+                Network::new(&vs.root(), &widths)
+                    .unwrap()
+                    .parameters()
+                    .into_iter()
+                    .map(|(_, p)| p.detach())
+                    .collect()
+            })
+            .collect();
+        let mut fused = Stack::new(&members, &widths, device).unwrap();
+        let mut unfused = Stack::new(&members, &widths, device).unwrap();
+        assert!(fused.fused, "a GPU with the shim's kernels must run the fused update");
+        let column = |v: [f32; 4]| Tensor::from_slice(&v).view([4, 1]).to_device(device);
+        let (lr, mu, lambda) =
+            (column([0.05, 0.2, 0.01, 0.1]), column([0.9, 0.0, 0.5, 0.9]), column([5e-4, 0.0, 1e-3, 5e-4]));
+        let active = Tensor::from_slice(&[true, true, true, false]).view([4, 1]).to_device(device);
+        let before = fused.flat.copy();
+        for _ in 0..4 {
+            let grad = Tensor::randn(fused.grad.size(), (Kind::Float, device));
+            let _ = grad.get(3).fill_(f64::NAN);
+            fused.grad.copy_(&grad);
+            unfused.grad.copy_(&grad);
+            fused.update(&lr, &mu, &lambda, &active).unwrap();
+            unfused.update_unfused(&lr, &mu, &lambda, &active).unwrap();
+        }
+        assert!(fused.flat.get(3).equal(&before.get(3)), "the frozen member moved");
+        for m in 0..3 {
+            let (a, b) = (fused.flat.get(m), unfused.flat.get(m));
+            assert!(!a.equal(&before.get(m)), "member {m} did not move");
+            assert!(a.equal(&b), "member {m}: max |Δ| {:e}", (&a - &b).abs().max().double_value(&[]));
+            assert!(fused.velocity.get(m).equal(&unfused.velocity.get(m)), "member {m}: momentum differs");
+        }
+        assert!(fused.flat.equal(&unfused.flat), "the frozen member's row differs");
     }
 }

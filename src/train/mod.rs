@@ -28,7 +28,7 @@ use crate::backprop::Backprop;
 use crate::data::{Dataset, Normalization};
 use crate::error::{ensure_usage, guard, torch};
 use crate::flat::{self, FlatSgd};
-use crate::metrics::evaluate;
+use crate::metrics::{evaluate_inputs, Evaluation, Inputs};
 use crate::mlp::{parameter_count, Network, MAX_PARAMETERS};
 use crate::observe::Observer;
 
@@ -134,6 +134,14 @@ impl Updater {
         }
     }
 
+    /// What holds `net`'s weights: the flat buffer, or each parameter.
+    fn weights(&self, net: &Network) -> Vec<Tensor> {
+        match self {
+            Updater::Flat(sgd, _) => vec![sgd.parameters().shallow_clone()],
+            Updater::Adam(_) => net.parameters().into_iter().map(|(_, p)| p.detach()).collect(),
+        }
+    }
+
     fn set_lr(&mut self, lr: f64) -> Result<()> {
         match self {
             Updater::Flat(sgd, _) => sgd.set_lr(lr),
@@ -167,27 +175,60 @@ impl Updater {
     }
 }
 
+/// The weights an epoch starts from, kept to restore on divergence: pairs of a live tensor
+/// and its saved copy, allocated once and overwritten each epoch (for SGD, one pair: the flat
+/// buffer every parameter lives in — one kernel, not one per parameter).
+struct Snapshot {
+    pairs: Vec<(Tensor, Tensor)>,
+}
+
+impl Snapshot {
+    fn new(live: Vec<Tensor>) -> Result<Self> {
+        let pairs = live
+            .into_iter()
+            .map(|t| {
+                let saved = t.f_detach_copy().map_err(torch)?;
+                Ok((t, saved))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Snapshot { pairs })
+    }
+
+    /// Saves the live weights.
+    fn take(&mut self) -> Result<()> {
+        tch::no_grad(|| {
+            for (live, saved) in &mut self.pairs {
+                saved.f_copy_(live).map_err(torch)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Puts the saved weights back.
+    fn restore(&mut self) -> Result<()> {
+        tch::no_grad(|| {
+            for (live, saved) in &mut self.pairs {
+                live.f_copy_(saved).map_err(torch)?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Reads the `pending` losses of the batches up to `done` (1-based, inclusive) of `epoch`. On a
-/// non-finite one, restores `net` to the epoch's starting weights (`snapshot`) — undoing the
-/// diverged batch's step and any taken after it — and returns the `Diverged` stop naming it.
-#[allow(clippy::too_many_arguments)]
+/// non-finite one, restores the epoch's starting weights (`snapshot`) — undoing the diverged
+/// batch's step and any taken after it — and returns the `Diverged` stop naming it.
 fn settle(
     pending: &mut Vec<(Tensor, i64)>,
     loss_sum: &mut f64,
     seen: &mut i64,
     epoch: usize,
     done: i64,
-    net: &Network,
-    snapshot: &[Tensor],
+    snapshot: &mut Snapshot,
 ) -> Result<Option<Stop>> {
     let first = done - pending.len() as i64;
     let Some((k, loss)) = read_losses(pending, loss_sum, seen)? else { return Ok(None) };
-    tch::no_grad(|| {
-        for ((_, mut p), good) in net.parameters().into_iter().zip(snapshot) {
-            p.f_copy_(good).map_err(torch)?;
-        }
-        Ok::<_, anyhow::Error>(())
-    })?;
+    snapshot.restore()?;
     Ok(Some(Stop::Diverged { epoch, batch: first + k as i64 + 1, loss }))
 }
 
@@ -223,6 +264,11 @@ fn read_losses(
     Ok(None)
 }
 
+/// A shuffle of the first `n` training images: what every epoch of a run draws from its seed.
+pub(crate) fn shuffle(n: i64) -> Result<Tensor> {
+    Tensor::f_randperm(n, (Kind::Int64, Device::Cpu)).map_err(torch)
+}
+
 /// True when the first `STALL_EPOCHS` epochs' training losses are all the first one's.
 pub(crate) fn stalled(epochs: &[EpochMetrics]) -> bool {
     let Some(first) = epochs.first() else { return false };
@@ -243,7 +289,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     check_size(config, data, &widths, device)?;
     let normalization = Normalization::fit(&data.train.images)?;
     let splits = Splits::on(data, config.limit, &normalization, device)?;
-    let Splits { n, y_train, x_test, y_test, .. } = &splits;
+    let Splits { n, y_train, .. } = &splits;
     let n = *n;
 
     tch::manual_seed(config.seed as i64);
@@ -254,12 +300,14 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         config.cuda_graphs,
         device,
         config.optimizer == OptimizerKind::Sgd,
-        crate::cuda_graph::built_in(),
+        crate::cuda_shim::built_in(),
     )?;
     // Graphs are captured on a side stream; the whole run (eager steps, evaluation) stays on it.
     let stream = crate::cuda_graph::start(graphs, config.cuda_graphs, device, hooks.observer)?;
     let mut graphed = stream.as_ref().map(|_| crate::cuda_graph::GraphedStep::default());
     let mut opt = Updater::new(config, &vs, &net)?;
+    let mut snapshot = Snapshot::new(opt.weights(&net))?;
+    let mut next_order: Option<Tensor> = None;
 
     let batches = if config.dry_run { 1 } else { (n + config.batch_size - 1) / config.batch_size };
     let mut epochs = Vec::new();
@@ -270,13 +318,15 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         let lr = config.lr_at(epoch);
         opt.set_lr(lr)?;
         // The weights this epoch starts from: what is kept if the loss diverges.
-        let snapshot: Vec<Tensor> = net
-            .parameters()
-            .iter()
-            .map(|(_, p)| p.f_detach_copy())
-            .collect::<Result<_, _>>()
-            .map_err(torch)?;
-        let order = Tensor::randperm(n, (Kind::Int64, Device::Cpu)).f_to_device(device).map_err(torch)?;
+        snapshot.take()?;
+        // The epoch's shuffle, drawn on the CPU (the same permutations on every device) — while
+        // the device ran the last epoch's final batches, where there was one.
+        let order = match next_order.take() {
+            Some(order) => order,
+            None => shuffle(n)?,
+        }
+        .f_to_device(device)
+        .map_err(torch)?;
         hooks.observer.start(&format!("epoch {epoch}/{}", config.epochs), batches as u64);
         let (mut loss_sum, mut seen) = (0.0, 0i64);
         // The losses of batches not yet read back, with their sizes: reading one makes the host
@@ -299,6 +349,12 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
                 None => step(&idx)?,
             };
             pending.push((loss, len));
+            // The next epoch's shuffle, drawn now that the last batch is queued: on a GPU the
+            // host draws it while the device trains, instead of the device waiting for it. No
+            // draw comes between, so the permutation is the one drawn at the next epoch's start.
+            if batch + 1 == batches && epoch < config.epochs {
+                next_order = Some(shuffle(n)?);
+            }
             let log_due =
                 config.log_interval > 0 && ((batch + 1) as usize).is_multiple_of(config.log_interval);
             hooks.observer.advance();
@@ -306,7 +362,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
             let interrupted = hooks.stop.load(Ordering::Relaxed);
             if pending.len() >= sync_every || batch + 1 == batches || log_due || interrupted {
                 let settled =
-                    settle(&mut pending, &mut loss_sum, &mut seen, epoch, batch + 1, &net, &snapshot)?;
+                    settle(&mut pending, &mut loss_sum, &mut seen, epoch, batch + 1, &mut snapshot)?;
                 if let Some(diverged) = settled {
                     stop = diverged;
                     hooks.observer.finish();
@@ -327,7 +383,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         }
         hooks.observer.finish();
         let train_seconds = started.elapsed().as_secs_f64();
-        let test = evaluate(&net, x_test, y_test, data.classes, &normalization)?;
+        let test = splits.evaluate(&net, data.classes, &normalization)?;
         let metrics = EpochMetrics {
             epoch,
             lr,
@@ -354,7 +410,7 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
         if stop != Stop::Finished {
             break;
         }
-        if last_test.as_ref().is_some_and(|t: &crate::metrics::Evaluation| t.output_spread == 0.0) {
+        if last_test.as_ref().is_some_and(|t: &Evaluation| t.output_spread == 0.0) {
             stop = Stop::Dead { epoch };
             break;
         }
@@ -382,6 +438,8 @@ pub(crate) struct Splits {
     pub x_train_normalized: Option<Tensor>,
     pub y_train: Tensor,
     pub x_test: Tensor,
+    /// `x_test` normalized (float32), on GPUs only: every epoch's evaluation reads it.
+    pub x_test_normalized: Option<Tensor>,
     pub y_test: Tensor,
 }
 
@@ -395,16 +453,37 @@ impl Splits {
         let n = limit.map_or(data.train.len(), |l| l.min(data.train.len()));
         let first = |t: &Tensor| t.f_narrow(0, 0, n).and_then(|t| t.f_to_device(device)).map_err(torch);
         let x_train = first(&data.train.images)?;
-        let x_train_normalized =
-            if device.is_cuda() { Some(normalization.apply(&x_train, device)?) } else { None };
+        let x_test = data.test.images.f_to_device(device).map_err(torch)?;
+        let normalized = |x: &Tensor| -> Result<Option<Tensor>> {
+            Ok(if device.is_cuda() { Some(normalization.apply(x, device)?) } else { None })
+        };
         Ok(Splits {
             n,
+            x_train_normalized: normalized(&x_train)?,
             x_train,
-            x_train_normalized,
             y_train: first(&data.train.labels)?,
-            x_test: data.test.images.f_to_device(device).map_err(torch)?,
+            x_test_normalized: normalized(&x_test)?,
+            x_test,
             y_test: data.test.labels.f_to_device(device).map_err(torch)?,
         })
+    }
+
+    /// The test split's images as [`evaluate_inputs`] reads them.
+    pub(crate) fn test_inputs<'a>(&'a self, normalization: &'a Normalization) -> Inputs<'a> {
+        match &self.x_test_normalized {
+            Some(x) => Inputs::Normalized(x),
+            None => Inputs::Raw(&self.x_test, normalization),
+        }
+    }
+
+    /// `net` scored on the test split.
+    pub(crate) fn evaluate(
+        &self,
+        net: &Network,
+        classes: i64,
+        normalization: &Normalization,
+    ) -> Result<Evaluation> {
+        evaluate_inputs(net, &self.test_inputs(normalization), &self.y_test, classes)
     }
 
     /// The normalized training images `idx` selects, flattened: the network's input.
@@ -439,7 +518,7 @@ pub(crate) fn conclude(
     net: Network,
     epochs: Vec<EpochMetrics>,
     mut stop: Stop,
-    last_test: Option<crate::metrics::Evaluation>,
+    last_test: Option<Evaluation>,
     observer: &dyn Observer,
 ) -> Result<Trained> {
     let Run { config, data, device, splits, widths, normalization, cuda_graphs } = run;
@@ -451,7 +530,7 @@ pub(crate) fn conclude(
     // The last epoch's evaluation is of the final weights, unless divergence restored older ones.
     let test = match last_test {
         Some(test) if !matches!(stop, Stop::Diverged { .. }) => test,
-        _ => evaluate(&net, &splits.x_test, &splits.y_test, data.classes, &normalization)?,
+        _ => splits.evaluate(&net, data.classes, &normalization)?,
     };
     let mut warnings = Vec::new();
     if let (Stop::Stalled { .. } | Stop::Dead { .. }, Some(why)) = (&stop, stop.describe(config)) {

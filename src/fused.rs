@@ -1,0 +1,137 @@
+//! SGD's update in one CUDA kernel (`src/fused_sgd.cu`, in the CUDA shim): what libtorch's SGD
+//! does over one network's flat buffer in five kernels, and the population's update over its
+//! `[K, P]` buffers in nine, as one pass that reads each buffer once and writes it once.
+//!
+//! On a GPU a training step of the notebook's network is launch-bound (a few microseconds of
+//! arithmetic per kernel, a few of launching it), so four or eight kernels fewer in every step
+//! is time the step no longer waits. The kernels do the unfused kernels' arithmetic, operation
+//! for operation (see the .cu file): the same numbers, bit for bit, which the CUDA tests check.
+//! Elsewhere — the CPU, or a shim built without nvcc — the unfused update runs.
+
+use anyhow::Result;
+use tch::{Device, Kind, Tensor};
+
+use crate::cuda_shim::{api, check};
+use crate::flat::Sgd;
+
+/// Whether the fused kernels can run on `device`: a CUDA device, and a shim that has them.
+pub fn available(device: Device) -> bool {
+    device.is_cuda() && crate::cuda_shim::built_in() && api().is_ok_and(|a| a.sgd_flat.is_some())
+}
+
+/// The pointer tch keeps for `t`: the `at::Tensor*` the shim reads.
+fn raw(t: &Tensor) -> *mut std::ffi::c_void {
+    t.as_ptr() as *mut std::ffi::c_void
+}
+
+/// One step of `torch::optim::SGD` (dampening 0) over `param` (a flat float32 CUDA buffer) with
+/// its gradients `grad` and momentum buffer `velocity`, of the same shape; `first`: the first
+/// step, where the momentum buffer starts as the gradient. Updates `param` and `velocity` in
+/// place, queued on the current stream.
+pub fn sgd(param: &Tensor, grad: &Tensor, velocity: &Tensor, sgd: &Sgd, first: bool) -> Result<()> {
+    anyhow::ensure!(sgd.dampening == 0.0, "the fused SGD kernel has no dampening");
+    let api = api()?;
+    let Some(f) = api.sgd_flat else { anyhow::bail!("this nnopt was built without the fused SGD kernels") };
+    // Safety: three live tensors (the shim checks device, type, layout and sizes) and an
+    // out-pointer for the error.
+    check(api, "the fused SGD step", |e| unsafe {
+        f(
+            raw(param),
+            raw(grad),
+            raw(velocity),
+            sgd.weight_decay,
+            sgd.momentum,
+            sgd.lr,
+            i32::from(sgd.nesterov),
+            i32::from(first),
+            e,
+        )
+    })
+}
+
+/// The population's SGD step (see `population::stack`): `flat`, `grad` and `velocity` are
+/// `[K, P]`, `lr`, `mu`, `lambda` `[K, 1]` float32 and `active` `[K, 1]` bool, all on one CUDA
+/// device. Updates `flat` and `velocity` in place; an inactive member's parameters stay as they
+/// are.
+pub fn sgd_stack(
+    flat: &Tensor,
+    grad: &Tensor,
+    velocity: &Tensor,
+    lr: &Tensor,
+    mu: &Tensor,
+    lambda: &Tensor,
+    active: &Tensor,
+) -> Result<()> {
+    let api = api()?;
+    let Some(f) = api.sgd_stack else { anyhow::bail!("this nnopt was built without the fused SGD kernels") };
+    debug_assert_eq!(active.kind(), Kind::Bool);
+    // Safety: seven live tensors (the shim checks them) and an out-pointer for the error.
+    check(api, "the population's fused SGD step", |e| unsafe {
+        f(raw(flat), raw(grad), raw(velocity), raw(lr), raw(mu), raw(lambda), raw(active), e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flat::FlatSgd;
+    use tch::nn::{self, OptimizerConfig};
+
+    /// The largest |a − b| over two tensors, NaN where either has one.
+    fn gap(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b).abs().max().double_value(&[])
+    }
+
+    /// On a GPU the flat update runs as one fused kernel, and moves the parameters exactly as
+    /// libtorch's own SGD (five kernels per parameter) does on the same gradients: weight decay,
+    /// Nesterov momentum, a first step, a change of rate; plain momentum; no momentum at all.
+    #[test]
+    fn the_fused_update_is_libtorchs_sgd_bit_for_bit() {
+        let Some(device) = crate::test_cuda("fused::the_fused_update_is_libtorchs_sgd_bit_for_bit") else {
+            return;
+        };
+        let _rng = crate::test_rng();
+        let shapes: [&[i64]; 4] = [&[32, 784], &[32], &[10, 32], &[10]];
+        for sgd in [
+            Sgd { lr: 0.05, momentum: 0.9, dampening: 0.0, weight_decay: 5e-4, nesterov: true },
+            Sgd { lr: 0.3, momentum: 0.5, dampening: 0.0, weight_decay: 0.0, nesterov: false },
+            Sgd { lr: 0.01, momentum: 0.0, dampening: 0.0, weight_decay: 1e-3, nesterov: false },
+        ] {
+            tch::manual_seed(9);
+            let start: Vec<Tensor> =
+                shapes.iter().map(|s| Tensor::randn(*s, (Kind::Float, device))).collect();
+            // libtorch's SGD over separate parameters.
+            let vs = nn::VarStore::new(device);
+            let theirs: Vec<Tensor> =
+                start.iter().enumerate().map(|(i, t)| vs.root().var_copy(&format!("p{i}"), t)).collect();
+            let nn_sgd = nn::Sgd {
+                momentum: sgd.momentum,
+                dampening: 0.0,
+                wd: sgd.weight_decay,
+                nesterov: sgd.nesterov,
+            };
+            let mut reference = nn_sgd.build(&vs, sgd.lr).unwrap();
+            // The fused update over one flat buffer.
+            let ours: Vec<Tensor> = start.iter().map(|t| t.copy().set_requires_grad(true)).collect();
+            let mut flat = FlatSgd::new(&ours, sgd).unwrap();
+            assert!(flat.is_fused(), "a GPU with the shim's kernels must run the fused update");
+            for step in 0..6 {
+                if step == 3 {
+                    reference.set_lr(sgd.lr / 3.0);
+                    flat.set_lr(sgd.lr / 3.0).unwrap();
+                }
+                for ((p, g), shape) in theirs.iter().zip(flat.grads()).zip(shapes) {
+                    let grad = Tensor::randn(shape, (Kind::Float, device));
+                    crate::graph::set_grad(p, &grad.copy()).unwrap();
+                    g.shallow_clone().copy_(&grad);
+                }
+                reference.step();
+                flat.step().unwrap();
+            }
+            for (i, (a, b)) in theirs.iter().zip(&ours).enumerate() {
+                assert!(!a.equal(&start[i]), "{sgd:?}: parameter {i} did not move");
+                assert!(a.equal(b), "{sgd:?}: parameter {i}: max |Δ| {:e} from libtorch's SGD", gap(a, b));
+            }
+        }
+    }
+}
