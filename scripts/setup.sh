@@ -15,8 +15,10 @@ set -euo pipefail
 TORCH_VERSION=2.11.0
 # numpy silences torch's "Failed to initialize NumPy" warning in the reference scripts;
 # safetensors lets them read the weights nnopt writes. nvidia-cuda-crt holds the one CUDA header
-# (crt/host_config.h) the pip torch lacks, which build.rs needs to compile the CUDA-graph shim.
-PACKAGES="torch==$TORCH_VERSION numpy safetensors nvidia-cuda-crt==13.0.88"
+# (crt/host_config.h) the pip torch lacks, which build.rs needs to compile the CUDA shim;
+# nvidia-cuda-nvcc and nvidia-nvvm are CUDA's compiler, for the shim's fused SGD kernels
+# (src/fused_sgd.cu). None of them needs a GPU.
+PACKAGES="torch==$TORCH_VERSION numpy safetensors nvidia-cuda-crt==13.0.88 nvidia-cuda-nvcc==13.0.88 nvidia-nvvm==13.0.88"
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 link="$repo/.libtorch"
 
@@ -62,7 +64,7 @@ if [ "$(cat "$marker" 2>/dev/null)" != "$PACKAGES" ]; then
     || die "pip install $PACKAGES failed (see pip's message above); check your network or set LIBTORCH"
   echo "$PACKAGES" > "$marker"
   # CUDA's headers may be new: the build compiles the CUDA-graph shim again (build.rs watches it).
-  touch "$repo/src/cuda_graph.cpp"
+  touch "$repo/src/cuda_graph.cpp" "$repo/src/fused_sgd.cu"
 else
   say "torch $TORCH_VERSION already installed in $venv"
 fi

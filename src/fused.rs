@@ -8,15 +8,68 @@
 //! for operation (see the .cu file): the same numbers, bit for bit, which the CUDA tests check.
 //! Elsewhere — the CPU, or a shim built without nvcc — the unfused update runs.
 
+use std::sync::OnceLock;
+
 use anyhow::Result;
+use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use crate::cuda_shim::{api, check};
 use crate::flat::Sgd;
 
-/// Whether the fused kernels can run on `device`: a CUDA device, and a shim that has them.
+/// Whether the fused kernels run on `device` (see [`status`]).
 pub fn available(device: Device) -> bool {
-    device.is_cuda() && crate::cuda_shim::built_in() && api().is_ok_and(|a| a.sgd_flat.is_some())
+    status(device).is_ok()
+}
+
+/// Why the fused kernels do not run on `device`, where they do not: not a CUDA device, a shim
+/// without them, or a GPU on which they failed their check against libtorch's SGD (made once
+/// per process, on the first CUDA device asked about). Where they fail, the unfused update runs:
+/// never numbers that differ from libtorch's.
+pub fn status(device: Device) -> std::result::Result<(), String> {
+    static CHECKED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    if !device.is_cuda() {
+        return Err("the fused SGD kernels run on CUDA devices only".into());
+    }
+    let has = api().map_err(|e| format!("{e:#}"))?;
+    if has.sgd_flat.is_none() || has.sgd_stack.is_none() {
+        return Err("this nnopt was built without the fused SGD kernels (nvcc was missing at build time: \
+                    run scripts/setup.sh and rebuild)"
+            .into());
+    }
+    CHECKED.get_or_init(|| self_check(device).map_err(|e| format!("{e:#}"))).clone()
+}
+
+/// The fused kernel against libtorch's SGD (`torch::optim::SGD`, which tch's `nn::Sgd` builds)
+/// on this GPU: three steps — the first, where the momentum starts as the gradient, then two
+/// more — of Nesterov momentum with weight decay over 4 099 values, bit for bit. The values come
+/// from `arange`, not libtorch's generator, which a user's seeded run draws from.
+fn self_check(device: Device) -> Result<()> {
+    let sgd = Sgd { lr: 0.05, momentum: 0.9, dampening: 0.0, weight_decay: 5e-4, nesterov: true };
+    let wave = |scale: f64, step: f64| -> Result<Tensor> {
+        Ok(Tensor::f_arange(4099, (Kind::Float, device))?.f_mul_scalar(step)?.f_sin()?.f_mul_scalar(scale)?)
+    };
+    let start = wave(3.0, 0.731)?;
+    let vs = nn::VarStore::new(device);
+    let theirs = vs.root().f_var_copy("p", &start)?;
+    let mut reference =
+        nn::Sgd { momentum: sgd.momentum, dampening: 0.0, wd: sgd.weight_decay, nesterov: true }
+            .build(&vs, sgd.lr)?;
+    let ours = start.f_detach_copy()?;
+    let velocity = ours.f_zeros_like()?;
+    for step in 0..3 {
+        let grad = wave(1.0 + step as f64, 0.277 + 0.1 * step as f64)?;
+        crate::graph::set_grad(&theirs, &grad.f_detach_copy()?)?;
+        crate::error::guard("libtorch's SGD step", || reference.step())?;
+        sgd_unchecked(&ours, &grad, &velocity, &sgd, step == 0)?;
+    }
+    let same = tch::no_grad(|| theirs.f_equal(&ours))?;
+    anyhow::ensure!(
+        same,
+        "the fused SGD kernel differs from libtorch's SGD on this GPU (max |Δ| {:e}); using libtorch's",
+        tch::no_grad(|| (&theirs - &ours).abs().max().double_value(&[]))
+    );
+    Ok(())
 }
 
 /// The pointer tch keeps for `t`: the `at::Tensor*` the shim reads.
@@ -29,6 +82,14 @@ fn raw(t: &Tensor) -> *mut std::ffi::c_void {
 /// step, where the momentum buffer starts as the gradient. Updates `param` and `velocity` in
 /// place, queued on the current stream.
 pub fn sgd(param: &Tensor, grad: &Tensor, velocity: &Tensor, sgd: &Sgd, first: bool) -> Result<()> {
+    if let Err(why) = status(param.device()) {
+        anyhow::bail!("{why}");
+    }
+    sgd_unchecked(param, grad, velocity, sgd, first)
+}
+
+/// [`sgd`] without asking whether the kernel passed its check: the check itself.
+fn sgd_unchecked(param: &Tensor, grad: &Tensor, velocity: &Tensor, sgd: &Sgd, first: bool) -> Result<()> {
     anyhow::ensure!(sgd.dampening == 0.0, "the fused SGD kernel has no dampening");
     let api = api()?;
     let Some(f) = api.sgd_flat else { anyhow::bail!("this nnopt was built without the fused SGD kernels") };
@@ -75,7 +136,6 @@ pub fn sgd_stack(
 mod tests {
     use super::*;
     use crate::flat::FlatSgd;
-    use tch::nn::{self, OptimizerConfig};
 
     /// The largest |a − b| over two tensors, NaN where either has one.
     fn gap(a: &Tensor, b: &Tensor) -> f64 {

@@ -24,6 +24,9 @@ pub struct Info {
     pub cudnn_available: bool,
     /// Whether this binary carries the CUDA-graph shim (built with CUDA's headers).
     pub cuda_graphs_built_in: bool,
+    /// Whether SGD's update runs as one fused kernel on the first GPU ([`crate::fused`]), or why
+    /// not; `None` without a GPU.
+    pub fused_sgd: Option<Result<(), String>>,
     pub mps_available: bool,
     pub cpu_threads: i32,
 }
@@ -45,6 +48,7 @@ pub fn collect() -> Info {
         // Asking libtorch about cuDNN without CUDA raises; only ask where CUDA is present.
         cudnn_available: cuda_available && tch::Cuda::cudnn_is_available(),
         cuda_graphs_built_in: crate::cuda_shim::built_in(),
+        fused_sgd: cuda_available.then(|| crate::fused::status(tch::Device::Cuda(0))),
         mps_available: tch::utils::has_mps(),
         cpu_threads: tch::get_num_threads(),
     }
@@ -109,8 +113,13 @@ pub fn render(info: &Info) -> String {
     } else {
         "no CUDA graphs in this build (CUDA's headers were missing; run scripts/setup.sh and rebuild)"
     };
+    let fused = match &info.fused_sgd {
+        None => String::new(),
+        Some(Ok(())) => "\n            SGD's update fused into one kernel (checked against libtorch's SGD on this GPU)".into(),
+        Some(Err(why)) => format!("\n            SGD's update unfused: {why}"),
+    };
     format!(
-        "nnopt       {}\nlibtorch    {}\nloaded from {}\nCUDA        {cuda}\n            {library}\n            {graphs}\ncuDNN       {}\nMPS         {}\nCPU threads {}\n",
+        "nnopt       {}\nlibtorch    {}\nloaded from {}\nCUDA        {cuda}\n            {library}\n            {graphs}{fused}\ncuDNN       {}\nMPS         {}\nCPU threads {}\n",
         info.nnopt_version,
         info.libtorch_version.clone().unwrap_or_else(unknown),
         info.libtorch_path.as_ref().map_or_else(unknown, |p| p.display().to_string()),
