@@ -115,7 +115,10 @@ pub fn render(info: &Info) -> String {
     };
     let fused = match &info.fused_sgd {
         None => String::new(),
-        Some(Ok(())) => "\n            SGD's update fused into one kernel (checked against libtorch's SGD on this GPU)".into(),
+        Some(Ok(())) => {
+            "\n            SGD's update fused into one kernel (checked against libtorch's SGD on this GPU)"
+                .into()
+        }
         Some(Err(why)) => format!("\n            SGD's update unfused: {why}"),
     };
     format!(

@@ -12,22 +12,24 @@
 //! (SGD on [`crate::backprop`]'s gradients, or Adam), the per-epoch evaluation, the verdicts.
 
 mod config;
+mod epochs;
 mod report;
+mod single;
 
 pub use config::*;
 pub use report::*;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+pub(crate) use epochs::{shuffles, train_epochs, Step};
+use single::Single;
+
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Result;
-use tch::nn::{self, OptimizerConfig};
-use tch::{Device, Kind, Tensor};
+use tch::nn;
+use tch::{Device, Tensor};
 
-use crate::backprop::Backprop;
 use crate::data::{Dataset, Normalization};
 use crate::error::{ensure_usage, guard, torch};
-use crate::flat::{self, FlatSgd};
 use crate::metrics::{evaluate_inputs, Evaluation, Inputs};
 use crate::mlp::{parameter_count, Network, MAX_PARAMETERS};
 use crate::observe::Observer;
@@ -101,174 +103,6 @@ fn check_size(config: &TrainConfig, data: &Dataset, widths: &[i64], device: Devi
     Ok(())
 }
 
-/// What a run steps: SGD over the network's parameters in one flat buffer ([`crate::flat`]:
-/// the same numbers as libtorch's SGD over each parameter, in a few kernels for all) on
-/// gradients written out by [`crate::backprop`] (autograd's numbers, without its graph), or
-/// tch's Adam on autograd's.
-enum Updater {
-    Flat(FlatSgd, Backprop),
-    Adam(nn::Optimizer),
-}
-
-impl Updater {
-    /// The configured optimizer over `net`'s parameters.
-    fn new(config: &TrainConfig, vs: &nn::VarStore, net: &Network) -> Result<Self> {
-        let lr = config.initial_lr();
-        match config.optimizer {
-            OptimizerKind::Sgd => {
-                let momentum = config.momentum.unwrap_or(DEFAULT_MOMENTUM);
-                let parameters: Vec<Tensor> = net.parameters().into_iter().map(|(_, p)| p).collect();
-                let sgd = flat::Sgd {
-                    lr,
-                    momentum,
-                    dampening: 0.0,
-                    weight_decay: config.weight_decay,
-                    nesterov: momentum > 0.0,
-                };
-                let backprop = Backprop::new(vs.device())?;
-                Ok(Updater::Flat(FlatSgd::new(&parameters, sgd)?, backprop))
-            }
-            OptimizerKind::Adam => Ok(Updater::Adam(
-                nn::Adam { wd: config.weight_decay, ..Default::default() }.build(vs, lr).map_err(torch)?,
-            )),
-        }
-    }
-
-    /// What holds `net`'s weights: the flat buffer, or each parameter.
-    fn weights(&self, net: &Network) -> Vec<Tensor> {
-        match self {
-            Updater::Flat(sgd, _) => vec![sgd.parameters().shallow_clone()],
-            Updater::Adam(_) => net.parameters().into_iter().map(|(_, p)| p.detach()).collect(),
-        }
-    }
-
-    fn set_lr(&mut self, lr: f64) -> Result<()> {
-        match self {
-            Updater::Flat(sgd, _) => sgd.set_lr(lr),
-            Updater::Adam(adam) => guard("setting the learning rate", || adam.set_lr(lr)),
-        }
-    }
-
-    /// One step on a batch: the mean cross-entropy of `net` on `inputs` against `targets`, its
-    /// gradients, the update. Returns the loss, detached.
-    fn step_on(&mut self, net: &Network, inputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        match self {
-            Updater::Flat(sgd, backprop) => {
-                // The gradients autograd would give, written straight into the flat buffer.
-                let loss = backprop.loss_and_gradients(net, inputs, targets, sgd.grads())?;
-                sgd.step()?;
-                Ok(loss)
-            }
-            Updater::Adam(adam) => {
-                // Cross-entropy on the logits, as tch's `cross_entropy_for_logits`, through fallible calls.
-                let loss = net
-                    .f_forward(inputs)?
-                    .f_log_softmax(-1, Kind::Float)
-                    .and_then(|l| l.f_nll_loss(targets, None::<Tensor>, tch::Reduction::Mean, -100))
-                    .map_err(torch)?;
-                guard("zero_grad", || adam.zero_grad())?;
-                loss.f_backward().map_err(torch)?;
-                guard("the optimizer step", || adam.step())?;
-                loss.f_detach().map_err(torch)
-            }
-        }
-    }
-}
-
-/// The weights an epoch starts from, kept to restore on divergence: pairs of a live tensor
-/// and its saved copy, allocated once and overwritten each epoch (for SGD, one pair: the flat
-/// buffer every parameter lives in — one kernel, not one per parameter).
-struct Snapshot {
-    pairs: Vec<(Tensor, Tensor)>,
-}
-
-impl Snapshot {
-    fn new(live: Vec<Tensor>) -> Result<Self> {
-        let pairs = live
-            .into_iter()
-            .map(|t| {
-                let saved = t.f_detach_copy().map_err(torch)?;
-                Ok((t, saved))
-            })
-            .collect::<Result<_>>()?;
-        Ok(Snapshot { pairs })
-    }
-
-    /// Saves the live weights.
-    fn take(&mut self) -> Result<()> {
-        tch::no_grad(|| {
-            for (live, saved) in &mut self.pairs {
-                saved.f_copy_(live).map_err(torch)?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Puts the saved weights back.
-    fn restore(&mut self) -> Result<()> {
-        tch::no_grad(|| {
-            for (live, saved) in &mut self.pairs {
-                live.f_copy_(saved).map_err(torch)?;
-            }
-            Ok(())
-        })
-    }
-}
-
-/// Reads the `pending` losses of the batches up to `done` (1-based, inclusive) of `epoch`. On a
-/// non-finite one, restores the epoch's starting weights (`snapshot`) — undoing the diverged
-/// batch's step and any taken after it — and returns the `Diverged` stop naming it.
-fn settle(
-    pending: &mut Vec<(Tensor, i64)>,
-    loss_sum: &mut f64,
-    seen: &mut i64,
-    epoch: usize,
-    done: i64,
-    snapshot: &mut Snapshot,
-) -> Result<Option<Stop>> {
-    let first = done - pending.len() as i64;
-    let Some((k, loss)) = read_losses(pending, loss_sum, seen)? else { return Ok(None) };
-    snapshot.restore()?;
-    Ok(Some(Stop::Diverged { epoch, batch: first + k as i64 + 1, loss }))
-}
-
-/// Reads the `pending` batches' losses back to the host — one transfer — and adds the finite
-/// ones, in order, to the epoch's sum (`loss_sum`, over `seen` images). Returns the first
-/// non-finite one, if any: its index among them and its value. The values are the float32
-/// losses widened to f64, exactly what reading each alone gives.
-fn read_losses(
-    pending: &mut Vec<(Tensor, i64)>,
-    loss_sum: &mut f64,
-    seen: &mut i64,
-) -> Result<Option<(usize, f64)>> {
-    let values: Vec<f64> = match &pending[..] {
-        [(loss, _)] => vec![loss.f_double_value(&[]).map_err(torch)?],
-        many => {
-            let losses: Vec<&Tensor> = many.iter().map(|(l, _)| l).collect();
-            Tensor::f_stack(&losses, 0)
-                // To the CPU first: not every device has float64 (MPS), and half the bytes move.
-                .and_then(|t| t.f_to_device(Device::Cpu))
-                .and_then(|t| t.f_to_kind(Kind::Double))
-                .and_then(|t| Vec::<f64>::try_from(&t))
-                .map_err(torch)?
-        }
-    };
-    let lens: Vec<i64> = pending.drain(..).map(|(_, len)| len).collect();
-    for (k, (value, len)) in values.into_iter().zip(lens).enumerate() {
-        if !value.is_finite() {
-            return Ok(Some((k, value)));
-        }
-        *loss_sum += value * len as f64;
-        *seen += len;
-    }
-    Ok(None)
-}
-
-/// A shuffle of the first `n` training images: what every epoch of a run draws from its seed.
-pub(crate) fn shuffle(n: i64) -> Result<Tensor> {
-    Tensor::f_randperm(n, (Kind::Int64, Device::Cpu)).map_err(torch)
-}
-
 /// True when the first `STALL_EPOCHS` epochs' training losses are all the first one's.
 pub(crate) fn stalled(epochs: &[EpochMetrics]) -> bool {
     let Some(first) = epochs.first() else { return false };
@@ -289,139 +123,31 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     check_size(config, data, &widths, device)?;
     let normalization = Normalization::fit(&data.train.images)?;
     let splits = Splits::on(data, config.limit, &normalization, device)?;
-    let Splits { n, y_train, .. } = &splits;
-    let n = *n;
 
+    // The run's draws: its weights, then every epoch's shuffle.
     tch::manual_seed(config.seed as i64);
     let mut vs = nn::VarStore::new(Device::Cpu);
     let net = Network::new(&vs.root(), &widths)?;
+    let orders = epochs::shuffles(splits.n, config.epochs)?;
     guard("moving the network to --device", || vs.set_device(device))?;
-    let graphs = crate::cuda_graph::wanted(
-        config.cuda_graphs,
+    let sgd = config.optimizer == OptimizerKind::Sgd;
+    let graphs = crate::cuda_graph::wanted(config.cuda_graphs, device, sgd, crate::cuda_shim::built_in())?;
+    let mut single = Single::new(config, vs, net)?;
+    let (mut outcomes, cuda_graphs) = epochs::train_epochs(
+        &mut single,
+        std::slice::from_ref(config),
+        vec![orders],
+        &splits,
+        &normalization,
+        data.classes,
         device,
-        config.optimizer == OptimizerKind::Sgd,
-        crate::cuda_shim::built_in(),
+        (graphs, config.cuda_graphs),
+        hooks,
     )?;
-    // Graphs are captured on a side stream; the whole run (eager steps, evaluation) stays on it.
-    let stream = crate::cuda_graph::start(graphs, config.cuda_graphs, device, hooks.observer)?;
-    let mut graphed = stream.as_ref().map(|_| crate::cuda_graph::GraphedStep::default());
-    let mut opt = Updater::new(config, &vs, &net)?;
-    let mut snapshot = Snapshot::new(opt.weights(&net))?;
-    let mut next_order: Option<Tensor> = None;
-
-    let batches = if config.dry_run { 1 } else { (n + config.batch_size - 1) / config.batch_size };
-    let mut epochs = Vec::new();
-    let mut stop = Stop::Finished;
-    let mut last_test = None;
-    'epochs: for epoch in 1..=config.epochs {
-        let started = Instant::now();
-        let lr = config.lr_at(epoch);
-        opt.set_lr(lr)?;
-        // The weights this epoch starts from: what is kept if the loss diverges.
-        snapshot.take()?;
-        // The epoch's shuffle, drawn on the CPU (the same permutations on every device) — while
-        // the device ran the last epoch's final batches, where there was one.
-        let order = match next_order.take() {
-            Some(order) => order,
-            None => shuffle(n)?,
-        }
-        .f_to_device(device)
-        .map_err(torch)?;
-        hooks.observer.start(&format!("epoch {epoch}/{}", config.epochs), batches as u64);
-        let (mut loss_sum, mut seen) = (0.0, 0i64);
-        // The losses of batches not yet read back, with their sizes: reading one makes the host
-        // wait for the device, so on a GPU they are read `sync_every` at a time.
-        let mut pending: Vec<(Tensor, i64)> = Vec::new();
-        for batch in 0..batches {
-            let start = batch * config.batch_size;
-            let idx = order.f_narrow(0, start, config.batch_size.min(n - start)).map_err(torch)?;
-            let len = idx.size()[0];
-            // One step on the batch `idx` selects: gather and normalize on the device, forward,
-            // backward, update. Nothing in it reads back to the host, so it can be captured.
-            let mut step = |idx: &Tensor| -> Result<Tensor> {
-                let inputs = splits.inputs(idx, &normalization)?;
-                let targets = y_train.f_index_select(0, idx).map_err(torch)?;
-                opt.step_on(&net, &inputs, &targets)
-            };
-            // The learning rate is baked into the captured update: a new rate, a new capture.
-            let loss = match graphed.as_mut() {
-                Some(g) => g.run(&idx, lr.to_bits(), &mut step)?,
-                None => step(&idx)?,
-            };
-            pending.push((loss, len));
-            // The next epoch's shuffle, drawn now that the last batch is queued: on a GPU the
-            // host draws it while the device trains, instead of the device waiting for it. No
-            // draw comes between, so the permutation is the one drawn at the next epoch's start.
-            if batch + 1 == batches && epoch < config.epochs {
-                next_order = Some(shuffle(n)?);
-            }
-            let log_due =
-                config.log_interval > 0 && ((batch + 1) as usize).is_multiple_of(config.log_interval);
-            hooks.observer.advance();
-            // Ctrl-C stops once the batch in progress is trained; its loss is read first.
-            let interrupted = hooks.stop.load(Ordering::Relaxed);
-            if pending.len() >= sync_every || batch + 1 == batches || log_due || interrupted {
-                let settled =
-                    settle(&mut pending, &mut loss_sum, &mut seen, epoch, batch + 1, &mut snapshot)?;
-                if let Some(diverged) = settled {
-                    stop = diverged;
-                    hooks.observer.finish();
-                    break 'epochs;
-                }
-            }
-            if log_due {
-                hooks.observer.note(&format!(
-                    "epoch {epoch} [{seen}/{n} ({:.0}%)] train loss {:.6}",
-                    100.0 * seen as f64 / n as f64,
-                    loss_sum / seen as f64
-                ));
-            }
-            if interrupted {
-                stop = Stop::Interrupted { epoch, batch: batch + 1 };
-                break;
-            }
-        }
-        hooks.observer.finish();
-        let train_seconds = started.elapsed().as_secs_f64();
-        let test = splits.evaluate(&net, data.classes, &normalization)?;
-        let metrics = EpochMetrics {
-            epoch,
-            lr,
-            train_loss: loss_sum / seen.max(1) as f64,
-            test_loss: test.loss,
-            test_accuracy: test.accuracy,
-            seconds: started.elapsed().as_secs_f64(),
-            samples_per_second: seen as f64 / train_seconds.max(1e-9),
-        };
-        hooks.observer.line(&format!(
-            "epoch {:>3}/{}  lr {:.5}  train loss {:.4}  test loss {:.4}  test accuracy {:.2}%  {:.1} s  {:.0} samples/s",
-            metrics.epoch,
-            config.epochs,
-            metrics.lr,
-            metrics.train_loss,
-            metrics.test_loss,
-            100.0 * metrics.test_accuracy,
-            metrics.seconds,
-            metrics.samples_per_second
-        ));
-        (hooks.on_epoch)(&metrics)?;
-        epochs.push(metrics);
-        last_test = Some(test);
-        if stop != Stop::Finished {
-            break;
-        }
-        if last_test.as_ref().is_some_and(|t: &Evaluation| t.output_spread == 0.0) {
-            stop = Stop::Dead { epoch };
-            break;
-        }
-        if epoch < config.epochs && stalled(&epochs) {
-            stop = Stop::Stalled { epoch };
-            break;
-        }
-    }
-    let cuda_graphs = crate::cuda_graph::replayed(graphed.as_ref(), hooks.observer);
+    let outcome = outcomes.pop().expect("one run, one outcome");
+    let (vs, net) = single.into_networks()?.pop().expect("one run, one network");
     let run = Run { config, data, device, splits: &splits, widths, normalization, cuda_graphs };
-    conclude(run, vs, net, epochs, stop, last_test, hooks.observer)
+    conclude(run, vs, net, outcome.epochs, outcome.stop, outcome.last_test, hooks.observer)
 }
 
 /// A run's data on its device, moved there once: the first `n` training images and their labels
