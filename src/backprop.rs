@@ -15,6 +15,11 @@
 //! is `−1/batch` at each target (`nll_loss_backward`), and through the log-softmax
 //! `g − softmax(z)·Σg` (`_log_softmax_backward_data`).
 //!
+//! The walk is written once ([`backward`]) for any [`Form`] of network: one network (2-D
+//! activations, `addmm`/`mm`: [`Backprop`]) or K networks stacked along a member dimension
+//! (3-D, `baddbmm`/`bmm`: the population's `Stack`). The layer walk, the order of the
+//! kernels, the gradients' layout and the shape checks are shared; only the kernel calls differ.
+//!
 //! Why training uses it instead of autograd: no graph is recorded during the forward pass and
 //! none is walked after it, and each gradient lands where the optimizer reads it, so nothing is
 //! zeroed before the step or accumulated into after it. On the CPU that is a shorter step at
@@ -27,7 +32,94 @@ use tch::{Device, Kind, Reduction, Tensor};
 use crate::error::torch;
 use crate::mlp::Network;
 
-/// What a backward pass keeps from one step to the next: the constants it starts from.
+/// One layer's parameters, or their gradients: the weight, and the bias where there is one.
+pub(crate) type Layer = (Tensor, Option<Tensor>);
+
+/// The kernels of one form of network: what differs between one network and K stacked.
+pub(crate) trait Form {
+    /// `a·Wᵀ + b`, as the forward pass computes a layer.
+    fn linear(&self, a: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor>;
+    /// The loss of the logits against the targets (what the step returns) and its gradient with
+    /// respect to the logits.
+    fn loss_and_gradient(&mut self, logits: &Tensor, targets: &Tensor) -> Result<(Tensor, Tensor)>;
+    /// `Σ_batch g`, written into the bias's gradient.
+    fn bias_gradient(&self, g: &Tensor, into: &Tensor) -> Result<()>;
+    /// `gᵀ·a`, written into the weight's gradient.
+    fn weight_gradient(&self, g: &Tensor, a: &Tensor, into: &Tensor) -> Result<()>;
+    /// `g·W`: the gradient with respect to the layer's input.
+    fn input_gradient(&self, g: &Tensor, weight: &Tensor) -> Result<Tensor>;
+}
+
+/// The loss of a network of `layers` on `inputs` against `targets`, and its gradients written
+/// into `grads` (one per layer, each of its parameter's shape; every element overwritten): the
+/// forward pass keeping each layer's input, then the walk back — per layer from the top, the
+/// bias's gradient, the weight's, and (below the first) the input's through the ReLU that made
+/// it (`threshold_backward`). `form` supplies the kernels.
+pub(crate) fn backward<F: Form>(
+    form: &mut F,
+    layers: &[Layer],
+    grads: &[Layer],
+    inputs: &Tensor,
+    targets: &Tensor,
+) -> Result<Tensor> {
+    anyhow::ensure!(!layers.is_empty(), "backprop: a network needs at least one layer");
+    anyhow::ensure!(
+        grads.len() == layers.len(),
+        "backprop: gradients for {} layers, the network has {}",
+        grads.len(),
+        layers.len()
+    );
+    // `_out` kernels resize a wrongly shaped output (with a warning): into a view of the flat
+    // buffer, that would write over the next parameter's gradient.
+    for (i, ((w, b), (gw, gb))) in layers.iter().zip(grads).enumerate() {
+        let name = |what: &str| format!("fc{}.{what}", i + 1);
+        anyhow::ensure!(
+            w.size() == gw.size(),
+            "backprop: the gradient for {} is {:?}, the parameter {:?}",
+            name("weight"),
+            gw.size(),
+            w.size()
+        );
+        match (b, gb) {
+            (Some(b), Some(gb)) => anyhow::ensure!(
+                b.size() == gb.size(),
+                "backprop: the gradient for {} is {:?}, the parameter {:?}",
+                name("bias"),
+                gb.size(),
+                b.size()
+            ),
+            (None, None) => {}
+            _ => anyhow::bail!("backprop: {} and its gradient disagree on having one", name("bias")),
+        }
+    }
+    tch::no_grad(|| {
+        // Forward, keeping each layer's input: the backward pass needs them.
+        let mut activations = vec![inputs.shallow_clone()];
+        let last = layers.len() - 1;
+        for (i, (w, b)) in layers[..last].iter().enumerate() {
+            let a = form.linear(&activations[i], w, b.as_ref())?.f_relu().map_err(torch)?;
+            activations.push(a);
+        }
+        let (w, b) = &layers[last];
+        let logits = form.linear(&activations[last], w, b.as_ref())?;
+        let (loss, mut g) = form.loss_and_gradient(&logits, targets)?;
+        for (i, ((w, _), (w_grad, b_grad))) in layers.iter().zip(grads).enumerate().rev() {
+            let below = &activations[i];
+            if let Some(b_grad) = b_grad {
+                form.bias_gradient(&g, b_grad)?;
+            }
+            form.weight_gradient(&g, below, w_grad)?;
+            if i > 0 {
+                g = below.f_threshold_backward(&form.input_gradient(&g, w)?, 0.0).map_err(torch)?;
+            }
+        }
+        Ok(loss)
+    })
+}
+
+/// One network's form: 2-D activations, and the kernels autograd runs for `linear` and
+/// cross-entropy, with the same operands in the same layouts; what a backward pass keeps from
+/// one step to the next: the constants it starts from.
 pub struct Backprop {
     /// ∂loss/∂loss = 1: where the chain rule starts.
     one: Tensor,
@@ -60,68 +152,26 @@ impl Backprop {
             inputs.size(),
             targets.size()
         );
-        let layers: Vec<&tch::nn::Linear> = net.layers().collect();
-        let parameters = net.parameters();
-        anyhow::ensure!(!layers.is_empty(), "backprop: a network needs at least one layer");
+        let layers: Vec<Layer> =
+            net.layers().map(|l| (l.ws.shallow_clone(), l.bs.as_ref().map(Tensor::shallow_clone))).collect();
+        let parameters = net.parameters().len();
         anyhow::ensure!(
-            grads.len() == parameters.len(),
-            "backprop: {} gradient tensors for {} parameters",
-            grads.len(),
-            parameters.len()
+            grads.len() == parameters,
+            "backprop: {} gradient tensors for {parameters} parameters",
+            grads.len()
         );
-        // `_out` kernels resize a wrongly shaped output (with a warning): into a view of the flat
-        // buffer, that would write over the next parameter's gradient.
-        for ((name, p), g) in parameters.iter().zip(grads) {
-            anyhow::ensure!(
-                p.size() == g.size(),
-                "backprop: the gradient for {name} is {:?}, the parameter {:?}",
-                g.size(),
-                p.size()
-            );
-        }
-        let total_weight = self.count(inputs.size()[0], inputs.device())?.shallow_clone();
-        let one = &self.one;
-        tch::no_grad(|| {
-            // Forward, keeping each layer's input: the backward pass needs them.
-            let mut activations = vec![inputs.f_flatten(1, -1).map_err(torch)?];
-            let last = layers.len() - 1;
-            for (i, layer) in layers[..last].iter().enumerate() {
-                let a = activations[i].f_linear(&layer.ws, layer.bs.as_ref()).and_then(|z| z.f_relu());
-                activations.push(a.map_err(torch)?);
-            }
-            let below = &activations[last];
-            let logits = below.f_linear(&layers[last].ws, layers[last].bs.as_ref()).map_err(torch)?;
-            let log_probs = logits.f_log_softmax(-1, Kind::Float).map_err(torch)?;
-            let loss = log_probs.f_nll_loss(targets, None::<Tensor>, Reduction::Mean, -100).map_err(torch)?;
-
-            // Backward: ∂loss/∂log_probs, then through the log-softmax to ∂loss/∂logits.
-            let mut g = log_probs
-                .f_nll_loss_backward(one, targets, None::<Tensor>, Reduction::Mean, -100, &total_weight)
-                .and_then(|g| Tensor::f_internal_log_softmax_backward_data(&g, &log_probs, 1, Kind::Float))
-                .map_err(torch)?;
-            let mut slot = grads.len();
-            for (i, layer) in layers.iter().enumerate().rev() {
-                let below = &activations[i];
-                if layer.bs.is_some() {
-                    slot -= 1;
-                    // The bias's gradient: the batch's sum, as autograd reduces a broadcast.
-                    let _ = g
-                        .f_sum_intlist_out(&grads[slot], [0i64].as_slice(), false, Kind::Float)
-                        .map_err(torch)?;
-                }
-                slot -= 1;
-                // ∂loss/∂W = gᵀ·a, computed as autograd computes it for `a·Wᵀ` (W stored row-major).
-                let _ = g.f_tr().and_then(|gt| gt.f_mm_out(&grads[slot], below)).map_err(torch)?;
-                if i > 0 {
-                    // ∂loss/∂a = g·W, then through the ReLU that made `a`.
-                    g = g
-                        .f_mm(&layer.ws)
-                        .and_then(|ga| below.f_threshold_backward(&ga, 0.0))
-                        .map_err(torch)?;
-                }
-            }
-            Ok(loss)
-        })
+        // The flat gradients, grouped as the layers are: a weight, then its bias where it has one.
+        let mut slots = grads.iter();
+        let grads: Vec<Layer> = layers
+            .iter()
+            .map(|(_, b)| {
+                // Cannot fail: the counts were checked above.
+                let w = slots.next().expect("counted").shallow_clone();
+                (w, b.as_ref().map(|_| slots.next().expect("counted").shallow_clone()))
+            })
+            .collect();
+        let inputs = inputs.f_flatten(1, -1).map_err(torch)?;
+        backward(self, &layers, &grads, &inputs, targets)
     }
 
     /// The float tensor holding `n`, made once per batch size (a full batch and the last one).
@@ -133,6 +183,39 @@ impl Backprop {
         self.counts.push((n, count));
         // Cannot fail: an element was pushed on the line above.
         Ok(&self.counts.last().expect("just pushed").1)
+    }
+}
+
+impl Form for Backprop {
+    fn linear(&self, a: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        a.f_linear(weight, bias).map_err(torch)
+    }
+
+    /// `−mean(log_softmax(z)[target])`; its gradient on the log-probabilities is `−1/batch` at
+    /// each target (`nll_loss_backward`), and through the log-softmax `g − softmax(z)·Σg`.
+    fn loss_and_gradient(&mut self, logits: &Tensor, targets: &Tensor) -> Result<(Tensor, Tensor)> {
+        let total_weight = self.count(logits.size()[0], logits.device())?.shallow_clone();
+        let log_probs = logits.f_log_softmax(-1, Kind::Float).map_err(torch)?;
+        let loss = log_probs.f_nll_loss(targets, None::<Tensor>, Reduction::Mean, -100).map_err(torch)?;
+        let g = log_probs
+            .f_nll_loss_backward(&self.one, targets, None::<Tensor>, Reduction::Mean, -100, &total_weight)
+            .and_then(|g| Tensor::f_internal_log_softmax_backward_data(&g, &log_probs, 1, Kind::Float))
+            .map_err(torch)?;
+        Ok((loss, g))
+    }
+
+    /// The batch's sum, as autograd reduces a broadcast bias.
+    fn bias_gradient(&self, g: &Tensor, into: &Tensor) -> Result<()> {
+        g.f_sum_intlist_out(into, [0i64].as_slice(), false, Kind::Float).map(drop).map_err(torch)
+    }
+
+    /// `gᵀ·a`, as autograd computes it for `a·Wᵀ` (W stored row-major).
+    fn weight_gradient(&self, g: &Tensor, a: &Tensor, into: &Tensor) -> Result<()> {
+        g.f_tr().and_then(|gt| gt.f_mm_out(into, a)).map(drop).map_err(torch)
+    }
+
+    fn input_gradient(&self, g: &Tensor, weight: &Tensor) -> Result<Tensor> {
+        g.f_mm(weight).map_err(torch)
     }
 }
 

@@ -30,6 +30,12 @@
 //! few kernels for the whole network, and [`backprop`] writes the backward pass out for it:
 //! autograd's kernels and numbers, without recording or walking a graph.
 //!
+//! Entry points seed libtorch's random generator, of which a process has one: two threads
+//! running them at once would interleave their draws. Each holds [`exclusive`]'s process-wide
+//! lock while it runs, so concurrent calls run one after the other, with the numbers each gives
+//! alone. [`fused`] and the [`cuda_shim`] hold the CUDA code: SGD's update as one kernel, CUDA
+//! graphs.
+//!
 //! And what every part shares: [`device`] (`--device`, CUDA availability, [`cuda`]: loading
 //! libtorch's CUDA half), [`repr`] (tensors printed exactly as PyTorch prints them), [`plot`]
 //! (pictures), [`report`] and [`observe`] (how results and progress leave the library),
@@ -63,6 +69,7 @@ pub mod data;
 pub mod descent;
 pub mod device;
 pub mod error;
+pub mod exclusive;
 pub mod flat;
 pub mod fsutil;
 pub mod fused;

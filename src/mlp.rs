@@ -258,6 +258,7 @@ fn backward_with(output: &Tensor, gradient: &Tensor) -> Result<()> {
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
+    let _only = crate::exclusive::enter();
     crate::device::prepare(device);
     config.validate()?;
     tch::manual_seed(config.seed as i64);

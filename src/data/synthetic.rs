@@ -108,6 +108,7 @@ impl Draws {
 /// `n` images (n×28×28, u8, white ink on black like MNIST) and their labels (n, i64), the same
 /// for the same `seed`. Uses and reseeds libtorch's global generator.
 pub fn generate(n: usize, seed: u64) -> (Tensor, Tensor) {
+    let _only = crate::exclusive::enter();
     tch::manual_seed(seed as i64);
     let n = n as i64;
     let labels = Tensor::arange(n, (Kind::Int64, Device::Cpu)).remainder(10);

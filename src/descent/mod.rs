@@ -28,7 +28,7 @@ use tch::Device;
 
 pub use optimizer::Optimizer;
 pub use report::{list, render_list, summarize, trajectories_csv, write_csv};
-pub use run::{run_one, Run, RunSpec};
+pub use run::{Run, RunSpec};
 pub use surface::{Domain, Minimum, Surface, SurfaceInfo};
 pub use verdict::{Final, Motion, Status};
 
@@ -219,6 +219,14 @@ pub struct DescentReport {
     pub runs: Vec<Run>,
     /// What the runs show, one sentence per outcome.
     pub summary: String,
+}
+
+/// Runs one optimizer from `start` and says where it ended: the run judged, then the sentence
+/// its report writes from that judgement.
+pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64]) -> Result<Run> {
+    let mut run = run::descend_from(surface, minima, spec, start)?;
+    run.outcome = report::outcome(&run, &surface.domain());
+    Ok(run)
 }
 
 /// Runs every optimizer of `config` from every start.

@@ -54,8 +54,14 @@ pub struct Run {
     pub outcome: String,
 }
 
-/// Runs one optimizer from `start` and says where it ended.
-pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64]) -> Result<Run> {
+/// Runs one optimizer from `start` and judges where it ended; the sentence that says so is
+/// left empty for the report ([`super::run_one`] writes it).
+pub(super) fn descend_from(
+    surface: Surface,
+    minima: &[Minimum],
+    spec: RunSpec,
+    start: &[f64],
+) -> Result<Run> {
     ensure_usage(start.len() == surface.dimensions(), || {
         format!(
             "a start of {} coordinate(s) on the {}-D surface {}",
@@ -104,7 +110,7 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
         minimum,
         basin,
     };
-    let mut run = Run {
+    Ok(Run {
         optimizer,
         rule: optimizer.rule(),
         lr: optimizer.uses_gradient().then_some(spec.lr),
@@ -114,9 +120,7 @@ pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64
         losses,
         end,
         outcome: String::new(),
-    };
-    run.outcome = super::report::outcome(&run, &surface.domain());
-    Ok(run)
+    })
 }
 
 /// The trajectory, its losses, how it stopped, ‖∇f‖ at the end and why it stalled.

@@ -243,6 +243,7 @@ pub fn graph_growth(
     updates: &[usize],
     device: Device,
 ) -> Result<Vec<GraphGrowth>> {
+    let _only = crate::exclusive::enter();
     tch::manual_seed(config.seed as i64);
     let mut w =
         normal(&[NUM_INPUTS, 1], 0.0, 1.0).f_to_device(device).map_err(torch)?.set_requires_grad(true);
@@ -380,6 +381,7 @@ pub struct PerceptronReport {
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -> Result<PerceptronReport> {
+    let _only = crate::exclusive::enter();
     crate::device::prepare(device);
     config.validate()?;
     tch::manual_seed(config.seed as i64);

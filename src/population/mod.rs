@@ -137,6 +137,7 @@ pub fn train_population(
     observer: &dyn Observer,
     stop: &AtomicBool,
 ) -> Result<Vec<Trained>> {
+    let _only = crate::exclusive::enter();
     crate::device::prepare(device);
     let Some(first) = configs.first() else { return Ok(Vec::new()) };
     if let Some(odd) = configs.iter().find(|c| !compatible(first, c)) {

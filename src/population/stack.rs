@@ -9,6 +9,7 @@
 use anyhow::Result;
 use tch::{nn, Device, Kind, Reduction, Tensor};
 
+use crate::backprop::{backward, Form, Layer};
 use crate::error::torch;
 use crate::mlp::Network;
 
@@ -20,8 +21,8 @@ pub(super) struct Stack {
     /// `[K, P]`: SGD's momentum buffers.
     velocity: Tensor,
     /// Per layer, views into `flat` and `grad`: (weight `[K, out, in]`, bias `[K, 1, out]`).
-    layers: Vec<(Tensor, Tensor)>,
-    layer_grads: Vec<(Tensor, Tensor)>,
+    layers: Vec<Layer>,
+    layer_grads: Vec<Layer>,
     /// ∂(Σ_k loss_k)/∂(per-sample loss) for each (members, batch length): 1/len, as a mean's
     /// backward gives. Made the first time a batch length is stepped, which is always an eager
     /// step: a CUDA graph captures a batch shape only after running it eagerly
@@ -64,7 +65,7 @@ impl Stack {
         let grad = flat.f_zeros_like().map_err(torch)?;
         let velocity = flat.f_zeros_like().map_err(torch)?;
         let k = members.len() as i64;
-        let views = |buffer: &Tensor| -> Result<Vec<(Tensor, Tensor)>> {
+        let views = |buffer: &Tensor| -> Result<Vec<Layer>> {
             let mut offset = 0;
             widths
                 .windows(2)
@@ -74,7 +75,7 @@ impl Stack {
                     offset += output * input;
                     let bias = buffer.f_narrow(1, offset, output)?.f_view([k, 1, output])?;
                     offset += output;
-                    Ok((weight, bias))
+                    Ok((weight, Some(bias)))
                 })
                 .collect::<Result<_, tch::TchError>>()
                 .map_err(torch)
@@ -84,63 +85,16 @@ impl Stack {
         Ok(Stack { flat, grad, velocity, layers, layer_grads, per_sample: Vec::new(), still, fused })
     }
 
-    /// Logits `[K, B, classes]` for inputs `[K, B, features]`, and the inputs of every layer
-    /// (the backward pass needs them).
-    fn forward(&self, x: &Tensor) -> Result<(Tensor, Vec<Tensor>)> {
-        let layer = |i: usize, input: &Tensor| -> Result<Tensor> {
-            let (w, b) = &self.layers[i];
-            w.f_transpose(1, 2).and_then(|wt| b.f_baddbmm(input, &wt, 1.0, 1.0)).map_err(torch)
-        };
-        anyhow::ensure!(!self.layers.is_empty(), "a population needs networks of at least one layer");
-        let last = self.layers.len() - 1;
-        let mut activations = vec![x.shallow_clone()];
-        for i in 0..last {
-            let a = layer(i, &activations[i])?.f_relu().map_err(torch)?;
-            activations.push(a);
-        }
-        Ok((layer(last, &activations[last])?, activations))
-    }
-
     /// Each member's mean cross-entropy on its batch (`inputs` `[K, B, features]`, `targets`
     /// `[K·B]`, member after member), as a `[K]` tensor; their gradients are left in `grad`.
     /// The members' losses are independent, so the gradient of their sum is each member's own
-    /// gradient in its own row: what `Σ_k loss_k` backward gives, written out.
+    /// gradient in its own row: what `Σ_k loss_k` backward gives, written out by the same walk
+    /// as one network's ([`crate::backprop::backward`]) with batched kernels.
     pub fn loss_and_gradients(&mut self, inputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
         let (k, len) = (inputs.size()[0], inputs.size()[1]);
         let per_sample = self.per_sample(k, len, inputs.device())?;
-        tch::no_grad(|| {
-            let (logits, activations) = self.forward(inputs)?;
-            let classes = logits.size()[2];
-            let log_probs = logits.f_log_softmax(-1, Kind::Float).map_err(torch)?;
-            let flat_log_probs = log_probs.f_reshape([k * len, classes]).map_err(torch)?;
-            let losses = flat_log_probs
-                .f_nll_loss(targets, None::<Tensor>, Reduction::None, -100)
-                .and_then(|l| l.f_reshape([k, len])?.f_mean_dim(1, false, Kind::Float))
-                .map_err(torch)?;
-            // Backward: −1/len at each target, through each row's log-softmax.
-            let mut g = flat_log_probs
-                .f_nll_loss_backward(&per_sample, targets, None::<Tensor>, Reduction::None, -100, &self.still)
-                .and_then(|g| g.f_view([k, len, classes]))
-                .and_then(|g| Tensor::f_internal_log_softmax_backward_data(&g, &log_probs, -1, Kind::Float))
-                .map_err(torch)?;
-            for (i, ((w, _), (w_grad, b_grad))) in self.layers.iter().zip(&self.layer_grads).enumerate().rev()
-            {
-                let below = &activations[i];
-                // As for one network: ∂b = Σ_batch g, ∂W = (aᵀ·g)ᵀ, ∂a = g·W. ∂W is aᵀ·g stored
-                // transposed, the product autograd ran for the batched layer, so writing the
-                // backward pass out left the population's numbers as they were.
-                let _ = g.f_sum_intlist_out(b_grad, [1i64].as_slice(), true, Kind::Float).map_err(torch)?;
-                below
-                    .f_transpose(1, 2)
-                    .and_then(|at| at.f_bmm(&g))
-                    .and_then(|gw| w_grad.f_transpose(1, 2)?.f_copy_(&gw))
-                    .map_err(torch)?;
-                if i > 0 {
-                    g = g.f_bmm(w).and_then(|ga| below.f_threshold_backward(&ga, 0.0)).map_err(torch)?;
-                }
-            }
-            Ok(losses)
-        })
+        let mut form = Stacked { per_sample, still: &self.still };
+        backward(&mut form, &self.layers, &self.layer_grads, inputs, targets)
     }
 
     /// `[K·len]` of 1/len: the gradient a per-member mean hands each of its samples' losses.
@@ -200,13 +154,68 @@ impl Stack {
         tch::no_grad(|| {
             for (layer, (w, b)) in net.layers().zip(&self.layers) {
                 layer.ws.shallow_clone().f_copy_(&w.get(k)).map_err(torch)?;
-                if let Some(bs) = &layer.bs {
+                if let (Some(bs), Some(b)) = (&layer.bs, b) {
                     bs.shallow_clone().f_copy_(&b.get(k).f_reshape([-1]).map_err(torch)?).map_err(torch)?;
                 }
             }
             Ok::<_, anyhow::Error>(())
         })?;
         Ok((vs, net))
+    }
+}
+
+/// K networks' form of the written-out backward pass: 3-D activations `[K, B, ·]`, each
+/// member's layers one batched product (`baddbmm`, `bmm`), each member's loss its batch's mean.
+struct Stacked<'a> {
+    /// `[K·B]` of 1/B: the gradient each member's mean hands its samples' losses.
+    per_sample: Tensor,
+    /// nll_loss_backward's total weight, unused without reduction: a 0.
+    still: &'a Tensor,
+}
+
+impl Form for Stacked<'_> {
+    fn linear(&self, a: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let wt = weight.f_transpose(1, 2).map_err(torch)?;
+        match bias {
+            Some(b) => b.f_baddbmm(a, &wt, 1.0, 1.0),
+            None => a.f_bmm(&wt),
+        }
+        .map_err(torch)
+    }
+
+    /// `[K]` losses, and through each row's log-softmax, −1/B at each target.
+    fn loss_and_gradient(&mut self, logits: &Tensor, targets: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (k, len, classes) = (logits.size()[0], logits.size()[1], logits.size()[2]);
+        let log_probs = logits.f_log_softmax(-1, Kind::Float).map_err(torch)?;
+        let flat_log_probs = log_probs.f_reshape([k * len, classes]).map_err(torch)?;
+        let losses = flat_log_probs
+            .f_nll_loss(targets, None::<Tensor>, Reduction::None, -100)
+            .and_then(|l| l.f_reshape([k, len])?.f_mean_dim(1, false, Kind::Float))
+            .map_err(torch)?;
+        let g = flat_log_probs
+            .f_nll_loss_backward(&self.per_sample, targets, None::<Tensor>, Reduction::None, -100, self.still)
+            .and_then(|g| g.f_view([k, len, classes]))
+            .and_then(|g| Tensor::f_internal_log_softmax_backward_data(&g, &log_probs, -1, Kind::Float))
+            .map_err(torch)?;
+        Ok((losses, g))
+    }
+
+    fn bias_gradient(&self, g: &Tensor, into: &Tensor) -> Result<()> {
+        g.f_sum_intlist_out(into, [1i64].as_slice(), true, Kind::Float).map(drop).map_err(torch)
+    }
+
+    /// ∂W is aᵀ·g stored transposed: the product autograd ran for the batched layer, so writing
+    /// the backward pass out left the population's numbers as they were.
+    fn weight_gradient(&self, g: &Tensor, a: &Tensor, into: &Tensor) -> Result<()> {
+        a.f_transpose(1, 2)
+            .and_then(|at| at.f_bmm(g))
+            .and_then(|gw| into.f_transpose(1, 2)?.f_copy_(&gw))
+            .map(drop)
+            .map_err(torch)
+    }
+
+    fn input_gradient(&self, g: &Tensor, weight: &Tensor) -> Result<Tensor> {
+        g.f_bmm(weight).map_err(torch)
     }
 }
 

@@ -243,6 +243,7 @@ pub fn run(
     stop: &AtomicBool,
 ) -> Result<SweepReport> {
     config.validate()?;
+    let _only = crate::exclusive::enter();
     crate::device::prepare(device);
     let started = Instant::now();
     let base = config.base();

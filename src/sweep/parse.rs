@@ -4,9 +4,19 @@
 
 use anyhow::Result;
 
-use super::space::{apply, flag, Domain, Param};
+use super::space::{apply, flag, Domain, Param, Space};
 use crate::error::usage;
 use crate::train::{OptimizerKind, TrainConfig};
+
+impl Space {
+    /// Adds a hyperparameter parsed from its flag's text (here, not in `space.rs`: parsing
+    /// depends on the space, never the other way round).
+    pub fn add(&mut self, name: &'static str, text: &str) -> Result<()> {
+        let domain = parse_domain(name, text)?;
+        self.dims.push((name, domain));
+        Ok(())
+    }
+}
 
 /// Parses one flag's value: a list (`a,b,c`) or a range (`lo..hi[:log]`), checked as `train`
 /// would check each value, errors naming the flag.

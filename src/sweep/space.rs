@@ -216,13 +216,6 @@ impl Serialize for Space {
 }
 
 impl Space {
-    /// Adds a hyperparameter parsed from its flag's text.
-    pub fn add(&mut self, name: &'static str, text: &str) -> Result<()> {
-        let domain = super::parse::parse_domain(name, text)?;
-        self.dims.push((name, domain));
-        Ok(())
-    }
-
     /// The space searched when no hyperparameter flag is given: the learning rate, log-uniform
     /// over three decades, and the hidden width — a small architecture search.
     pub fn default_search() -> Space {

@@ -114,6 +114,7 @@ pub(crate) fn stalled(epochs: &[EpochMetrics]) -> bool {
 
 /// Trains a fresh `Network` on `data` with `config`, on `device`.
 pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut Hooks) -> Result<Trained> {
+    let _only = crate::exclusive::enter();
     crate::device::prepare(device);
     let config = &config.validate()?;
     let sync_every = config.sync_every.unwrap_or_else(|| default_sync_every(device));
