@@ -5,16 +5,159 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
 use nnopt::data::{self, DataSource};
 use nnopt::fsutil::write_atomic;
 use nnopt::observe::Observer;
 use nnopt::plot::Target;
 use nnopt::report::Report;
-use nnopt::train::{self, EpochMetrics, Hooks, Stop, TrainConfig};
+use nnopt::train::{self, EpochMetrics, Hooks, OptimizerKind, Stop, TrainConfig};
 use tch::Device;
 
 use super::output::Output;
-use super::{paths, process};
+use super::shared::OnOff;
+use super::shared::{CUDA_GRAPHS_HELP, DATA_HELP};
+use super::{paths, process, Global};
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct TrainArgs {
+    #[arg(long, default_value = nnopt::data::DEFAULT_SPEC, help = DATA_HELP)]
+    pub data: String,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    pub epochs: usize,
+    /// Images per SGD step.
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    pub batch_size: i64,
+    #[arg(long, help = format!(
+        "Initial learning rate, decayed along a cosine over the epochs [default: {} for sgd, {} for adam]",
+        OptimizerKind::Sgd.default_lr(),
+        OptimizerKind::Adam.default_lr()
+    ))]
+    pub lr: Option<f64>,
+    #[arg(long, help = format!(
+        "SGD momentum, Nesterov when > 0 [default: {}]; not with --optimizer adam",
+        nnopt::train::DEFAULT_MOMENTUM
+    ))]
+    pub momentum: Option<f64>,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = TrainConfig::default().weight_decay)]
+    pub weight_decay: f64,
+    /// Seed for the initial weights and the shuffling.
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
+    pub seed: u64,
+    /// Hidden layer widths, comma-separated: 32 (the notebook's 784-32-10) or 256,128.
+    #[arg(long, value_delimiter = ',', default_values_t = TrainConfig::default().hidden)]
+    pub hidden: Vec<i64>,
+    #[arg(long, value_enum, default_value_t = OptimizerArg::from(TrainConfig::default().optimizer))]
+    pub optimizer: OptimizerArg,
+    /// How the learning rate moves: cosine (from --lr towards 0 over the epochs) or constant
+    /// (the notebook's plain optim.SGD: --momentum 0 --weight-decay 0 --schedule constant --lr 0.05).
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub schedule: ScheduleArg,
+    /// One batch per epoch: a quick check that everything runs.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Train on the first N training images only (the normalization still uses all of them).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<i64>,
+    /// Print the running training loss on stderr every N batches (0: never).
+    #[arg(long, default_value_t = TrainConfig::default().log_interval)]
+    pub log_interval: usize,
+    /// Read the loss back to the host every N batches [default: 1 on CPU, 64 on CUDA]; a
+    /// divergence is found when it is read, and the epoch's starting weights are restored.
+    #[arg(long, value_name = "N")]
+    pub sync_every: Option<usize>,
+    #[arg(long, value_enum, value_name = "on|off", help = CUDA_GRAPHS_HELP)]
+    pub cuda_graphs: Option<OnOff>,
+    /// Save the trained weights here (safetensors, PyTorch's parameter names).
+    #[arg(long, value_name = "FILE.safetensors")]
+    pub save: Option<PathBuf>,
+    /// Write the per-epoch metrics here as CSV.
+    #[arg(long, value_name = "FILE.csv")]
+    pub metrics: Option<PathBuf>,
+    /// Draw the train and test loss and the test accuracy per epoch (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub plot: Option<PathBuf>,
+    /// Draw the final confusion matrix as a heat map (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub confusion: Option<PathBuf>,
+    /// Write the final confusion matrix as CSV (rows: true class, columns: predicted).
+    #[arg(long, value_name = "FILE.csv")]
+    pub confusion_csv: Option<PathBuf>,
+}
+
+/// `--schedule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleArg {
+    /// lr_t = lr·(1 + cos(π·(t − 1)/T))/2.
+    Cosine,
+    /// lr_t = lr.
+    Constant,
+}
+
+/// `--optimizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerArg {
+    /// SGD with Nesterov momentum and weight decay.
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+impl From<OptimizerArg> for OptimizerKind {
+    fn from(arg: OptimizerArg) -> Self {
+        match arg {
+            OptimizerArg::Sgd => OptimizerKind::Sgd,
+            OptimizerArg::Adam => OptimizerKind::Adam,
+        }
+    }
+}
+
+impl From<OptimizerKind> for OptimizerArg {
+    fn from(kind: OptimizerKind) -> Self {
+        match kind {
+            OptimizerKind::Sgd => OptimizerArg::Sgd,
+            OptimizerKind::Adam => OptimizerArg::Adam,
+        }
+    }
+}
+
+pub fn run(args: TrainArgs, global: &Global, out: &Output) -> Result<()> {
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        momentum: args.momentum,
+        weight_decay: args.weight_decay,
+        optimizer: args.optimizer.into(),
+        schedule: match args.schedule {
+            ScheduleArg::Cosine => nnopt::train::Schedule::Cosine,
+            ScheduleArg::Constant => nnopt::train::Schedule::Constant,
+        },
+        seed: args.seed,
+        hidden: args.hidden,
+        dry_run: args.dry_run,
+        log_interval: args.log_interval,
+        limit: args.limit,
+        sync_every: args.sync_every,
+        cuda_graphs: args.cuda_graphs.map(OnOff::on),
+    };
+    let files = Files {
+        save: args.save,
+        metrics: args.metrics,
+        plot: paths::picture("--plot", args.plot.as_deref())?,
+        confusion: paths::picture("--confusion", args.confusion.as_deref())?,
+        confusion_csv: args.confusion_csv,
+    };
+    let source = DataSource::parse(&args.data)?;
+    let device = global.device.resolve()?;
+    // A flag that cannot apply is refused before the data loads.
+    let sgd = config.optimizer == OptimizerKind::Sgd;
+    nnopt::cuda_graph::wanted(config.cuda_graphs, device, sgd, nnopt::cuda_shim::built_in())?;
+    train_and_report(&config, &source, &files, device, out)
+}
 
 /// Where `nnopt train` writes besides stdout.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +174,7 @@ pub struct Files {
     pub confusion_csv: Option<PathBuf>,
 }
 
-pub fn run(
+fn train_and_report(
     config: &TrainConfig,
     source: &DataSource,
     files: &Files,

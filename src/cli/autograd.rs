@@ -1,0 +1,35 @@
+//! `nnopt autograd`: its flags, the library call, the output.
+
+use anyhow::Result;
+use clap::Args;
+use nnopt::autograd::{self, AutogradConfig};
+
+use super::output::Output;
+use super::shared::GraphArgs;
+use super::Global;
+
+#[derive(Debug, Args)]
+// On every command: a negative value (`--seed -1`, `--lr -1`) is parsed and refused by its
+// own flag, not read as a flag.
+#[command(allow_negative_numbers = true)]
+pub struct AutogradArgs {
+    /// The input x.
+    #[arg(long, default_value_t = AutogradConfig::default().x)]
+    pub x: f64,
+    /// The weight w (try --b -10 to see a zero gradient).
+    #[arg(long, default_value_t = AutogradConfig::default().w)]
+    pub w: f64,
+    /// The bias b.
+    #[arg(long, default_value_t = AutogradConfig::default().b)]
+    pub b: f64,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// `nnopt autograd`.
+pub fn run(args: AutogradArgs, global: &Global, out: &Output) -> Result<()> {
+    let config = AutogradConfig { x: args.x, w: args.w, b: args.b, graph: args.graph.wanted()? };
+    let report = autograd::run(&config, global.device.resolve()?)?;
+    args.graph.write(report.backward_graph.as_ref(), "the backward graph of a = relu(w·x + b)")?;
+    out.report(&report)
+}

@@ -1,0 +1,43 @@
+//! `nnopt mlp`: its flags, the library call, the output.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use nnopt::mlp::{self, MlpConfig};
+
+use super::output::Output;
+use super::shared::{emit, Files, GraphArgs};
+use super::Global;
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct MlpArgs {
+    /// Seed for libtorch's generator (torch.manual_seed); draws fc1.weight, fc1.bias, fc2.weight,
+    /// fc2.bias, the input, the output gradient, the target, in that order.
+    #[arg(long, default_value_t = MlpConfig::default().seed)]
+    pub seed: u64,
+    /// Learning rate of the SGD step.
+    #[arg(long, default_value_t = MlpConfig::default().lr)]
+    pub lr: f64,
+    /// Width of the hidden layer.
+    #[arg(long, default_value_t = MlpConfig::default().hidden)]
+    pub hidden: i64,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+    /// Draw fc1's weight rows as 28×28 images, before and after the SGD step (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub plot: Option<PathBuf>,
+    /// Write fc1's weights before and after the SGD step as CSV (unit, pixel, before, after).
+    #[arg(long, value_name = "FILE.csv")]
+    pub csv: Option<PathBuf>,
+}
+
+/// `nnopt mlp`.
+pub fn run(args: MlpArgs, global: &Global, out: &Output) -> Result<()> {
+    let config = MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden, graph: args.graph.wanted()? };
+    let files = Files::new(args.csv.as_deref(), args.plot.as_deref())?;
+    let report = mlp::run(&config, global.device.resolve()?)?;
+    args.graph.write(report.backward_graph.as_ref(), "the backward graph of the MLP's MSE loss")?;
+    emit(&report, out, &files)
+}

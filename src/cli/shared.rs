@@ -1,0 +1,112 @@
+//! What several commands share on the command line: `--graph`, `on|off` flags, `--data`, and
+//! the one way every command ends ([`emit`]: `--plot`, `--csv`, then the report on stdout).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use nnopt::data::DataSource;
+use nnopt::report::Report;
+
+use super::output::Output;
+use super::paths;
+
+/// `--graph` and `--graph-dot`, on the commands that build a graph.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Print the whole backward graph (an indented tree read from libtorch, leaves named).
+    #[arg(long)]
+    pub graph: bool,
+    /// Write the backward graph as Graphviz DOT (render with `dot -Tsvg FILE.dot`); also prints
+    /// it, as --graph does.
+    #[arg(long, value_name = "FILE.dot")]
+    pub graph_dot: Option<PathBuf>,
+    /// Draw the backward graph as a picture, laid out by nnopt (.png or .svg; no Graphviz
+    /// needed); also prints it, as --graph does.
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub graph_image: Option<PathBuf>,
+}
+
+impl GraphArgs {
+    /// Whether the report needs the graph, after refusing an unwritable DOT path up front.
+    pub(super) fn wanted(&self) -> Result<bool> {
+        if let Some(path) = &self.graph_dot {
+            paths::ensure_writable("--graph-dot", path)?;
+        }
+        paths::picture("--graph-image", self.graph_image.as_deref())?;
+        Ok(self.graph || self.graph_dot.is_some() || self.graph_image.is_some())
+    }
+
+    /// Writes the DOT file and the picture, where asked.
+    pub(super) fn write(&self, graph: Option<&nnopt::graph::Graph>, title: &str) -> Result<()> {
+        let Some(graph) = graph else { return Ok(()) };
+        if let Some(path) = &self.graph_dot {
+            nnopt::graph::write_dot(path, graph)?;
+        }
+        if let Some(target) = paths::picture("--graph-image", self.graph_image.as_deref())? {
+            graph.figure(title).save(&target)?;
+        }
+        Ok(())
+    }
+}
+
+/// `--cuda-graphs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+impl OnOff {
+    pub(super) fn on(self) -> bool {
+        self == OnOff::On
+    }
+}
+
+/// `--data` when given.
+pub(super) fn data_flag(data: Option<String>) -> Result<Option<DataSource>> {
+    data.as_deref().map(DataSource::parse).transpose()
+}
+
+/// The files a command's result goes to besides stdout (`--csv`, `--plot`), checked before
+/// any work starts.
+pub(super) struct Files {
+    csv: Option<PathBuf>,
+    plot: Option<nnopt::plot::Target>,
+}
+
+impl Files {
+    pub(super) fn new(csv: Option<&Path>, plot: Option<&Path>) -> Result<Self> {
+        paths::writable(&[("--csv", csv)])?;
+        Ok(Files { csv: csv.map(Path::to_path_buf), plot: paths::picture("--plot", plot)? })
+    }
+}
+
+/// Writes `--plot` and `--csv` where asked and prints the report (text, or `--json`): the one
+/// way every command ends.
+pub(super) fn emit<R: Report>(report: &R, out: &Output, files: &Files) -> Result<()> {
+    if let (Some(target), Some(figure)) = (&files.plot, report.figure()?) {
+        figure.save(target)?;
+    }
+    if let (Some(path), Some(csv)) = (&files.csv, report.csv()) {
+        nnopt::fsutil::write_atomic(path, csv.as_bytes())?;
+    }
+    out.report(report)
+}
+
+/// `--data`: shared by train, evaluate and predict.
+pub(super) const DATA_HELP: &str =
+    "Data: a directory with train-images-idx3-ubyte, train-labels-idx1-ubyte, \
+t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz; MNIST, Fashion-MNIST, KMNIST…), \
+`fashion` (Debian's dataset-fashion-mnist), or `synthetic` (built-in synthetic digits, \
+60000 + 10000; synthetic:TRAIN,TEST for other sizes)";
+
+/// `--cuda-graphs`.
+pub(super) const CUDA_GRAPHS_HELP: &str = "Replay each training step as one CUDA graph (captured once per learning \
+rate and batch shape; a sweep's population reads its rates from a tensor) instead of launching its ~30 kernels one by one \
+[default: on for SGD on CUDA, in a build with CUDA graphs: see nnopt info]";
+
+/// `--data` for evaluate and predict: the weights' own data set when not given.
+pub(super) const WEIGHTS_DATA_HELP: &str =
+    "The data set to use [default: the one the weights were trained on, \
+as recorded in the weights file]: a directory of MNIST-layout IDX files, `fashion`, or `synthetic`";

@@ -1,0 +1,254 @@
+//! `nnopt sweep`: its flags, the library call, the output.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use nnopt::data::DataSource;
+use nnopt::error::usage;
+use nnopt::observe::Observer;
+use nnopt::report::Report;
+use nnopt::sweep::{self, Space, Strategy, SweepConfig, SweepFiles, TpeForm};
+
+use super::output::Output;
+use super::shared::OnOff;
+use super::shared::{CUDA_GRAPHS_HELP, DATA_HELP};
+use super::Global;
+use super::{paths, process};
+
+/// `--strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// The Cartesian product of the lists (ranges: --grid-points values).
+    Grid,
+    /// --trials configurations drawn from the seed.
+    Random,
+    /// Successive halving: the best half of --trials configurations train twice as long each rung.
+    Halving,
+    /// Tree-structured Parzen Estimator (optuna's default sampler), after --startup-trials random ones; --tpe picks its form.
+    Tpe,
+}
+
+/// `--tpe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TpeArg {
+    /// One joint estimator over all hyperparameters: values that worked together are proposed together (optuna 5's default).
+    Multivariate,
+    /// One estimator per hyperparameter (hyperopt's, and optuna's before 5).
+    Independent,
+}
+
+impl From<StrategyArg> for Strategy {
+    fn from(arg: StrategyArg) -> Self {
+        match arg {
+            StrategyArg::Grid => Strategy::Grid,
+            StrategyArg::Random => Strategy::Random,
+            StrategyArg::Halving => Strategy::Halving,
+            StrategyArg::Tpe => Strategy::Tpe,
+        }
+    }
+}
+
+impl From<Strategy> for StrategyArg {
+    fn from(strategy: Strategy) -> Self {
+        match strategy {
+            Strategy::Grid => StrategyArg::Grid,
+            Strategy::Random => StrategyArg::Random,
+            Strategy::Halving => StrategyArg::Halving,
+            Strategy::Tpe => StrategyArg::Tpe,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct SweepArgs {
+    #[arg(long, value_enum, default_value_t = StrategyArg::from(SweepConfig::default().strategy))]
+    pub strategy: StrategyArg,
+    /// Trials (random, tpe) or first-rung configurations (halving).
+    #[arg(long, default_value_t = SweepConfig::default().trials)]
+    pub trials: usize,
+    /// Values per range on a grid (log-spaced for :log).
+    #[arg(long, default_value_t = SweepConfig::default().grid_points)]
+    pub grid_points: usize,
+    /// Random trials before TPE starts modelling.
+    #[arg(long, default_value_t = SweepConfig::default().startup_trials)]
+    pub startup_trials: usize,
+    /// TPE's form.
+    #[arg(long, value_enum, default_value = "multivariate")]
+    pub tpe: TpeArg,
+    /// TPE proposals trained together (multivariate TPE): while a batch trains, its proposals
+    /// count as failed trials for the next ones (optuna's constant liar for parallel TPE), and
+    /// the batch trains as a population. 1 asks after every result.
+    #[arg(long, value_name = "K", default_value_t = SweepConfig::default().tpe_batch)]
+    pub tpe_batch: usize,
+    /// Learning rates: a list or a range, e.g. 1e-3..1:log [default search: 0.001..1:log and --hidden 16,32,64].
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr: Option<String>,
+    /// SGD momentum values (Adam trials leave it unused).
+    #[arg(long, allow_hyphen_values = true)]
+    pub momentum: Option<String>,
+    /// Weight decay values.
+    #[arg(long, allow_hyphen_values = true)]
+    pub weight_decay: Option<String>,
+    /// Batch sizes (whole numbers; a range samples whole numbers).
+    #[arg(long, allow_hyphen_values = true)]
+    pub batch_size: Option<String>,
+    /// Hidden layer choices, comma-separated; a multi-layer choice joins widths with x: 32,64,256x128
+    /// (widths and depths searched together: the smallest form of neural architecture search).
+    #[arg(long, allow_hyphen_values = true)]
+    pub hidden: Option<String>,
+    /// Optimizers: sgd,adam.
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    #[arg(long, help = format!(
+        "Epochs per trial (halving: of the last rung) [default: {}; halving: as many as its rungs need, \
+         at least that]",
+        SweepConfig::default().epochs
+    ))]
+    pub epochs: Option<usize>,
+    #[arg(long, default_value = nnopt::data::DEFAULT_SPEC, help = DATA_HELP)]
+    pub data: String,
+    /// Seed of the strategy, the validation split and every trial's initial weights.
+    #[arg(long, default_value_t = SweepConfig::default().seed)]
+    pub seed: u64,
+    /// Fraction of the training set held out to score trials (stratified by class).
+    #[arg(long, default_value_t = SweepConfig::default().validation)]
+    pub validation: f64,
+    /// Append one row per finished trial here, flushed as each ends.
+    #[arg(long, value_name = "FILE.csv")]
+    pub csv: Option<PathBuf>,
+    /// Continue the sweep recorded in this CSV: finished trials are not run again.
+    #[arg(long, value_name = "FILE.csv")]
+    pub resume: Option<PathBuf>,
+    /// Save the best trial's weights (the format of train --save).
+    #[arg(long, value_name = "FILE.safetensors")]
+    pub save_best: Option<PathBuf>,
+    /// Start no new trial once this many minutes have passed (the first trial always runs, and
+    /// trials that started together as a population finish).
+    #[arg(long)]
+    pub max_minutes: Option<f64>,
+    /// Trials trained at once as one batched network (grid and random draws, each rung of
+    /// halving, TPE's --tpe-batch proposals): members share each step's kernels, and each ends
+    /// as its solo run would, to float rounding. 1 trains one at a time. [default: 8 on the
+    /// CPU, 64 on a GPU]
+    #[arg(long, value_name = "K")]
+    pub population: Option<usize>,
+    #[arg(long, value_enum, value_name = "on|off", help = CUDA_GRAPHS_HELP)]
+    pub cuda_graphs: Option<OnOff>,
+    /// Draw validation accuracy against each hyperparameter (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub plot: Option<PathBuf>,
+}
+
+pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
+    let mut space = Space::default();
+    let given = [
+        ("lr", &args.lr),
+        ("momentum", &args.momentum),
+        ("weight_decay", &args.weight_decay),
+        ("batch_size", &args.batch_size),
+        ("hidden", &args.hidden),
+        ("optimizer", &args.optimizer),
+    ];
+    for (name, value) in given {
+        if let Some(text) = value {
+            space.add(name, text)?;
+        }
+    }
+    if space.dims.is_empty() {
+        space = Space::default_search();
+    }
+    let device = global.device.resolve()?;
+    let mut config = SweepConfig {
+        strategy: args.strategy.into(),
+        space,
+        trials: args.trials,
+        grid_points: args.grid_points,
+        startup_trials: args.startup_trials,
+        tpe: match args.tpe {
+            TpeArg::Multivariate => TpeForm::Multivariate,
+            TpeArg::Independent => TpeForm::Independent,
+        },
+        // Halving doubles the epochs each rung: by default its last rung gets what its rungs
+        // need (at most 16 epochs; more trials then get fewer rungs).
+        epochs: args.epochs.unwrap_or_else(|| {
+            let default = SweepConfig::default().epochs;
+            if args.strategy == StrategyArg::Halving {
+                sweep::halving::default_epochs(args.trials, default)
+            } else {
+                default
+            }
+        }),
+        seed: args.seed,
+        validation: args.validation,
+        max_minutes: args.max_minutes,
+        population: args.population.unwrap_or_else(|| sweep::default_population(device)),
+        cuda_graphs: args.cuda_graphs.map(OnOff::on),
+        tpe_batch: args.tpe_batch,
+    };
+    config.validate()?;
+    let save_best = args.save_best.is_some();
+    let files = SweepFiles { csv: args.csv, resume: args.resume, save_best: args.save_best };
+    check_sweep_files(&files)?;
+    let plot = paths::picture("--plot", args.plot.as_deref())?;
+    let source = DataSource::parse(&args.data)?;
+    // Trials may be Adam (eager); the device and the shim are checked here, before the data loads,
+    // once for all the trials: a shim that cannot load is an error where --cuda-graphs on asked
+    // for it, and otherwise one warning and a sweep of eager trials.
+    if nnopt::cuda_graph::wanted(config.cuda_graphs, device, true, nnopt::cuda_shim::built_in())? {
+        if let Err(e) = nnopt::cuda_shim::load_shim() {
+            if config.cuda_graphs == Some(true) {
+                return Err(e.context("--cuda-graphs on: CUDA graphs cannot run here; use --cuda-graphs off"));
+            }
+            out.warn(&format!("CUDA graphs are unavailable ({e:#}); the trials train eagerly"));
+            config.cuda_graphs = Some(false);
+        }
+    }
+    out.note(&format!("loading {source}…"));
+    let data = nnopt::data::load(&source)?;
+    let stop = process::ctrl_c_flag(out.quiet);
+    let report = sweep::run(&config, data, device, &files, out, &stop)?;
+    // A sweep where no trial succeeded draws no picture (an empty chart passed off as a
+    // result); the table still prints and says why every trial failed. With --save-best it
+    // fails outright: what was asked for cannot be written.
+    let failed = report.best.is_none();
+    match (plot.as_ref(), report.figure()?) {
+        (Some(target), Some(figure)) => figure.save(target)?,
+        (Some(target), None) => {
+            out.warn(&format!("no trial succeeded, so --plot {} was not drawn", target.path.display()))
+        }
+        _ => {}
+    }
+    out.report(&report)?;
+    if failed && save_best {
+        match &report.stopped {
+            Some(why) => out.warn(&format!("{why}: --save-best has no weights to write")),
+            None => anyhow::bail!(
+                "no trial succeeded, so --save-best has no weights to write; lower --lr or widen the search"
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// `sweep`'s output paths: writable, and a `--csv` that would overwrite another sweep's record
+/// refused (continue it with `--resume`).
+fn check_sweep_files(files: &SweepFiles) -> Result<()> {
+    paths::writable(&[("--save-best", files.save_best.as_deref()), ("--csv", files.csv.as_deref())])?;
+    if let Some(path) = &files.csv {
+        let same = files.resume.as_ref().is_some_and(|r| r == path);
+        if path.exists() && !same {
+            return Err(usage(format!(
+                "--csv {}: the file exists; continue it with --resume {0}, or choose another name",
+                path.display()
+            )));
+        }
+    }
+    if let Some(path) = &files.resume {
+        if !path.is_file() {
+            return Err(usage(format!("--resume {}: no such file", path.display())));
+        }
+    }
+    Ok(())
+}
