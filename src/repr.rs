@@ -400,6 +400,25 @@ impl TensorValues {
             TensorValues::List(items) => items.iter().flat_map(TensorValues::flat).collect(),
         }
     }
+
+    /// The shape the nesting gives (a list's length, then its first item's shape).
+    pub fn shape(&self) -> Vec<i64> {
+        match self {
+            TensorValues::Number(_) => Vec::new(),
+            TensorValues::List(items) => {
+                let inner = items.first().map_or_else(Vec::new, TensorValues::shape);
+                std::iter::once(items.len() as i64).chain(inner).collect()
+            }
+        }
+    }
+
+    /// How PyTorch prints the float32 tensor these values came from (`tensor([…])`): float32
+    /// values widened to f64 narrow back exactly, so a report renders what the run computed.
+    pub fn repr(&self) -> String {
+        let floats: Vec<f32> = self.flat().iter().map(|&v| v as f32).collect();
+        let tensor = tch::Tensor::from_slice(&floats).view(self.shape().as_slice());
+        tensor_repr(&tensor)
+    }
 }
 
 /// A tensor's values as [`TensorValues`], as f64.

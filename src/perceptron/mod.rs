@@ -18,10 +18,11 @@ use tch::{Device, Kind, Tensor};
 
 use crate::error::{ensure_positive, ensure_usage, torch};
 use crate::observe::Observer;
-use crate::repr::{float_repr, tensor_repr, tuple_repr};
+use crate::repr::float_repr;
 use crate::repr::{tensor_json, TensorValues};
 
 pub mod explain;
+mod render;
 mod replay;
 use explain::{LossRise, TestComparison};
 pub use replay::Replay;
@@ -313,6 +314,9 @@ pub struct Initial {
     pub b: TensorValues,
     pub predictions: TensorValues,
     pub loss: f64,
+    /// The largest x·w + b over the training samples: ≤ 0 means every prediction starts at 0.
+    #[serde(skip)]
+    pub largest_pre_activation: f64,
 }
 
 /// A data set as nested lists.
@@ -342,7 +346,7 @@ pub struct TestResult {
     pub loss: f64,
 }
 
-/// Everything a run printed; `text` is the notebook-style transcript.
+/// Everything a run computed; its notebook-style transcript is rendered from it (`render.rs`).
 #[derive(Debug, Clone, Serialize)]
 pub struct PerceptronReport {
     pub seed: u64,
@@ -367,8 +371,9 @@ pub struct PerceptronReport {
     /// With `--graph`: the nodes behind w in the notebook's form after 1, 2, 10, 100 updates.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notebook_graph: Option<Vec<GraphGrowth>>,
+    /// `--every`: which epochs the text prints.
     #[serde(skip)]
-    pub text: String,
+    pub print_every: usize,
 }
 
 /// Seeds libtorch, builds the perceptron and data, trains, tests: the notebook's cells in order.
@@ -387,50 +392,16 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
     tch::manual_seed(config.seed as i64);
     let mut model = Perceptron::new(config.lr, device)?;
     let (x, y) = make_data(config.samples, device)?;
-    let mut text = String::new();
-    let mut line = |s: String| {
-        text.push_str(&s);
-        text.push('\n');
-    };
-
-    line("# model.w, model.b, model.lr".into());
-    line(tuple_repr(&[tensor_repr(&model.w), tensor_repr(&model.b), float_repr(model.lr)]));
-    line("# training data: X, y".into());
-    line(tensor_repr(&x));
-    line(tensor_repr(&y));
-    line("# before training: predictions, y, loss".into());
     let y_hat = model.forward(&x);
     let loss = Perceptron::loss(&y_hat, &y);
-    line(tuple_repr(&[tensor_repr(&y_hat), tensor_repr(&y), tensor_repr(&loss)]));
     let initial = Initial {
         w: tensor_json(&model.w)?,
         b: tensor_json(&model.b)?,
         predictions: tensor_json(&y_hat)?,
         loss: scalar(&loss)?,
+        largest_pre_activation: scalar(&(x.matmul(&model.w) + &model.b).max())?,
     };
 
-    // Why every prediction may start at 0, from the numbers themselves.
-    let pre_activation = scalar(&(x.matmul(&model.w) + &model.b).max())?;
-    if pre_activation <= 0.0 {
-        line(format!(
-            "# every prediction is 0: each pre-activation x·w + b is ≤ 0 at these initial weights (the \
-             largest is {pre_activation:.4}), and relu(z) = 0 for z ≤ 0"
-        ));
-    }
-    line(format!(
-        "# training: {} pass(es) of the delta rule over the {} samples, for each (x, y) in turn:",
-        config.epochs, config.samples
-    ));
-    line("#   ŷ = relu(x·w + b);  w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)".into());
-    line(
-        "#   (ReLU's derivative is left out, as the notebook's rule does: w still moves where ŷ = 0)".into(),
-    );
-    if config.print_every > 1 {
-        line(format!(
-            "# (printed: {}; --every 1 prints all)",
-            printed_epochs(config.epochs, config.print_every)
-        ));
-    }
     observer.start("epochs", config.epochs as u64);
     let started = std::time::Instant::now();
     let samples = Samples::new(&x, &y);
@@ -453,13 +424,6 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
                 float_repr(config.lr)
             );
         }
-        if is_printed(epoch, config.epochs, config.print_every) {
-            if config.print_every > 1 {
-                line(format!("# epoch {epoch}"));
-            }
-            line(format!("Parameters: {} {}", tensor_repr(&model.w), tensor_repr(&model.b)));
-            line(format!("Squared loss:, {loss:.6}"));
-        }
         history.push(EpochRecord { epoch, w: tensor_json(&model.w)?, b: tensor_json(&model.b)?, loss });
         observer.advance();
     }
@@ -480,43 +444,16 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
 
     // Why the loss rose before it fell, when it did: found by replaying the rising epochs.
     let loss_rise = replay::loss_rise(config, &initial, &history, (&samples, &x, &y), device)?;
-    if let Some(rise) = &loss_rise {
-        explain::describe_rise(rise, config.lr).into_iter().for_each(&mut line);
-    }
-
     let train_predictions = model.forward(&x);
-    line("# after training: predictions, y".into());
-    line(tuple_repr(&[tensor_repr(&train_predictions), tensor_repr(&y)]));
-
     let (x_test, y_test) = make_data(TEST_SAMPLES, device)?;
     let test_predictions = model.forward(&x_test);
     let test_loss = Perceptron::loss(&test_predictions, &y_test);
-    line("# test data: X, y".into());
-    line(tensor_repr(&x_test));
-    line(tensor_repr(&y_test));
-    line("# test: predictions, y, loss".into());
-    line(tuple_repr(&[tensor_repr(&test_predictions), tensor_repr(&y_test)]));
-    line(tensor_repr(&test_loss));
     let values = |t: &Tensor| tensor_json(t).map(|v| v.flat());
     let test_comparison = explain::compare_test(
         (&values(&y)?, &values(&train_predictions)?),
         (&values(&y_test)?, &values(&test_predictions)?),
     );
-    line(explain::describe_test(&test_comparison, dead_from_epoch.is_some()));
-
-    let notebook_graph = if config.graph {
-        let growth = graph_growth(config, &GRAPH_UPDATES, device)?;
-        line("# the notebook's form (w, b require grad; w = w + …) keeps every update in w's graph:".into());
-        for g in &growth {
-            line(format!(
-                "after {:>3} update(s): {:>4} autograd nodes behind w (nnopt's in-place form: {})",
-                g.updates, g.nodes, g.nnopt_nodes
-            ));
-        }
-        Some(growth)
-    } else {
-        None
-    };
+    let notebook_graph = if config.graph { Some(graph_growth(config, &GRAPH_UPDATES, device)?) } else { None };
 
     Ok(PerceptronReport {
         seed: config.seed,
@@ -538,7 +475,7 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
         test_comparison,
         training_seconds,
         notebook_graph,
-        text,
+        print_every: config.print_every,
     })
 }
 
@@ -621,7 +558,7 @@ pub fn history_csv(report: &PerceptronReport) -> String {
 
 impl crate::report::Report for PerceptronReport {
     fn text(&self) -> String {
-        self.text.clone()
+        render::render(self)
     }
     fn csv(&self) -> Option<String> {
         Some(history_csv(self))

@@ -271,6 +271,19 @@ mod tests {
     use super::*;
     use crate::backprop::Backprop;
 
+    /// The parameters of a fresh network of `widths` drawn after each of `seeds`.
+    fn networks(widths: &[i64], seeds: &[i64]) -> Vec<Vec<Tensor>> {
+        seeds
+            .iter()
+            .map(|&seed| {
+                tch::manual_seed(seed);
+                let vs = nn::VarStore::new(Device::Cpu);
+                let net = Network::new(&vs.root(), widths).unwrap();
+                net.parameters().into_iter().map(|(_, p)| p.detach()).collect()
+            })
+            .collect()
+    }
+
     /// Each member's loss and gradients are what its own network's backward pass gives
     /// ([`Backprop`], itself autograd's to the bit), to float rounding: a batched product adds
     /// in its own order.
@@ -320,18 +333,7 @@ mod tests {
     fn the_update_is_each_members_sgd_and_frozen_members_stay() {
         let _rng = crate::test_rng();
         let widths = [6i64, 4, 3];
-        let parameters: Vec<Vec<Tensor>> = (0..3)
-            .map(|seed| {
-                tch::manual_seed(seed);
-                let vs = nn::VarStore::new(Device::Cpu);
-                Network::new(&vs.root(), &widths)
-                    .unwrap()
-                    .parameters()
-                    .into_iter()
-                    .map(|(_, p)| p.detach())
-                    .collect()
-            })
-            .collect();
+        let parameters = networks(&widths, &[0, 1, 2]);
         let mut stack = Stack::new(&parameters, &widths, Device::Cpu).unwrap();
         let settings = [(0.1, 0.9, 5e-4), (0.05, 0.0, 0.0), (0.3, 0.5, 1e-3)];
         let column = |f: fn(&(f64, f64, f64)) -> f64| {
@@ -385,18 +387,7 @@ mod tests {
         };
         let _rng = crate::test_rng();
         let widths = [784i64, 32, 10];
-        tch::manual_seed(4);
-        let members: Vec<Vec<Tensor>> = (0..4)
-            .map(|_| {
-                let vs = nn::VarStore::new(Device::Cpu);
-                Network::new(&vs.root(), &widths)
-                    .unwrap()
-                    .parameters()
-                    .into_iter()
-                    .map(|(_, p)| p.detach())
-                    .collect()
-            })
-            .collect();
+        let members = networks(&widths, &[4, 5, 6, 7]);
         let mut fused = Stack::new(&members, &widths, device).unwrap();
         let mut unfused = Stack::new(&members, &widths, device).unwrap();
         assert!(fused.fused, "a GPU with the shim's kernels must run the fused update");
