@@ -116,7 +116,40 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
     let file = SafeTensors::deserialize(&bytes)
         .map_err(|e| anyhow::anyhow!("{p}: not a safetensors file ({e:?})"))?;
 
-    // fc1.weight, fc2.weight, … until one is missing; each fixes the next layer's input width.
+    let (widths, tensors) = read_layers(&file, path)?;
+    check_metadata(&metadata, &widths, path)?;
+
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let net = Network::zeroed(&vs.root(), &widths)?;
+    // `parameters()` lists fc1.weight, fc1.bias, fc2.weight, … — the order read above.
+    tch::no_grad(|| {
+        for ((_, loaded), (_, mut param)) in tensors.iter().zip(net.parameters()) {
+            param.f_copy_(loaded).map_err(torch)?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    guard(&format!("{p}: moving the weights to {}", crate::device::name(device)), || vs.set_device(device))?;
+    let normalization = read_normalization(&metadata, path)?;
+    let data = metadata.get("data").cloned();
+    let class_names = metadata
+        .get("class_names")
+        .and_then(|names| serde_json::from_str::<Vec<String>>(names).ok())
+        .filter(|names| names.len() as i64 == widths[widths.len() - 1]);
+    let record = crate::provenance::DataRecord::from_metadata(&metadata, &class_names);
+    let range = |key: &str| -> Option<(f64, f64)> {
+        let (a, b) = metadata.get(key)?.split_once(',')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    };
+    let image_ranges = range("image_mean_range").zip(range("image_std_range"));
+    Ok(Loaded { vs, net, widths, normalization, data, class_names, metadata, record, image_ranges })
+}
+
+/// The layers a weights file holds — fc1.weight, fc1.bias, fc2.weight, … until one is missing,
+/// each weight fixing the next layer's input width — as the network's widths and its tensors in
+/// `Network::parameters` order; anything else in the file is refused.
+#[allow(clippy::type_complexity)]
+fn read_layers(file: &SafeTensors, path: &Path) -> Result<(Vec<i64>, Vec<(String, Tensor)>)> {
+    let p = path.display();
     let mut widths = Vec::new();
     let mut tensors = Vec::new();
     for layer in 1..=MAX_LAYERS + 1 {
@@ -170,8 +203,13 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
         "{p}: unexpected tensor(s) {extra:?}; nnopt's weights are exactly {}",
         expected.join(", ")
     );
-    // The metadata describes these tensors; where it contradicts them the file was edited or
-    // damaged, and which of the two is right cannot be known: refuse rather than guess.
+    Ok((widths, tensors))
+}
+
+/// The metadata describes the tensors; where it contradicts them the file was edited or
+/// damaged, and which of the two is right cannot be known: refuse rather than guess.
+fn check_metadata(metadata: &HashMap<String, String>, widths: &[i64], path: &Path) -> Result<()> {
+    let p = path.display();
     let header_number = |key: &str| metadata.get(key).cloned();
     let recorded = |key: &str, actual: i64, what: &str| -> Result<()> {
         if let Some(text) = header_number(key) {
@@ -205,18 +243,14 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
         "{p}: {parameters} parameters, more than nnopt's limit of {MAX_PARAMETERS}"
     );
 
-    let mut vs = nn::VarStore::new(Device::Cpu);
-    let net = Network::zeroed(&vs.root(), &widths)?;
-    // `parameters()` lists fc1.weight, fc1.bias, fc2.weight, … — the order read above.
-    tch::no_grad(|| {
-        for ((_, loaded), (_, mut param)) in tensors.iter().zip(net.parameters()) {
-            param.f_copy_(loaded).map_err(torch)?;
-        }
-        Ok::<_, anyhow::Error>(())
-    })?;
-    guard(&format!("{p}: moving the weights to {}", crate::device::name(device)), || vs.set_device(device))?;
+    Ok(())
+}
+
+/// The input normalization the weights were trained with, where the file records one.
+fn read_normalization(metadata: &HashMap<String, String>, path: &Path) -> Result<Option<Normalization>> {
+    let p = path.display();
     let number = |key: &str| metadata.get(key).and_then(|v| v.parse::<f64>().ok());
-    let normalization = match (number("normalization_mean"), number("normalization_std")) {
+    Ok(match (number("normalization_mean"), number("normalization_std")) {
         (Some(mean), Some(std)) if mean.is_finite() && std.is_finite() && std > 0.0 => {
             Some(Normalization { mean, std })
         }
@@ -230,19 +264,7 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
                 show(std)
             )
         }
-    };
-    let data = metadata.get("data").cloned();
-    let class_names = metadata
-        .get("class_names")
-        .and_then(|names| serde_json::from_str::<Vec<String>>(names).ok())
-        .filter(|names| names.len() as i64 == widths[widths.len() - 1]);
-    let record = crate::provenance::DataRecord::from_metadata(&metadata, &class_names);
-    let range = |key: &str| -> Option<(f64, f64)> {
-        let (a, b) = metadata.get(key)?.split_once(',')?;
-        Some((a.parse().ok()?, b.parse().ok()?))
-    };
-    let image_ranges = range("image_mean_range").zip(range("image_std_range"));
-    Ok(Loaded { vs, net, widths, normalization, data, class_names, metadata, record, image_ranges })
+    })
 }
 
 /// (mean, contrast) ranges of single images, each (low, high), in [0, 1].

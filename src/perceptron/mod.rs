@@ -22,7 +22,10 @@ use crate::repr::float_repr;
 use crate::repr::{tensor_json, TensorValues};
 
 pub mod explain;
+mod model;
 mod render;
+pub use model::{Perceptron, Samples};
+pub use render::{figure, history_csv};
 mod replay;
 use explain::{LossRise, TestComparison};
 pub use replay::Replay;
@@ -81,136 +84,6 @@ impl PerceptronConfig {
                 self.samples, self.epochs
             )
         })
-    }
-}
-
-/// The notebook's `Perceptron`: `relu(X·w + b)`.
-#[derive(Debug)]
-pub struct Perceptron {
-    /// NUM_INPUTS × 1 weights.
-    pub w: Tensor,
-    /// One bias.
-    pub b: Tensor,
-    pub lr: f64,
-}
-
-impl Perceptron {
-    /// w ~ N(0, 1) from libtorch's global generator (drawn on the CPU, so every device gets the
-    /// same numbers), b = 0.
-    pub fn new(lr: f64, device: Device) -> Result<Self> {
-        let w = normal(&[NUM_INPUTS, 1], 0.0, 1.0).f_to_device(device).map_err(torch)?;
-        let b = Tensor::f_zeros([1], (Kind::Float, device)).map_err(torch)?;
-        Ok(Perceptron { w, b, lr })
-    }
-
-    /// ŷ = max(X·w + b, 0).
-    pub fn forward(&self, x: &Tensor) -> Tensor {
-        let z = x.matmul(&self.w) + &self.b;
-        z.maximum(&z.zeros_like())
-    }
-
-    /// The notebook's `backward`: the errors y − ŷ that the delta rule scales by.
-    pub fn errors(&self, x: &Tensor, y: &Tensor) -> Tensor {
-        let y_hat = self.forward(x);
-        y.reshape(y_hat.size()) - y_hat
-    }
-
-    /// mean((y − ŷ)² / 2).
-    pub fn loss(y_hat: &Tensor, y: &Tensor) -> Tensor {
-        ((y.reshape(y_hat.size()) - y_hat).pow_tensor_scalar(2) / 2.0).mean(None)
-    }
-
-    /// One pass of the delta rule, sample by sample in order: w += lr·e·xᵢᵀ, b += lr·e.
-    ///
-    /// In place on tensors without grad: the sums PyTorch computes for `w = w + …`, bit for bit,
-    /// without a graph growing behind them.
-    pub fn train_step(&mut self, x: &Tensor, y: &Tensor) {
-        self.train_epoch(&Samples::new(x, y));
-    }
-
-    /// One pass of the delta rule over samples prepared once ([`Samples`]).
-    pub fn train_epoch(&mut self, samples: &Samples) {
-        for (row, column, target) in &samples.rows {
-            self.apply(row, column, target, self.lr, &samples.scratch);
-        }
-    }
-
-    /// The delta rule on sample `i` alone.
-    pub fn train_sample(&mut self, x: &Tensor, y: &Tensor, i: i64) {
-        // i < x.size()[0], and y holds as many samples as x (make_data): `get` cannot fail.
-        let x_i = x.get(i).reshape([1, NUM_INPUTS]);
-        let scratch = Scratch::like(&self.w);
-        self.apply(&x_i, &x_i.reshape([NUM_INPUTS, 1]), &y.get(i).reshape([1, 1]), self.lr, &scratch);
-    }
-
-    /// One delta-rule update with rate `lr` on the sample `row` (1×3), `column` (its 3×1 view)
-    /// and `target` (1×1): w += lr·e·xᵀ, b += lr·e, e = y − ŷ. The same
-    /// float32 operations in the same order as [`Perceptron::errors`] and `w = w + lr·e·x` (so
-    /// the same numbers as PyTorch), written into `scratch` instead of seven fresh result tensors a
-    /// sample, where a step is a few microseconds.
-    fn apply(&mut self, row: &Tensor, column: &Tensor, target: &Tensor, lr: f64, scratch: &Scratch) {
-        let Scratch { z, zero, error, step, change } = scratch;
-        let (mut z, mut error, change) = (z.shallow_clone(), error.shallow_clone(), change.shallow_clone());
-        // ŷ = max(x·w + b, 0); e = (y − ŷ)·lr; w += e·xᵀ; b += e. (An `_out` call returns a
-        // handle to the buffer it wrote, which is already in hand.)
-        let _ = row.matmul_out(&z, &self.w);
-        z += &self.b;
-        let _ = z.maximum_out(&z, zero);
-        let _ = target.sub_out(&error, &z);
-        error *= lr;
-        let _ = step.mul_out(&change, column);
-        self.w += &change;
-        self.b += step;
-    }
-}
-
-/// Preallocated results of one delta-rule update (see [`Perceptron::apply`]).
-pub(crate) struct Scratch {
-    /// x·w + b, then ŷ: 1×1.
-    z: Tensor,
-    /// 0, for max(z, 0).
-    zero: Tensor,
-    /// (y − ŷ)·lr: 1×1, and the same numbers as a vector (a view of it) for b's shape.
-    error: Tensor,
-    step: Tensor,
-    /// (y − ŷ)·lr·x: 3×1.
-    change: Tensor,
-}
-
-impl Scratch {
-    fn like(w: &Tensor) -> Self {
-        let options = (w.kind(), w.device());
-        let error = Tensor::zeros([1, 1], options);
-        Scratch {
-            z: Tensor::zeros([1, 1], options),
-            zero: Tensor::zeros([1, 1], options),
-            step: error.reshape([-1]),
-            error,
-            change: Tensor::zeros([NUM_INPUTS, 1], options),
-        }
-    }
-}
-
-/// The training samples as the delta rule reads them — xᵢ as a 1×3 row and a 3×1 column, and
-/// yᵢ as 1×1 — made once for all epochs, with the buffers an update writes. They are views of X and y,
-/// so the arithmetic (and every number) is the same as slicing them anew each step; only the
-/// slicing is saved.
-pub struct Samples {
-    rows: Vec<(Tensor, Tensor, Tensor)>,
-    scratch: Scratch,
-}
-
-impl Samples {
-    pub fn new(x: &Tensor, y: &Tensor) -> Self {
-        // i < x.size()[0], and y holds as many samples as x (make_data): `get` cannot fail.
-        let rows = (0..x.size()[0])
-            .map(|i| {
-                let row = x.get(i).reshape([1, NUM_INPUTS]);
-                let column = row.reshape([NUM_INPUTS, 1]);
-                (row, column, y.get(i).reshape([1, 1]))
-            })
-            .collect();
-        Samples { rows, scratch: Scratch::like(x) }
     }
 }
 
@@ -453,7 +326,8 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
         (&values(&y)?, &values(&train_predictions)?),
         (&values(&y_test)?, &values(&test_predictions)?),
     );
-    let notebook_graph = if config.graph { Some(graph_growth(config, &GRAPH_UPDATES, device)?) } else { None };
+    let notebook_graph =
+        if config.graph { Some(graph_growth(config, &GRAPH_UPDATES, device)?) } else { None };
 
     Ok(PerceptronReport {
         seed: config.seed,
@@ -479,81 +353,8 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
     })
 }
 
-/// Whether `epoch` of `epochs` is printed with `--every`: the first, the last, every Nth.
-fn is_printed(epoch: usize, epochs: usize, every: usize) -> bool {
-    epoch == 1 || epoch == epochs || epoch.is_multiple_of(every)
-}
-
-/// The printed epochs, listed (the first few and the last when there are many).
-fn printed_epochs(epochs: usize, every: usize) -> String {
-    let printed: Vec<usize> = (1..=epochs).filter(|&e| is_printed(e, epochs, every)).collect();
-    let text: Vec<String> = printed.iter().map(usize::to_string).collect();
-    match text.len() {
-        0..=6 => text.join(", "),
-        n => format!("{}, … {}", text[..4].join(", "), text[n - 1]),
-    }
-}
-
 fn scalar(t: &Tensor) -> Result<f64> {
     t.f_double_value(&[]).map_err(torch)
-}
-
-/// A tensor's values, flattened (`[[1.0], [2.0]]` → `[1.0, 2.0]`).
-fn flat(values: &TensorValues) -> Vec<f64> {
-    values.flat()
-}
-
-/// `perceptron --plot`: the squared loss per epoch (log scale), and w₁, w₂, w₃, b per epoch.
-pub fn figure(report: &PerceptronReport) -> crate::plot::Figure {
-    use crate::plot::{Figure, Panel, Series, Style};
-    let loss: Vec<(f64, f64)> = report.history.iter().map(|r| (r.epoch as f64, r.loss)).collect();
-    let mut params: Vec<Series> = (0..NUM_INPUTS as usize)
-        .map(|i| {
-            let points = report.history.iter().map(|r| (r.epoch as f64, flat(&r.w)[i])).collect();
-            Series::new(format!("w{}", i + 1), points, Style::Line)
-        })
-        .collect();
-    params.push(Series::new(
-        "b",
-        report.history.iter().map(|r| (r.epoch as f64, flat(&r.b)[0])).collect(),
-        Style::Line,
-    ));
-    Figure::stacked(
-        900,
-        380,
-        vec![
-            Panel::Chart {
-                x_categories: Vec::new(),
-                title: format!("Perceptron: squared loss per epoch (lr {})", report.lr),
-                x_label: "epoch".into(),
-                y_label: "mean (y − ŷ)²/2 (log scale)".into(),
-                log_x: false,
-                log_y: true,
-                series: vec![Series::new("training loss", loss, Style::Line)],
-                background: Vec::new(),
-            },
-            Panel::Chart {
-                x_categories: Vec::new(),
-                title: "Parameters per epoch".into(),
-                x_label: "epoch".into(),
-                y_label: "value".into(),
-                log_x: false,
-                log_y: false,
-                series: params,
-                background: Vec::new(),
-            },
-        ],
-    )
-}
-
-/// `perceptron --csv`: one row per epoch with the loss and the parameters.
-pub fn history_csv(report: &PerceptronReport) -> String {
-    let mut csv = String::from("epoch,loss,w1,w2,w3,b\n");
-    for r in &report.history {
-        let w: Vec<String> = flat(&r.w).iter().map(f64::to_string).collect();
-        csv.push_str(&format!("{},{},{},{}\n", r.epoch, r.loss, w.join(","), flat(&r.b)[0]));
-    }
-    csv
 }
 
 impl crate::report::Report for PerceptronReport {
@@ -561,9 +362,9 @@ impl crate::report::Report for PerceptronReport {
         render::render(self)
     }
     fn csv(&self) -> Option<String> {
-        Some(history_csv(self))
+        Some(render::history_csv(self))
     }
     fn figure(&self) -> Result<Option<crate::plot::Figure>> {
-        Ok(Some(figure(self)))
+        Ok(Some(render::figure(self)))
     }
 }

@@ -1,8 +1,9 @@
 //! The perceptron's transcript, rendered from its report: what the notebook's cells print, in
 //! their order, with the numbers the run computed — the model, the data, each printed epoch,
-//! why the loss rose (where it did), the predictions after training, the test.
+//! why the loss rose (where it did), the predictions after training, the test — and its
+//! pictures and CSV.
 
-use super::{explain, is_printed, printed_epochs, PerceptronReport};
+use super::{explain, PerceptronReport, NUM_INPUTS};
 use crate::repr::{float_repr, tuple_repr, TensorValues};
 
 /// A 0-d float32 tensor as PyTorch prints it (`tensor(2782.1406)`).
@@ -36,7 +37,9 @@ pub fn render(report: &PerceptronReport) -> String {
     }
     line(format!("# training: {epochs} pass(es) of the delta rule over the {samples} samples, for each (x, y) in turn:"));
     line("#   ŷ = relu(x·w + b);  w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)".into());
-    line("#   (ReLU's derivative is left out, as the notebook's rule does: w still moves where ŷ = 0)".into());
+    line(
+        "#   (ReLU's derivative is left out, as the notebook's rule does: w still moves where ŷ = 0)".into(),
+    );
     let every = report.print_every;
     if every > 1 {
         line(format!("# (printed: {}; --every 1 prints all)", printed_epochs(epochs, every)));
@@ -73,4 +76,77 @@ pub fn render(report: &PerceptronReport) -> String {
     let mut text = lines.join("\n");
     text.push('\n');
     text
+}
+
+/// Whether `epoch` of `epochs` is printed with `--every`: the first, the last, every Nth.
+fn is_printed(epoch: usize, epochs: usize, every: usize) -> bool {
+    epoch == 1 || epoch == epochs || epoch.is_multiple_of(every)
+}
+
+/// The printed epochs, listed (the first few and the last when there are many).
+fn printed_epochs(epochs: usize, every: usize) -> String {
+    let printed: Vec<usize> = (1..=epochs).filter(|&e| is_printed(e, epochs, every)).collect();
+    let text: Vec<String> = printed.iter().map(usize::to_string).collect();
+    match text.len() {
+        0..=6 => text.join(", "),
+        n => format!("{}, … {}", text[..4].join(", "), text[n - 1]),
+    }
+}
+
+/// A tensor's values, flattened (`[[1.0], [2.0]]` → `[1.0, 2.0]`).
+fn flat(values: &TensorValues) -> Vec<f64> {
+    values.flat()
+}
+
+/// `perceptron --plot`: the squared loss per epoch (log scale), and w₁, w₂, w₃, b per epoch.
+pub fn figure(report: &PerceptronReport) -> crate::plot::Figure {
+    use crate::plot::{Figure, Panel, Series, Style};
+    let loss: Vec<(f64, f64)> = report.history.iter().map(|r| (r.epoch as f64, r.loss)).collect();
+    let mut params: Vec<Series> = (0..NUM_INPUTS as usize)
+        .map(|i| {
+            let points = report.history.iter().map(|r| (r.epoch as f64, flat(&r.w)[i])).collect();
+            Series::new(format!("w{}", i + 1), points, Style::Line)
+        })
+        .collect();
+    params.push(Series::new(
+        "b",
+        report.history.iter().map(|r| (r.epoch as f64, flat(&r.b)[0])).collect(),
+        Style::Line,
+    ));
+    Figure::stacked(
+        900,
+        380,
+        vec![
+            Panel::Chart {
+                x_categories: Vec::new(),
+                title: format!("Perceptron: squared loss per epoch (lr {})", report.lr),
+                x_label: "epoch".into(),
+                y_label: "mean (y − ŷ)²/2 (log scale)".into(),
+                log_x: false,
+                log_y: true,
+                series: vec![Series::new("training loss", loss, Style::Line)],
+                background: Vec::new(),
+            },
+            Panel::Chart {
+                x_categories: Vec::new(),
+                title: "Parameters per epoch".into(),
+                x_label: "epoch".into(),
+                y_label: "value".into(),
+                log_x: false,
+                log_y: false,
+                series: params,
+                background: Vec::new(),
+            },
+        ],
+    )
+}
+
+/// `perceptron --csv`: one row per epoch with the loss and the parameters.
+pub fn history_csv(report: &PerceptronReport) -> String {
+    let mut csv = String::from("epoch,loss,w1,w2,w3,b\n");
+    for r in &report.history {
+        let w: Vec<String> = flat(&r.w).iter().map(f64::to_string).collect();
+        csv.push_str(&format!("{},{},{},{}\n", r.epoch, r.loss, w.join(","), flat(&r.b)[0]));
+    }
+    csv
 }

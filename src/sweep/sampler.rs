@@ -121,137 +121,150 @@ fn distinct_runs(configs: &[Config]) -> usize {
 
 /// Fixes what `config`'s strategy will run.
 pub fn plan(config: &SweepConfig, base: &TrainConfig) -> Plan {
-    let mut rng = StdRng::seed_from_u64(config.seed);
+    match config.strategy {
+        Strategy::Grid => plan_grid(config, base),
+        Strategy::Random => plan_random(config, base),
+        Strategy::Tpe => plan_tpe(config, base),
+        Strategy::Halving => plan_halving(config, base),
+    }
+}
+
+/// Grid: every combination of the values given, each range as `grid_points` values.
+fn plan_grid(config: &SweepConfig, base: &TrainConfig) -> Plan {
+    let rng = StdRng::seed_from_u64(config.seed);
+    let (space, epochs) = (&config.space, config.epochs);
+    let one_rung = |n| vec![RungPlan { configurations: n, epochs }];
+    let points = space.grid(config.grid_points, base);
+    let ranges = if space.dims.iter().any(|(_, d)| d.is_range()) {
+        format!(" (each range as {} values)", config.grid_points)
+    } else {
+        String::new()
+    };
+    Plan {
+        strategy: config.strategy,
+        description: format!(
+            "grid: every combination of the values given{ranges}, {} configurations of {epochs} epoch(s) — a controlled comparison",
+            points.len()
+        ),
+        runs: points.len(),
+        rungs: one_rung(points.len()),
+        sampler: Box::new(GridSampler(points.clone().into())),
+        configs: points,
+        rng,
+    }
+}
+
+/// Random: `trials` configurations drawn from `--seed`; one drawn again reuses its result.
+fn plan_random(config: &SweepConfig, base: &TrainConfig) -> Plan {
+    let rng = StdRng::seed_from_u64(config.seed);
     let (space, epochs) = (&config.space, config.epochs);
     let random = || RandomSampler { space: space.clone(), base: base.clone() };
     let one_rung = |n| vec![RungPlan { configurations: n, epochs }];
-    match config.strategy {
-        Strategy::Grid => {
-            let points = space.grid(config.grid_points, base);
-            let ranges = if space.dims.iter().any(|(_, d)| d.is_range()) {
-                format!(" (each range as {} values)", config.grid_points)
-            } else {
-                String::new()
-            };
-            Plan {
-                strategy: config.strategy,
-                description: format!(
-                    "grid: every combination of the values given{ranges}, {} configurations of {epochs} epoch(s) — a controlled comparison",
-                    points.len()
-                ),
-                runs: points.len(),
-                rungs: one_rung(points.len()),
-                sampler: Box::new(GridSampler(points.clone().into())),
-                configs: points,
-                rng,
-            }
-        }
-        Strategy::Random => {
-            // Drawn now from a copy of the generator: the sampler draws the same ones again.
-            let mut copy = StdRng::seed_from_u64(config.seed);
-            let draws: Vec<Config> = (0..config.trials).map(|_| space.sample(&mut copy, base)).collect();
-            let distinct = distinct_runs(&draws);
-            let repeats = if distinct < draws.len() {
-                format!(" ({distinct} distinct: a configuration drawn again reuses its result)")
-            } else {
-                String::new()
-            };
-            Plan {
-                strategy: config.strategy,
-                description: format!(
-                    "random: {} configurations drawn uniformly (log-uniformly for :log ranges) from --seed {}{repeats}, {epochs} epoch(s) each",
-                    config.trials, config.seed
-                ),
-                runs: distinct,
-                rungs: one_rung(config.trials),
-                configs: draws,
-                sampler: Box::new(random()),
-                rng,
-            }
-        }
-        Strategy::Tpe => {
-            // A space TPE cannot model is refused by validate(); building it cannot fail after.
-            let tpe = Tpe::new(config.tpe, space, base);
-            let form = match config.tpe {
-                super::TpeForm::Multivariate => {
-                    "all hyperparameters jointly (optuna 5's default, multivariate)"
-                }
-                super::TpeForm::Independent => {
-                    "each hyperparameter on its own (hyperopt's form, independent)"
-                }
-            };
-            let sampler: Box<dyn Sampler> = match tpe {
-                Ok(tpe) => {
-                    Box::new(TpeSampler { random: random(), tpe, startup: config.startup_trials, asked: 0 })
-                }
-                Err(_) => Box::new(random()),
-            };
-            let batch = match config.tpe {
-                super::TpeForm::Multivariate if config.tpe_batch > 1 => format!(
-                    ", {} at a time (those still training count as failures meanwhile, optuna's constant liar)",
-                    config.tpe_batch
-                ),
-                _ => String::new(),
-            };
-            Plan {
-                strategy: config.strategy,
-                description: format!(
-                    "TPE: after {} random trials, each next configuration is drawn where good trials (the best 10 %) \
-                     are denser than poor ones, {form}{batch}; {} trials of {epochs} epoch(s)",
-                    config.startup_trials.min(config.trials),
-                    config.trials
-                ),
-                runs: config.trials,
-                rungs: one_rung(config.trials),
-                configs: Vec::new(),
-                sampler,
-                rng,
-            }
-        }
-        Strategy::Halving => {
-            let draw = random();
-            let configs = halving::distinct(config.trials, || draw.space.sample(&mut rng, &draw.base));
-            let rungs = halving::plan(configs.len(), epochs);
-            let few = if configs.len() < config.trials {
-                format!(" (the space holds no more: --trials {} asked for more)", config.trials)
-            } else {
-                String::new()
-            };
-            let last = rungs.last().map_or(1, |r| r.configurations);
-            let doubling = rungs.windows(2).all(|r| r[1].epochs == 2 * r[0].epochs);
-            let growth = if doubling { "twice the epochs" } else { "more epochs (the last rung --epochs)" };
-            let short = if last > 1 {
-                format!(
-                    "; --epochs {epochs} allows {} rung(s), so the best of the last {last} wins",
-                    rungs.len()
-                )
-            } else {
-                String::new()
-            };
-            let description = if rungs.len() == 1 {
-                format!(
-                    "successive halving with one rung: --epochs {epochs} leaves no room to halve, so {} distinct \
-                     configurations{few} train {epochs} epoch(s) each and the best wins (a random search)",
-                    configs.len()
-                )
-            } else {
-                format!(
-                    "successive halving: {} distinct configurations{few} in rungs of {} (configurations × epochs): \
-                     the better half of each rung trains again, from scratch, with {growth}{short}",
-                    configs.len(),
-                    rungs_text(&rungs)
-                )
-            };
-            Plan {
-                strategy: config.strategy,
-                description,
-                runs: rungs.iter().map(|r| r.configurations).sum(),
-                rungs,
-                configs,
-                sampler: Box::new(draw),
-                rng,
-            }
-        }
+    // Drawn now from a copy of the generator: the sampler draws the same ones again.
+    let mut copy = StdRng::seed_from_u64(config.seed);
+    let draws: Vec<Config> = (0..config.trials).map(|_| space.sample(&mut copy, base)).collect();
+    let distinct = distinct_runs(&draws);
+    let repeats = if distinct < draws.len() {
+        format!(" ({distinct} distinct: a configuration drawn again reuses its result)")
+    } else {
+        String::new()
+    };
+    Plan {
+        strategy: config.strategy,
+        description: format!(
+            "random: {} configurations drawn uniformly (log-uniformly for :log ranges) from --seed {}{repeats}, {epochs} epoch(s) each",
+            config.trials, config.seed
+        ),
+        runs: distinct,
+        rungs: one_rung(config.trials),
+        configs: draws,
+        sampler: Box::new(random()),
+        rng,
+    }
+}
+
+/// TPE: random start-up trials, then each next configuration where good trials are denser.
+fn plan_tpe(config: &SweepConfig, base: &TrainConfig) -> Plan {
+    let rng = StdRng::seed_from_u64(config.seed);
+    let (space, epochs) = (&config.space, config.epochs);
+    let random = || RandomSampler { space: space.clone(), base: base.clone() };
+    let one_rung = |n| vec![RungPlan { configurations: n, epochs }];
+    // A space TPE cannot model is refused by validate(); building it cannot fail after.
+    let tpe = Tpe::new(config.tpe, space, base);
+    let form = match config.tpe {
+        super::TpeForm::Multivariate => "all hyperparameters jointly (optuna 5's default, multivariate)",
+        super::TpeForm::Independent => "each hyperparameter on its own (hyperopt's form, independent)",
+    };
+    let sampler: Box<dyn Sampler> = match tpe {
+        Ok(tpe) => Box::new(TpeSampler { random: random(), tpe, startup: config.startup_trials, asked: 0 }),
+        Err(_) => Box::new(random()),
+    };
+    let batch = match config.tpe {
+        super::TpeForm::Multivariate if config.tpe_batch > 1 => format!(
+            ", {} at a time (those still training count as failures meanwhile, optuna's constant liar)",
+            config.tpe_batch
+        ),
+        _ => String::new(),
+    };
+    Plan {
+        strategy: config.strategy,
+        description: format!(
+            "TPE: after {} random trials, each next configuration is drawn where good trials (the best 10 %) \
+             are denser than poor ones, {form}{batch}; {} trials of {epochs} epoch(s)",
+            config.startup_trials.min(config.trials),
+            config.trials
+        ),
+        runs: config.trials,
+        rungs: one_rung(config.trials),
+        configs: Vec::new(),
+        sampler,
+        rng,
+    }
+}
+
+/// Successive halving: distinct configurations in rungs, the better half training again.
+fn plan_halving(config: &SweepConfig, base: &TrainConfig) -> Plan {
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let (space, epochs) = (&config.space, config.epochs);
+    let random = || RandomSampler { space: space.clone(), base: base.clone() };
+    let draw = random();
+    let configs = halving::distinct(config.trials, || draw.space.sample(&mut rng, &draw.base));
+    let rungs = halving::plan(configs.len(), epochs);
+    let few = if configs.len() < config.trials {
+        format!(" (the space holds no more: --trials {} asked for more)", config.trials)
+    } else {
+        String::new()
+    };
+    let last = rungs.last().map_or(1, |r| r.configurations);
+    let doubling = rungs.windows(2).all(|r| r[1].epochs == 2 * r[0].epochs);
+    let growth = if doubling { "twice the epochs" } else { "more epochs (the last rung --epochs)" };
+    let short = if last > 1 {
+        format!("; --epochs {epochs} allows {} rung(s), so the best of the last {last} wins", rungs.len())
+    } else {
+        String::new()
+    };
+    let description = if rungs.len() == 1 {
+        format!(
+            "successive halving with one rung: --epochs {epochs} leaves no room to halve, so {} distinct \
+             configurations{few} train {epochs} epoch(s) each and the best wins (a random search)",
+            configs.len()
+        )
+    } else {
+        format!(
+            "successive halving: {} distinct configurations{few} in rungs of {} (configurations × epochs): \
+             the better half of each rung trains again, from scratch, with {growth}{short}",
+            configs.len(),
+            rungs_text(&rungs)
+        )
+    };
+    Plan {
+        strategy: config.strategy,
+        description,
+        runs: rungs.iter().map(|r| r.configurations).sum(),
+        rungs,
+        configs,
+        sampler: Box::new(draw),
+        rng,
     }
 }
 

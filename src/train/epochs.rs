@@ -72,6 +72,12 @@ struct Run<'a> {
     seen: i64,
 }
 
+impl<'a> Run<'a> {
+    fn new(config: &'a TrainConfig, orders: Vec<Tensor>) -> Self {
+        Run { config, orders, epochs: Vec::new(), stop: None, last_test: None, loss_sum: 0.0, seen: 0 }
+    }
+}
+
 /// Every epoch's shuffle of the first `n` training images, drawn now from libtorch's generator
 /// (seeded by the caller, the run's weights drawn first): the order a run sees them in. Kept as
 /// int32, half the bytes.
@@ -101,19 +107,8 @@ pub(crate) fn train_epochs<S: Step>(
     let (k, n, batch_size) = (configs.len(), splits.n, base.batch_size);
     let batches = if base.dry_run { 1 } else { (n + batch_size - 1) / batch_size };
     let sync_every = base.sync_every.unwrap_or_else(|| super::default_sync_every(device));
-    let mut runs: Vec<Run> = configs
-        .iter()
-        .zip(orders)
-        .map(|(config, orders)| Run {
-            config,
-            orders,
-            epochs: Vec::new(),
-            stop: None,
-            last_test: None,
-            loss_sum: 0.0,
-            seen: 0,
-        })
-        .collect();
+    let mut runs: Vec<Run> =
+        configs.iter().zip(orders).map(|(config, orders)| Run::new(config, orders)).collect();
     // Graphs are captured on a side stream; the whole run (eager steps, evaluation) stays on it.
     let stream = crate::cuda_graph::start(graphs.0, graphs.1, device, hooks.observer)?;
     let mut graphed = stream.as_ref().map(|_| crate::cuda_graph::GraphedStep::default());
@@ -126,12 +121,7 @@ pub(crate) fn train_epochs<S: Step>(
         step.begin_epoch(&rates)?;
         step.save()?;
         runs.iter_mut().for_each(|r| (r.loss_sum, r.seen) = (0.0, 0));
-        // Every run's shuffle for this epoch, one row each: one transfer to the device.
-        let order: Vec<&Tensor> = runs.iter().map(|r| &r.orders[epoch - 1]).collect();
-        let order = Tensor::f_stack(&order, 0)
-            .and_then(|o| o.f_to_device(device))
-            .and_then(|o| o.f_to_kind(Kind::Int64))
-            .map_err(torch)?;
+        let order = epoch_order(&runs, epoch, device)?;
         hooks.observer.start(&format!("epoch {epoch}/{}{networks}", base.epochs), batches as u64);
         // The losses of batches not yet read back, with their sizes: reading makes the host wait
         // for the device, so on a GPU they are read `sync_every` at a time.
@@ -168,33 +158,7 @@ pub(crate) fn train_epochs<S: Step>(
         }
         hooks.observer.finish();
         let train_seconds = started.elapsed().as_secs_f64();
-        for (i, r) in runs.iter_mut().enumerate() {
-            // Runs stopped in an earlier epoch took no part in this one, and one that diverged
-            // in it ends there: its restored weights are scored once, at the end.
-            let diverged_now = matches!(r.stop, Some(Stop::Diverged { epoch: e, .. }) if e == epoch);
-            if diverged_now || r.stop.as_ref().is_some_and(|s| stopped_before(s, epoch)) {
-                continue;
-            }
-            let test = step.evaluate(i, splits, classes, normalization)?;
-            let metrics = EpochMetrics {
-                epoch,
-                lr: r.config.lr_at(epoch),
-                train_loss: r.loss_sum / r.seen.max(1) as f64,
-                test_loss: test.loss,
-                test_accuracy: test.accuracy,
-                // Set below, once every run is evaluated: the epoch's time, shared equally.
-                seconds: 0.0,
-                samples_per_second: r.seen as f64 / train_seconds.max(1e-9),
-            };
-            if r.stop.is_none() && test.output_spread == 0.0 {
-                r.stop = Some(Stop::Dead { epoch });
-            }
-            r.epochs.push(metrics);
-            if r.stop.is_none() && epoch < base.epochs && stalled(&r.epochs) {
-                r.stop = Some(Stop::Stalled { epoch });
-            }
-            r.last_test = Some(test);
-        }
+        score_epoch(step, &mut runs, epoch, train_seconds, splits, (classes, normalization))?;
         let share = started.elapsed().as_secs_f64() / k as f64;
         for r in runs.iter_mut() {
             if let Some(last) = r.epochs.last_mut().filter(|e| e.epoch == epoch) {
@@ -215,6 +179,53 @@ pub(crate) fn train_epochs<S: Step>(
         .map(|r| Outcome { epochs: r.epochs, stop: r.stop.unwrap_or(Stop::Finished), last_test: r.last_test })
         .collect();
     Ok((outcomes, replayed))
+}
+
+/// Every run's shuffle for `epoch`, one row each (`[K, n]`): one transfer to the device.
+fn epoch_order(runs: &[Run], epoch: usize, device: Device) -> Result<Tensor> {
+    let order: Vec<&Tensor> = runs.iter().map(|r| &r.orders[epoch - 1]).collect();
+    Tensor::f_stack(&order, 0)
+        .and_then(|o| o.f_to_device(device))
+        .and_then(|o| o.f_to_kind(Kind::Int64))
+        .map_err(torch)
+}
+
+/// Scores every run that trained in `epoch` on the test split and records its metrics; a run
+/// whose outputs no longer differ between images is dead, one whose loss has not moved since
+/// its first epoch stalled. Runs stopped in an earlier epoch took no part, and one that diverged
+/// in this one ends there: its restored weights are scored once, at the end.
+fn score_epoch<S: Step>(
+    step: &S,
+    runs: &mut [Run],
+    epoch: usize,
+    train_seconds: f64,
+    splits: &Splits,
+    (classes, normalization): (i64, &Normalization),
+) -> Result<()> {
+    for (i, r) in runs.iter_mut().enumerate() {
+        let diverged_now = matches!(r.stop, Some(Stop::Diverged { epoch: e, .. }) if e == epoch);
+        if diverged_now || r.stop.as_ref().is_some_and(|s| stopped_before(s, epoch)) {
+            continue;
+        }
+        let test = step.evaluate(i, splits, classes, normalization)?;
+        r.epochs.push(EpochMetrics {
+            epoch,
+            lr: r.config.lr_at(epoch),
+            train_loss: r.loss_sum / r.seen.max(1) as f64,
+            test_loss: test.loss,
+            test_accuracy: test.accuracy,
+            // Set once every run is scored: the epoch's time, shared equally.
+            seconds: 0.0,
+            samples_per_second: r.seen as f64 / train_seconds.max(1e-9),
+        });
+        if r.stop.is_none() && test.output_spread == 0.0 {
+            r.stop = Some(Stop::Dead { epoch });
+        } else if r.stop.is_none() && epoch < r.config.epochs && stalled(&r.epochs) {
+            r.stop = Some(Stop::Stalled { epoch });
+        }
+        r.last_test = Some(test);
+    }
+    Ok(())
 }
 
 /// An epoch's summary line, as a person reads it.

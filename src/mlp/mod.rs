@@ -13,7 +13,7 @@
 
 use anyhow::Result;
 use serde::Serialize;
-use tch::nn::{self, Module, OptimizerConfig};
+use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::error::{ensure_positive, ensure_usage, guard, torch};
@@ -21,154 +21,10 @@ use crate::graph::{backward_graph, Graph};
 use crate::repr::{size_repr, tensor_repr, Repr};
 use crate::repr::{tensor_json, TensorValues};
 
-/// Pixels in a 28×28 image.
-pub const INPUT_FEATURES: i64 = 28 * 28;
-/// Digits 0–9.
-pub const CLASSES: i64 = 10;
-/// Widths past this would not teach anything a smaller one does not, and can exhaust memory.
-pub const MAX_HIDDEN: i64 = 1 << 16;
-/// Parameters in all (weights and biases): 100 M float32 is 400 MB before gradients and
-/// optimizer state, past anything this notebook's networks need. Bounds what `--hidden`
-/// and a weights file can make nnopt allocate.
-pub const MAX_PARAMETERS: i64 = 100_000_000;
+mod network;
+mod render;
 
-/// Weights and biases of a fully connected network with these layer widths.
-pub fn parameter_count(widths: &[i64]) -> i64 {
-    widths.windows(2).map(|w| (w[0].saturating_add(1)).saturating_mul(w[1])).fold(0i64, i64::saturating_add)
-}
-
-/// PyTorch's `nn.Linear` initialisation, which tch's `nn::linear` does not reproduce (tch draws
-/// the bias first and bounds the weight by √(6/fan_in)).
-///
-/// `reset_parameters` runs `kaiming_uniform_(weight, a=√5)`: bound = √3 · gain / √fan_in with
-/// gain = √(2 / (1 + a²)) — computed here in the same float64 steps, since a² is not exactly 5 —
-/// then bias ~ U(−1/√fan_in, 1/√fan_in). Weight first, then bias.
-pub fn torch_linear(path: nn::Path, in_features: i64, out_features: i64) -> Result<nn::Linear> {
-    let a = 5f64.sqrt();
-    let gain = (2.0 / (1.0 + a * a)).sqrt();
-    let weight_bound = 3f64.sqrt() * (gain / (in_features as f64).sqrt());
-    let ws = path
-        .f_var(
-            "weight",
-            &[out_features, in_features],
-            nn::Init::Uniform { lo: -weight_bound, up: weight_bound },
-        )
-        .map_err(torch)?;
-    let bias_bound = 1.0 / (in_features as f64).sqrt();
-    let bs = path
-        .f_var("bias", &[out_features], nn::Init::Uniform { lo: -bias_bound, up: bias_bound })
-        .map_err(torch)?;
-    Ok(nn::Linear { ws, bs: Some(bs) })
-}
-
-/// The notebook's `Network`: flatten, then `fc1 → relu → … → fcN`; parameters named as PyTorch
-/// names them (`fc1.weight`, `fc1.bias`, …) in the VarStore.
-#[derive(Debug)]
-pub struct Network {
-    /// (in_features, out_features, layer) for fc1, fc2, …
-    layers: Vec<(i64, i64, nn::Linear)>,
-}
-
-impl Network {
-    /// A network with the given layer widths, e.g. `[784, 32, 10]` for the notebook's.
-    pub fn new(vs: &nn::Path, widths: &[i64]) -> Result<Self> {
-        Self::build(vs, widths, torch_linear)
-    }
-
-    /// A network of zeros, for parameters about to be overwritten (loading weights): it draws
-    /// nothing from libtorch's generator, so loading never changes what a seeded run draws next.
-    pub fn zeroed(vs: &nn::Path, widths: &[i64]) -> Result<Self> {
-        Self::build(vs, widths, |path, input, output| {
-            let ws = path.f_var("weight", &[output, input], nn::Init::Const(0.0)).map_err(torch)?;
-            let bs = path.f_var("bias", &[output], nn::Init::Const(0.0)).map_err(torch)?;
-            Ok(nn::Linear { ws, bs: Some(bs) })
-        })
-    }
-
-    fn build(
-        vs: &nn::Path,
-        widths: &[i64],
-        layer: impl Fn(nn::Path, i64, i64) -> Result<nn::Linear>,
-    ) -> Result<Self> {
-        let layers = widths
-            .windows(2)
-            .enumerate()
-            .map(|(i, w)| Ok((w[0], w[1], layer(vs / format!("fc{}", i + 1), w[0], w[1])?)))
-            .collect::<Result<_>>()?;
-        Ok(Network { layers })
-    }
-
-    /// Layer widths, input first: `[784, 32, 10]` for the notebook's network.
-    pub fn widths(&self) -> Vec<i64> {
-        self.layers
-            .iter()
-            .map(|(input, _, _)| *input)
-            .chain(self.layers.last().map(|(_, out, _)| *out))
-            .collect()
-    }
-
-    /// The layers, in order: fc1, fc2, …
-    pub fn layers(&self) -> impl Iterator<Item = &nn::Linear> {
-        self.layers.iter().map(|(_, _, layer)| layer)
-    }
-
-    /// Parameters in `net.parameters()` order: fc1.weight, fc1.bias, fc2.weight, …
-    pub fn parameters(&self) -> Vec<(String, Tensor)> {
-        let mut out = Vec::new();
-        for (i, layer) in self.layers().enumerate() {
-            out.push((format!("fc{}.weight", i + 1), layer.ws.shallow_clone()));
-            if let Some(bs) = &layer.bs {
-                out.push((format!("fc{}.bias", i + 1), bs.shallow_clone()));
-            }
-        }
-        out
-    }
-}
-
-impl Network {
-    /// The forward pass through fallible calls: what every command runs, so a libtorch error
-    /// (CUDA out of memory, a device mismatch) is an error with context, not a panic. The same
-    /// operations as [`Module::forward`] (tch's Linear is `xs.linear(ws, bs)`), so the same bits.
-    pub fn f_forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let last = self.layers.len() - 1;
-        let mut x = xs.f_flatten(1, -1).map_err(torch)?;
-        for (i, layer) in self.layers().enumerate() {
-            x = x.f_linear(&layer.ws, layer.bs.as_ref()).map_err(torch)?;
-            if i < last {
-                x = x.f_relu().map_err(torch)?;
-            }
-        }
-        Ok(x)
-    }
-}
-
-impl Module for Network {
-    /// nn.Module's forward, for code written against tch's `Module` (the examples); nnopt's own
-    /// commands call [`Network::f_forward`].
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        let last = self.layers.len() - 1;
-        let mut x = xs.flatten(1, -1);
-        for (i, layer) in self.layers().enumerate() {
-            x = layer.forward(&x);
-            if i < last {
-                x = x.relu();
-            }
-        }
-        x
-    }
-}
-
-/// `print(net)`.
-impl std::fmt::Display for Network {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "Network(")?;
-        for (i, (input, output, layer)) in self.layers.iter().enumerate() {
-            let bias = if layer.bs.is_some() { "True" } else { "False" };
-            writeln!(f, "  (fc{}): Linear(in_features={input}, out_features={output}, bias={bias})", i + 1)?;
-        }
-        write!(f, ")")
-    }
-}
+pub use network::*;
 
 /// A run's settings; the defaults are the notebook's.
 #[derive(Debug, Clone, PartialEq)]
@@ -205,7 +61,8 @@ pub struct ParameterInfo {
     pub shape: Vec<i64>,
 }
 
-/// What the walk-through computed; `text` is the notebook-style transcript.
+/// What the walk-through computed; its notebook-style transcript is rendered from it
+/// (`render.rs`).
 #[derive(Debug, Clone, Serialize)]
 pub struct MlpReport {
     pub seed: u64,
@@ -233,8 +90,19 @@ pub struct MlpReport {
     pub fc1_before: Vec<f32>,
     #[serde(skip)]
     pub fc1_after: Vec<f32>,
+    /// The SGD step's learning rate and the hidden width (`MlpConfig`'s).
     #[serde(skip)]
-    pub text: String,
+    pub lr: f64,
+    #[serde(skip)]
+    pub hidden: i64,
+    /// The MSE loss on the input and target right before the step (`loss` again, recomputed).
+    #[serde(skip)]
+    pub loss_before_step: f64,
+    /// The loss's backward graph, read from libtorch (in the JSON with `--graph` only).
+    #[serde(skip)]
+    pub graph: Graph,
+    #[serde(skip)]
+    pub printed: Printed,
 }
 
 /// `randn` on the CPU (the generator every device shares here), then moved.
@@ -268,87 +136,51 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     // Built now, not at the notebook's In [16]: tch's VarStore has no zero_grad, and libtorch's
     // optimizer zero_grad resets gradients to undefined — PyTorch's `None` — as net.zero_grad() does.
     let mut sgd = nn::Sgd::default().build(&vs, config.lr).map_err(torch)?;
-    let mut text = String::new();
-    let mut line = |s: String| {
-        text.push_str(&s);
-        text.push('\n');
+
+    let input = randn(&[1, 1, 28, 28], device)?;
+    let output = net.f_forward(&input)?;
+    let parameters = net.parameters();
+    let fc1_weight = &parameters[0].1;
+    let mut printed = Printed {
+        network: net.to_string(),
+        input_size: size_repr(&input.size()),
+        first_output: tensor_repr(&output),
+        parameter_count: parameters.len(),
+        fc1_weight: Repr::new(fc1_weight).parameter().to_string(),
+        fc1_weight_size: size_repr(&fc1_weight.size()),
+        ..Printed::default()
     };
 
-    line("# print(net)".into());
-    line(net.to_string());
-
-    line("# input = torch.randn(1, 1, 28, 28); print(input.shape); print(net(input))".into());
-    let input = randn(&[1, 1, 28, 28], device)?;
-    line(size_repr(&input.size()));
-    let output = net.f_forward(&input)?;
-    line(tensor_repr(&output));
-
-    line("# params = list(net.parameters()); len(params); params[0]; params[0].size()".into());
-    let parameters = net.parameters();
-    line(parameters.len().to_string());
-    let fc1_weight = &parameters[0].1;
-    line(Repr::new(fc1_weight).parameter().to_string());
-    line(size_repr(&fc1_weight.size()));
-
-    line("# net.zero_grad(); output.backward(torch.randn(1, 10))".into());
     guard("zero_grad", || sgd.zero_grad())?;
     let output_gradient = randn(&[1, CLASSES], device)?;
     backward_with(&output, &output_gradient)?;
     // What that backward left behind: gradients of Σ output·g, which no loss asked for.
-    let fc2_bias = &parameters[3].1;
-    line(format!(
-        "# it left ∂(Σ output·g)/∂θ in every .grad (g: the random tensor); fc2.bias.grad is g itself, since \
-         ∂output/∂fc2.bias = 1:\n{}",
-        grad_repr(fc2_bias)
-    ));
-    line(
-        "# .grad accumulates across backward passes, so net.zero_grad() clears these before the loss's"
-            .into(),
-    );
+    printed.fc2_bias_grad = grad_repr(&parameters[3].1);
 
-    line("# target = torch.randn(10); target.view(1, -1); loss = nn.MSELoss()(net(input), target)".into());
     let target = randn(&[CLASSES], device)?;
-    line(tensor_repr(&target));
+    printed.target = tensor_repr(&target);
     let target = target.view([1, -1]);
-    line(tensor_repr(&target));
+    printed.target_row = tensor_repr(&target);
     let output = net.f_forward(&input)?;
     let loss = output.f_mse_loss(&target, Reduction::Mean).map_err(torch)?;
-    line(tensor_repr(&loss));
+    printed.loss = tensor_repr(&loss);
 
     let mut graph = backward_graph(&loss)?;
     graph.name_leaves(&parameters);
     let grad_fn_chain: Vec<Option<String>> =
         graph.first_input_chain(3).iter().map(|n| n.map(|n| n.name.clone())).collect();
-    line("# print(loss.grad_fn); print(loss.grad_fn.next_functions[0][0]);".into());
-    line("# print(loss.grad_fn.next_functions[0][0].next_functions[0][0])".into());
-    for name in &grad_fn_chain {
-        line(name.as_ref().map_or("None".to_string(), |n| format!("<{n} object>")));
-    }
-    line(explain_in8(&graph));
 
-    line("# net.zero_grad(); fc1.bias.grad before and after loss.backward()".into());
     guard("zero_grad", || sgd.zero_grad())?;
     let fc1_bias = &parameters[1].1;
-    line("before".into());
-    line(grad_repr(fc1_bias));
+    printed.fc1_bias_grad_before = grad_repr(fc1_bias);
     loss.f_backward().map_err(torch)?;
-    line("after".into());
-    line(grad_repr(fc1_bias));
+    printed.fc1_bias_grad_after = grad_repr(fc1_bias);
     let fc1_bias_grad = tensor_json(&fc1_bias.grad())?;
     let (fc1_bias_grad_zeros, fc1_inactive_units) = count_bias_zeros(&input, fc1_weight, fc1_bias)?;
-    line(format!(
-        "# {fc1_bias_grad_zeros} of the {} entries are 0: {fc1_inactive_units} fc1 units have w·x + b ≤ 0 for this \
-         input, and ReLU passes no gradient back through an inactive unit (relu'(z) = 0)",
-        config.hidden
-    ));
 
-    line(format!(
-        "# one SGD step, θ ← θ − lr·∇L for every parameter θ (lr {}); fc1.weight[0, :10] before and after",
-        config.lr
-    ));
     // fc1 has at least one row (--hidden ≥ 1) and 784 ≥ 10 columns, so this view always exists.
     let row0 = || fc1_weight.get(0).narrow(0, 0, 10);
-    line(tensor_repr(&row0()));
+    printed.row0_before = tensor_repr(&row0());
     let fc1_weight_row0_before_tensor = row0().detach().copy();
     let fc1_weight_row0_before = tensor_json(&fc1_weight_row0_before_tensor)?;
     guard("zero_grad", || sgd.zero_grad())?;
@@ -357,22 +189,11 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     let fc1_before = weights_of(fc1_weight)?;
     guard("the SGD step", || sgd.step())?;
     let fc1_after = weights_of(fc1_weight)?;
-    line(tensor_repr(&row0()));
-    // The step is lr·grad, often below the 4 printed decimals; show it on its own.
-    let change = (row0() - fc1_weight_row0_before_tensor).detach();
-    line(format!(
-        "# change = −lr·grad (zero where fc1's unit 0 is inactive for this input)\n{}",
-        tensor_repr(&change)
-    ));
+    printed.row0_after = tensor_repr(&row0());
+    // The step is lr·grad, often below the 4 printed decimals; the text shows it on its own.
+    printed.change = tensor_repr(&(row0() - fc1_weight_row0_before_tensor).detach());
     let (fc1_largest_change, fc1_largest_change_at, fc1_relative_change) =
         measure_change(&fc1_before, &fc1_after);
-    line(format!(
-        "# over all of fc1.weight the largest change is {fc1_largest_change:+.3e} (at [{}, {}]); the layer moved by \
-         {:.1} % of its size (‖Δ‖/‖W‖)",
-        fc1_largest_change_at[0],
-        fc1_largest_change_at[1],
-        100.0 * fc1_relative_change
-    ));
     let step = StepFacts {
         fc1_bias_grad_zeros,
         fc1_inactive_units,
@@ -381,22 +202,11 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
         fc1_relative_change,
     };
     // The same input and target after the step: what one step of descent bought.
-    let loss_before = step_loss.f_double_value(&[]).map_err(torch)?;
+    let loss_before_step = step_loss.f_double_value(&[]).map_err(torch)?;
     let loss_after_step = tch::no_grad(|| net.f_forward(&input))?
         .f_mse_loss(&target, Reduction::Mean)
         .and_then(|l| l.f_double_value(&[]))
         .map_err(torch)?;
-    line(format!(
-        "# the loss on this input: {loss_before:.6} before the step, {loss_after_step:.6} after ({:+.6})",
-        loss_after_step - loss_before
-    ));
-
-    if config.graph {
-        line(format!(
-            "# the whole backward graph of the loss ([i]: input i, i.e. next_functions[i])\n{}",
-            graph.tree()
-        ));
-    }
 
     Ok(MlpReport {
         seed: config.seed,
@@ -414,42 +224,43 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
         loss_after_step,
         step,
         grad_fn_chain,
-        backward_graph: config.graph.then_some(graph),
+        backward_graph: config.graph.then(|| graph.clone()),
         fc1_before,
         fc1_after,
-        text,
+        lr: config.lr,
+        hidden: config.hidden,
+        loss_before_step,
+        graph,
+        printed,
     })
 }
 
-/// What In \[8\] shows, in words: where each input of the node after the loss goes. The
-/// notebook's comment calls `next_functions[0][0]` of the linear layer "relu", but libtorch's
-/// linear is `addmm(bias, input, weightᵀ)`; the graph itself says what input 0 is.
-fn explain_in8(graph: &Graph) -> String {
-    let chain = graph.first_input_chain(2);
-    let (Some(Some(loss)), Some(Some(linear))) = (chain.first(), chain.get(1)) else {
-        return String::new();
-    };
-    let inputs = graph.next_functions(linear.id);
-    let mut text = format!(
-        "# {} is the loss's node; its input 0 is {}, the last layer.\n\
-         # The notebook's comment calls the next one \"relu\"; {}'s inputs are, in order:\n",
-        loss.name, linear.name, linear.name
-    );
-    for (input, node) in &inputs {
-        text.push_str(&format!("#   next_functions[{input}][0] = {}\n", Graph::label(node)));
-    }
-    let relu = inputs.iter().find(|(_, n)| n.name.starts_with("Relu"));
-    match (inputs.first(), relu) {
-        (Some((0, first)), Some((k, relu))) if first.id != relu.id => text.push_str(&format!(
-            "# so next_functions[0][0] is {}, and {} is input {k}",
-            Graph::label(first),
-            relu.name
-        )),
-        _ => {
-            text.pop(); // the last line's newline: `line` adds one
-        }
-    }
-    text
+/// How PyTorch printed each tensor the notebook prints, recorded when it printed it: a repr
+/// shows the tensor's autograd state at that moment (`grad_fn=<…>`, `requires_grad=True`, a
+/// `.grad` still `None`), which its values alone do not carry. The transcript is rendered from
+/// these and the report's typed facts (`render.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct Printed {
+    /// `print(net)`.
+    pub network: String,
+    pub input_size: String,
+    pub first_output: String,
+    pub parameter_count: usize,
+    /// `params[0]`, fc1's weight as an `nn.Parameter`, and its size.
+    pub fc1_weight: String,
+    pub fc1_weight_size: String,
+    /// fc2.bias.grad after `output.backward(g)`.
+    pub fc2_bias_grad: String,
+    pub target: String,
+    /// The target viewed as a 1×10 row.
+    pub target_row: String,
+    pub loss: String,
+    pub fc1_bias_grad_before: String,
+    pub fc1_bias_grad_after: String,
+    /// fc1.weight[0, :10] before and after the SGD step, and the change.
+    pub row0_before: String,
+    pub row0_after: String,
+    pub change: String,
 }
 
 /// A parameter's `.grad` as PyTorch prints it: `None` until a backward pass fills it.
@@ -565,7 +376,7 @@ pub fn fc1_csv(report: &MlpReport) -> String {
 
 impl crate::report::Report for MlpReport {
     fn text(&self) -> String {
-        self.text.clone()
+        render::render(self)
     }
     fn csv(&self) -> Option<String> {
         Some(fc1_csv(self))
