@@ -184,7 +184,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     let fc1_weight_row0_before_tensor = row0().detach().copy();
     let fc1_weight_row0_before = tensor_json(&fc1_weight_row0_before_tensor)?;
     guard("zero_grad", || sgd.zero_grad())?;
-    let step_loss = net.f_forward(&input)?.f_mse_loss(&target, Reduction::Mean).map_err(torch)?;
+    let step_loss = mse(&net, &input, &target)?;
     step_loss.f_backward().map_err(torch)?;
     let fc1_before = weights_of(fc1_weight)?;
     guard("the SGD step", || sgd.step())?;
@@ -192,21 +192,10 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     printed.row0_after = tensor_repr(&row0());
     // The step is lr·grad, often below the 4 printed decimals; the text shows it on its own.
     printed.change = tensor_repr(&(row0() - fc1_weight_row0_before_tensor).detach());
-    let (fc1_largest_change, fc1_largest_change_at, fc1_relative_change) =
-        measure_change(&fc1_before, &fc1_after);
-    let step = StepFacts {
-        fc1_bias_grad_zeros,
-        fc1_inactive_units,
-        fc1_largest_change,
-        fc1_largest_change_at,
-        fc1_relative_change,
-    };
+    let step = StepFacts::new((fc1_bias_grad_zeros, fc1_inactive_units), &fc1_before, &fc1_after);
     // The same input and target after the step: what one step of descent bought.
     let loss_before_step = step_loss.f_double_value(&[]).map_err(torch)?;
-    let loss_after_step = tch::no_grad(|| net.f_forward(&input))?
-        .f_mse_loss(&target, Reduction::Mean)
-        .and_then(|l| l.f_double_value(&[]))
-        .map_err(torch)?;
+    let loss_after_step = tch::no_grad(|| mse(&net, &input, &target)?.f_double_value(&[]).map_err(torch))?;
 
     Ok(MlpReport {
         seed: config.seed,
@@ -233,6 +222,11 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
         graph,
         printed,
     })
+}
+
+/// `nn.MSELoss()(net(input), target)`.
+fn mse(net: &Network, input: &Tensor, target: &Tensor) -> Result<Tensor> {
+    net.f_forward(input)?.f_mse_loss(target, Reduction::Mean).map_err(torch)
 }
 
 /// How PyTorch printed each tensor the notebook prints, recorded when it printed it: a repr
@@ -285,6 +279,20 @@ pub struct StepFacts {
     pub fc1_largest_change_at: [usize; 2],
     /// ‖Δ‖/‖W‖ over all of fc1.weight.
     pub fc1_relative_change: f64,
+}
+
+impl StepFacts {
+    /// fc1.bias.grad's zeros and fc1's inactive units, and what the step did to fc1's weights.
+    fn new((fc1_bias_grad_zeros, fc1_inactive_units): (i64, i64), before: &[f32], after: &[f32]) -> Self {
+        let (fc1_largest_change, fc1_largest_change_at, fc1_relative_change) = measure_change(before, after);
+        StepFacts {
+            fc1_bias_grad_zeros,
+            fc1_inactive_units,
+            fc1_largest_change,
+            fc1_largest_change_at,
+            fc1_relative_change,
+        }
+    }
 }
 
 /// Why fc1.bias.grad has zeros: the fc1 units whose pre-activation is ≤ 0 for this input pass
