@@ -124,7 +124,15 @@ impl FlatSgd {
     pub fn step(&mut self) -> Result<()> {
         match &mut self.fused {
             Some(f) => {
-                crate::fused::sgd(&self.flat, &self.grads, &f.velocity, &f.sgd, !f.stepped)?;
+                let s = &f.sgd;
+                let step = crate::fused::Step {
+                    lr: s.lr,
+                    momentum: s.momentum,
+                    weight_decay: s.weight_decay,
+                    nesterov: s.nesterov,
+                    first: !f.stepped,
+                };
+                crate::fused::sgd(&self.flat, &self.grads, &f.velocity, step)?;
                 f.stepped = true;
                 Ok(())
             }

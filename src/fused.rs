@@ -15,7 +15,17 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use crate::cuda_shim::{api, check};
-use crate::flat::Sgd;
+
+/// One step of `torch::optim::SGD` with dampening 0, as the kernel takes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub nesterov: bool,
+    /// The first step: the momentum buffer starts as the gradient.
+    pub first: bool,
+}
 
 /// Whether the fused kernels run on `device` (see [`status`]).
 pub fn available(device: Device) -> bool {
@@ -45,7 +55,7 @@ pub fn status(device: Device) -> std::result::Result<(), String> {
 /// more — of Nesterov momentum with weight decay over 4 099 values, bit for bit. The values come
 /// from `arange`, not libtorch's generator, which a user's seeded run draws from.
 fn self_check(device: Device) -> Result<()> {
-    let sgd = Sgd { lr: 0.05, momentum: 0.9, dampening: 0.0, weight_decay: 5e-4, nesterov: true };
+    let sgd = Step { lr: 0.05, momentum: 0.9, weight_decay: 5e-4, nesterov: true, first: false };
     let wave = |scale: f64, step: f64| -> Result<Tensor> {
         Ok(Tensor::f_arange(4099, (Kind::Float, device))?.f_mul_scalar(step)?.f_sin()?.f_mul_scalar(scale)?)
     };
@@ -61,7 +71,7 @@ fn self_check(device: Device) -> Result<()> {
         let grad = wave(1.0 + step as f64, 0.277 + 0.1 * step as f64)?;
         crate::graph::set_grad(&theirs, &grad.f_detach_copy()?)?;
         crate::error::guard("libtorch's SGD step", || reference.step())?;
-        sgd_unchecked(&ours, &grad, &velocity, &sgd, step == 0)?;
+        sgd_unchecked(&ours, &grad, &velocity, Step { first: step == 0, ..sgd })?;
     }
     let same = tch::no_grad(|| theirs.f_equal(&ours))?;
     anyhow::ensure!(
@@ -78,19 +88,17 @@ fn raw(t: &Tensor) -> *mut std::ffi::c_void {
 }
 
 /// One step of `torch::optim::SGD` (dampening 0) over `param` (a flat float32 CUDA buffer) with
-/// its gradients `grad` and momentum buffer `velocity`, of the same shape; `first`: the first
-/// step, where the momentum buffer starts as the gradient. Updates `param` and `velocity` in
-/// place, queued on the current stream.
-pub fn sgd(param: &Tensor, grad: &Tensor, velocity: &Tensor, sgd: &Sgd, first: bool) -> Result<()> {
+/// its gradients `grad` and momentum buffer `velocity`, of the same shape. Updates `param` and
+/// `velocity` in place, queued on the current stream.
+pub fn sgd(param: &Tensor, grad: &Tensor, velocity: &Tensor, step: Step) -> Result<()> {
     if let Err(why) = status(param.device()) {
         anyhow::bail!("{why}");
     }
-    sgd_unchecked(param, grad, velocity, sgd, first)
+    sgd_unchecked(param, grad, velocity, step)
 }
 
 /// [`sgd`] without asking whether the kernel passed its check: the check itself.
-fn sgd_unchecked(param: &Tensor, grad: &Tensor, velocity: &Tensor, sgd: &Sgd, first: bool) -> Result<()> {
-    anyhow::ensure!(sgd.dampening == 0.0, "the fused SGD kernel has no dampening");
+fn sgd_unchecked(param: &Tensor, grad: &Tensor, velocity: &Tensor, sgd: Step) -> Result<()> {
     let api = api()?;
     let Some(f) = api.sgd_flat else { anyhow::bail!("this nnopt was built without the fused SGD kernels") };
     // Safety: three live tensors (the shim checks device, type, layout and sizes) and an
@@ -104,7 +112,7 @@ fn sgd_unchecked(param: &Tensor, grad: &Tensor, velocity: &Tensor, sgd: &Sgd, fi
             sgd.momentum,
             sgd.lr,
             i32::from(sgd.nesterov),
-            i32::from(first),
+            i32::from(sgd.first),
             e,
         )
     })

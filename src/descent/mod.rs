@@ -271,6 +271,19 @@ pub fn run(config: &DescentConfig, device: Device, observer: &dyn Observer) -> R
     Ok(DescentReport { surface: info, runs, summary })
 }
 
+impl crate::report::Report for DescentReport {
+    fn text(&self) -> String {
+        report::render(self)
+    }
+    fn csv(&self) -> Option<String> {
+        Some(trajectories_csv(self))
+    }
+    /// Here, not in `report.rs`: the figure uses the report's labels, so the report cannot use it.
+    fn figure(&self) -> Result<Option<crate::plot::Figure>> {
+        figure::figure(self).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

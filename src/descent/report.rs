@@ -291,18 +291,6 @@ pub fn write_csv(path: &Path, report: &DescentReport) -> Result<()> {
     crate::fsutil::write_atomic(path, trajectories_csv(report).as_bytes())
 }
 
-impl crate::report::Report for DescentReport {
-    fn text(&self) -> String {
-        render(self)
-    }
-    fn csv(&self) -> Option<String> {
-        Some(trajectories_csv(self))
-    }
-    fn figure(&self) -> Result<Option<crate::plot::Figure>> {
-        super::figure::figure(self).map(Some)
-    }
-}
-
 impl crate::report::Report for Listing {
     fn text(&self) -> String {
         render_list(self)

@@ -110,15 +110,9 @@ impl Step for Population {
         self.active.f_get(k as i64).and_then(|mut a| a.f_fill_(0)).map(drop).map_err(torch)
     }
 
-    fn evaluate(
-        &self,
-        k: usize,
-        splits: &Splits,
-        classes: i64,
-        normalization: &Normalization,
-    ) -> Result<Evaluation> {
+    fn evaluate(&self, k: usize, splits: &Splits, classes: i64, norm: &Normalization) -> Result<Evaluation> {
         let (_vs, net) = self.stack.member(k as i64, &self.widths, self.device)?;
-        splits.evaluate(&net, classes, normalization)
+        splits.evaluate(&net, classes, norm)
     }
 
     fn into_networks(self) -> Result<Vec<(nn::VarStore, Network)>> {

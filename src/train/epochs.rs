@@ -41,13 +41,7 @@ pub(crate) trait Step {
     fn restore(&mut self, k: usize) -> Result<()>;
 
     /// Run `k`'s network scored on the test split.
-    fn evaluate(
-        &self,
-        k: usize,
-        splits: &Splits,
-        classes: i64,
-        normalization: &Normalization,
-    ) -> Result<Evaluation>;
+    fn evaluate(&self, k: usize, splits: &Splits, classes: i64, norm: &Normalization) -> Result<Evaluation>;
 
     /// Every run's trained network, in order.
     fn into_networks(self) -> Result<Vec<(nn::VarStore, Network)>>;

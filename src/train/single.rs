@@ -63,14 +63,8 @@ impl Step for Single {
         self.snapshot.restore()
     }
 
-    fn evaluate(
-        &self,
-        _k: usize,
-        splits: &Splits,
-        classes: i64,
-        normalization: &Normalization,
-    ) -> Result<Evaluation> {
-        splits.evaluate(&self.net, classes, normalization)
+    fn evaluate(&self, _k: usize, splits: &Splits, classes: i64, norm: &Normalization) -> Result<Evaluation> {
+        splits.evaluate(&self.net, classes, norm)
     }
 
     fn into_networks(self) -> Result<Vec<(nn::VarStore, Network)>> {
