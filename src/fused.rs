@@ -143,7 +143,7 @@ pub fn sgd_stack(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flat::FlatSgd;
+    use crate::flat::{FlatSgd, Sgd};
 
     /// The largest |a − b| over two tensors, NaN where either has one.
     fn gap(a: &Tensor, b: &Tensor) -> f64 {
