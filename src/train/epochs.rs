@@ -30,8 +30,9 @@ pub(crate) trait Step {
     fn graph_key(&self) -> u64;
 
     /// One step of every run on its batch (`idx`, `[K, len]`: run k's image indices in row
-    /// k): gather, forward, backward, update. Returns the K losses, `[K]`, on the device; reads
-    /// nothing back to the host, so it can be captured as a CUDA graph.
+    /// k): gather, forward, backward, update. Returns the K losses, `[K]` (a scalar for one
+    /// run), on the device; reads nothing back to the host, so it can be captured as a CUDA
+    /// graph.
     fn step(&mut self, idx: &Tensor, splits: &Splits, normalization: &Normalization) -> Result<Tensor>;
 
     /// Saves every run's weights: what an epoch starts from.
@@ -269,14 +270,21 @@ fn settle<S: Step>(
     done: i64,
 ) -> Result<()> {
     let first = done - pending.len() as i64;
-    let losses: Vec<&Tensor> = pending.iter().map(|(l, _)| l).collect();
-    let values: Vec<f64> = Tensor::f_stack(&losses, 0)
-        // To the CPU first: not every device has float64 (MPS), and half the bytes move.
-        .and_then(|t| t.f_to_device(Device::Cpu))
-        .and_then(|t| t.f_to_kind(Kind::Double))
-        .and_then(|t| t.f_reshape([-1]))
-        .and_then(|t| Vec::<f64>::try_from(&t))
-        .map_err(torch)?;
+    let values: Vec<f64> = match &pending[..] {
+        // One run's one loss (every batch on the CPU): read as it is, a call not five — at batch
+        // 1 the step itself is a few dozen microseconds.
+        [(loss, _)] if loss.numel() == 1 => vec![loss.f_double_value(&[]).map_err(torch)?],
+        many => {
+            let losses: Vec<&Tensor> = many.iter().map(|(l, _)| l).collect();
+            Tensor::f_stack(&losses, 0)
+                // To the CPU first: not every device has float64 (MPS), and half the bytes move.
+                .and_then(|t| t.f_to_device(Device::Cpu))
+                .and_then(|t| t.f_to_kind(Kind::Double))
+                .and_then(|t| t.f_reshape([-1]))
+                .and_then(|t| Vec::<f64>::try_from(&t))
+                .map_err(torch)?
+        }
+    };
     let k = runs.len();
     for (j, (_, len)) in pending.drain(..).enumerate() {
         for (i, r) in runs.iter_mut().enumerate() {

@@ -52,7 +52,7 @@ impl Step for Single {
         let idx = idx.f_reshape([-1]).map_err(torch)?;
         let inputs = splits.inputs(&idx, normalization)?;
         let targets = splits.y_train.f_index_select(0, &idx).map_err(torch)?;
-        self.updater.step_on(&self.net, &inputs, &targets)?.f_reshape([1]).map_err(torch)
+        self.updater.step_on(&self.net, &inputs, &targets)
     }
 
     fn save(&mut self) -> Result<()> {
