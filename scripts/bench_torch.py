@@ -151,8 +151,10 @@ def population(args):
     """K networks of 784-32-10 stacked along a member dimension, PyTorch's batched form: each
     layer one baddbmm for all members, autograd's backward of the members' summed mean losses,
     torch.optim.SGD (Nesterov 0.9, weight decay 5e-4) over the stacked parameters, every
-    member's batch drawn from its own shuffle; with --graphs the step is captured once, as
-    nnopt's population is. Samples/s counts every member's samples."""
+    member's batch drawn from its own shuffle (all drawn before the timed epochs, as nnopt's
+    members draw theirs before training); with --graphs the step is captured once per batch
+    shape (the full batches, the last one), as nnopt's is. Samples/s counts every member's
+    samples."""
     images = load_idx(os.path.join(args.data, "train-images-idx3-ubyte.gz"))
     labels = load_idx(os.path.join(args.data, "train-labels-idx1-ubyte.gz")).long()
     x = images.float().reshape(len(images), -1) / 255.0
@@ -186,10 +188,11 @@ def population(args):
     context = torch.cuda.stream(stream) if args.graphs else contextlib.nullcontext()
     warm = 0
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _ in range(args.epochs):
+    shuffles = [torch.stack([torch.randperm(n) for _ in range(k)]) for _ in range(args.epochs)]
+    for epoch in range(args.epochs):
         sync()
         start = time.perf_counter()
-        orders = torch.stack([torch.randperm(n) for _ in range(k)]).to(device)
+        orders = shuffles[epoch].to(device)
         pending = []
         with context:
             for s in range(0, n, b):

@@ -146,10 +146,10 @@ for batch in 64 128 1024 8192; do
     echo "| $batch | $before |" | tee -a "$tmp/baseline.md"
   fi
 done
-[ -n "$baseline" ] && cat "$tmp/baseline.md" >> "$tmp/cosine.md"
 # nnopt's default recipe (the cosine schedule: a capture per epoch's rate), batch 128.
 cosine=$("$nnopt" --device cuda --quiet --json train --data "$data" --epochs 3 | rate) || fail=1
 echo "the default recipe (cosine schedule), batch 128, nnopt CUDA graphs: $cosine samples/s" | tee "$tmp/cosine.md"
+[ -n "$baseline" ] && { echo; cat "$tmp/baseline.md"; } >> "$tmp/cosine.md"
 # The ratios the targets are stated in, at the default batch size (128).
 python3 - "$tmp/table.md" <<'PY' || true
 import sys
@@ -172,18 +172,19 @@ fi
 # A sweep of 64 random trials (3 epochs each): one trial alone, the 64 one at a time, the 64 as
 # one population; wall time of the whole command, aggregate samples/s of the population.
 # Prints the command's wall time; a command that fails makes `timed` fail (the caller notes it).
+# `timed FILE command…`: the command's stdout goes to FILE.
 timed() {
-  local t0 t1
+  local t0 t1 to=$1
+  shift
   t0=$(date +%s.%N)
-  "$@" > /dev/null || { echo "timed: failed: $*" >&2; return 1; }
+  "$@" > "$to" || { echo "timed: failed: $*" >&2; return 1; }
   t1=$(date +%s.%N)
   python3 -c "print(f'{$t1 - $t0:.2f}')"
 }
 sweep=(--quiet --json --device cuda sweep --data "$data" --strategy random --epochs 3 --lr 0.01..0.3:log)
-one=$(timed "$nnopt" "${sweep[@]}" --trials 1) || { fail=1; one=nan; }
-sequential=$(timed "$nnopt" "${sweep[@]}" --trials 64 --population 1) || { fail=1; sequential=nan; }
-population=$(timed "$nnopt" "${sweep[@]}" --trials 64 --population 64) || { fail=1; population=nan; }
-"$nnopt" "${sweep[@]}" --trials 64 --population 64 > "$tmp/sweep64.json" || fail=1
+one=$(timed /dev/null "$nnopt" "${sweep[@]}" --trials 1) || { fail=1; one=nan; }
+sequential=$(timed /dev/null "$nnopt" "${sweep[@]}" --trials 64 --population 1) || { fail=1; sequential=nan; }
+population=$(timed "$tmp/sweep64.json" "$nnopt" "${sweep[@]}" --trials 64 --population 64) || { fail=1; population=nan; }
 python3 - "$tmp/sweep64.json" "$one" "$sequential" "$population" <<'PY' | tee "$tmp/sweep.md" || fail=1
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -215,7 +216,11 @@ if [ "$data" != synthetic ]; then
   for form in "" --graphs; do
     # shellcheck disable=SC2086
     "$py" scripts/bench_torch.py population --data "$data" --members 64 --batch-size 128 --epochs 5 $form \
-      | "$py" -c 'import json, statistics, sys; r = json.load(sys.stdin); print(f"PyTorch population of 64, batch 128 {sys.argv[1] or \"eager\"}: {statistics.median(r[\"rates\"][2:]) / 1e6:.1f} M samples/s (median of epochs 3-5)")' "$form" \
+      | "$py" -c '
+import json, statistics, sys
+r, form = json.load(sys.stdin), sys.argv[1] or "eager"
+rate = statistics.median(r["rates"][2:]) / 1e6
+print(f"PyTorch population of 64, batch 128, {form}: {rate:.1f} M samples/s (median of epochs 3-5)")' "$form" \
       | tee -a "$tmp/sweep.md" || fail=1
   done
 fi

@@ -30,9 +30,17 @@ def rows(path):
 
 
 def short(name):
-    name = re.sub(r"\(.*", "", name)           # arguments
-    name = re.sub(r"<.*>", "<…>", name)        # template arguments
-    return name.replace("void ", "")[:70]
+    """A kernel's name without what every name repeats: namespaces, `void`, its argument list
+    (the template arguments stay: they say which functor an elementwise kernel runs)."""
+    for noise in ("(anonymous namespace)::", "void ", "at::native::", ", std::array<char*, 3>", ", std::array<char*, 2>"):
+        name = name.replace(noise, "")
+    depth, cut = 0, len(name)
+    for i, ch in enumerate(name):  # the argument list: the first "(" outside template brackets
+        depth += {"<": 1, ">": -1}.get(ch, 0)
+        if ch == "(" and depth == 0:
+            cut = i
+            break
+    return name[:cut].strip()[:72]
 
 
 def main():

@@ -40,6 +40,14 @@ void require(const at::Tensor& t, const char* name, at::ScalarType type, const a
               like.device());
 }
 
+// Before a launch: an error already pending on this thread is someone else's, and the launch's
+// own check (cudaGetLastError) would return it as ours.
+void nothing_pending() {
+  cudaError_t pending = cudaPeekAtLastError();
+  TORCH_CHECK(pending == cudaSuccess, "a CUDA error was pending before the fused SGD kernel: ",
+              cudaGetErrorString(pending));
+}
+
 void launched(cudaError_t status) {
   TORCH_CHECK(status == cudaSuccess, "launching the fused SGD kernel: ", cudaGetErrorString(status));
 }
@@ -123,6 +131,7 @@ int nnopt_sgd_flat(void* param, void* grad, void* velocity, double weight_decay,
     const int flags = (weight_decay != 0 ? 1 : 0) | (momentum != 0 ? 2 : 0) | (nesterov ? 4 : 0) |
                       (first ? 8 : 0);
     c10::cuda::CUDAGuard guard(p.device());
+    nothing_pending();
     // ATen turns each double option into the kernels' float (Scalar::to<float>), -lr included.
     launched(nnopt_launch_sgd_flat(
         p.data_ptr<float>(), tensor(grad).data_ptr<float>(), tensor(velocity).data_ptr<float>(),
@@ -150,6 +159,7 @@ int nnopt_sgd_stack(void* flat, void* grad, void* velocity, void* lr, void* mu, 
                   "), not ", tensor(t).numel());
     }
     c10::cuda::CUDAGuard guard(f.device());
+    nothing_pending();
     launched(nnopt_launch_sgd_stack(
         f.data_ptr<float>(), tensor(grad).data_ptr<float>(), tensor(velocity).data_ptr<float>(),
         f.numel(), f.size(1), tensor(lr).data_ptr<float>(), tensor(mu).data_ptr<float>(),

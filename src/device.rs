@@ -110,6 +110,16 @@ pub fn name(device: Device) -> String {
     }
 }
 
+/// The device [`name`] names: how a report, which keeps the name, finds it again.
+pub fn from_name(name: &str) -> Option<Device> {
+    match name {
+        "cpu" => Some(Device::Cpu),
+        "mps" => Some(Device::Mps),
+        "vulkan" => Some(Device::Vulkan),
+        cuda => cuda.strip_prefix("cuda:")?.parse().ok().map(Device::Cuda),
+    }
+}
+
 /// `--threads`' default: the physical cores this process may use. libtorch's own default
 /// counts logical CPUs on some builds, and two hyperthreads of one core only contend for its
 /// vector units in sgemm. Read from sysfs (distinct package/core pairs), bounded by what the

@@ -4,6 +4,10 @@
 //! would depend on the other's timing, silently. So every entry point holds [`enter`]'s guard
 //! while it runs: a second thread waits for the first to finish instead of racing it. The lock
 //! is re-entrant on one thread (a sweep calls `train`, which enters again).
+//!
+//! It is held while the entry point calls back into its caller (an [`crate::observe::Observer`],
+//! `train`'s `on_epoch`): a callback that hands work to another thread which calls an entry
+//! point, and waits for it, waits forever. Call entry points from the callback's own thread.
 
 use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard};

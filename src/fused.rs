@@ -8,7 +8,7 @@
 //! for operation (see the .cu file): the same numbers, bit for bit, which the CUDA tests check.
 //! Elsewhere — the CPU, or a shim built without nvcc — the unfused update runs.
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use anyhow::Result;
 use tch::nn::{self, OptimizerConfig};
@@ -37,17 +37,36 @@ pub fn available(device: Device) -> bool {
 /// per process, on the first CUDA device asked about). Where they fail, the unfused update runs:
 /// never numbers that differ from libtorch's.
 pub fn status(device: Device) -> std::result::Result<(), String> {
-    static CHECKED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    if !device.is_cuda() {
+    let Device::Cuda(index) = device else {
         return Err("the fused SGD kernels run on CUDA devices only".into());
-    }
+    };
     let has = api().map_err(|e| format!("{e:#}"))?;
     if has.sgd_flat.is_none() || has.sgd_stack.is_none() {
         return Err("this nnopt was built without the fused SGD kernels (nvcc was missing at build time: \
                     run scripts/setup.sh and rebuild)"
             .into());
     }
-    CHECKED.get_or_init(|| self_check(device).map_err(|e| format!("{e:#}"))).clone()
+    checked(index, || self_check(device))
+}
+
+/// The answer of `check` on GPU `index`, asked once per GPU per process (two GPUs of different
+/// models run different machine code) and remembered under `CHECKS`.
+pub(crate) fn checked(index: usize, check: impl FnOnce() -> Result<()>) -> std::result::Result<(), String> {
+    static CHECKS: Mutex<Vec<(usize, std::result::Result<(), String>)>> = Mutex::new(Vec::new());
+    // A panic elsewhere leaves the list as it was: still a valid cache.
+    let mut checks = CHECKS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, answer)) = checks.iter().find(|(i, _)| *i == index) {
+        return answer.clone();
+    }
+    let answer = check().map_err(|e| format!("{e:#}"));
+    checks.push((index, answer.clone()));
+    answer
+}
+
+/// `n` values of `sin(step·i)`: inputs for the self-checks that come from no generator (a
+/// user's seeded run draws from libtorch's, and a check must not move it).
+pub(crate) fn wave(n: i64, step: f64, device: Device) -> Result<Tensor> {
+    Ok(Tensor::f_arange(n, (Kind::Float, device))?.f_mul_scalar(step)?.f_sin()?)
 }
 
 /// The fused kernel against libtorch's SGD (`torch::optim::SGD`, which tch's `nn::Sgd` builds)
@@ -56,10 +75,7 @@ pub fn status(device: Device) -> std::result::Result<(), String> {
 /// from `arange`, not libtorch's generator, which a user's seeded run draws from.
 fn self_check(device: Device) -> Result<()> {
     let sgd = Step { lr: 0.05, momentum: 0.9, weight_decay: 5e-4, nesterov: true, first: false };
-    let wave = |scale: f64, step: f64| -> Result<Tensor> {
-        Ok(Tensor::f_arange(4099, (Kind::Float, device))?.f_mul_scalar(step)?.f_sin()?.f_mul_scalar(scale)?)
-    };
-    let start = wave(3.0, 0.731)?;
+    let start = wave(4099, 0.731, device)?.f_mul_scalar(3.0)?;
     let vs = nn::VarStore::new(device);
     let theirs = vs.root().f_var_copy("p", &start)?;
     let mut reference =
@@ -68,7 +84,7 @@ fn self_check(device: Device) -> Result<()> {
     let ours = start.f_detach_copy()?;
     let velocity = ours.f_zeros_like()?;
     for step in 0..3 {
-        let grad = wave(1.0 + step as f64, 0.277 + 0.1 * step as f64)?;
+        let grad = wave(4099, 0.277 + 0.1 * step as f64, device)?.f_mul_scalar(1.0 + step as f64)?;
         crate::graph::set_grad(&theirs, &grad.f_detach_copy()?)?;
         crate::error::guard("libtorch's SGD step", || reference.step())?;
         sgd_unchecked(&ours, &grad, &velocity, Step { first: step == 0, ..sgd })?;
@@ -121,8 +137,8 @@ fn sgd_unchecked(param: &Tensor, grad: &Tensor, velocity: &Tensor, sgd: Step) ->
 /// The population's SGD step (see `population::stack`): `flat`, `grad` and `velocity` are
 /// `[K, P]`, `lr`, `mu`, `lambda` `[K, 1]` float32 and `active` `[K, 1]` bool, all on one CUDA
 /// device. Updates `flat` and `velocity` in place; an inactive member's parameters stay as they
-/// are.
-pub fn sgd_stack(
+/// are. Only for a stack that passed its own check against the unfused update (the stack asks).
+pub(crate) fn sgd_stack(
     flat: &Tensor,
     grad: &Tensor,
     velocity: &Tensor,

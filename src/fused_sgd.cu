@@ -84,6 +84,7 @@ unsigned blocks(int64_t n) {
 extern "C" {
 
 // Launches sgd_flat on `stream`; returns the launch's error (cudaSuccess where it was queued).
+// The caller makes sure no error was pending before (cudaGetLastError would return that one).
 cudaError_t nnopt_launch_sgd_flat(float* param, const float* grad, float* velocity, int64_t n,
                                   float weight_decay, float momentum, float neg_lr, int flags,
                                   cudaStream_t stream) {

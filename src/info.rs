@@ -24,11 +24,20 @@ pub struct Info {
     pub cudnn_available: bool,
     /// Whether this binary carries the CUDA-graph shim (built with CUDA's headers).
     pub cuda_graphs_built_in: bool,
-    /// Whether SGD's update runs as one fused kernel on the first GPU ([`crate::fused`]), or why
-    /// not; `None` without a GPU.
-    pub fused_sgd: Option<Result<(), String>>,
+    /// Whether SGD's update runs as one fused kernel on the first GPU ([`crate::fused`]); absent
+    /// without a GPU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fused_sgd: Option<FusedSgd>,
     pub mps_available: bool,
     pub cpu_threads: i32,
+}
+
+/// Whether one network's SGD update runs fused on a GPU, and why not where it does not.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FusedSgd {
+    pub fused: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why_not: Option<String>,
 }
 
 /// Gathers [`Info`] from the running process and libtorch.
@@ -48,7 +57,10 @@ pub fn collect() -> Info {
         // Asking libtorch about cuDNN without CUDA raises; only ask where CUDA is present.
         cudnn_available: cuda_available && tch::Cuda::cudnn_is_available(),
         cuda_graphs_built_in: crate::cuda_shim::built_in(),
-        fused_sgd: cuda_available.then(|| crate::fused::status(tch::Device::Cuda(0))),
+        fused_sgd: cuda_available.then(|| match crate::fused::status(tch::Device::Cuda(0)) {
+            Ok(()) => FusedSgd { fused: true, why_not: None },
+            Err(why) => FusedSgd { fused: false, why_not: Some(why) },
+        }),
         mps_available: tch::utils::has_mps(),
         cpu_threads: tch::get_num_threads(),
     }
@@ -115,11 +127,13 @@ pub fn render(info: &Info) -> String {
     };
     let fused = match &info.fused_sgd {
         None => String::new(),
-        Some(Ok(())) => {
+        Some(FusedSgd { fused: true, .. }) => {
             "\n            SGD's update fused into one kernel (checked against libtorch's SGD on this GPU)"
                 .into()
         }
-        Some(Err(why)) => format!("\n            SGD's update unfused: {why}"),
+        Some(FusedSgd { why_not, .. }) => {
+            format!("\n            SGD's update unfused: {}", why_not.as_deref().unwrap_or("unknown"))
+        }
     };
     format!(
         "nnopt       {}\nlibtorch    {}\nloaded from {}\nCUDA        {cuda}\n            {library}\n            {graphs}{fused}\ncuDNN       {}\nMPS         {}\nCPU threads {}\n",

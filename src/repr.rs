@@ -48,11 +48,20 @@ pub fn tuple_repr(items: &[String]) -> String {
 pub struct Repr<'a> {
     tensor: &'a Tensor,
     parameter: bool,
+    /// The device to name, where it is not the tensor's own (values printed from a report).
+    device: Option<Device>,
 }
 
 impl<'a> Repr<'a> {
     pub fn new(tensor: &'a Tensor) -> Self {
-        Repr { tensor, parameter: false }
+        Repr { tensor, parameter: false, device: None }
+    }
+
+    /// Prints as a tensor on `device` would print: values kept in a report, printed from a CPU
+    /// copy, still say where the run computed them (`device='cuda:0'`).
+    pub fn as_if_on(mut self, device: Device) -> Self {
+        self.device = Some(device);
+        self
     }
 
     /// Prints as an `nn.Parameter`: `Parameter containing:` on a line of its own first.
@@ -67,7 +76,7 @@ impl<'a> Repr<'a> {
         let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
         let numel: usize = shape.iter().product();
         let mut suffixes = Vec::new();
-        match t.device() {
+        match self.device.unwrap_or_else(|| t.device()) {
             Device::Cpu => {}
             Device::Cuda(i) => suffixes.push(format!("device='cuda:{i}'")),
             Device::Mps => suffixes.push("device='mps:0'".to_string()),
@@ -412,12 +421,14 @@ impl TensorValues {
         }
     }
 
-    /// How PyTorch prints the float32 tensor these values came from (`tensor([…])`): float32
-    /// values widened to f64 narrow back exactly, so a report renders what the run computed.
-    pub fn repr(&self) -> String {
+    /// How PyTorch prints the float32 tensor on `device` these values came from (`tensor([…])`,
+    /// `device='cuda:0'` off the CPU): float32 values widened to f64 narrow back exactly, so a
+    /// report renders what the run computed, on whatever machine renders it.
+    pub fn repr(&self, device: Device) -> String {
         let floats: Vec<f32> = self.flat().iter().map(|&v| v as f32).collect();
+        // As many values as the nesting's shape holds: the view cannot fail.
         let tensor = tch::Tensor::from_slice(&floats).view(self.shape().as_slice());
-        tensor_repr(&tensor)
+        Repr::new(&tensor).as_if_on(device).to_string()
     }
 }
 

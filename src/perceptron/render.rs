@@ -6,13 +6,13 @@
 use super::{explain, PerceptronReport, NUM_INPUTS};
 use crate::repr::{float_repr, tuple_repr, TensorValues};
 
-/// A 0-d float32 tensor as PyTorch prints it (`tensor(2782.1406)`).
-fn scalar_repr(v: f64) -> String {
-    TensorValues::Number(v).repr()
-}
-
 /// The notebook-style transcript of `report`.
 pub fn render(report: &PerceptronReport) -> String {
+    // The name a report keeps is one `device::name` gave.
+    let device = crate::device::from_name(&report.device).unwrap_or(tch::Device::Cpu);
+    let repr = |v: &TensorValues| v.repr(device);
+    // A 0-d float32 tensor as PyTorch prints it (`tensor(2782.1406)`).
+    let scalar_repr = |v: f64| TensorValues::Number(v).repr(device);
     let mut lines: Vec<String> = Vec::new();
     let mut line = |s: String| lines.push(s);
     let initial = &report.initial;
@@ -21,12 +21,12 @@ pub fn render(report: &PerceptronReport) -> String {
     let samples = x.shape().first().copied().unwrap_or(0);
 
     line("# model.w, model.b, model.lr".into());
-    line(tuple_repr(&[initial.w.repr(), initial.b.repr(), float_repr(report.lr)]));
+    line(tuple_repr(&[repr(&initial.w), repr(&initial.b), float_repr(report.lr)]));
     line("# training data: X, y".into());
-    line(x.repr());
-    line(y.repr());
+    line(repr(x));
+    line(repr(y));
     line("# before training: predictions, y, loss".into());
-    line(tuple_repr(&[initial.predictions.repr(), y.repr(), scalar_repr(initial.loss)]));
+    line(tuple_repr(&[repr(&initial.predictions), repr(y), scalar_repr(initial.loss)]));
     // Why every prediction may start at 0, from the numbers themselves.
     if initial.largest_pre_activation <= 0.0 {
         line(format!(
@@ -48,20 +48,20 @@ pub fn render(report: &PerceptronReport) -> String {
         if every > 1 {
             line(format!("# epoch {}", record.epoch));
         }
-        line(format!("Parameters: {} {}", record.w.repr(), record.b.repr()));
+        line(format!("Parameters: {} {}", repr(&record.w), repr(&record.b)));
         line(format!("Squared loss:, {:.6}", record.loss));
     }
     if let Some(rise) = &report.loss_rise {
         explain::describe_rise(rise, report.lr).into_iter().for_each(&mut line);
     }
     line("# after training: predictions, y".into());
-    line(tuple_repr(&[report.train_predictions.repr(), y.repr()]));
+    line(tuple_repr(&[repr(&report.train_predictions), repr(y)]));
     let test = &report.test;
     line("# test data: X, y".into());
-    line(test.x.repr());
-    line(test.y.repr());
+    line(repr(&test.x));
+    line(repr(&test.y));
     line("# test: predictions, y, loss".into());
-    line(tuple_repr(&[test.predictions.repr(), test.y.repr()]));
+    line(tuple_repr(&[repr(&test.predictions), repr(&test.y)]));
     line(scalar_repr(test.loss));
     line(explain::describe_test(&report.test_comparison, report.dead_from_epoch.is_some()));
     if let Some(growth) = &report.notebook_graph {
@@ -149,4 +149,24 @@ pub fn history_csv(report: &PerceptronReport) -> String {
         csv.push_str(&format!("{},{},{},{}\n", r.epoch, r.loss, w.join(","), flat(&r.b)[0]));
     }
     csv
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::perceptron::{run, PerceptronConfig};
+    use crate::report::Report;
+
+    /// A report keeps the device its tensors were on, and its text says so as PyTorch does
+    /// (`device='cuda:0'`), whatever machine renders it: here a CPU run's report, relabelled.
+    #[test]
+    fn the_text_names_the_device_the_run_used() {
+        let _rng = crate::test_rng();
+        let config = PerceptronConfig { epochs: 2, ..Default::default() };
+        let mut report = run(&config, tch::Device::Cpu, &crate::observe::Quiet).unwrap();
+        assert!(!report.text().contains("device="), "a CPU run's text names no device");
+        report.device = "cuda:0".into();
+        let text = report.text();
+        let tensors = text.matches("tensor(").count();
+        assert_eq!(text.matches("device='cuda:0'").count(), tensors, "every tensor names cuda:0:\n{text}");
+    }
 }

@@ -33,7 +33,7 @@ use crate::metrics::Evaluation;
 use crate::mlp::Network;
 use crate::observe::Observer;
 use crate::train::{
-    conclude, shuffles, train_epochs, Hooks, OptimizerKind, Run, Splits, Step, TrainConfig, Trained,
+    conclude, shuffles, train_epochs, Hooks, OptimizerKind, Run, Setting, Splits, Step, TrainConfig, Trained,
 };
 
 /// Whether two runs can train in one population: the same network shape, batch size, epochs,
@@ -174,6 +174,11 @@ pub fn train_population(
         orders.push(shuffles(splits.n, config.epochs)?);
     }
     let stack = Stack::new(&initial, &widths, device)?;
+    // Where one network's update runs fused but the population's failed its check, say so: it
+    // trains on, unfused, with the same numbers.
+    if let (Ok(()), Err(why)) = (crate::fused::status(device), stack::fused_status(device)) {
+        observer.warn(&format!("{why}; the population uses the unfused update"));
+    }
     let k = configs.len();
     let momentum: Vec<f64> = configs.iter().map(|c| c.momentum.unwrap_or(0.0)).collect();
     let decay: Vec<f64> = configs.iter().map(|c| c.weight_decay).collect();
@@ -190,17 +195,15 @@ pub fn train_population(
     };
     let graphs = crate::cuda_graph::wanted(base.cuda_graphs, device, true, crate::cuda_shim::built_in())?;
     let mut hooks = Hooks { observer, stop, on_epoch: &mut |_| Ok(()) };
-    let (outcomes, replayed) = train_epochs(
-        &mut population,
-        &configs,
-        orders,
-        &splits,
-        &normalization,
-        data.classes,
+    let setting = Setting {
+        splits: &splits,
+        normalization: &normalization,
+        classes: data.classes,
         device,
-        (graphs, base.cuda_graphs),
-        &mut hooks,
-    )?;
+        graphs,
+        requested_graphs: base.cuda_graphs,
+    };
+    let (outcomes, replayed) = train_epochs(&mut population, &configs, orders, &setting, &mut hooks)?;
     let networks = population.into_networks()?;
     outcomes
         .into_iter()

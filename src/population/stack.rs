@@ -38,7 +38,7 @@ impl Stack {
     /// The members' networks (each `parameters` one network's, in [`Network::parameters`]
     /// order, of layer widths `widths`), stacked on `device`.
     pub fn new(members: &[Vec<Tensor>], widths: &[i64], device: Device) -> Result<Self> {
-        let fused = crate::fused::available(device) && fused_matches_unfused(device);
+        let fused = fused_status(device).is_ok();
         Self::build(members, widths, device, fused)
     }
 
@@ -220,49 +220,48 @@ impl Form for Stacked<'_> {
 }
 
 /// Whether the population's fused update ([`crate::fused::sgd_stack`]) gives this GPU the
-/// unfused update's numbers bit for bit — asked once per process: three members (one frozen,
-/// its gradients NaN), three steps, parameters and momentum compared. Its values come from
-/// `arange`, not libtorch's generator, which a user's seeded run draws from.
-fn fused_matches_unfused(device: Device) -> bool {
-    static CHECKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CHECKED.get_or_init(|| {
-        let compare = || -> Result<bool> {
-            let widths = [5i64, 4, 3];
-            let wave = |n: i64, step: f64| -> Result<Tensor> {
-                Ok(Tensor::f_arange(n, (Kind::Float, device))?.f_mul_scalar(step)?.f_sin()?)
-            };
-            // fc1.weight, fc1.bias, fc2.weight, fc2.bias of a 5-4-3 network, member by member.
-            let shapes: [&[i64]; 4] = [&[4, 5], &[4], &[3, 4], &[3]];
-            let members: Vec<Vec<Tensor>> = (0..3)
-                .map(|m| {
-                    shapes
-                        .iter()
-                        .map(|&shape| Ok(wave(shape.iter().product(), 0.3 + 0.1 * m as f64)?.f_view(shape)?))
-                        .collect::<Result<Vec<Tensor>>>()
-                })
-                .collect::<Result<_>>()?;
-            let (mut fused, mut unfused) = (
-                Stack::build(&members, &widths, device, true)?,
-                Stack::build(&members, &widths, device, false)?,
-            );
-            let column = |v: [f32; 3]| Tensor::f_from_slice(&v)?.f_view([3, 1])?.f_to_device(device);
-            let (lr, mu, lambda) =
-                (column([0.05, 0.2, 0.1])?, column([0.9, 0.0, 0.5])?, column([5e-4, 0.0, 1e-3])?);
-            let active = Tensor::f_from_slice(&[true, true, false])?.f_view([3, 1])?.f_to_device(device)?;
-            for step in 0..3 {
-                let grad = wave(fused.grad.numel() as i64, 0.17 + 0.05 * step as f64)?
-                    .f_view(fused.grad.size().as_slice())?;
-                let _ = grad.f_get(2)?.f_fill_(f64::NAN)?;
-                fused.grad.f_copy_(&grad)?;
-                unfused.grad.f_copy_(&grad)?;
-                fused.update(&lr, &mu, &lambda, &active)?;
-                unfused.update_unfused(&lr, &mu, &lambda, &active)?;
-            }
-            let rows = |t: &Tensor| t.f_narrow(0, 0, 2);
-            Ok(fused.flat.f_equal(&unfused.flat)?
-                && rows(&fused.velocity)?.f_equal(&rows(&unfused.velocity)?)?)
-        };
-        compare().unwrap_or(false)
+/// unfused update's numbers bit for bit, or why not — asked once per GPU per process: three
+/// members (one frozen, its gradients NaN), three steps, parameters and momentum compared.
+pub(super) fn fused_status(device: Device) -> std::result::Result<(), String> {
+    crate::fused::status(device)?;
+    let Device::Cuda(index) = device else { return Err("not a CUDA device".into()) };
+    // Keyed apart from the one-network check of the same GPU.
+    crate::fused::checked(usize::MAX - index, || {
+        let wave = |n: i64, step: f64| crate::fused::wave(n, step, device);
+        let widths = [5i64, 4, 3];
+        // fc1.weight, fc1.bias, fc2.weight, fc2.bias of a 5-4-3 network, member by member.
+        let shapes: [&[i64]; 4] = [&[4, 5], &[4], &[3, 4], &[3]];
+        let members: Vec<Vec<Tensor>> = (0..3)
+            .map(|m| {
+                shapes
+                    .iter()
+                    .map(|&shape| Ok(wave(shape.iter().product(), 0.3 + 0.1 * m as f64)?.f_view(shape)?))
+                    .collect::<Result<Vec<Tensor>>>()
+            })
+            .collect::<Result<_>>()?;
+        let (mut fused, mut unfused) =
+            (Stack::build(&members, &widths, device, true)?, Stack::build(&members, &widths, device, false)?);
+        let column = |v: [f32; 3]| Tensor::f_from_slice(&v)?.f_view([3, 1])?.f_to_device(device);
+        let (lr, mu, lambda) =
+            (column([0.05, 0.2, 0.1])?, column([0.9, 0.0, 0.5])?, column([5e-4, 0.0, 1e-3])?);
+        let active = Tensor::f_from_slice(&[true, true, false])?.f_view([3, 1])?.f_to_device(device)?;
+        for step in 0..3 {
+            let grad = wave(fused.grad.numel() as i64, 0.17 + 0.05 * step as f64)?
+                .f_view(fused.grad.size().as_slice())?;
+            let _ = grad.f_get(2)?.f_fill_(f64::NAN)?;
+            fused.grad.f_copy_(&grad)?;
+            unfused.grad.f_copy_(&grad)?;
+            fused.update(&lr, &mu, &lambda, &active)?;
+            unfused.update_unfused(&lr, &mu, &lambda, &active)?;
+        }
+        let rows = |t: &Tensor| t.f_narrow(0, 0, 2);
+        let same = fused.flat.f_equal(&unfused.flat)?
+            && rows(&fused.velocity)?.f_equal(&rows(&unfused.velocity)?)?;
+        anyhow::ensure!(
+            same,
+            "the population's fused SGD kernel differs from its unfused update on this GPU"
+        );
+        Ok(())
     })
 }
 

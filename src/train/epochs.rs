@@ -58,7 +58,7 @@ pub(crate) struct Outcome {
 /// One run's state between batches.
 struct Run<'a> {
     config: &'a TrainConfig,
-    /// Every epoch's shuffle (int32, on the CPU), drawn from the run's seed after its weights.
+    /// The shuffles drawn so far (int32, on the CPU): at least this epoch's.
     orders: Vec<Tensor>,
     epochs: Vec<EpochMetrics>,
     stop: Option<Stop>,
@@ -73,9 +73,11 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Every epoch's shuffle of the first `n` training images, drawn now from libtorch's generator
-/// (seeded by the caller, the run's weights drawn first): the order a run sees them in. Kept as
-/// int32, half the bytes.
+/// `epochs` shuffles of the first `n` training images, drawn now from libtorch's generator: the
+/// orders a run sees them in. Kept as int32, half the bytes. A run draws its first after its
+/// weights (the caller seeds and draws those); the loop draws each next one during the epoch
+/// before it — nothing draws in between, so every run sees the shuffles its seed gives — unless
+/// the caller drew them all up front (a population, whose members each draw from their own seed).
 pub(crate) fn shuffles(n: i64, epochs: usize) -> Result<Vec<Tensor>> {
     (0..epochs)
         .map(|_| Tensor::f_randperm(n, (Kind::Int64, Device::Cpu)).and_then(|o| o.f_to_kind(Kind::Int)))
@@ -83,21 +85,29 @@ pub(crate) fn shuffles(n: i64, epochs: usize) -> Result<Vec<Tensor>> {
         .map_err(torch)
 }
 
-/// Trains `step`'s runs (their `configs` and `orders`, which share shape, batch size and epochs)
-/// on `splits` for their epochs. Returns each run's outcome and whether CUDA graphs replayed the
-/// steps. `graphs`: capture the step on `device`'s side stream (see [`crate::cuda_graph`]).
-#[allow(clippy::too_many_arguments)]
+/// What every run of one loop shares: the data on its device and how to step it.
+pub(crate) struct Setting<'a> {
+    pub splits: &'a Splits,
+    pub normalization: &'a Normalization,
+    pub classes: i64,
+    pub device: Device,
+    /// Capture the step as a CUDA graph on the device's side stream ([`crate::cuda_graph`]), and
+    /// what `--cuda-graphs` asked (`None`: the default, which falls back with a warning).
+    pub graphs: bool,
+    pub requested_graphs: Option<bool>,
+}
+
+/// Trains `step`'s runs (their `configs` and the shuffles drawn so far, `orders`; they share
+/// shape, batch size and epochs) in `setting`. Returns each run's outcome and whether CUDA
+/// graphs replayed the steps.
 pub(crate) fn train_epochs<S: Step>(
     step: &mut S,
     configs: &[TrainConfig],
     orders: Vec<Vec<Tensor>>,
-    splits: &Splits,
-    normalization: &Normalization,
-    classes: i64,
-    device: Device,
-    graphs: (bool, Option<bool>),
+    setting: &Setting,
     hooks: &mut Hooks,
 ) -> Result<(Vec<Outcome>, bool)> {
+    let Setting { splits, normalization, classes, device, .. } = *setting;
     let base = &configs[0];
     let (k, n, batch_size) = (configs.len(), splits.n, base.batch_size);
     let batches = if base.dry_run { 1 } else { (n + batch_size - 1) / batch_size };
@@ -105,7 +115,7 @@ pub(crate) fn train_epochs<S: Step>(
     let mut runs: Vec<Run> =
         configs.iter().zip(orders).map(|(config, orders)| Run::new(config, orders)).collect();
     // Graphs are captured on a side stream; the whole run (eager steps, evaluation) stays on it.
-    let stream = crate::cuda_graph::start(graphs.0, graphs.1, device, hooks.observer)?;
+    let stream = crate::cuda_graph::start(setting.graphs, setting.requested_graphs, device, hooks.observer)?;
     let mut graphed = stream.as_ref().map(|_| crate::cuda_graph::GraphedStep::default());
     let networks = if k == 1 { String::new() } else { format!(" ({k} networks)") };
 
@@ -132,6 +142,14 @@ pub(crate) fn train_epochs<S: Step>(
                 None => take(&idx)?,
             };
             pending.push((losses, len));
+            // The next epoch's shuffle, drawn now that this epoch's last batch is queued: on a GPU
+            // the host draws it while the device trains. A run that drew its shuffles up front
+            // (a population's members, each from its own seed) has it already.
+            if batch + 1 == batches && epoch < base.epochs {
+                for r in runs.iter_mut().filter(|r| r.orders.len() == epoch) {
+                    r.orders.extend(shuffles(n, 1)?);
+                }
+            }
             let log_due = base.log_interval > 0 && ((batch + 1) as usize).is_multiple_of(base.log_interval);
             hooks.observer.advance();
             // Ctrl-C stops once the batch in progress is trained; its loss is read first.
@@ -139,7 +157,8 @@ pub(crate) fn train_epochs<S: Step>(
             if pending.len() >= sync_every || batch + 1 == batches || log_due || interrupted {
                 settle(&mut pending, &mut runs, step, epoch, batch + 1)?;
             }
-            if log_due {
+            // A run that has just stopped (diverged) reports its stop, not a progress note.
+            if log_due && runs.iter().any(|r| r.stop.is_none()) {
                 hooks.observer.note(&progress(&runs, epoch, n));
             }
             if interrupted {
@@ -242,7 +261,7 @@ fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
 /// the runs still training).
 fn progress(runs: &[Run], epoch: usize, n: i64) -> String {
     let live: Vec<&Run> = runs.iter().filter(|r| r.stop.is_none() && r.seen > 0).collect();
-    let Some(first) = live.first() else { return format!("epoch {epoch}: every network has stopped") };
+    let Some(first) = live.first() else { return format!("epoch {epoch} [0/{n}]") };
     let seen = first.seen;
     let loss = live.iter().map(|r| r.loss_sum / r.seen as f64).sum::<f64>() / live.len() as f64;
     let of = if runs.len() == 1 { String::new() } else { format!(" (mean of {} networks)", live.len()) };

@@ -8,8 +8,10 @@
 //! Given the same seed and device, a run is repeatable to the bit.
 //!
 //! [`TrainConfig`] and its checks are in `config.rs`, what a run reports ([`TrainReport`], its
-//! text, CSV and pictures) in `report.rs`; here, the loop: data to the device, a step per batch
-//! (SGD on [`crate::backprop`]'s gradients, or Adam), the per-epoch evaluation, the verdicts.
+//! text, CSV and pictures) in `report.rs`, the epoch loop (shared with a population) in
+//! `epochs.rs`, one network's step (SGD on [`crate::backprop`]'s gradients, or Adam) in
+//! `single.rs`; here, a run from start to end: its data on the device, its seeded draws, the
+//! loop, the conclusion (final evaluation, warnings, report).
 
 mod config;
 mod epochs;
@@ -19,7 +21,7 @@ mod single;
 pub use config::*;
 pub use report::*;
 
-pub(crate) use epochs::{shuffles, train_epochs, Step};
+pub(crate) use epochs::{shuffles, train_epochs, Setting, Step};
 use single::Single;
 
 use std::sync::atomic::AtomicBool;
@@ -43,7 +45,9 @@ pub struct Trained {
 }
 
 /// Hooks into a run: output (epoch lines, progress, warnings), a stop flag (Ctrl-C), and a
-/// callback after every epoch (the metrics CSV); an error from it stops the run.
+/// callback after every epoch (the metrics CSV; for a population, once per member, in order);
+/// an error from it stops the run. Both run while the entry point holds the process's
+/// generator ([`crate::exclusive`]): they must not wait on another thread's entry point.
 pub struct Hooks<'a> {
     /// Hears the epoch lines, the progress of each epoch's batches and the warnings.
     pub observer: &'a dyn Observer,
@@ -125,26 +129,25 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     let normalization = Normalization::fit(&data.train.images)?;
     let splits = Splits::on(data, config.limit, &normalization, device)?;
 
-    // The run's draws: its weights, then every epoch's shuffle.
+    // The run's draws: its weights, then its first epoch's shuffle (the loop draws the others).
     tch::manual_seed(config.seed as i64);
     let mut vs = nn::VarStore::new(Device::Cpu);
     let net = Network::new(&vs.root(), &widths)?;
-    let orders = epochs::shuffles(splits.n, config.epochs)?;
+    let orders = epochs::shuffles(splits.n, 1)?;
     guard("moving the network to --device", || vs.set_device(device))?;
     let sgd = config.optimizer == OptimizerKind::Sgd;
     let graphs = crate::cuda_graph::wanted(config.cuda_graphs, device, sgd, crate::cuda_shim::built_in())?;
     let mut single = Single::new(config, vs, net)?;
-    let (mut outcomes, cuda_graphs) = epochs::train_epochs(
-        &mut single,
-        std::slice::from_ref(config),
-        vec![orders],
-        &splits,
-        &normalization,
-        data.classes,
+    let setting = Setting {
+        splits: &splits,
+        normalization: &normalization,
+        classes: data.classes,
         device,
-        (graphs, config.cuda_graphs),
-        hooks,
-    )?;
+        graphs,
+        requested_graphs: config.cuda_graphs,
+    };
+    let (mut outcomes, cuda_graphs) =
+        epochs::train_epochs(&mut single, std::slice::from_ref(config), vec![orders], &setting, hooks)?;
     let outcome = outcomes.pop().expect("one run, one outcome");
     let (vs, net) = single.into_networks()?.pop().expect("one run, one network");
     let run = Run { config, data, device, splits: &splits, widths, normalization, cuda_graphs };
