@@ -7,6 +7,7 @@
 
 pub mod autograd;
 pub mod classify;
+pub mod completions;
 pub mod descent;
 pub mod mlp;
 pub mod output;
@@ -19,7 +20,7 @@ pub mod tour;
 pub mod train;
 
 use anyhow::Result;
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use nnopt::device::DeviceSpec;
 
 use autograd::AutogradArgs;
@@ -121,7 +122,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let global = &cli.global;
     match cli.command {
         Command::Info => out.report(&nnopt::info::collect()),
-        Command::Completions { shell } => completions(shell, out),
+        Command::Completions { shell } => completions::run(shell, out),
         Command::Autograd(args) => autograd::run(args, global, out),
         Command::Perceptron(args) => perceptron::run(args, global, out),
         Command::Mlp(args) => mlp::run(args, global, out),
@@ -132,15 +133,4 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => classify::evaluate(args, global, out),
         Command::Predict(args) => classify::predict(args, global, out),
     }
-}
-
-/// `nnopt completions SHELL`: a script, not a result, so there is no JSON form of it.
-fn completions(shell: clap_complete::Shell, out: &Output) -> Result<()> {
-    if out.json {
-        return Err(nnopt::error::usage("--json: completions prints a shell script, not JSON; drop --json"));
-    }
-    // Generated into memory first: clap_complete panics on a failed write (a closed pipe).
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "nnopt", &mut script);
-    out.raw(&script)
 }

@@ -193,16 +193,8 @@ pub fn train_population(
         mu: per_member(&momentum, device)?,
         lambda: per_member(&decay, device)?,
     };
-    let graphs = crate::cuda_graph::wanted(base.cuda_graphs, device, true, crate::cuda_shim::built_in())?;
+    let setting = Setting::new((&splits, &normalization), data.classes, device, base.cuda_graphs, true)?;
     let mut hooks = Hooks { observer, stop, on_epoch: &mut |_| Ok(()) };
-    let setting = Setting {
-        splits: &splits,
-        normalization: &normalization,
-        classes: data.classes,
-        device,
-        graphs,
-        requested_graphs: base.cuda_graphs,
-    };
     let (outcomes, replayed) = train_epochs(&mut population, &configs, orders, &setting, &mut hooks)?;
     let networks = population.into_networks()?;
     outcomes

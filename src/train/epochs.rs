@@ -97,6 +97,21 @@ pub(crate) struct Setting<'a> {
     pub requested_graphs: Option<bool>,
 }
 
+impl<'a> Setting<'a> {
+    /// `requested`: `--cuda-graphs`; `sgd`: whether the step can be captured (Adam's bias
+    /// correction changes every step, so it cannot).
+    pub(crate) fn new(
+        (splits, normalization): (&'a Splits, &'a Normalization),
+        classes: i64,
+        device: Device,
+        requested: Option<bool>,
+        sgd: bool,
+    ) -> Result<Self> {
+        let graphs = crate::cuda_graph::wanted(requested, device, sgd, crate::cuda_shim::built_in())?;
+        Ok(Setting { splits, normalization, classes, device, graphs, requested_graphs: requested })
+    }
+}
+
 /// Trains `step`'s runs (their `configs` and the shuffles drawn so far, `orders`; they share
 /// shape, batch size and epochs) in `setting`. Returns each run's outcome and whether CUDA
 /// graphs replayed the steps.

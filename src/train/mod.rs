@@ -136,16 +136,8 @@ pub fn train(config: &TrainConfig, data: &Dataset, device: Device, hooks: &mut H
     let orders = epochs::shuffles(splits.n, 1)?;
     guard("moving the network to --device", || vs.set_device(device))?;
     let sgd = config.optimizer == OptimizerKind::Sgd;
-    let graphs = crate::cuda_graph::wanted(config.cuda_graphs, device, sgd, crate::cuda_shim::built_in())?;
+    let setting = Setting::new((&splits, &normalization), data.classes, device, config.cuda_graphs, sgd)?;
     let mut single = Single::new(config, vs, net)?;
-    let setting = Setting {
-        splits: &splits,
-        normalization: &normalization,
-        classes: data.classes,
-        device,
-        graphs,
-        requested_graphs: config.cuda_graphs,
-    };
     let (mut outcomes, cuda_graphs) =
         epochs::train_epochs(&mut single, std::slice::from_ref(config), vec![orders], &setting, hooks)?;
     let outcome = outcomes.pop().expect("one run, one outcome");
