@@ -15,7 +15,7 @@
 //! is `−1/batch` at each target (`nll_loss_backward`), and through the log-softmax
 //! `g − softmax(z)·Σg` (`_log_softmax_backward_data`).
 //!
-//! The walk is written once ([`backward`]) for any [`Form`] of network: one network (2-D
+//! The walk is written once (`backward`) for any `Form` of network: one network (2-D
 //! activations, `addmm`/`mm`: [`Backprop`]) or K networks stacked along a member dimension
 //! (3-D, `baddbmm`/`bmm`: the population's `Stack`). The layer walk, the order of the
 //! kernels, the gradients' layout and the shape checks are shared; only the kernel calls differ.

@@ -57,7 +57,7 @@ pub fn evaluate(
     evaluate_inputs(net, &Inputs::Raw(images, normalization), labels, classes)
 }
 
-/// Evaluates `net` on `inputs` against `labels`, [`chunk`] images at a time. Nothing is read
+/// Evaluates `net` on `inputs` against `labels`, `chunk` images at a time. Nothing is read
 /// back to the host until every chunk has been launched — two transfers in all, not one per
 /// chunk — so on a GPU the chunks run back to back while the host queues the next.
 pub fn evaluate_inputs(net: &Network, inputs: &Inputs, labels: &Tensor, classes: i64) -> Result<Evaluation> {
