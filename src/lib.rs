@@ -23,6 +23,9 @@
 //!    digits; [`metrics`]: loss, accuracy, confusion), [`weights`] on disk (safetensors, with
 //!    [`provenance`]: what they were trained on), [`classify`]: evaluate and predict with them.
 //!
+//! [`judge`] holds every verdict those parts print about a run, each tested against what the
+//! run really did.
+//!
 //! [`tour`] is the syllabus of `nnopt tour`: the parts above in the notebook's order, each with
 //! what to notice, its rule and its command.
 //!
@@ -75,6 +78,7 @@ pub mod fsutil;
 pub mod fused;
 pub mod graph;
 pub mod info;
+pub mod judge;
 pub mod metrics;
 pub mod mlp;
 pub mod observe;

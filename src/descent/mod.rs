@@ -7,7 +7,8 @@
 //! - [`surface`]: each surface's formula, gradient, domain and lesson; [`minima`]: its known
 //!   minima, basins and the curvature tests a stopping point must pass;
 //! - [`optimizer`]: each optimizer with its update rule as data (gradient methods and searches);
-//! - [`mod@run`]: one run (steps, stopping); [`verdict`]: what the run did, in claims it supports;
+//! - [`mod@run`]: one run (steps, stopping, and where it goes when continued); what the run did
+//!   is judged in [`crate::judge::motion`] and said in [`crate::judge::descent`];
 //! - [`report`]: text, `--list` and CSV; [`figure`]: the picture.
 //!
 //! This file holds the settings of a whole `descent` command and runs them.
@@ -18,7 +19,6 @@ pub mod optimizer;
 pub mod report;
 pub mod run;
 pub mod surface;
-pub mod verdict;
 
 use anyhow::Result;
 use rand::rngs::StdRng;
@@ -26,11 +26,11 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use tch::Device;
 
+pub use crate::judge::motion::{Final, Motion, Status};
 pub use optimizer::Optimizer;
 pub use report::{list, render_list, summarize, trajectories_csv, write_csv};
 pub use run::{Run, RunSpec};
 pub use surface::{Domain, Minimum, Surface, SurfaceInfo};
-pub use verdict::{Final, Motion, Status};
 
 use crate::error::{ensure_positive, ensure_usage};
 use crate::observe::Observer;
@@ -225,7 +225,7 @@ pub struct DescentReport {
 /// its report writes from that judgement.
 pub fn run_one(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64]) -> Result<Run> {
     let mut run = run::descend_from(surface, minima, spec, start)?;
-    run.outcome = report::outcome(&run, &surface.domain());
+    run.outcome = crate::judge::descent::sentence(&run.start, &run.end, &surface.domain());
     Ok(run)
 }
 

@@ -8,8 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::run::Run;
-use super::surface::{Domain, Surface, SurfaceInfo};
-use super::verdict::{Amplitude, Motion, Stall, Status};
+use super::surface::{Surface, SurfaceInfo};
 use super::{DescentReport, Optimizer};
 
 /// A point as text: `-1.8260` or `(1.0000, 1.0000)`; past ±1e5 in scientific notation.
@@ -64,86 +63,6 @@ pub fn run_label(run: &Run, runs: &[Run]) -> String {
         settings.push(format!("μ {m}"));
     }
     format!("{} ({})", run.optimizer.name(), settings.join(", "))
-}
-
-/// What one run did, in a sentence that claims only what its verdict supports.
-pub fn outcome(run: &Run, domain: &Domain) -> String {
-    let (e, domain) = (&run.end, domain.describe());
-    let (from, at) = (fmt_point(&run.start), fmt_point(&e.point));
-    let left = match (e.left_domain_at, e.status) {
-        (Some(step), status) if status != Status::Diverged => format!("; it left {domain} at step {step}"),
-        _ => String::new(),
-    };
-    let reached = |what: &str| match &e.minimum {
-        Some(m) if fmt_point(&m.point) == at => {
-            format!("{what} the {} minimum on {domain} at {}", m.kind(), fmt_point(&m.point))
-        }
-        // At its value, away from its point: a flat minimum, as ⌊x²⌋'s on (−1, 1).
-        Some(m) if e.loss <= m.value => {
-            format!("{what} the {} minimum's value on {domain} (f = {})", m.kind(), fmt_loss(m.value))
-        }
-        // Within --tol, or where the gradient fell below it a little off the minimum.
-        Some(m) => format!(
-            "{what} the {} minimum on {domain} at {} (it stopped at {at}, f = {})",
-            m.kind(),
-            fmt_point(&m.point),
-            fmt_loss(e.loss)
-        ),
-        None => "reached no minimum".to_string(),
-    };
-    let basin = match (&e.basin, &e.minimum) {
-        (Some(b), None) => format!(", in the {} minimum's basin", b.kind()),
-        _ => String::new(),
-    };
-    let text = match e.status {
-        Status::Diverged => format!("diverged from {from} at step {} (the point ran away)", e.steps),
-        Status::Stalled => {
-            let why = match e.stall {
-                Some(Stall::Flat) => "the loss is flat there (gradient exactly 0), so no gradient step moves it; a search needs no gradient (--optimizers random-search)",
-                Some(Stall::CurvesDown) => "the gradient vanished, yet f still falls along some direction (a maximum or a saddle point, not a minimum)",
-                _ => "the gradient vanished away from every minimum (a nearly flat region), so gradient steps no longer move it",
-            };
-            format!("stalled at {at} from {from}: {why}")
-        }
-        Status::Converged if e.minimum.is_some() => format!("{} from {from}", reached("converged to")),
-        Status::Converged => format!(
-            "converged at {at} from {from}: a minimum outside {domain}, where the listed minima say nothing"
-        ),
-        Status::Searched => format!(
-            "sampled {} point(s); the best is {at} with f = {}{basin}: {}",
-            e.steps,
-            fmt_loss(e.loss),
-            reached("it has")
-        ),
-        Status::MaxSteps => {
-            let between = |o: &super::verdict::Oscillation| {
-                format!("between {} and {}", fmt_point(&o.between[0]), fmt_point(&o.between[1]))
-            };
-            let doing = match (e.motion, &e.oscillation) {
-                (Some(Motion::Oscillating), Some(o)) => {
-                    let swing = match o.amplitude {
-                        Amplitude::Growing => "growing: it is diverging",
-                        Amplitude::Steady => "steady: not settling",
-                        Amplitude::Shrinking => "shrinking",
-                    };
-                    format!("oscillating {} (its swing {swing})", between(o))
-                }
-                (Some(Motion::Descending), Some(o)) => {
-                    format!("still descending while swinging {} (more --steps would go further)", between(o))
-                }
-                (Some(Motion::Descending), None) => "still descending (more --steps would go further)".into(),
-                (Some(Motion::Climbing), _) => "climbing (the loss rose over its last steps)".into(),
-                (Some(Motion::Undetermined), _) => "after too few steps to tell what it was doing".into(),
-                _ => "crawling (its loss fell by less than 1 % of what is left to fall over its last steps)"
-                    .into(),
-            };
-            format!(
-                "ran out of steps at {at} from {from}, {doing}{basin}; {}",
-                reached("it is within --tol of")
-            )
-        }
-    };
-    text + &left
 }
 
 /// What the runs show, one sentence per outcome, runs with the same outcome together.

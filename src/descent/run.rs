@@ -10,8 +10,8 @@ use tch::Device;
 
 use super::optimizer::{grid_points, Optimizer, Stepper};
 use super::surface::{Minimum, Surface};
-use super::verdict::{self, Final, Stall, Status};
 use crate::error::{ensure_usage, torch};
+use crate::judge::motion::{self as verdict, Final, Heading, Stall, Status, CONTINUED};
 
 /// A point this many times farther out than the domain's edge has left it "by orders of
 /// magnitude": the run diverged.
@@ -71,32 +71,42 @@ pub(super) fn descend_from(
         )
     })?;
     let optimizer = spec.optimizer;
-    let (trajectory, losses, status, gradient_norm, stall) = if optimizer.uses_gradient() {
+    let (trajectory, losses, status, gradient_norm, stall, continuation) = if optimizer.uses_gradient() {
         descend(surface, minima, spec, start)?
     } else {
         let (trajectory, losses) = search(surface, spec, start)?;
-        (trajectory, losses, Status::Searched, None, None)
+        (trajectory, losses, Status::Searched, None, None, None)
     };
     let point = trajectory.last().cloned().unwrap_or_default();
     let loss = *losses.last().unwrap_or(&f64::NAN);
     // A diverged run ended nowhere; a stalled one at a point that is no minimum (a ridge top, a
     // saddle, a plateau), even where that point lies inside some minimum's basin.
-    let mut basin = match status {
+    let position_basin = match status {
         Status::Diverged | Status::Stalled => None,
         _ => surface.basin(&point, minima)?,
     };
     let (motion, oscillation) = match status {
         Status::MaxSteps => {
-            let (m, o) = verdict::motion(&trajectory, &losses, basin.as_ref().map(|b| b.value));
+            // The basin's floor only scales "what is left to fall"; it claims nothing.
+            let ahead = continuation.as_ref().map_or(&[][..], |(_, a)| &a[..]);
+            let (m, o) =
+                verdict::motion(&trajectory, &losses, position_basin.as_ref().map(|b| b.value), ahead);
             (Some(m), o)
         }
         _ => (None, None),
     };
-    // A swing that grows is leaving the basin it happens to be in, not heading for its minimum.
-    if oscillation.as_ref().is_some_and(|o| o.amplitude == verdict::Amplitude::Growing) {
-        basin = None;
-    }
-    let minimum = verdict::reached(status, &point, loss, basin.as_ref(), spec.tol);
+    let minimum = verdict::reached(status, &point, loss, position_basin.as_ref(), spec.tol);
+    // Where a run with velocity or moments will go is not where its point lies: momentum at
+    // step 6 sits in the local basin while it is carried to the global one. Only a run whose
+    // state is its point, or one that came to rest, is in the basin it lies in.
+    let stateless = matches!(optimizer, super::Optimizer::Gd) || !optimizer.uses_gradient();
+    let basin = position_basin.filter(|_| stateless || status != Status::MaxSteps);
+    let near = match minimum {
+        None if status != Status::Diverged => verdict::near(&point, loss, minima, &surface.domain()),
+        _ => None,
+    };
+    let swung = (status == Status::Converged).then(|| verdict::swung(&trajectory)).flatten();
+    let heading = continuation.map(|(h, _)| h);
     let end = Final {
         left_domain_at: verdict::left_domain_at(&surface.domain(), &trajectory),
         steps: trajectory.len() - 1,
@@ -105,6 +115,9 @@ pub(super) fn descend_from(
         status,
         motion,
         oscillation,
+        heading,
+        near,
+        swung,
         stall,
         gradient_norm,
         minimum,
@@ -123,35 +136,94 @@ pub(super) fn descend_from(
     })
 }
 
-/// The trajectory, its losses, how it stopped, ‖∇f‖ at the end and why it stalled.
-type Descent = (Vec<Vec<f64>>, Vec<f64>, Status, Option<f64>, Option<Stall>);
+/// The trajectory, its losses, how it stopped, ‖∇f‖ at the end, why it stalled, and for a run
+/// out of steps where it is heading.
+type Descent =
+    (Vec<Vec<f64>>, Vec<f64>, Status, Option<f64>, Option<Stall>, Option<(Heading, Vec<Vec<f64>>)>);
 
-/// A gradient method: step until ‖∇f‖ < tol, the point runs away, or the steps run out.
+/// A gradient method: step until ‖∇f‖ < tol, the point runs away, or the steps run out; a run
+/// out of steps is continued from its whole state (the same stepper) to see where it goes.
 fn descend(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64]) -> Result<Descent> {
     let mut stepper = Stepper::new(spec.optimizer, start, spec.lr, spec.momentum, spec.device)?;
+    let (mut trajectory, mut losses) = (Vec::new(), Vec::new());
+    let (status, norm, stall, _) = walk(&mut stepper, surface, minima, &spec, spec.steps, &mut |p, l| {
+        trajectory.push(p);
+        losses.push(l);
+    })?;
+    let heading = match status {
+        Status::MaxSteps => Some(continued(&mut stepper, surface, minima, &spec)?),
+        _ => None,
+    };
+    Ok((trajectory, losses, status, norm, stall, heading))
+}
+
+/// Where the run goes when it is given [`CONTINUED`] more steps, and its first points then (the
+/// point it stopped at first).
+fn continued(
+    stepper: &mut Stepper,
+    surface: Surface,
+    minima: &[Minimum],
+    spec: &RunSpec,
+) -> Result<(Heading, Vec<Vec<f64>>)> {
+    let (mut last, mut ahead) = (Vec::new(), Vec::new());
+    let (status, _, _, taken) = walk(stepper, surface, minima, spec, CONTINUED, &mut |p, _| {
+        if ahead.len() <= AHEAD {
+            ahead.push(p.clone());
+        }
+        last = p;
+    })?;
+    let heading = match status {
+        Status::Converged => match surface.basin(&last, minima)? {
+            Some(minimum) => Heading::Minimum { minimum, after_steps: taken },
+            None => Heading::Elsewhere { status, point: last, after_steps: taken },
+        },
+        Status::Stalled => Heading::Elsewhere { status, point: last, after_steps: taken },
+        Status::Diverged => Heading::Away { after_steps: taken },
+        _ => Heading::Unknown { steps: taken },
+    };
+    // The first point is where the run stopped; the rest lie ahead.
+    ahead.remove(0);
+    Ok((heading, ahead))
+}
+
+/// The continued run's points kept for judging its swing: enough for four slow swings.
+const AHEAD: usize = 400;
+
+/// How a walk stopped, ‖∇f‖ where it stopped, why it stalled, and the steps it took.
+type Walked = (Status, Option<f64>, Option<Stall>, usize);
+
+/// Steps until ‖∇f‖ < tol, the point runs away, or `steps` steps are taken; `visit` sees each
+/// point with its loss, the first included.
+fn walk(
+    stepper: &mut Stepper,
+    surface: Surface,
+    minima: &[Minimum],
+    spec: &RunSpec,
+    steps: usize,
+    visit: &mut dyn FnMut(Vec<f64>, f64),
+) -> Result<Walked> {
     let bound: Vec<f64> =
         surface.domain().0.iter().map(|[lo, hi]| ESCAPE_FACTOR * lo.abs().max(hi.abs())).collect();
-    let mut trajectory = vec![start.to_vec()];
-    let mut losses = Vec::new();
+    let mut taken = 0;
     loop {
         let (loss, grad) = stepper.evaluate(surface)?;
-        losses.push(loss);
-        let here = trajectory.last().cloned().unwrap_or_default();
+        let here = stepper.point()?;
+        visit(here.clone(), loss);
         let escaped = here.iter().zip(&bound).any(|(x, b)| x.abs() > *b);
         if !loss.is_finite() || here.iter().any(|x| !x.is_finite()) || escaped {
             // Its gradient is of no point the run ended at (the last one was left behind).
-            return Ok((trajectory, losses, Status::Diverged, None, None));
+            return Ok((Status::Diverged, None, None, taken));
         }
         let norm = grad.f_norm().and_then(|n| n.f_double_value(&[])).map_err(torch)?;
         if norm < spec.tol {
             let (status, stall) = settle(surface, minima, &here, norm)?;
-            return Ok((trajectory, losses, status, Some(norm), stall));
+            return Ok((status, Some(norm), stall, taken));
         }
-        if trajectory.len() > spec.steps {
-            return Ok((trajectory, losses, Status::MaxSteps, Some(norm), None));
+        if taken == steps {
+            return Ok((Status::MaxSteps, Some(norm), None, taken));
         }
         stepper.step(&grad)?;
-        trajectory.push(stepper.point()?);
+        taken += 1;
     }
 }
 

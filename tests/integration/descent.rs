@@ -132,10 +132,20 @@ fn the_default_run_shows_one_trapped_and_one_escaping() {
     }
     let text = String::from_utf8(nnopt(&["descent"]).stdout).unwrap();
     assert!(
-        text.contains("gd, nesterov, adam, rmsprop: converged to the local minimum on [-10, 10] at -1.8257"),
+        text.contains("gd, rmsprop: converged to the local minimum on [-10, 10] at -1.8257 from -6.5000.\n"),
         "{text}"
     );
-    assert!(text.contains("momentum: converged to the global minimum on [-10, 10] at 7.2694"), "{text}");
+    // Those that swung say for how long: momentum swings past the local minimum, and on.
+    assert!(
+        text.contains("momentum: converged to the global minimum on [-10, 10] at 7.2694 from -6.5000, after swinging around for"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "nesterov: converged to the local minimum on [-10, 10] at -1.8257 from -6.5000, after swinging"
+        ),
+        "{text}"
+    );
     // The rules in play are printed above the table.
     assert!(text.contains("momentum       v ← μ·v + g;  x ← x − lr·v"), "{text}");
 }

@@ -21,6 +21,7 @@ mod sweep;
 mod tour;
 mod train;
 mod trust;
+mod verdicts;
 
 /// Loads libtorch's CUDA library before any test runs, as `main` does: libtorch decides once per
 /// process whether CUDA exists, at its first CUDA question (a `manual_seed` asks one), and the

@@ -1,7 +1,8 @@
-//! What a run did, in terms it can support: how it stopped (`status`), what it was doing when
-//! the steps ran out (`motion`), whether it *reached* a known minimum (`minimum`), whose basin
-//! it ended in (`basin`, which says where a trapped but unfinished run is heading), and where it
-//! left the domain the minima are claimed on (`left_domain_at`). Only `minimum` may be told as
+//! What a descent run did, in terms it can support: how it stopped (`status`), what it was
+//! doing when the steps ran out (`motion`), whether it *reached* a known minimum (`minimum`),
+//! where it is heading (`heading`: the same optimizer continued from its whole state, never the
+//! position alone), how far it ended from the nearest known minimum (`near`), and where it left
+//! the domain the minima are claimed on (`left_domain_at`). Only `minimum` may be told as
 //! "reached the global minimum": a run that swings between 5 and −5 on x² is in the global
 //! minimum's basin and has reached nothing.
 //!
@@ -9,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::surface::{Domain, Minimum};
+use crate::descent::surface::{Domain, Minimum};
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,6 +54,9 @@ pub enum Motion {
     Crawling,
     /// The loss rises over the window without swinging (carried uphill).
     Climbing,
+    /// Moving on without turning back while its loss rises and falls with no trend: crossing
+    /// the bumps of a surface, carried by its velocity.
+    Travelling,
     /// Too few steps (fewer than three) to tell.
     Undetermined,
 }
@@ -64,6 +68,11 @@ pub enum Amplitude {
     Growing,
     Steady,
     Shrinking,
+    /// Fewer than two widths (turning point to turning point) to compare.
+    Undetermined,
+    /// Its last swings grew or shrank, and continued, the next ones do the other: the swing's
+    /// size is itself swinging (RMSprop's does).
+    Varying,
 }
 
 /// An oscillation: the last two points it swings between, and whether the swing grows.
@@ -71,6 +80,48 @@ pub enum Amplitude {
 pub struct Oscillation {
     pub between: [Vec<f64>; 2],
     pub amplitude: Amplitude,
+    /// The evidence: the widths of its last swings (turning point to turning point), oldest
+    /// first, at most sixteen.
+    pub widths: Vec<f64>,
+    /// The widths of the next swings (at most four) of the run continued, where it was.
+    pub next: Vec<f64>,
+}
+
+/// Where a run that ran out of steps is heading: the same optimizer continued from its whole
+/// final state (the point and, for momentum, Adam and RMSprop, their velocity and moment
+/// estimates) for at most [`CONTINUED`] more steps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "to", rename_all = "kebab-case")]
+pub enum Heading {
+    /// Continued, it converges at a known minimum after `after_steps` more steps.
+    Minimum { minimum: Minimum, after_steps: usize },
+    /// Continued, it stops somewhere that is no listed minimum (outside the domain, a stall).
+    Elsewhere { status: Status, point: Vec<f64>, after_steps: usize },
+    /// Continued, it diverges after `after_steps` more steps.
+    Away { after_steps: usize },
+    /// Continued for `steps` more steps, it has not come to rest: where it goes is not known.
+    Unknown { steps: usize },
+}
+
+/// The most steps a run is continued to see where it is heading.
+pub const CONTINUED: usize = 5_000;
+
+/// How far a run that reached no minimum ended from the nearest known one, where that is
+/// within 1 % of the domain's width.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Near {
+    pub minimum: Minimum,
+    pub distance: f64,
+    /// f there minus the minimum's value.
+    pub above: f64,
+}
+
+/// How long a converged run swung around before it settled: from its first turning point to
+/// its last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Swung {
+    pub steps: usize,
+    pub turns: usize,
 }
 
 /// Why a stalled run stopped where no minimum is.
@@ -96,6 +147,12 @@ pub struct Final {
     pub motion: Option<Motion>,
     /// For an oscillating run: between which points.
     pub oscillation: Option<Oscillation>,
+    /// For `max-steps`: where the same optimizer, continued from its final state, goes.
+    pub heading: Option<Heading>,
+    /// For a run that reached no minimum: the nearest known one, within 1 % of the domain.
+    pub near: Option<Near>,
+    /// For a run that converged: how long it swung first (three turning points or more).
+    pub swung: Option<Swung>,
     /// For `stalled`: why the gradient says nothing there.
     pub stall: Option<Stall>,
     /// ‖∇f‖ at the final point (null where it diverged, and for a search).
@@ -103,7 +160,9 @@ pub struct Final {
     /// The known minimum the run reached (converged there, or ended within --tol of it, or at
     /// its value), else null.
     pub minimum: Option<Minimum>,
-    /// The known minimum whose basin of attraction the final point lies in, where known.
+    /// The known minimum whose basin of attraction the final point lies in, where known — only
+    /// for a run whose whole state is its point (gd, a search) or that came to rest: momentum's
+    /// or Adam's velocity may carry it out of the basin it is in (see `heading`).
     pub basin: Option<Minimum>,
     /// The step (0 = the start) at which the run first left the surface's domain.
     pub left_domain_at: Option<usize>,
@@ -136,7 +195,7 @@ fn trend(ys: &[f64]) -> (f64, f64) {
     (slope * (n - 1.0), (residual / n).sqrt())
 }
 
-/// Growing, steady or shrinking: `late` against `early` (sizes of a swing).
+/// Growing, steady or shrinking: `late` against `early` (widths of a swing), 5 % either way.
 fn amplitude(early: f64, late: f64) -> Amplitude {
     if late > 1.05 * early {
         Amplitude::Growing
@@ -154,8 +213,15 @@ fn spread(ys: &[f64]) -> f64 {
 
 /// What a run that ran out of steps was doing, from its last points and losses. `floor` is the
 /// value of the minimum whose basin it is in, where known: "crawling" (and a zigzag that still
-/// descends) is judged against what is left to fall, not against the loss's size.
-pub fn motion(trajectory: &[Vec<f64>], losses: &[f64], floor: Option<f64>) -> (Motion, Option<Oscillation>) {
+/// descends) is judged against what is left to fall, not against the loss's size. `ahead` is
+/// the run continued (its next points, where known): a swing's trend is called only where it
+/// goes on.
+pub fn motion(
+    trajectory: &[Vec<f64>],
+    losses: &[f64],
+    floor: Option<f64>,
+    ahead: &[Vec<f64>],
+) -> (Motion, Option<Oscillation>) {
     let (n, w) = (trajectory.len(), window(trajectory.len()));
     if w < 2 || losses.len() != n {
         return (Motion::Undetermined, None);
@@ -175,21 +241,26 @@ pub fn motion(trajectory: &[Vec<f64>], losses: &[f64], floor: Option<f64>) -> (M
     .max(f64::MIN_POSITIVE);
     // Falling by at least 1 % of what is left over the window: getting somewhere.
     let progressing = falling && ls[0] - ls[w] >= 0.01 * left;
-    if swinging || (!falling && !rising && spread(ls) > 0.0) {
-        let oscillation = swing(trajectory);
-        // Zigzagging across a valley while its loss still clearly falls is descending.
-        let motion = if progressing { Motion::Descending } else { Motion::Oscillating };
-        return (motion, oscillation);
+    let oscillation = swing(trajectory, ahead);
+    // A swing needs turning points: a loss that rises and falls while the point moves on (over a
+    // surface's bumps) is no oscillation.
+    if swinging || (!falling && !rising && reversals > 0) {
+        if let Some(o) = oscillation {
+            // Zigzagging across a valley while its loss still clearly falls is descending.
+            let motion = if progressing { Motion::Descending } else { Motion::Oscillating };
+            return (motion, Some(o));
+        }
     }
     if rising {
         return (Motion::Climbing, None);
     }
     if progressing {
         // Still falling; where it also swings within the window (a damped ring), say between what.
-        let turns = moves.windows(2).filter(|m| dot(&m[0], &m[1]) < 0.0).count();
-        (Motion::Descending, if turns >= 2 { swing(trajectory) } else { None })
-    } else {
+        (Motion::Descending, oscillation.filter(|_| reversals >= 2))
+    } else if spread(ls) < 0.01 * left {
         (Motion::Crawling, None)
+    } else {
+        (Motion::Travelling, None)
     }
 }
 
@@ -197,43 +268,90 @@ pub fn motion(trajectory: &[Vec<f64>], losses: &[f64], floor: Option<f64>) -> (M
 /// cycles (momentum's take tens of steps).
 const SWING_WINDOW: usize = 400;
 
-/// A swing's last two turning points (where the path reversed) and whether it grows: the widest
-/// swing (turning point to turning point) of the earlier half of the window against the later
-/// half's (each half holding whole cycles, whatever their length); with fewer than five turns,
-/// the size of the last step against the first of the window.
-fn swing(trajectory: &[Vec<f64>]) -> Option<Oscillation> {
+/// A swing's last two turning points (where the path reversed) and whether it grows, from the
+/// widths between turning points only (never a move from rest, which is no swing), the last
+/// sixteen of them: with four or more, the widest of the earlier half against the widest of the
+/// later half (each half holding whole cycles, whatever their length); with two or three, the
+/// last against the first; with fewer, undetermined.
+fn swing(trajectory: &[Vec<f64>], ahead: &[Vec<f64>]) -> Option<Oscillation> {
     let n = trajectory.len();
     let start = n.saturating_sub(SWING_WINDOW + 1);
-    let points = &trajectory[start..];
+    let path: Vec<&Vec<f64>> = trajectory[start..].iter().chain(ahead).collect();
     let moves: Vec<Vec<f64>> =
-        points.windows(2).map(|p| p[1].iter().zip(&p[0]).map(|(b, a)| b - a).collect()).collect();
+        path.windows(2).map(|p| p[1].iter().zip(p[0]).map(|(b, a)| b - a).collect()).collect();
     // Point k + 1 is a turning point when the move into it and the move out of it disagree.
     let turns: Vec<usize> = (0..moves.len().saturating_sub(1))
         .filter(|&k| dot(&moves[k], &moves[k + 1]) < 0.0)
-        .map(|k| start + k + 1)
+        .map(|k| k + 1)
         .collect();
-    let [.., b, c] = turns.as_slice() else { return None };
-    let between = [trajectory[*b].clone(), trajectory[*c].clone()];
+    // The run's own turning points end before its last point, whose move out is not the run's.
+    let own = turns.iter().take_while(|&&t| t < n - 1 - start).count();
+    let [.., b, c] = &turns[..own] else { return None };
+    let between = [path[*b].clone(), path[*c].clone()];
     // A swing's width: from one turning point to the next.
-    let widths: Vec<f64> = turns
-        .windows(2)
-        .map(|t| {
-            norm(&trajectory[t[1]].iter().zip(&trajectory[t[0]]).map(|(x, y)| x - y).collect::<Vec<_>>())
-        })
-        .collect();
+    let width =
+        |t: &[usize]| norm(&path[t[1]].iter().zip(path[t[0]]).map(|(x, y)| x - y).collect::<Vec<_>>());
+    let all: Vec<f64> = turns.windows(2).map(width).collect();
+    let (past, next) = all.split_at(own - 1);
     let widest = |ws: &[f64]| ws.iter().copied().fold(0.0, f64::max);
-    let amplitude = if widths.len() >= 4 {
-        let half = widths.len() / 2;
-        amplitude(widest(&widths[..half]), widest(&widths[half..]))
-    } else {
-        amplitude(norm(moves.first()?), norm(moves.last()?))
+    // The last sixteen widths: the swing as it is now, not the transient it started with; each
+    // half holds a whole cycle of up to eight turns, whose widest is the same in both.
+    let widths = past[past.len().saturating_sub(16)..].to_vec();
+    let mut amplitude = match widths.len() {
+        0 | 1 => Amplitude::Undetermined,
+        2 | 3 => amplitude(widths[0], widths[widths.len() - 1]),
+        n => amplitude(widest(&widths[..n / 2]), widest(&widths[n / 2..])),
     };
-    Some(Oscillation { between, amplitude })
+    // The trend must go on when the run does: the widest of its next four swings against the
+    // widest of its last four. RMSprop's swing shrinks for twenty swings, then widens again.
+    let next = next[..next.len().min(4)].to_vec();
+    if !next.is_empty() {
+        let (recent, coming) = (widest(&past[past.len().saturating_sub(4)..]), widest(&next));
+        let goes_on = match amplitude {
+            Amplitude::Growing => coming > 0.95 * recent,
+            Amplitude::Shrinking => coming < 1.05 * recent,
+            Amplitude::Steady => (coming / recent - 1.0).abs() < 0.1,
+            Amplitude::Undetermined | Amplitude::Varying => true,
+        };
+        if !goes_on {
+            amplitude = Amplitude::Varying;
+        }
+    }
+    Some(Oscillation { between, amplitude, widths, next })
 }
 
 /// The first step (index into the trajectory) whose point lies outside `domain`.
 pub fn left_domain_at(domain: &Domain, trajectory: &[Vec<f64>]) -> Option<usize> {
     trajectory.iter().position(|p| !domain.contains(p))
+}
+
+/// The nearest known minimum, where the point ended within 1 % of the domain's widest side of
+/// it (and reached none).
+pub fn near(point: &[f64], loss: f64, minima: &[Minimum], domain: &Domain) -> Option<Near> {
+    let width = domain.0.iter().map(|[lo, hi]| hi - lo).fold(0.0, f64::max);
+    minima
+        .iter()
+        .map(|m| (m, distance(point, &m.point)))
+        .filter(|(_, d)| d.is_finite() && *d <= 0.01 * width)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(m, d)| Near { minimum: m.clone(), distance: d, above: loss - m.value })
+}
+
+/// How long a run swung before it came to rest: its first to its last turning point, where it
+/// turned three times or more.
+pub fn swung(trajectory: &[Vec<f64>]) -> Option<Swung> {
+    let moves: Vec<Vec<f64>> =
+        trajectory.windows(2).map(|p| p[1].iter().zip(&p[0]).map(|(b, a)| b - a).collect()).collect();
+    let turns: Vec<usize> =
+        (0..moves.len().saturating_sub(1)).filter(|&k| dot(&moves[k], &moves[k + 1]) < 0.0).collect();
+    match turns.as_slice() {
+        [first, .., last] if turns.len() >= 3 => Some(Swung { steps: last - first, turns: turns.len() }),
+        _ => None,
+    }
+}
+
+fn distance(a: &[f64], b: &[f64]) -> f64 {
+    norm(&a.iter().zip(b).map(|(x, y)| x - y).collect::<Vec<_>>())
 }
 
 /// The known minimum a run reached: the one whose basin it ended in, where it converged there,
@@ -250,8 +368,7 @@ pub fn reached(
     if matches!(status, Status::Diverged | Status::Stalled) {
         return None;
     }
-    let distance = norm(&point.iter().zip(&m.point).map(|(a, b)| a - b).collect::<Vec<_>>());
-    (status == Status::Converged || distance <= tol || loss <= m.value).then(|| m.clone())
+    (status == Status::Converged || distance(point, &m.point) <= tol || loss <= m.value).then(|| m.clone())
 }
 
 #[cfg(test)]
@@ -266,7 +383,7 @@ mod tests {
     fn a_swing_between_5_and_minus_5_is_a_steady_oscillation() {
         let xs: Vec<f64> = (0..=100).map(|k| if k % 2 == 0 { 5.0 } else { -5.0 }).collect();
         let losses = vec![25.0; xs.len()];
-        let (m, o) = motion(&line(&xs), &losses, None);
+        let (m, o) = motion(&line(&xs), &losses, None, &[]);
         assert_eq!(m, Motion::Oscillating);
         let o = o.unwrap();
         assert_eq!(o.between, [vec![5.0], vec![-5.0]], "the last two turning points");
@@ -277,10 +394,10 @@ mod tests {
     fn a_growing_and_a_shrinking_swing_are_told_apart() {
         let grow: Vec<f64> = (0..=20).map(|k| 2.0 * (-1.4f64).powi(k)).collect();
         let losses: Vec<f64> = grow.iter().map(|x| x * x).collect();
-        assert_eq!(motion(&line(&grow), &losses, None).1.unwrap().amplitude, Amplitude::Growing);
+        assert_eq!(motion(&line(&grow), &losses, None, &[]).1.unwrap().amplitude, Amplitude::Growing);
         let shrink: Vec<f64> = (0..=20).map(|k| 2.0 * (-0.6f64).powi(k)).collect();
         let losses: Vec<f64> = shrink.iter().map(|x| x * x).collect();
-        assert_eq!(motion(&line(&shrink), &losses, None).1.unwrap().amplitude, Amplitude::Shrinking);
+        assert_eq!(motion(&line(&shrink), &losses, None, &[]).1.unwrap().amplitude, Amplitude::Shrinking);
     }
 
     #[test]
@@ -288,13 +405,13 @@ mod tests {
         // gd on x² at lr 0.01: the loss falls ~4 % per step.
         let xs: Vec<f64> = (0..=100).map(|k| 10.0 * 0.98f64.powi(k)).collect();
         let losses: Vec<f64> = xs.iter().map(|x| x * x).collect();
-        assert_eq!(motion(&line(&xs), &losses, None), (Motion::Descending, None));
+        assert_eq!(motion(&line(&xs), &losses, None, &[]), (Motion::Descending, None));
         // A loss that falls by a millionth per step: moving, going nowhere soon.
         let xs: Vec<f64> = (0..=100).map(|k| 1.0 + 1e-6 * k as f64).collect();
         let losses: Vec<f64> = (0..=100).map(|k| 1.0 - 1e-6 * k as f64).collect();
-        assert_eq!(motion(&line(&xs), &losses, None).0, Motion::Crawling);
+        assert_eq!(motion(&line(&xs), &losses, None, &[]).0, Motion::Crawling);
         let losses: Vec<f64> = (0..=100).map(|k| k as f64).collect();
-        assert_eq!(motion(&line(&xs), &losses, None).0, Motion::Climbing);
+        assert_eq!(motion(&line(&xs), &losses, None, &[]).0, Motion::Climbing);
     }
 
     #[test]
@@ -303,7 +420,7 @@ mod tests {
         let points: Vec<Vec<f64>> =
             (0..=60).map(|k| vec![5.0 * 0.95f64.powi(k), if k % 2 == 0 { 2.0 } else { -2.0 }]).collect();
         let losses: Vec<f64> = points.iter().map(|p| 0.1 * p[0] * p[0] + 2.0 * p[1] * p[1]).collect();
-        let (m, o) = motion(&points, &losses, Some(0.0));
+        let (m, o) = motion(&points, &losses, Some(0.0), &[]);
         assert_eq!(m, Motion::Oscillating, "{o:?}");
         assert_eq!(o.unwrap().amplitude, Amplitude::Steady);
     }
@@ -313,7 +430,7 @@ mod tests {
         // Momentum on x²: a damped cycle of about 20 steps around 0, still falling overall.
         let xs: Vec<f64> = (0..=200).map(|k| 2.5 * 0.99f64.powi(k) * (k as f64 * 0.3).cos()).collect();
         let losses: Vec<f64> = xs.iter().map(|x| x * x).collect();
-        let (m, o) = motion(&line(&xs), &losses, Some(0.0));
+        let (m, o) = motion(&line(&xs), &losses, Some(0.0), &[]);
         assert!(matches!(m, Motion::Descending | Motion::Oscillating), "{m:?}");
         let o = o.expect("the swing is reported");
         assert!(o.between[0][0] * o.between[1][0] < 0.0, "on opposite sides of 0: {o:?}");
@@ -322,7 +439,7 @@ mod tests {
         let cycle = [-3.25, 1.23, -0.34, 2.0, -1.5, 0.7];
         let xs: Vec<f64> = (0..=60).map(|k| cycle[k % 6]).collect();
         let losses: Vec<f64> = xs.iter().map(|x| x * x).collect();
-        let (m, o) = motion(&line(&xs), &losses, Some(0.0));
+        let (m, o) = motion(&line(&xs), &losses, Some(0.0), &[]);
         assert_eq!((m, o.unwrap().amplitude), (Motion::Oscillating, Amplitude::Steady));
     }
 
@@ -331,14 +448,14 @@ mod tests {
         // The cosine surface's losses are negative; falling from −1 to −2 is descending.
         let xs: Vec<f64> = (0..=10).map(|k| k as f64).collect();
         let losses: Vec<f64> = (0..=10).map(|k| -1.0 - 0.1 * k as f64).collect();
-        assert_eq!(motion(&line(&xs), &losses, None).0, Motion::Descending);
+        assert_eq!(motion(&line(&xs), &losses, None, &[]).0, Motion::Descending);
     }
 
     #[test]
     fn very_short_runs_still_get_a_verdict() {
-        assert_eq!(motion(&line(&[5.0, -5.0]), &[25.0, 25.0], Some(0.0)).0, Motion::Undetermined);
+        assert_eq!(motion(&line(&[5.0, -5.0]), &[25.0, 25.0], Some(0.0), &[]).0, Motion::Undetermined);
         assert_eq!(
-            motion(&line(&[10.0, 6.0, 3.6, 2.16]), &[100.0, 36.0, 12.96, 4.67], Some(0.0)).0,
+            motion(&line(&[10.0, 6.0, 3.6, 2.16]), &[100.0, 36.0, 12.96, 4.67], Some(0.0), &[]).0,
             Motion::Descending
         );
     }

@@ -1,0 +1,14 @@
+//! Judgement: every claim nnopt prints about a run — converged, oscillating, heading for a
+//! minimum, dead, at chance, within noise, an effect, advice to change `--lr` — is made here,
+//! and nowhere else. Each verdict is a value carrying its evidence (the widths it compared, the
+//! epochs, the bound and its probability), computed by pure functions over recorded numbers;
+//! where the evidence needs more computation (a descent run continued, a winner retrained), the
+//! command computes it and hands it over. Text and JSON are rendered from that one value.
+//!
+//! - [`motion`]: a descent run — how it stopped, its motion and swing, where it is heading,
+//!   how near a minimum it ended; [`descent`]: that verdict in words.
+//! - [`chance`]: the one chance bound (the exact binomial) of `train`, `sweep` and `evaluate`.
+
+pub mod chance;
+pub mod descent;
+pub mod motion;
