@@ -23,7 +23,8 @@ pub enum StrategyArg {
     Grid,
     /// --trials configurations drawn from the seed.
     Random,
-    /// Successive halving: the best half of --trials configurations train twice as long each rung.
+    /// Successive halving as scikit-learn plans it: the best 1/--factor of --trials configurations
+    /// train --factor times as long each rung.
     Halving,
     /// Tree-structured Parzen Estimator (optuna's default sampler), after --startup-trials random ones; --tpe picks its form.
     Tpe,
@@ -102,13 +103,17 @@ pub struct SweepArgs {
     #[arg(long)]
     pub optimizer: Option<String>,
     #[arg(long, help = format!(
-        "Epochs per trial (halving: of the last rung) [default: {}; halving: as many as its rungs need, \
-         at least that]",
+        "Epochs per trial (halving: the most a configuration can get; its rungs may end below it, \
+         as scikit-learn's do) [default: {}; halving: as many as its rungs need, at least that]",
         SweepConfig::default().epochs
     ))]
     pub epochs: Option<usize>,
     #[arg(long, default_value = nnopt::data::DEFAULT_SPEC, help = DATA_HELP)]
     pub data: String,
+    /// Halving: each rung keeps the best 1/FACTOR of its configurations and trains them FACTOR
+    /// times longer (scikit-learn's default is 3).
+    #[arg(long, default_value_t = SweepConfig::default().factor)]
+    pub factor: usize,
     /// Seed of the strategy, the validation split and every trial's initial weights.
     #[arg(long, default_value_t = SweepConfig::default().seed)]
     pub seed: u64,
@@ -175,7 +180,7 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
         epochs: args.epochs.unwrap_or_else(|| {
             let default = SweepConfig::default().epochs;
             if args.strategy == StrategyArg::Halving {
-                sweep::halving::default_epochs(args.trials, default)
+                sweep::halving::default_epochs(args.trials, default, args.factor)
             } else {
                 default
             }
@@ -186,6 +191,7 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
         population: args.population.unwrap_or_else(|| sweep::default_population(device)),
         cuda_graphs: args.cuda_graphs.map(OnOff::on),
         tpe_batch: args.tpe_batch,
+        factor: args.factor,
     };
     config.validate()?;
     let save_best = args.save_best.is_some();

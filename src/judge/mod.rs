@@ -7,8 +7,11 @@
 //!
 //! - [`motion`]: a descent run — how it stopped, its motion and swing, where it is heading,
 //!   how near a minimum it ended; [`descent`]: that verdict in words.
-//! - [`chance`]: the one chance bound (the exact binomial) of `train`, `sweep` and `evaluate`.
+//! - [`chance`]: the one chance bound (the exact binomial) of `train`, `sweep` and `evaluate`;
+//!   [`training`]: a trained classifier's verdict (chance, a collapse onto one class, `--lr`
+//!   advice only with evidence).
 
 pub mod chance;
 pub mod descent;
 pub mod motion;
+pub mod training;

@@ -129,6 +129,7 @@ pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<D
             epochs,
             budget_epochs: budget,
             validation_accuracy: accuracy,
+            measured_accuracy: accuracy,
             seconds,
             status: if status == Status::Pruned { Status::Ok } else { status },
             resumed: true,

@@ -121,6 +121,9 @@ pub struct SweepConfig {
     /// proposals count as failures for the next ones (optuna's constant liar). 1: TPE asks after
     /// every result.
     pub tpe_batch: usize,
+    /// Halving's reduction factor: each rung keeps the best 1/factor and trains them factor
+    /// times longer (scikit-learn's `factor`).
+    pub factor: usize,
 }
 
 impl Default for SweepConfig {
@@ -139,6 +142,7 @@ impl Default for SweepConfig {
             population: DEFAULT_POPULATION,
             cuda_graphs: None,
             tpe_batch: 1,
+            factor: 2,
         }
     }
 }
@@ -160,6 +164,9 @@ impl SweepConfig {
         })?;
         ensure_usage((1..=256).contains(&self.population), || {
             format!("--population must be between 1 and 256, got {}", self.population)
+        })?;
+        ensure_usage((2..=16).contains(&self.factor), || {
+            format!("--factor must be between 2 and 16, got {}", self.factor)
         })?;
         ensure_usage((1..=256).contains(&self.tpe_batch), || {
             format!("--tpe-batch must be between 1 and 256, got {}", self.tpe_batch)

@@ -12,7 +12,7 @@ use tch::Device;
 
 use super::journal::{self, Done};
 use super::space::Config;
-use super::trial::{chance_bound, Status, Trial};
+use super::trial::{Status, Trial};
 use super::SweepConfig;
 use crate::data::{Dataset, Split};
 use crate::error::torch;
@@ -135,12 +135,13 @@ impl Runner<'_> {
         outcome: std::result::Result<Trained, (anyhow::Error, usize)>,
         seconds: f64,
     ) -> Result<Trial> {
-        let result = |status, accuracy, epochs| Trial {
+        let result = |status, accuracy: Option<f64>, epochs| Trial {
             trial,
             config: config.clone(),
             epochs,
             budget_epochs: budget,
             validation_accuracy: accuracy,
+            measured_accuracy: accuracy,
             seconds,
             status,
             resumed: false,
@@ -159,15 +160,18 @@ impl Runner<'_> {
         self.graphed += usize::from(trained.report.config.cuda_graphs);
         let accuracy = trained.report.final_metrics.test_accuracy;
         let status = match trained.report.stop {
-            Stop::Finished if accuracy <= self.chance_level(&trained) => Status::Chance,
+            Stop::Finished if self.at_chance(&trained) => Status::Chance,
             Stop::Finished => Status::Ok,
             Stop::Diverged { .. } => Status::Diverged,
             Stop::Stalled { .. } => Status::Stalled,
             Stop::Dead { .. } => Status::Dead,
             Stop::Interrupted { .. } => Status::Interrupted,
         };
-        let accuracy = (status == Status::Ok).then_some(accuracy);
-        let done = result(status, accuracy, trained.report.epochs.len());
+        let measured = matches!(status, Status::Ok | Status::Chance).then_some(accuracy);
+        let done = Trial {
+            validation_accuracy: measured.filter(|_| status == Status::Ok),
+            ..result(status, measured, trained.report.epochs.len())
+        };
         self.finish(done.clone(), Some(trained))?;
         Ok(done)
     }
@@ -246,13 +250,10 @@ impl Runner<'_> {
         Ok(done)
     }
 
-    /// The validation accuracy a network that learned nothing stays below (see [`chance_bound`]).
-    fn chance_level(&self, trained: &Trained) -> f64 {
-        let rows: Vec<i64> =
-            trained.report.final_metrics.confusion_matrix.iter().map(|r| r.iter().sum()).collect();
-        let total: i64 = rows.iter().sum();
-        let majority = rows.iter().copied().max().unwrap_or(0) as f64 / total.max(1) as f64;
-        chance_bound(majority, total as usize)
+    /// Whether a trained network did no better than chance on its validation images.
+    fn at_chance(&self, trained: &Trained) -> bool {
+        let m = &trained.report.final_metrics;
+        crate::judge::chance::ChanceBound::of_confusion(&m.confusion_matrix).at_chance(m.test_accuracy)
     }
 
     /// Records a finished trial: journal row, progress line, best so far.

@@ -229,17 +229,22 @@ fn plan_halving(config: &SweepConfig, base: &TrainConfig) -> Plan {
     let random = || RandomSampler { space: space.clone(), base: base.clone() };
     let draw = random();
     let configs = halving::distinct(config.trials, || draw.space.sample(&mut rng, &draw.base));
-    let rungs = halving::plan(configs.len(), epochs);
+    let rungs = halving::plan(configs.len(), epochs, config.factor);
     let few = if configs.len() < config.trials {
         format!(" (the space holds no more: --trials {} asked for more)", config.trials)
     } else {
         String::new()
     };
     let last = rungs.last().map_or(1, |r| r.configurations);
-    let doubling = rungs.windows(2).all(|r| r[1].epochs == 2 * r[0].epochs);
-    let growth = if doubling { "twice the epochs" } else { "more epochs (the last rung --epochs)" };
+    let factor = config.factor;
+    let multiplying = rungs.windows(2).all(|r| r[1].epochs == factor * r[0].epochs);
+    let growth = if multiplying {
+        format!("{factor} times the epochs")
+    } else {
+        format!("{factor} times the epochs, at most --epochs {epochs}")
+    };
     let short = if last > 1 {
-        format!("; --epochs {epochs} allows {} rung(s), so the best of the last {last} wins", rungs.len())
+        format!("; {} rung(s), as scikit-learn plans them, so the best of the last {last} wins", rungs.len())
     } else {
         String::new()
     };
@@ -252,7 +257,7 @@ fn plan_halving(config: &SweepConfig, base: &TrainConfig) -> Plan {
     } else {
         format!(
             "successive halving: {} distinct configurations{few} in rungs of {} (configurations × epochs): \
-             the better half of each rung trains again, from scratch, with {growth}{short}",
+             the best 1/{factor} of each rung (by validation accuracy) trains again, from scratch, with {growth}{short}",
             configs.len(),
             rungs_text(&rungs)
         )
@@ -361,16 +366,19 @@ impl Plan {
             // A rung's configurations are known before any trains: they train as populations.
             let asked: Vec<(usize, Config)> =
                 alive.iter().map(|&i| (i + 1, self.configs[i].clone())).collect();
-            let results: Vec<(usize, Option<f64>)> = if runner.should_stop() {
+            let ranked = if runner.should_stop() {
                 Vec::new()
             } else {
                 runner
                     .run_many(&asked, rung.epochs)?
                     .iter()
-                    .map(|t| (t.trial, t.validation_accuracy))
-                    .collect()
+                    .map(|t| (t.trial, t.validation_accuracy, t.measured_accuracy))
+                    .collect::<Vec<_>>()
             };
-            let scores: Vec<(usize, f64)> = results.iter().map(|&(t, a)| (t, a.unwrap_or(-1.0))).collect();
+            // Ranked by what each measured: a trial at chance keeps its real accuracy.
+            let scores: Vec<(usize, f64)> =
+                ranked.iter().map(|&(t, _, measured)| (t, measured.unwrap_or(-1.0))).collect();
+            let results: Vec<(usize, Option<f64>)> = ranked.iter().map(|&(t, a, _)| (t, a)).collect();
             let complete = runner.stopped.is_none();
             let next = self.rungs.get(r + 1).filter(|_| complete);
             let promoted = next.map_or(Vec::new(), |n| halving::promote(&scores, n.configurations));

@@ -47,8 +47,6 @@ pub const DEFAULT_MOMENTUM: f64 = 0.9;
 /// Epochs whose training loss has not moved (relative change below [`STALL_TOLERANCE`]) after
 /// which a run is declared stalled: it is learning nothing.
 pub const STALL_EPOCHS: usize = 3;
-/// Accuracy within this of always guessing the most common class is chance level.
-pub const CHANCE_MARGIN: f64 = 0.01;
 /// A relative change of the epoch's mean training loss smaller than this is no change: the same
 /// per-sample losses summed in another batch order differ by about 1e-7.
 pub const STALL_TOLERANCE: f64 = 1e-5;

@@ -259,20 +259,16 @@ pub(crate) fn conclude(
         observer.warn(&why);
         warnings.push(why);
     }
-    // Always guessing the most common test class scores this much; a run no better learned nothing.
-    let majority = test.confusion_matrix.iter().map(|row| row.iter().sum::<i64>()).max().unwrap_or(0) as f64
-        / test.total.max(1) as f64;
-    let at_chance = test.accuracy <= majority + CHANCE_MARGIN;
-    if at_chance && stop == Stop::Finished {
-        let why = format!(
-            "the final test accuracy {:.2}% is no better than always predicting the most common class ({:.2}%): \
-             the network learned nothing; lower --lr (it was {}) or train longer",
-            100.0 * test.accuracy,
-            100.0 * majority,
-            config.initial_lr()
-        );
-        observer.warn(&why);
-        warnings.push(why);
+    let losses: Vec<f64> = epochs.iter().map(|e| e.train_loss).collect();
+    let names = data.class_names.clone().unwrap_or_else(|| (0..data.classes).map(|c| c.to_string()).collect());
+    let verdict = crate::judge::training::judge(&losses, test.accuracy, &test.confusion_matrix, &names);
+    let at_chance = verdict.at_chance;
+    // A run stopped by divergence, a stall or death has said why already.
+    if stop == Stop::Finished {
+        for why in verdict.warnings(test.accuracy, config.initial_lr()) {
+            observer.warn(&why);
+            warnings.push(why);
+        }
     }
     let report = TrainReport {
         config: RunConfig {
@@ -301,6 +297,7 @@ pub(crate) fn conclude(
         stop,
         warnings,
         at_chance,
+        verdict,
     };
     Ok(Trained { vs, net, normalization, report })
 }

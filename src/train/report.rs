@@ -124,8 +124,10 @@ pub struct TrainReport {
     pub stop: Stop,
     /// What the user must know to trust the result (a stall); also printed on stderr.
     pub warnings: Vec<String>,
-    /// The final accuracy is no better than always predicting the most common class.
+    /// The final accuracy is no better than chance ([`crate::judge::chance`]).
     pub at_chance: bool,
+    /// The judge's verdict on the final test results, with its evidence.
+    pub verdict: crate::judge::training::TestVerdict,
 }
 
 /// The per-epoch metrics as CSV (`train --metrics`): one row per finished epoch.

@@ -1,0 +1,154 @@
+//! A trained classifier's verdict on its test images: better than chance or not (the one
+//! [`ChanceBound`]), collapsed onto one class or not, and advice about `--lr` only where the
+//! losses give evidence for it — a loss that rose says the step was too large, a loss that
+//! barely left its untrained value says it was too small or the training too short; a run with
+//! neither gets no advice.
+
+use serde::Serialize;
+
+use super::chance::ChanceBound;
+
+/// A model that answers one class for at least half of a balanced test set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Collapse {
+    pub class: usize,
+    pub name: String,
+    /// The share of test images given that answer.
+    pub share: f64,
+}
+
+/// What the losses say about the learning rate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "advice", rename_all = "kebab-case")]
+pub enum RateAdvice {
+    /// The training loss rose from `from` (its lowest, at epoch `at`) to `to`: steps too large.
+    Lower { from: f64, at: usize, to: f64 },
+    /// The training loss ended within 3 % of an untrained network's, ln(classes): too small a
+    /// step, or too few epochs.
+    RaiseOrLonger { last: f64, untrained: f64 },
+}
+
+/// The verdict on a finished run's test results.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestVerdict {
+    pub chance: ChanceBound,
+    pub at_chance: bool,
+    pub collapse: Option<Collapse>,
+    pub advice: Option<RateAdvice>,
+}
+
+/// Judges a run from its per-epoch training losses, its final accuracy and confusion matrix
+/// (rows: true classes; columns: answers).
+pub fn judge(train_losses: &[f64], accuracy: f64, confusion: &[Vec<i64>], names: &[String]) -> TestVerdict {
+    let chance = ChanceBound::of_confusion(confusion);
+    TestVerdict {
+        chance,
+        at_chance: chance.at_chance(accuracy),
+        collapse: collapse(confusion, names),
+        advice: advice(train_losses, confusion.len()),
+    }
+}
+
+/// One answer for at least half the images of a set whose classes are balanced (the largest at
+/// most twice the smallest), and for at least twice its fair share 1/classes (with two classes,
+/// every image): on such a set that is not what learning looks like.
+fn collapse(confusion: &[Vec<i64>], names: &[String]) -> Option<Collapse> {
+    let sizes: Vec<i64> = confusion.iter().map(|r| r.iter().sum()).collect();
+    let total: i64 = sizes.iter().sum();
+    let (smallest, largest) = (sizes.iter().copied().min()?, sizes.iter().copied().max()?);
+    if total == 0 || confusion.len() < 2 || largest > 2 * smallest {
+        return None;
+    }
+    let answers: Vec<i64> = (0..confusion.len()).map(|c| confusion.iter().map(|r| r[c]).sum()).collect();
+    let (class, &most) = answers.iter().enumerate().max_by_key(|(_, n)| **n)?;
+    let share = most as f64 / total as f64;
+    (share >= 0.5_f64.max(2.0 / confusion.len() as f64)).then(|| Collapse {
+        class,
+        name: names.get(class).cloned().unwrap_or_else(|| class.to_string()),
+        share,
+    })
+}
+
+/// Advice from the training losses, where they give evidence.
+fn advice(losses: &[f64], classes: usize) -> Option<RateAdvice> {
+    let last = *losses.last()?;
+    let (at, lowest) = losses.iter().copied().enumerate().min_by(|a, b| a.1.total_cmp(&b.1))?;
+    if !last.is_finite() || last > 1.1 * lowest {
+        return Some(RateAdvice::Lower { from: lowest, at: at + 1, to: last });
+    }
+    let untrained = (classes.max(2) as f64).ln();
+    (last >= 0.97 * untrained).then_some(RateAdvice::RaiseOrLonger { last, untrained })
+}
+
+impl TestVerdict {
+    /// The warnings a run with this verdict prints: at chance, a collapse, with their advice.
+    pub fn warnings(&self, accuracy: f64, lr: f64) -> Vec<String> {
+        let mut said = Vec::new();
+        if self.at_chance {
+            let advice = match self.advice {
+                Some(RateAdvice::Lower { from, at, to }) => format!(
+                    "; its training loss rose from {from:.4} (epoch {at}) to {to:.4}: lower --lr (it was {lr})"
+                ),
+                Some(RateAdvice::RaiseOrLonger { last, untrained }) => format!(
+                    "; its training loss {last:.4} barely left an untrained network's ln(classes) = {untrained:.4}: \
+                     raise --lr (it was {lr}) or train more epochs"
+                ),
+                None => String::new(),
+            };
+            said.push(format!(
+                "the final test accuracy {:.2}% is no better than chance: the network learned nothing measurable ({}){advice}",
+                100.0 * accuracy,
+                self.chance.describe()
+            ));
+        }
+        if let Some(c) = &self.collapse {
+            said.push(format!(
+                "the network answers \"{}\" for {:.1}% of the test images, whose classes are balanced: it has \
+                 collapsed onto one class",
+                c.name,
+                100.0 * c.share
+            ));
+        }
+        said
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("c{i}")).collect()
+    }
+
+    #[test]
+    fn a_balanced_set_answered_with_one_class_is_a_collapse() {
+        // 3 classes of 10; almost everything called class 1.
+        let m = vec![vec![1, 9, 0], vec![0, 10, 0], vec![0, 8, 2]];
+        let c = collapse(&m, &names(3)).unwrap();
+        assert_eq!((c.class, c.name.as_str()), (1, "c1"));
+        assert!((c.share - 27.0 / 30.0).abs() < 1e-12);
+        // Spread answers: no collapse; an unbalanced set: not judged.
+        assert_eq!(collapse(&[vec![8, 2], vec![3, 7]], &names(2)), None);
+        assert!(collapse(&[vec![8, 0], vec![7, 0]], &names(2)).is_some(), "two classes: every image one answer");
+        assert_eq!(collapse(&[vec![30, 0], vec![10, 0]], &names(2)), None);
+    }
+
+    #[test]
+    fn advice_needs_evidence() {
+        assert!(matches!(advice(&[0.9, 0.5, 0.8], 10), Some(RateAdvice::Lower { at: 2, .. })));
+        assert!(matches!(advice(&[0.9, f64::NAN], 10), Some(RateAdvice::Lower { .. })));
+        assert!(matches!(advice(&[2.3030, 2.3027], 10), Some(RateAdvice::RaiseOrLonger { .. })));
+        assert_eq!(advice(&[1.2, 0.9, 0.7], 10), None, "a loss that fell is no evidence either way");
+    }
+
+    #[test]
+    fn the_warning_says_what_was_measured() {
+        let m: Vec<Vec<i64>> = (0..10).map(|i| (0..10).map(|j| i64::from(j == 1) * 50).collect()).collect();
+        let v = judge(&[2.3036, 2.3031], 0.1, &m, &names(10));
+        assert!(v.at_chance && v.collapse.is_some());
+        let said = v.warnings(0.1, 3e-6).join("\n");
+        assert!(said.contains("raise --lr (it was 0.000003)") && !said.contains("lower --lr"), "{said}");
+        assert!(said.contains("\"c1\" for 100.0%"), "{said}");
+    }
+}
