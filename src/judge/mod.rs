@@ -10,8 +10,11 @@
 //! - [`chance`]: the one chance bound (the exact binomial) of `train`, `sweep` and `evaluate`;
 //!   [`training`]: a trained classifier's verdict (chance, a collapse onto one class, `--lr`
 //!   advice only with evidence).
+//! - [`importance`]: which hyperparameter matters in observational trials, by a rank test that
+//!   can see a cliff.
 
 pub mod chance;
 pub mod descent;
+pub mod importance;
 pub mod motion;
 pub mod training;

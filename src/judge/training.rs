@@ -130,7 +130,10 @@ mod tests {
         assert!((c.share - 27.0 / 30.0).abs() < 1e-12);
         // Spread answers: no collapse; an unbalanced set: not judged.
         assert_eq!(collapse(&[vec![8, 2], vec![3, 7]], &names(2)), None);
-        assert!(collapse(&[vec![8, 0], vec![7, 0]], &names(2)).is_some(), "two classes: every image one answer");
+        assert!(
+            collapse(&[vec![8, 0], vec![7, 0]], &names(2)).is_some(),
+            "two classes: every image one answer"
+        );
         assert_eq!(collapse(&[vec![30, 0], vec![10, 0]], &names(2)), None);
     }
 
@@ -144,7 +147,7 @@ mod tests {
 
     #[test]
     fn the_warning_says_what_was_measured() {
-        let m: Vec<Vec<i64>> = (0..10).map(|i| (0..10).map(|j| i64::from(j == 1) * 50).collect()).collect();
+        let m: Vec<Vec<i64>> = (0..10).map(|_| (0..10).map(|j| i64::from(j == 1) * 50).collect()).collect();
         let v = judge(&[2.3036, 2.3031], 0.1, &m, &names(10));
         assert!(v.at_chance && v.collapse.is_some());
         let said = v.warnings(0.1, 3e-6).join("\n");

@@ -5,20 +5,20 @@
 //!   values' mean validation accuracy, each averaged over every combination of the others — is
 //!   a controlled comparison, and is called one;
 //! - **random, TPE and halving** trials vary everything at once (TPE even chooses where to look
-//!   from earlier results), so two trials never isolate a cause. Each hyperparameter gets an
-//!   *importance that accounts for the others*: how much worse a model of validation accuracy
-//!   predicts held-out trials without it (leave-one-out R² of a ridge regression, quadratic in
-//!   each range, one-hot in each list). It is an estimate from observational trials, said so,
-//!   and withheld below a minimum number of trials.
+//!   from earlier results), so two trials never isolate a cause. Each hyperparameter gets a
+//!   *rank test* ([`crate::judge::importance`]): do its values' groups differ in accuracy by
+//!   more than chance would make them? Ranks see a cliff (one rate where every network
+//!   collapses) that a smooth model averages away. It is an estimate from observational trials,
+//!   said so, and withheld below a minimum number of trials.
 //!
 //! A hyperparameter a trial does not use (Adam's momentum) is n/a for that trial: left out of
-//! its groups, and zero in its model columns, so only the trials that use it inform it. A trial
+//! its groups, so only the trials that use it inform it. A trial
 //! that failed (diverged, dead, stalled, at chance) counts as 0 % — what TPE is told too.
 
 use serde::Serialize;
 
-use super::regression::loo_r2;
 use super::space::{flag, Config, Domain, Param, Space};
+use crate::judge::importance as judge;
 
 /// How the effects were measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -51,8 +51,11 @@ pub struct Effect {
     pub groups: Vec<Group>,
     /// The trials that use it (not n/a).
     pub trials: usize,
-    /// Main effects: the spread is smaller than chance alone could make it.
+    /// Main effects: the spread is smaller than chance alone could make it. Importance: the rank
+    /// test does not call it clear.
     pub within_noise: bool,
+    /// Importance: the Kruskal–Wallis test it was judged by.
+    pub rank_test: Option<judge::RankEffect>,
 }
 
 /// The analysis of a sweep's trials.
@@ -90,9 +93,9 @@ fn failures(trials: &[Observation]) -> String {
     }
 }
 
-/// The fewest trials a model with `columns` features is fitted to.
-pub fn minimum_trials(columns: usize) -> usize {
-    (2 * columns + 2).max(10)
+/// The fewest trials the rank tests are run on, for a space of `dims` hyperparameters.
+pub fn minimum_trials(dims: usize) -> usize {
+    (2 * dims + 2).max(8)
 }
 
 /// Main effects of a finished grid.
@@ -141,7 +144,14 @@ pub fn main_effects(
         let fewest = groups.iter().map(|g| g.trials).min().unwrap_or(1).max(1);
         let threshold = 2.0 * std::f64::consts::SQRT_2 * sd / (fewest as f64).sqrt();
         noise = noise.max(threshold);
-        effects.push(Effect { name, size, groups, trials: used, within_noise: size < threshold });
+        effects.push(Effect {
+            name,
+            size,
+            groups,
+            trials: used,
+            within_noise: size < threshold,
+            rank_test: None,
+        });
     }
     effects.sort_by(|a, b| b.size.total_cmp(&a.size));
     if effects.is_empty() {
@@ -174,54 +184,28 @@ pub fn main_effects(
     }
 }
 
-/// One hyperparameter's model columns for every trial (0 where the trial does not use it).
-fn columns(name: &str, domain: &Domain, trials: &[Observation]) -> Vec<Vec<f64>> {
-    let values: Vec<Option<&Param>> =
-        trials.iter().map(|t| t.config.get(name).filter(|v| **v != Param::Unused)).collect();
-    match domain {
-        &Domain::Range { log, .. } => {
-            let x: Vec<Option<f64>> = values
-                .iter()
-                .map(|v| v.and_then(Param::number).map(|n| if log { n.ln() } else { n }))
-                .collect();
-            let used: Vec<f64> = x.iter().flatten().copied().collect();
-            let mean = used.iter().sum::<f64>() / used.len().max(1) as f64;
-            let sd = (used.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / used.len().max(1) as f64).sqrt();
-            if sd == 0.0 {
-                return Vec::new();
-            }
-            let z: Vec<Option<f64>> = x.iter().map(|v| v.map(|v| (v - mean) / sd)).collect();
-            let square_mean = z.iter().flatten().map(|v| v * v).sum::<f64>() / used.len() as f64;
-            vec![
-                z.iter().map(|v| v.unwrap_or(0.0)).collect(),
-                z.iter().map(|v| v.map_or(0.0, |v| v * v - square_mean)).collect(),
-            ]
-        }
-        list => {
-            let choices = list.values(1);
-            // One column per choice but the first (the baseline); choices never seen add none.
-            choices
-                .iter()
-                .skip(1)
-                .map(|c| values.iter().map(|v| if *v == Some(c) { 1.0 } else { 0.0 }).collect::<Vec<f64>>())
-                .filter(|col| col.iter().any(|&v| v != 0.0))
-                .collect()
-        }
-    }
+/// Each trial's value of one hyperparameter as a number for ranking (a list's choice as its
+/// index), `None` where the trial does not use it.
+fn values(name: &str, domain: &Domain, trials: &[Observation]) -> Vec<Option<f64>> {
+    let choices = domain.values(1);
+    trials
+        .iter()
+        .map(|t| match t.config.get(name) {
+            Some(Param::Unused) | None => None,
+            Some(v) => match domain {
+                Domain::Range { .. } => v.number(),
+                _ => choices.iter().position(|c| c == v).map(|i| i as f64),
+            },
+        })
+        .collect()
 }
 
-/// Importance of each hyperparameter from observational trials.
+/// Importance of each hyperparameter from observational trials: a rank test per
+/// hyperparameter ([`crate::judge::importance`]).
 pub fn importance(space: &Space, trials: &[Observation], design: &str) -> Analysis {
     let y: Vec<f64> = trials.iter().map(Observation::score).collect();
-    let per_dim: Vec<Vec<Vec<f64>>> = space.dims.iter().map(|(n, d)| columns(n, d, trials)).collect();
-    let width: usize = per_dim.iter().map(Vec::len).sum();
-    let needed = minimum_trials(width);
-    let caveat = format!(
-        "an estimate from {} observational trials ({design}, so the hyperparameters varied together): \
-         not a controlled experiment",
-        trials.len()
-    );
-    if trials.len() < needed || width == 0 {
+    let needed = minimum_trials(space.dims.len());
+    if trials.len() < needed {
         return Analysis {
             method: Method::TooFew,
             trials: trials.len(),
@@ -233,30 +217,31 @@ pub fn importance(space: &Space, trials: &[Observation], design: &str) -> Analys
             ),
         };
     }
-    let all: Vec<&Vec<f64>> = per_dim.iter().flatten().collect();
-    // A model that predicts held-out trials worse than their mean predicts nothing: 0, not less.
-    let full = loo_r2(&all, &y).max(0.0);
     let mut effects: Vec<Effect> = space
         .dims
         .iter()
-        .enumerate()
-        .filter(|(i, _)| !per_dim[*i].is_empty())
-        .map(|(i, (name, _))| {
-            let without: Vec<&Vec<f64>> =
-                per_dim.iter().enumerate().filter(|(j, _)| *j != i).flat_map(|(_, c)| c).collect();
-            let used =
-                trials.iter().filter(|t| !matches!(t.config.get(name), Some(Param::Unused) | None)).count();
-            Effect {
+        .filter_map(|(name, domain)| {
+            let vs = values(name, domain, trials);
+            let range = matches!(domain, Domain::Range { .. });
+            let test = judge::kruskal(&judge::groups(&vs, &y, range))?;
+            Some(Effect {
                 name,
-                size: (full - loo_r2(&without, &y).max(0.0)).max(0.0),
+                size: test.size,
                 groups: Vec::new(),
-                trials: used,
-                within_noise: false,
-            }
+                trials: vs.iter().flatten().count(),
+                within_noise: !test.clear,
+                rank_test: Some(test),
+            })
         })
         .collect();
     effects.sort_by(|a, b| b.size.total_cmp(&a.size));
-    Analysis { method: Method::Importance, trials: trials.len(), model_r2: Some(full), effects, caveat }
+    let caveat = format!(
+        "a rank test per hyperparameter over {} observational trials ({design}, so the hyperparameters varied \
+         together): each is judged alone, the others varying within its groups — not a controlled experiment{}",
+        trials.len(),
+        failures(trials)
+    );
+    Analysis { method: Method::Importance, trials: trials.len(), model_r2: None, effects, caveat }
 }
 
 /// The analysis as text.
@@ -284,24 +269,26 @@ pub fn render(a: &Analysis) -> String {
             lines.join("\n")
         }
         Method::Importance => {
-            let r2 = a.model_r2.unwrap_or(0.0);
             let mut lines = vec![
                 format!("importance ({}):", a.caveat),
                 format!(
-                    "  a model of validation accuracy (quadratic in each range) predicts {r2:.2} of its variance \
-                     in held-out trials; without each hyperparameter it loses:"
+                    "  Kruskal–Wallis on ranks (a range cut into equal-count bins); ε² is the share of the ranks' \
+                     variance its groups explain, clear at p < {}:",
+                    judge::CLEAR
                 ),
             ];
-            if r2 < 0.1 {
-                lines.push("  the model predicts almost nothing: no hyperparameter's effect is clear".into());
+            if !a.effects.iter().any(|e| e.rank_test.is_some_and(|t| t.clear)) {
+                lines.push("  no hyperparameter's effect is clear in these trials".into());
             }
             for e in &a.effects {
                 let used = if e.trials < a.trials {
-                    format!(" (used by {} of {} trials)", e.trials, a.trials)
+                    format!(", used by {} of {} trials", e.trials, a.trials)
                 } else {
                     String::new()
                 };
-                lines.push(format!("    {}: {:.2}{used}", flag(e.name), e.size));
+                let (p, clear) = e.rank_test.map_or((f64::NAN, false), |t| (t.p_value, t.clear));
+                let verdict = if clear { "clear" } else { "not clear" };
+                lines.push(format!("    {}: ε² {:.2} (p {p:.3}, {verdict}{used})", flag(e.name), e.size));
             }
             lines.join("\n")
         }

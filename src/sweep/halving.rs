@@ -102,7 +102,10 @@ mod tests {
     /// scikit-learn's own plans: `/root/.cache/nnopt/reference-venv/bin/python
     /// scripts/reference/halving.py` runs `HalvingGridSearchCV` (resource = epochs,
     /// min_resources 1, max_resources = --epochs) and prints (trials, epochs, factor, rungs).
-    const SKLEARN: &[(usize, usize, usize, &[(usize, usize)])] = &[
+    /// (trials, epochs, factor, rungs as (configurations, epochs)).
+    type Setting = (usize, usize, usize, &'static [(usize, usize)]);
+
+    const SKLEARN: &[Setting] = &[
         (5, 3, 2, &[(5, 1), (3, 2)]),
         (10, 16, 2, &[(10, 1), (5, 2), (3, 4), (2, 8)]),
         (12, 6, 2, &[(12, 1), (6, 2), (3, 4)]),
@@ -132,7 +135,11 @@ mod tests {
     #[test]
     fn plans_are_scikit_learn_s() {
         for &(trials, max_epochs, factor, rungs) in SKLEARN {
-            assert_eq!(epochs(&plan(trials, max_epochs, factor)), rungs, "{trials} trials, {max_epochs} epochs, factor {factor}");
+            assert_eq!(
+                epochs(&plan(trials, max_epochs, factor)),
+                rungs,
+                "{trials} trials, {max_epochs} epochs, factor {factor}"
+            );
         }
     }
 

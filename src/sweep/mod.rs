@@ -17,7 +17,6 @@ pub mod analysis;
 pub mod halving;
 pub mod journal;
 pub mod parse;
-pub mod regression;
 pub mod report;
 pub mod runner;
 pub mod sampler;

@@ -260,7 +260,8 @@ pub(crate) fn conclude(
         warnings.push(why);
     }
     let losses: Vec<f64> = epochs.iter().map(|e| e.train_loss).collect();
-    let names = data.class_names.clone().unwrap_or_else(|| (0..data.classes).map(|c| c.to_string()).collect());
+    let names =
+        data.class_names.clone().unwrap_or_else(|| (0..data.classes).map(|c| c.to_string()).collect());
     let verdict = crate::judge::training::judge(&losses, test.accuracy, &test.confusion_matrix, &names);
     let at_chance = verdict.at_chance;
     // A run stopped by divergence, a stall or death has said why already.
