@@ -93,7 +93,7 @@ fn scan(setting: &[&str], every: usize) -> usize {
                     let split = turns.iter().position(|&t| t >= path.len() - 1).unwrap_or(turns.len());
                     let width = |k: usize| distance(&whole[turns[k]], &whole[turns[k + 1]]);
                     let widest = |ks: std::ops::Range<usize>| ks.map(width).fold(0.0, f64::max);
-                    if split >= 2 && turns.len() >= split + 1 {
+                    if split >= 2 && turns.len() > split {
                         let last = widest(split.saturating_sub(5)..split - 1);
                         let next = widest(split - 1..(split + 3).min(turns.len() - 1));
                         match amplitude {
