@@ -39,6 +39,19 @@ pub fn ensure_positive(flag: &str, value: f64) -> anyhow::Result<()> {
     })
 }
 
+/// Rejects a learning rate that float32, in which the networks compute, rounds to 0 (1e-320):
+/// every step would be no step.
+pub fn ensure_float32_rate(flag: &str, value: f64) -> anyhow::Result<()> {
+    ensure_positive(flag, value)?;
+    ensure_usage((value as f32) > 0.0, || {
+        format!(
+            "{flag} {value:e} rounds to 0 in float32, in which the network computes (its smallest positive \
+             number is {:e}): no step would move a weight; give a larger rate",
+            f32::from_bits(1)
+        )
+    })
+}
+
 /// The process exit code for a failed command: 2 for usage errors, 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if err.chain().any(|cause| cause.is::<UsageError>()) {

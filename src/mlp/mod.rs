@@ -16,7 +16,7 @@ use serde::Serialize;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Reduction, Tensor};
 
-use crate::error::{ensure_positive, ensure_usage, guard, torch};
+use crate::error::{ensure_usage, guard, torch};
 use crate::graph::{backward_graph, Graph};
 use crate::repr::{size_repr, tensor_repr, Repr};
 use crate::repr::{tensor_json, TensorValues};
@@ -47,7 +47,7 @@ impl Default for MlpConfig {
 impl MlpConfig {
     /// Rejects settings that cannot run, naming the flag.
     pub fn validate(&self) -> Result<()> {
-        ensure_positive("--lr", self.lr)?;
+        crate::error::ensure_float32_rate("--lr", self.lr)?;
         ensure_usage((1..=MAX_HIDDEN).contains(&self.hidden), || {
             format!("--hidden must be between 1 and {MAX_HIDDEN}, got {}", self.hidden)
         })

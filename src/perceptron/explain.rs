@@ -269,7 +269,7 @@ const CLEAR_RATIO: f64 = 1.5;
 pub fn describe_test(c: &TestComparison, dead: bool) -> String {
     match (c.train_loss_same_targets, dead) {
         (_, true) => format!(
-            "# test loss {:.4}: the unit ended dead (every prediction 0), so this says nothing about what it learned",
+            "# test loss {:.4}: the unit ended dead (every training prediction 0), so this says nothing about what it learned",
             c.test_loss
         ),
         (None, _) => format!(

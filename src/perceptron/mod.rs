@@ -16,7 +16,7 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
-use crate::error::{ensure_positive, ensure_usage, torch};
+use crate::error::{ensure_usage, torch};
 use crate::observe::Observer;
 use crate::repr::float_repr;
 use crate::repr::{tensor_json, TensorValues};
@@ -67,7 +67,7 @@ impl Default for PerceptronConfig {
 impl PerceptronConfig {
     /// Rejects settings that cannot train, naming the flag.
     pub fn validate(&self) -> Result<()> {
-        ensure_positive("--lr", self.lr)?;
+        crate::error::ensure_float32_rate("--lr", self.lr)?;
         ensure_usage((1..=MAX_EPOCHS).contains(&self.epochs), || {
             format!("--epochs must be between 1 and {MAX_EPOCHS}, got {}", self.epochs)
         })?;

@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 use tch::Device;
 
-use crate::error::{ensure_positive, ensure_usage, usage};
+use crate::error::{ensure_usage, usage};
 use crate::mlp::{parameter_count, MAX_PARAMETERS};
 
 /// How the learning rate moves over the epochs.
@@ -127,7 +127,7 @@ impl TrainConfig {
             format!("--batch-size must be between 1 and 1048576, got {}", self.batch_size)
         })?;
         let lr = self.lr.unwrap_or(self.optimizer.default_lr());
-        ensure_positive("--lr", lr)?;
+        crate::error::ensure_float32_rate("--lr", lr)?;
         // The optimizers hold their settings in float32 (libtorch refuses larger values mid-run).
         ensure_usage(lr <= f32::MAX as f64, || format!("--lr {lr:e} does not fit float32 (at most 3.4e38)"))?;
         let momentum = match (self.optimizer, self.momentum) {
