@@ -11,10 +11,12 @@
 //!   [`training`]: a trained classifier's verdict (chance, a collapse onto one class, `--lr`
 //!   advice only with evidence).
 //! - [`importance`]: which hyperparameter matters in observational trials, by a rank test that
-//!   can see a cliff.
+//!   can see a cliff; [`noise`]: whether a difference is an effect, against the seed noise
+//!   measured by retraining and the validation sample's binomial noise, at 95 %.
 
 pub mod chance;
 pub mod descent;
 pub mod importance;
 pub mod motion;
+pub mod noise;
 pub mod training;

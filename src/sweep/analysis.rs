@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::space::{flag, Config, Domain, Param, Space};
 use crate::judge::importance as judge;
+use crate::judge::noise::{self, EffectVerdict, SeedNoise};
 
 /// How the effects were measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -36,6 +37,9 @@ pub enum Method {
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
     pub value: String,
+    /// The exact value (0.05 and 0.05001 both show as 0.0500).
+    #[serde(skip)]
+    pub exact: String,
     pub mean_accuracy: f64,
     pub trials: usize,
 }
@@ -56,6 +60,20 @@ pub struct Effect {
     pub within_noise: bool,
     /// Importance: the Kruskal–Wallis test it was judged by.
     pub rank_test: Option<judge::RankEffect>,
+    /// Main effects: the best value's mean minus the worst's, with its 95 % interval.
+    pub interval: Option<noise::Difference>,
+    /// Main effects: real, within noise, or inconsistent across the other settings.
+    pub verdict: Option<EffectVerdict>,
+    /// Main effects: the best value minus the worst at each setting of the others.
+    pub contexts: Vec<Context>,
+}
+
+/// A main effect at one setting of the other hyperparameters.
+#[derive(Debug, Clone, Serialize)]
+pub struct Context {
+    /// The others' values, as flags: "--lr 0.3".
+    pub others: String,
+    pub difference: noise::Difference,
 }
 
 /// The analysis of a sweep's trials.
@@ -68,6 +86,8 @@ pub struct Analysis {
     pub model_r2: Option<f64>,
     /// Largest first.
     pub effects: Vec<Effect>,
+    /// Main effects: the seed noise measured by retraining the winner with other seeds.
+    pub seed_noise: Option<SeedNoise>,
     /// What the numbers can and cannot be read as, in one line.
     pub caveat: String,
 }
@@ -98,23 +118,21 @@ pub fn minimum_trials(dims: usize) -> usize {
     (2 * dims + 2).max(8)
 }
 
-/// Main effects of a finished grid.
-/// Main effects of a finished grid. `validation_images` sets the noise: a trial's accuracy on
-/// n images has a binomial standard deviation √(p(1 − p)/n), so two group means differ by
-/// chance by up to about 2·√2 of that over √(trials in the smaller group); an effect below it is
-/// said to be within noise. `merged` says the grid is not a full product (Adam's points that
-/// differed only in momentum are one), so each effect is a comparison among the trials that use
-/// the hyperparameter.
+/// Main effects of a finished grid. Each hyperparameter's spread (its best value's mean minus
+/// its worst's) is judged by [`noise::difference`]: against the seed noise measured by
+/// retraining (`seed`), where there is one, and the binomial noise of `validation_images`
+/// together, at 95 %. `merged` says the grid is not a full product (Adam's points that differed
+/// only in momentum are one), so each effect is a comparison among the trials that use the
+/// hyperparameter.
 pub fn main_effects(
     space: &Space,
     trials: &[Observation],
     validation_images: usize,
     merged: bool,
+    seed: Option<SeedNoise>,
 ) -> Analysis {
     let mut effects = Vec::new();
     let mean_all = trials.iter().map(Observation::score).sum::<f64>() / trials.len().max(1) as f64;
-    let sd = (mean_all * (1.0 - mean_all) / validation_images.max(1) as f64).sqrt();
-    let mut noise: f64 = 0.0;
     for (name, _) in &space.dims {
         // Grouped by the exact value (0.05 and 0.05001 are two), shown short.
         let mut groups: Vec<(String, String, Vec<f64>)> = Vec::new();
@@ -132,25 +150,55 @@ pub fn main_effects(
         }
         let mut groups: Vec<Group> = groups
             .into_iter()
-            .map(|(_, value, s)| Group {
+            .map(|(exact, value, s)| Group {
                 value,
+                exact,
                 mean_accuracy: s.iter().sum::<f64>() / s.len() as f64,
                 trials: s.len(),
             })
             .collect();
         groups.sort_by(|a, b| b.mean_accuracy.total_cmp(&a.mean_accuracy));
-        let size = groups[0].mean_accuracy - groups[groups.len() - 1].mean_accuracy;
+        let (best, worst) = (&groups[0], &groups[groups.len() - 1]);
+        let size = best.mean_accuracy - worst.mean_accuracy;
+        let interval =
+            noise::difference(size, best.trials, worst.trials, mean_all, validation_images, seed.as_ref());
+        // The same two values at each setting of the others: a controlled comparison holds there.
+        let others = |c: &Config| -> Vec<String> {
+            c.0.iter().filter(|(n, _)| n != name).map(|(_, v)| v.text()).collect()
+        };
+        let value = |t: &Observation, g: &Group| t.config.get(name).is_some_and(|v| v.text() == g.exact);
+        let contexts: Vec<Context> = trials
+            .iter()
+            .filter(|t| value(t, best))
+            .filter_map(|t| {
+                let u = trials.iter().find(|u| value(u, worst) && others(u.config) == others(t.config))?;
+                let d = t.score() - u.score();
+                Some(Context {
+                    others: t
+                        .config
+                        .0
+                        .iter()
+                        .filter(|(n, _)| n != name)
+                        .map(|(n, v)| format!("{} {}", flag(n), v.short()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    difference: noise::difference(d, 1, 1, mean_all, validation_images, seed.as_ref()),
+                })
+            })
+            .collect();
+        let pairs: Vec<noise::Difference> = contexts.iter().map(|c| c.difference).collect();
+        let verdict = noise::main_effect(&interval, &pairs);
         let used = groups.iter().map(|g| g.trials).sum();
-        let fewest = groups.iter().map(|g| g.trials).min().unwrap_or(1).max(1);
-        let threshold = 2.0 * std::f64::consts::SQRT_2 * sd / (fewest as f64).sqrt();
-        noise = noise.max(threshold);
         effects.push(Effect {
             name,
             size,
             groups,
             trials: used,
-            within_noise: size < threshold,
+            within_noise: verdict != EffectVerdict::Real,
             rank_test: None,
+            interval: Some(interval),
+            verdict: Some(verdict),
+            contexts,
         });
     }
     effects.sort_by(|a, b| b.size.total_cmp(&a.size));
@@ -160,6 +208,7 @@ pub fn main_effects(
             trials: trials.len(),
             model_r2: None,
             effects,
+            seed_noise: None,
             caveat: "a grid of one configuration: nothing to compare".into(),
         };
     }
@@ -169,6 +218,18 @@ pub fn main_effects(
     } else {
         "a full factorial"
     };
+    let noise = match &seed {
+        Some(s) => format!(
+            "noise is the seed-to-seed spread measured by training the winner with {} seeds (sd {:.2} points) \
+             plus the binomial noise of {validation_images} validation images",
+            s.accuracies.len(),
+            100.0 * s.sd
+        ),
+        None => format!(
+            "noise is the binomial noise of {validation_images} validation images only: the seed-to-seed \
+             spread was not measured (the winner was not retrained), so \"real\" may be too generous"
+        ),
+    };
     Analysis {
         method: Method::MainEffects,
         trials: trials.len(),
@@ -176,11 +237,11 @@ pub fn main_effects(
         effects,
         caveat: format!(
             "{design}: each value's mean is over every combination of the other values, so these are \
-             controlled comparisons; differences under {:.2} points are within the noise of {validation_images} \
-             validation images{}",
-            100.0 * noise,
+             controlled comparisons; {noise}; a spread is real when its 95 % interval leaves out 0 and the same \
+             difference does at every setting of the others{}",
             failures(trials)
         ),
+        seed_noise: seed,
     }
 }
 
@@ -211,6 +272,7 @@ pub fn importance(space: &Space, trials: &[Observation], design: &str) -> Analys
             trials: trials.len(),
             model_r2: None,
             effects: Vec::new(),
+            seed_noise: None,
             caveat: format!(
                 "too few trials to tell which hyperparameter matters: {} trials, at least {needed} for this space",
                 trials.len()
@@ -231,6 +293,9 @@ pub fn importance(space: &Space, trials: &[Observation], design: &str) -> Analys
                 trials: vs.iter().flatten().count(),
                 within_noise: !test.clear,
                 rank_test: Some(test),
+                interval: None,
+                verdict: None,
+                contexts: Vec::new(),
             })
         })
         .collect();
@@ -241,7 +306,14 @@ pub fn importance(space: &Space, trials: &[Observation], design: &str) -> Analys
         trials.len(),
         failures(trials)
     );
-    Analysis { method: Method::Importance, trials: trials.len(), model_r2: None, effects, caveat }
+    Analysis {
+        method: Method::Importance,
+        trials: trials.len(),
+        model_r2: None,
+        effects,
+        caveat,
+        seed_noise: None,
+    }
 }
 
 /// The analysis as text.
@@ -258,9 +330,39 @@ pub fn render(a: &Analysis) -> String {
                         format!("{:.2}% with {} ({} trials)", 100.0 * g.mean_accuracy, g.value, g.trials)
                     })
                     .collect();
-                let noise = if e.within_noise { " (within noise)" } else { "" };
+                let interval = match (e.interval, e.verdict) {
+                    (Some(d), Some(v)) => {
+                        let verdict = match v {
+                            EffectVerdict::Real => {
+                                "a real effect, at every setting of the others".to_string()
+                            }
+                            EffectVerdict::WithinNoise => "within noise".to_string(),
+                            EffectVerdict::Inconsistent => {
+                                let at: Vec<String> = e
+                                    .contexts
+                                    .iter()
+                                    .map(|c| {
+                                        let what = if c.difference.within_noise {
+                                            "within noise"
+                                        } else {
+                                            "beyond the noise measured"
+                                        };
+                                        format!(
+                                            "{:+.2} at {} ({what})",
+                                            100.0 * c.difference.difference,
+                                            c.others
+                                        )
+                                    })
+                                    .collect();
+                                format!("not a clear effect: {}", at.join("; "))
+                            }
+                        };
+                        format!(" (95 % interval {:.2} to {:.2}: {verdict})", 100.0 * d.low, 100.0 * d.high)
+                    }
+                    _ => String::new(),
+                };
                 lines.push(format!(
-                    "  {}: {}; spread {:.2} points{noise}",
+                    "  {}: {}; spread {:.2} points{interval}",
                     flag(e.name),
                     groups.join(", "),
                     100.0 * e.size

@@ -67,7 +67,7 @@ fn an_unused_hyperparameter_is_left_out_of_its_groups() {
     };
     let trials: Vec<Observation> =
         grid.iter().map(|config| Observation { config, accuracy: Some(score(config)) }).collect();
-    let a = main_effects(&s, &trials, 100_000, false);
+    let a = main_effects(&s, &trials, 100_000, false, None);
     let momentum = a.effects.iter().find(|e| e.name == "momentum").unwrap();
     assert_eq!(momentum.trials, 2, "only the two sgd trials use momentum");
     assert!(momentum.groups.iter().all(|g| g.value != "n/a" && !g.value.is_empty()), "{momentum:?}");
@@ -85,18 +85,18 @@ fn main_effects_group_exact_values_and_say_what_is_noise() {
     let trials: Vec<Observation> =
         grid.iter().map(|config| Observation { config, accuracy: Some(score(config)) }).collect();
     // 300 validation images: a 10-point difference is real, none for hidden is noise.
-    let a = main_effects(&s, &trials, 300, false);
+    let a = main_effects(&s, &trials, 300, false, None);
     let lr = a.effects.iter().find(|e| e.name == "lr").unwrap();
     assert_eq!(lr.groups.len(), 2, "0.05 and 0.05001 are two values, though both print 0.0500");
     assert!(!lr.within_noise);
     let hidden = a.effects.iter().find(|e| e.name == "hidden").unwrap();
-    assert!(hidden.within_noise && render(&a).contains("(within noise)"), "{}", render(&a));
+    assert!(hidden.within_noise && render(&a).contains(": within noise)"), "{}", render(&a));
     // One configuration: nothing to compare.
     let one = space(&[("lr", "0.05")]);
     let grid = one.grid(3, &TrainConfig::default());
     let trials: Vec<Observation> =
         grid.iter().map(|config| Observation { config, accuracy: Some(0.5) }).collect();
-    assert_eq!(main_effects(&one, &trials, 300, false).method, Method::TooFew);
+    assert_eq!(main_effects(&one, &trials, 300, false, None).method, Method::TooFew);
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn main_effects_average_over_the_other_factors() {
     };
     let trials: Vec<Observation> =
         grid.iter().map(|config| Observation { config, accuracy: Some(score(config)) }).collect();
-    let a = main_effects(&s, &trials, 100_000, false);
+    let a = main_effects(&s, &trials, 100_000, false, None);
     let sizes: Vec<(&str, f64)> = a.effects.iter().map(|e| (e.name, (e.size * 1e6).round() / 1e6)).collect();
     assert_eq!(sizes, [("lr", 0.2), ("hidden", 0.02)]);
     assert!(render(&a).contains("controlled comparisons"));

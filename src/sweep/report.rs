@@ -17,6 +17,7 @@ use super::trial::{Status, Trial};
 use super::{Strategy, SweepConfig, TpeForm};
 use crate::data::{Dataset, Split};
 use crate::error::torch;
+use crate::judge::noise::SeedNoise;
 use crate::metrics::evaluate;
 use crate::observe::Observer;
 
@@ -126,6 +127,7 @@ fn analyse(
     rungs: &[Rung],
     stopped: bool,
     validation_images: i64,
+    seed: Option<SeedNoise>,
 ) -> Analysis {
     let first_rung: Vec<(Config, Option<f64>)> = match rungs.first() {
         Some(rung) => rung
@@ -145,7 +147,13 @@ fn analyse(
     match config.strategy {
         Strategy::Grid if !stopped && observations.len() == plan.configs.len() => {
             let merged = plan.configs.len() < config.space.grid_size(config.grid_points).0.unwrap_or(0);
-            analysis::main_effects(&config.space, &observations, validation_images.max(1) as usize, merged)
+            analysis::main_effects(
+                &config.space,
+                &observations,
+                validation_images.max(1) as usize,
+                merged,
+                seed,
+            )
         }
         Strategy::Grid => analysis::importance(&config.space, &observations, "an unfinished grid"),
         Strategy::Random => analysis::importance(&config.space, &observations, "random search"),
@@ -177,9 +185,17 @@ pub fn finish(f: Finish) -> Result<SweepReport> {
                 .then(b.trial.cmp(&a.trial))
         })
         .cloned();
+    // A finished grid claims controlled comparisons: the noise they are judged against includes
+    // the seed's, measured by training the winner's configuration with two more seeds.
+    let finished_grid = config.strategy == Strategy::Grid && runner.stopped.is_none();
+    let seed = match (&winner, finished_grid) {
+        (Some(w), true) => runner.seed_replicates(w, 2)?.and_then(SeedNoise::new),
+        _ => None,
+    };
     // What the trials support saying is settled before the winner retrains (a Ctrl-C then
     // stops the retraining, not the trials).
-    let analysis = analyse(config, &plan, &finished, &rungs, runner.stopped.is_some(), split.test.len());
+    let analysis =
+        analyse(config, &plan, &finished, &rungs, runner.stopped.is_some(), split.test.len(), seed);
     let mut test_evaluations = 0;
     let best = match winner {
         None => None,

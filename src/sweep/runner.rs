@@ -309,6 +309,31 @@ impl Runner<'_> {
     }
 }
 
+impl Runner<'_> {
+    /// The winner's configuration trained again with `more` other seeds (the sweep's seed plus
+    /// 1, 2, …) on the same split: its validation accuracies, the winner's own first — the
+    /// seed-to-seed noise, measured. `None` where Ctrl-C stopped it or a retraining failed.
+    pub fn seed_replicates(&mut self, winner: &Trial, more: u64) -> Result<Option<Vec<f64>>> {
+        let Some(own) = winner.validation_accuracy else { return Ok(None) };
+        let mut accuracies = vec![own];
+        for k in 1..=more {
+            let base = winner.config.train_config(&self.base);
+            let config =
+                TrainConfig { epochs: winner.budget_epochs, seed: base.seed.wrapping_add(k), ..base };
+            self.observer.note(&format!(
+                "measuring seed noise: trial {}'s configuration again with seed {}",
+                winner.trial, config.seed
+            ));
+            let trained = train_quietly(&config, self.data, self.device, self.stop, &mut 0)?;
+            if trained.report.stop != Stop::Finished {
+                return Ok(None);
+            }
+            accuracies.push(trained.report.final_metrics.test_accuracy);
+        }
+        Ok(Some(accuracies))
+    }
+}
+
 /// What one trial costs, measured: seconds of preparation (fitting the normalization to the
 /// training images, building the network) and per training sample of an epoch (its batches
 /// and its share of the per-epoch evaluation of the validation split).
