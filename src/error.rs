@@ -46,7 +46,7 @@ pub fn ensure_float32_rate(flag: &str, value: f64) -> anyhow::Result<()> {
     ensure_usage((value as f32) > 0.0, || {
         format!(
             "{flag} {value:e} rounds to 0 in float32, in which the network computes (its smallest positive \
-             number is {:e}): no step would move a weight; give a larger rate",
+             number is {:.1e}): no step would move a weight; give a larger rate",
             f32::from_bits(1)
         )
     })

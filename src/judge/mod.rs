@@ -13,6 +13,8 @@
 //! - [`importance`]: which hyperparameter matters in observational trials, by a rank test that
 //!   can see a cliff; [`noise`]: whether a difference is an effect, against the seed noise
 //!   measured by retraining and the validation sample's binomial noise, at 95 %.
+//! - [`unit`]: the perceptron's ReLU unit — never alive, died, revived — and every rise of its
+//!   loss.
 
 pub mod chance;
 pub mod descent;
@@ -20,3 +22,4 @@ pub mod importance;
 pub mod motion;
 pub mod noise;
 pub mod training;
+pub mod unit;

@@ -17,6 +17,7 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{ensure_usage, torch};
+use crate::judge;
 use crate::observe::Observer;
 use crate::repr::float_repr;
 use crate::repr::{tensor_json, TensorValues};
@@ -234,7 +235,11 @@ pub struct PerceptronReport {
     pub warnings: Vec<String>,
     /// The epoch after which every prediction on the training set was 0, if that happened.
     pub dead_from_epoch: Option<usize>,
-    /// The stretch of epochs over which the training loss rose, and why (see [`explain`]).
+    /// The unit's life: never alive, died at an epoch, revived ([`crate::judge::unit`]).
+    pub life: judge::unit::Life,
+    /// Every rise of the loss worth a sentence, one still going at the end included.
+    pub rises: Vec<judge::unit::Rise>,
+    /// The largest stretch of epochs over which the training loss rose, and why (see [`explain`]).
     pub loss_rise: Option<LossRise>,
     /// The test loss beside the training loss on the samples with the same targets.
     pub test_comparison: TestComparison,
@@ -280,13 +285,15 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
     let samples = Samples::new(&x, &y);
     let mut history = Vec::with_capacity(config.epochs);
     let mut dead_from_epoch = None;
+    let mut alive = Vec::with_capacity(config.epochs);
     for epoch in 1..=config.epochs {
         model.train_epoch(&samples);
         let predictions = model.forward(&x);
         let loss = scalar(&Perceptron::loss(&predictions, &y))?;
         // ŷ = relu(X·w + b) is 0 everywhere exactly when every pre-activation is ≤ 0: the unit
         // is dead for this data. Remember from when, in case it stays dead to the end.
-        if scalar(&predictions.max())? > 0.0 {
+        alive.push(scalar(&predictions.max())? > 0.0);
+        if alive[epoch - 1] {
             dead_from_epoch = None;
         } else {
             dead_from_epoch.get_or_insert(epoch);
@@ -303,14 +310,19 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
     observer.finish();
     let training_seconds = started.elapsed().as_secs_f64();
     let mut warnings = Vec::new();
-    if let Some(epoch) = dead_from_epoch {
-        let warning = format!(
-            "the ReLU died at epoch {epoch} and was still dead when the run ended: X·w + b ≤ 0 for every \
-             training sample, so every prediction is 0 and the loss is {}; the step was too large — lower \
-             --lr (it was {})",
-            history.last().map_or(f64::NAN, |r: &EpochRecord| r.loss),
-            float_repr(config.lr)
-        );
+    let mut losses = vec![initial.loss];
+    losses.extend(history.iter().map(|r| r.loss));
+    let life = judge::unit::life(initial.largest_pre_activation > 0.0, &alive);
+    let rises = judge::unit::rises(&losses);
+    // The evidence that a step was too large: the loss rose into the epoch the unit died at.
+    let rose = match life {
+        judge::unit::Life::Died { epoch, .. } => {
+            rises.iter().any(|r| r.peak_epoch + 1 >= epoch && r.from_epoch < epoch)
+        }
+        _ => false,
+    };
+    let final_loss = losses[losses.len() - 1];
+    if let Some(warning) = life.warning(final_loss, &float_repr(config.lr), rose) {
         observer.warn(&warning);
         warnings.push(warning);
     }
@@ -345,6 +357,8 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
         },
         warnings,
         dead_from_epoch,
+        life,
+        rises,
         loss_rise,
         test_comparison,
         training_seconds,

@@ -135,3 +135,181 @@ fn scan(setting: &[&str], every: usize) -> usize {
     }
     checked
 }
+
+/// `nnopt --json ARGS` and what it warned on stderr.
+fn json_and_warnings(args: &[&str]) -> (Value, String) {
+    let out = crate::common::nnopt(&[&["--json"], args].concat());
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    (serde_json::from_slice(&out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn the_perceptron_s_unit_is_told_as_it_lived() {
+    // --lr 10: dead at the end, and the test predictions (not the training ones) are huge.
+    let (v, said) = json_and_warnings(&["perceptron", "--lr", "10"]);
+    assert_eq!(v["life"]["life"], "died", "{}", v["life"]);
+    assert!(said.contains("every training prediction is 0"), "{said}");
+    // --lr 0.01: dead at epochs 1 and 50 already, revived each time, dead from epoch 100.
+    let (v, said) = json_and_warnings(&["perceptron", "--lr", "0.01"]);
+    assert_eq!(v["life"]["epoch"], 100);
+    let spells: Vec<[usize; 2]> = serde_json::from_value(v["life"]["spells"].clone()).unwrap();
+    let dead_at = |e: usize| spells.iter().any(|[a, b]| (*a..=*b).contains(&e));
+    assert!(dead_at(1) && dead_at(50), "{spells:?}");
+    // Every rise the losses show, found by this test's own scan: each is reported.
+    let losses: Vec<f64> = std::iter::once(v["initial"]["loss"].as_f64().unwrap())
+        .chain(v["history"].as_array().unwrap().iter().map(|r| r["loss"].as_f64().unwrap()))
+        .collect();
+    let rises: Vec<usize> =
+        v["rises"].as_array().unwrap().iter().map(|r| r["peak_epoch"].as_u64().unwrap() as usize).collect();
+    for e in [33, 36, 38, 95, 99] {
+        if losses[e] > 1.1 * losses[e - 1] {
+            let covered = v["rises"].as_array().unwrap().iter().any(|r| {
+                (r["from_epoch"].as_u64().unwrap() as usize) < e
+                    && e <= r["peak_epoch"].as_u64().unwrap() as usize
+            });
+            assert!(covered, "epoch {e}'s rise is not reported: {rises:?}");
+        }
+    }
+    assert!(said.contains("died at epoch 100") && said.contains("epoch(s) in all"), "{said}");
+    // --seed 12: the climb over the last 50 epochs is reported, still going at the end.
+    let (v, _) = json_and_warnings(&["perceptron", "--seed", "12"]);
+    let last = v["rises"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["still_rising"], true, "{last}");
+    // A rate float32 rounds to 0 is a usage error, not "the step was too large".
+    crate::common::assert_usage_error(&["perceptron", "--epochs", "2", "--lr", "1e-320"], "--lr");
+}
+
+#[test]
+fn autograd_reasons_in_the_float32_it_computed() {
+    let text = crate::common::nnopt_ok(&["autograd", "--x", "3", "--w", "0.1", "--b", "-0.3"]);
+    assert!(text.contains("= 0 in float32") && !text.contains("> 0, so relu'(z) = 1"), "{text}");
+    // Close to the kink but not on it: the central difference straddles it, and says so.
+    let text = crate::common::nnopt_ok(&["autograd", "--x", "1", "--w", "0.5", "--b", "-0.4999999"]);
+    assert!(text.contains("straddle") || text.contains("within the central difference's step"), "{text}");
+}
+
+#[test]
+fn train_advises_only_what_its_losses_show() {
+    // Too small a rate: the loss barely left ln(10), so raise it — never "lower".
+    let (v, said) = json_and_warnings(&[
+        "train",
+        "--data",
+        "synthetic:2000,2000",
+        "--epochs",
+        "3",
+        "--lr",
+        "3e-6",
+        "--momentum",
+        "0",
+    ]);
+    assert_eq!(v["at_chance"], true);
+    assert!(said.contains("raise --lr") && !said.contains("lower --lr"), "{said}");
+    // 11.8 % on 500 images: chance by the exact binomial (73 right needed), as sweep says.
+    let (v, said) =
+        json_and_warnings(&["train", "--data", "synthetic:2000,500", "--epochs", "2", "--lr", "1e-7"]);
+    assert_eq!(v["verdict"]["chance"]["needed"], 73);
+    assert!(v["at_chance"] == true && said.contains("no better than chance"), "{said}");
+    // A network that answers one class: named.
+    let (v, said) = json_and_warnings(&[
+        "train",
+        "--data",
+        "synthetic:2000,500",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "32",
+        "--lr",
+        "1",
+    ]);
+    let collapse = &v["verdict"]["collapse"];
+    assert!(collapse["share"].as_f64().unwrap() >= 0.5, "{v}");
+    assert!(said.contains("collapsed onto one class"), "{said}");
+}
+
+/// The grid of the issue at seeds 0–4: the width's "effect" changes sign from seed to seed, so
+/// it is never called real; the learning rate's always is.
+#[test]
+fn a_grid_credits_lr_and_not_a_width_that_seed_noise_moves() {
+    let Some(dir) =
+        crate::common::fashion_dir("verdicts::a_grid_credits_lr_and_not_a_width_that_seed_noise_moves")
+    else {
+        return;
+    };
+    for seed in ["0", "1", "2", "3", "4"] {
+        let args = [
+            "-q",
+            "sweep",
+            "--data",
+            dir,
+            "--strategy",
+            "grid",
+            "--lr",
+            "0.001,0.3",
+            "--hidden",
+            "32,33",
+            "--epochs",
+            "1",
+            "--seed",
+            seed,
+        ];
+        let (v, _) = json_and_warnings(&args);
+        let effects = v["analysis"]["effects"].as_array().unwrap();
+        let verdict = |name: &str| effects.iter().find(|e| e["name"] == name).unwrap()["verdict"].clone();
+        assert_eq!(verdict("lr"), "real", "seed {seed}: {effects:?}");
+        assert_ne!(verdict("hidden"), "real", "seed {seed}: {effects:?}");
+        assert_eq!(v["analysis"]["seed_noise"]["accuracies"].as_array().unwrap().len(), 3, "seed {seed}");
+    }
+}
+
+#[test]
+fn a_random_sweep_ranks_a_cliff_above_a_width() {
+    let Some(dir) = crate::common::fashion_dir("verdicts::a_random_sweep_ranks_a_cliff_above_a_width") else {
+        return;
+    };
+    let args = [
+        "-q",
+        "sweep",
+        "--data",
+        dir,
+        "--strategy",
+        "random",
+        "--trials",
+        "16",
+        "--epochs",
+        "1",
+        "--lr",
+        "0.001..0.3:log",
+        "--hidden",
+        "32,33",
+    ];
+    let (v, _) = json_and_warnings(&args);
+    let effects = v["analysis"]["effects"].as_array().unwrap();
+    assert_eq!(effects[0]["name"], "lr", "{effects:?}");
+    assert!(effects[0]["size"].as_f64().unwrap() > effects[1]["size"].as_f64().unwrap());
+}
+
+#[test]
+fn halving_with_factor_3_plans_as_scikit_learn() {
+    // scripts/reference/halving.py: 27 candidates, 9 epochs, factor 3 → 27×1, 9×3, 3×9.
+    let (v, _) = json_and_warnings(&[
+        "-q",
+        "sweep",
+        "--data",
+        "synthetic:600,200",
+        "--strategy",
+        "halving",
+        "--trials",
+        "27",
+        "--epochs",
+        "9",
+        "--factor",
+        "3",
+    ]);
+    let rungs: Vec<(usize, u64)> = v["rungs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["results"].as_array().unwrap().len(), r["epochs"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rungs, [(27, 1), (9, 3), (3, 9)]);
+}
