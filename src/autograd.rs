@@ -129,37 +129,7 @@ fn finite_difference(config: &AutogradConfig, device: Device) -> Result<FiniteDi
 
 /// The demo as text: the notebook's two printed values, the checks, and what they mean.
 pub fn render(r: &AutogradReport) -> String {
-    // Computed as the unit computes it, in float32, one operation at a time (w·x, then + b): with
-    // x = 3, w = 0.1, b = −0.3 that is exactly 0, where float64 would say 5.6e-17 > 0.
-    let z = (r.w as f32) * (r.x as f32) + (r.b as f32);
-    // The central difference (in float64) moves z by up to h·max(|x|, 1): closer to 0 than that,
-    // its two sides straddle relu's kink and it averages them.
-    let straddles = (r.w * r.x + r.b).abs() < FD_STEP * r.x.abs().max(1.0);
-    let kink = if straddles && z != 0.0 {
-        format!(
-            "\nz = {z} lies within the central difference's step ({FD_STEP:e}·max(|x|, 1)) of relu's kink at 0, \
-             so the difference averages the two sides and need not equal autograd's one-sided slope."
-        )
-    } else {
-        String::new()
-    };
-    let meaning = if z > 0.0 {
-        format!(
-            "w·x + b = {z} > 0, so relu'(z) = 1 and relu passes it through unchanged: da/dw = 1·x = {} and da/db = 1.\n\
-             Nudging w by a small ε moves a by about {}·ε; gradient descent uses exactly this slope.",
-            r.x, r.grad_w
-        )
-    } else if z < 0.0 {
-        format!(
-            "w·x + b = {z} < 0, so relu'(z) = 0: relu outputs 0 and is flat there, da/dw = da/db = 0.\n\
-             A small change to w or b changes nothing, so gradient descent cannot move this unit \
-             for this input (a \"dead\" ReLU)."
-        )
-    } else {
-        "w·x + b = 0 in float32 (as the unit computes it) is relu's kink: autograd uses relu'(0) = 0, so \
-         both gradients are 0, while the central difference averages the two sides (x/2 and 1/2)."
-            .to_string()
-    };
+    let (meaning, kink) = crate::judge::kink::explain(r.x, r.w, r.b, r.grad_w, FD_STEP);
     format!(
         "a = relu(w·x + b) with x = {}, w = {}, b = {}\n{}\n\n\
          the chain rule, as autograd applies it (z = w·x + b; relu'(z) = 1 for z > 0, 0 for z ≤ 0):\n  \

@@ -231,7 +231,8 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
         match &report.stopped {
             Some(why) => out.warn(&format!("{why}: --save-best has no weights to write")),
             None => anyhow::bail!(
-                "no trial succeeded, so --save-best has no weights to write; lower --lr or widen the search"
+                "no trial succeeded, so --save-best has no weights to write; {}",
+                nnopt::judge::effects::no_winner_advice(&report.trials)
             ),
         }
     }

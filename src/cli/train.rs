@@ -234,7 +234,7 @@ fn train_and_report(
     }
     out.report(report)?;
     out.chart("train loss", &report.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>());
-    match (&report.stop, report.stop.describe(&report.config.config)) {
+    match (&report.stop, report.stop.describe(report.config.config.initial_lr())) {
         (Stop::Diverged { .. }, Some(why)) => bail!("{why}"),
         (Stop::Interrupted { .. }, Some(why)) => out.note(&format!("nnopt: {why}")),
         _ => {}

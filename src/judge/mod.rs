@@ -10,16 +10,23 @@
 //! - [`chance`]: the one chance bound (the exact binomial) of `train`, `sweep` and `evaluate`;
 //!   [`training`]: a trained classifier's verdict (chance, a collapse onto one class, `--lr`
 //!   advice only with evidence).
+//! - [`effects`]: what a sweep's trials say about each hyperparameter — a grid's main effects,
+//!   the others' rank-test importance — built on [`importance`] and [`noise`];
 //! - [`importance`]: which hyperparameter matters in observational trials, by a rank test that
 //!   can see a cliff; [`noise`]: whether a difference is an effect, against the seed noise
 //!   measured by retraining and the validation sample's binomial noise, at 95 %.
-//! - [`unit`]: the perceptron's ReLU unit — never alive, died, revived — and every rise of its
+//! - [`kink`]: which side of relu's kink autograd's pre-activation lies, in float32;
+//! - [`rise`]: why a perceptron's loss rose, read from replays of the rising epochs, and what
+//!   its test loss says; [`mod@unit`]: the perceptron's ReLU unit — never alive, died, revived — and every rise of its
 //!   loss.
 
 pub mod chance;
 pub mod descent;
+pub mod effects;
 pub mod importance;
+pub mod kink;
 pub mod motion;
 pub mod noise;
+pub mod rise;
 pub mod training;
 pub mod unit;

@@ -1,4 +1,5 @@
-//! A trained classifier's verdict on its test images: better than chance or not (the one
+//! Why a training run stopped ([`Stop`], in words), and a trained classifier's verdict on its
+//! test images: better than chance or not (the one
 //! [`ChanceBound`]), collapsed onto one class or not, and advice about `--lr` only where the
 //! losses give evidence for it — a loss that rose says the step was too large, a loss that
 //! barely left its untrained value says it was too small or the training too short; a run with
@@ -7,6 +8,48 @@
 use serde::Serialize;
 
 use super::chance::ChanceBound;
+
+/// Why training ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "lowercase")]
+pub enum Stop {
+    /// All epochs ran.
+    Finished,
+    /// Ctrl-C: the batch in progress finished, then the epoch was evaluated.
+    Interrupted { epoch: usize, batch: i64 },
+    /// The training loss became NaN or infinite; the weights from the start of the epoch were
+    /// restored. The run fails (exit 1) after reporting.
+    Diverged { epoch: usize, batch: i64, loss: f64 },
+    /// The training loss has not moved since the first epoch: nothing is being learned.
+    Stalled { epoch: usize },
+    /// Every test image gets the same output: no hidden unit is active for any input (dead
+    /// ReLUs), so the network can only predict one class and no gradient reaches fc1.
+    Dead { epoch: usize },
+}
+
+impl Stop {
+    /// The sentence a person reads; `None` for a run that finished.
+    pub fn describe(&self, lr: f64) -> Option<String> {
+        match *self {
+            Stop::Finished => None,
+            Stop::Interrupted { epoch, batch } => {
+                Some(format!("interrupted (Ctrl-C) at epoch {epoch}, batch {batch}"))
+            }
+            Stop::Diverged { epoch, batch, loss } => Some(format!(
+                "the training loss became {loss} at epoch {epoch}, batch {batch}; kept the weights from the \
+                 start of epoch {epoch}; lower --lr (it was {lr})"
+            )),
+            Stop::Dead { epoch } => Some(format!(
+                "the network died at epoch {epoch}: it gives every image the same output (its ReLUs are 0 \
+                 for every input), so it predicts one class and can no longer learn; lower --lr (it was {lr})"
+            )),
+            Stop::Stalled { epoch } => Some(format!(
+                "the training loss has not changed since epoch 1 (stopped after epoch {epoch}): the network \
+                 learns nothing at --lr {lr}; raise --lr (or lower it, if the units died), or check the data"
+            )),
+        }
+    }
+}
 
 /// A model that answers one class for at least half of a balanced test set.
 #[derive(Debug, Clone, PartialEq, Serialize)]

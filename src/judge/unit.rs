@@ -114,6 +114,12 @@ impl Life {
     }
 }
 
+/// A run whose loss became infinite or NaN: the steps grew without bound, the one case where
+/// "lower --lr" needs no further evidence.
+pub fn diverged(loss: f64, epoch: usize, lr: &str) -> String {
+    format!("the loss became {loss} at epoch {epoch} (--lr {lr} is too large for this data); lower --lr")
+}
+
 /// One rise of the loss: from a low to the highest point before the loss fell back below that
 /// low (epoch 0: before training).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -22,13 +22,12 @@ use crate::observe::Observer;
 use crate::repr::float_repr;
 use crate::repr::{tensor_json, TensorValues};
 
-pub mod explain;
 mod model;
 mod render;
 pub use model::{Perceptron, Samples};
 pub use render::{figure, history_csv};
 mod replay;
-use explain::{LossRise, TestComparison};
+use crate::judge::rise::{self as explain, LossRise, TestComparison};
 pub use replay::Replay;
 
 /// Inputs per sample, as in the notebook.
@@ -299,10 +298,7 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
             dead_from_epoch.get_or_insert(epoch);
         }
         if !loss.is_finite() {
-            bail!(
-                "the loss became {loss} at epoch {epoch} (--lr {} is too large for this data); lower --lr",
-                float_repr(config.lr)
-            );
+            bail!("{}", judge::unit::diverged(loss, epoch, &float_repr(config.lr)));
         }
         history.push(EpochRecord { epoch, w: tensor_json(&model.w)?, b: tensor_json(&model.b)?, loss });
         observer.advance();

@@ -3,7 +3,8 @@
 //! why the loss rose (where it did), the predictions after training, the test — and its
 //! pictures and CSV.
 
-use super::{explain, PerceptronReport, NUM_INPUTS};
+use super::{PerceptronReport, NUM_INPUTS};
+use crate::judge::rise as explain;
 use crate::repr::{float_repr, tuple_repr, TensorValues};
 
 /// The notebook-style transcript of `report`.

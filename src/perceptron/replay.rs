@@ -5,9 +5,9 @@
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
-use super::explain::{self, EpochReplay, Kick, LossRise};
 use super::{scalar, EpochRecord, Initial, Perceptron, PerceptronConfig, Samples, NUM_INPUTS};
 use crate::error::torch;
+use crate::judge::rise::{self as explain, EpochReplay, Kick, LossRise};
 use crate::repr::TensorValues;
 
 /// Sample updates the explanation of a rising loss replays, at most (about 1.5 s; at least

@@ -10,10 +10,10 @@
 //! [`space`] (what is searched), [`sampler`] (grid, random, TPE behind one ask/tell interface;
 //! [`tpe`] its two forms), [`halving`] (successive halving, a scheduler over random draws),
 //! [`journal`] (the CSV and `--resume`), [`runner`] (trials, Ctrl-C, the winner), [`trial`],
-//! [`analysis`] (what the trials support saying), [`report`] (text, JSON, figure). All draw from
+//! [`report`] (text, JSON, figure); what the trials support saying is judged in
+//! [`crate::judge::effects`]. All draw from
 //! one generator seeded by `--seed`, so the same flags give the same trials and accuracies.
 
-pub mod analysis;
 pub mod halving;
 pub mod journal;
 pub mod parse;

@@ -7,7 +7,6 @@ use std::time::Instant;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::analysis::{self, Analysis, Observation};
 use super::halving::{Rung, RungPlan};
 use super::journal::SweepFiles;
 use super::runner::Runner;
@@ -17,6 +16,7 @@ use super::trial::{Status, Trial};
 use super::{Strategy, SweepConfig, TpeForm};
 use crate::data::{Dataset, Split};
 use crate::error::torch;
+use crate::judge::effects::{self as analysis, Analysis, Observation};
 use crate::judge::noise::SeedNoise;
 use crate::metrics::evaluate;
 use crate::observe::Observer;

@@ -255,7 +255,8 @@ pub(crate) fn conclude(
         _ => splits.evaluate(&net, data.classes, &normalization)?,
     };
     let mut warnings = Vec::new();
-    if let (Stop::Stalled { .. } | Stop::Dead { .. }, Some(why)) = (&stop, stop.describe(config)) {
+    if let (Stop::Stalled { .. } | Stop::Dead { .. }, Some(why)) = (&stop, stop.describe(config.initial_lr()))
+    {
         observer.warn(&why);
         warnings.push(why);
     }

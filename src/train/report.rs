@@ -69,48 +69,7 @@ pub struct RunConfig {
     pub cuda_graphs: bool,
 }
 
-/// Why training ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "reason", rename_all = "lowercase")]
-pub enum Stop {
-    /// All epochs ran.
-    Finished,
-    /// Ctrl-C: the batch in progress finished, then the epoch was evaluated.
-    Interrupted { epoch: usize, batch: i64 },
-    /// The training loss became NaN or infinite; the weights from the start of the epoch were
-    /// restored. The run fails (exit 1) after reporting.
-    Diverged { epoch: usize, batch: i64, loss: f64 },
-    /// The training loss has not moved since the first epoch: nothing is being learned.
-    Stalled { epoch: usize },
-    /// Every test image gets the same output: no hidden unit is active for any input (dead
-    /// ReLUs), so the network can only predict one class and no gradient reaches fc1.
-    Dead { epoch: usize },
-}
-
-impl Stop {
-    /// The sentence a person reads; `None` for a run that finished.
-    pub fn describe(&self, config: &TrainConfig) -> Option<String> {
-        let lr = config.initial_lr();
-        match *self {
-            Stop::Finished => None,
-            Stop::Interrupted { epoch, batch } => {
-                Some(format!("interrupted (Ctrl-C) at epoch {epoch}, batch {batch}"))
-            }
-            Stop::Diverged { epoch, batch, loss } => Some(format!(
-                "the training loss became {loss} at epoch {epoch}, batch {batch}; kept the weights from the \
-                 start of epoch {epoch}; lower --lr (it was {lr})"
-            )),
-            Stop::Dead { epoch } => Some(format!(
-                "the network died at epoch {epoch}: it gives every image the same output (its ReLUs are 0 \
-                 for every input), so it predicts one class and can no longer learn; lower --lr (it was {lr})"
-            )),
-            Stop::Stalled { epoch } => Some(format!(
-                "the training loss has not changed since epoch 1 (stopped after epoch {epoch}): the network \
-                 learns nothing at --lr {lr}; raise --lr (or lower it, if the units died), or check the data"
-            )),
-        }
-    }
-}
+pub use crate::judge::training::Stop;
 
 /// A whole run, as `--json` prints it.
 #[derive(Debug, Clone, Serialize)]

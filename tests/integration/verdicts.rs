@@ -313,3 +313,107 @@ fn halving_with_factor_3_plans_as_scikit_learn() {
         .collect();
     assert_eq!(rungs, [(27, 1), (9, 3), (3, 9)]);
 }
+
+/// What a sentence about a run says, for the scan below.
+const VERDICT_WORDS: &[&str] = &[
+    "converged",
+    "diverged",
+    "diverging",
+    "oscillat",
+    "heading",
+    "died",
+    "dead",
+    "at chance",
+    "than chance",
+    "within noise",
+    "real effect",
+    "clear effect",
+    "lower --lr",
+    "raise --lr",
+    "collapsed",
+    "crawling",
+    "still descending",
+    "still rising",
+    "learned nothing",
+    "the loss rose",
+];
+
+/// Sentences outside the judge that use those words for something other than a run's verdict.
+const NOT_VERDICTS: &[(&str, &str)] = &[
+    // A usage error about --tol: what a point would count as, not what a run did.
+    ("src/descent/mod.rs", "converged"),
+    // A weights file holding NaN: a damaged file, whatever made it.
+    ("src/weights.rs", "diverged"),
+];
+
+/// The string literals of Rust source outside comments and test modules.
+fn literals(source: &str) -> Vec<String> {
+    let code = match source.find("#[cfg(test)]\nmod ") {
+        Some(at) => &source[..at],
+        None => source,
+    };
+    let code: String =
+        code.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    let (mut out, mut current, mut inside, mut escaped) = (Vec::new(), String::new(), false, false);
+    let chars: Vec<char> = code.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !inside {
+            // '"' is a character, not a string.
+            if c == '"' && !(i > 0 && chars[i - 1] == '\'' && chars.get(i + 1) == Some(&'\'')) {
+                inside = true;
+            }
+            continue;
+        }
+        match (c, escaped) {
+            (_, true) => escaped = false,
+            ('\\', false) => escaped = true,
+            ('"', false) => {
+                inside = false;
+                out.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    out
+}
+
+/// Every claim about what a run did is worded in src/judge: a sentence with a verdict's words
+/// (more than one word: a status's name is a label) anywhere else fails here.
+#[test]
+fn no_verdict_is_worded_outside_the_judge() {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = Vec::new();
+    files(&root.join("src"), &mut sources);
+    let mut found = Vec::new();
+    for path in sources {
+        let name = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+        if name.starts_with("src/judge/") || name.ends_with("_tests.rs") {
+            continue;
+        }
+        for literal in literals(&std::fs::read_to_string(&path).unwrap()) {
+            let text = literal.to_lowercase();
+            for word in VERDICT_WORDS {
+                if text.contains(' ') && text.contains(word) && !NOT_VERDICTS.contains(&(name.as_str(), word))
+                {
+                    found.push(format!("{name}: \"{literal}\" ({word})"));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "verdicts worded outside src/judge:\n{}", found.join("\n"));
+    // The scan sees what it must: the judge's own files hold these words.
+    let judge = literals(&std::fs::read_to_string(root.join("src/judge/descent.rs")).unwrap()).join(" ");
+    assert!(judge.contains("oscillating") && judge.contains("converged"));
+}

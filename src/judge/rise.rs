@@ -6,7 +6,7 @@
 //! derivative), recording every sample that was updated while its prediction was 0; and once with
 //! ReLU's derivative respected (no update where x·w + b ≤ 0). When the second replay would not
 //! have raised the loss, the updates made at ŷ = 0 caused that epoch's rise. The tensor work
-//! lives in the parent module; here is the logic that reads the replays, tested directly.
+//! lives in [`crate::perceptron`]; here is the logic that reads the replays, tested directly.
 
 use serde::Serialize;
 

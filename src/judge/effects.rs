@@ -1,5 +1,5 @@
-//! What the trials say about the hyperparameters — no more than the design that produced them
-//! supports:
+//! What a sweep's trials say about the hyperparameters — no more than the design that produced
+//! them supports:
 //!
 //! - a finished **grid** is a full factorial, so each hyperparameter's *main effect* — its
 //!   values' mean validation accuracy, each averaged over every combination of the others — is
@@ -17,9 +17,9 @@
 
 use serde::Serialize;
 
-use super::space::{flag, Config, Domain, Param, Space};
-use crate::judge::importance as judge;
-use crate::judge::noise::{self, EffectVerdict, SeedNoise};
+use super::importance as judge;
+use super::noise::{self, EffectVerdict, SeedNoise};
+use crate::sweep::space::{flag, Config, Domain, Param, Space};
 
 /// How the effects were measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -316,6 +316,21 @@ pub fn importance(space: &Space, trials: &[Observation], design: &str) -> Analys
     }
 }
 
+/// What to change when no trial succeeded, from how they failed: every one diverged (lower
+/// --lr), every one stayed at chance or stalled (raise --lr or train longer), or a mix (widen
+/// the search).
+pub fn no_winner_advice(trials: &[crate::sweep::Trial]) -> &'static str {
+    use crate::sweep::Status as S;
+    let all = |f: &dyn Fn(S) -> bool| !trials.is_empty() && trials.iter().all(|t| f(t.status));
+    if all(&|s| matches!(s, S::Diverged | S::Dead)) {
+        "every trial diverged or died: lower --lr"
+    } else if all(&|s| matches!(s, S::Chance | S::Stalled)) {
+        "every trial stayed at chance or stalled: raise --lr or train longer (--epochs)"
+    } else {
+        "widen the search (other --lr, --hidden, --optimizer values)"
+    }
+}
+
 /// The analysis as text.
 pub fn render(a: &Analysis) -> String {
     match a.method {
@@ -398,5 +413,5 @@ pub fn render(a: &Analysis) -> String {
 }
 
 #[cfg(test)]
-#[path = "analysis_tests.rs"]
+#[path = "effects_tests.rs"]
 mod tests;

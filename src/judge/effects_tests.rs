@@ -1,4 +1,4 @@
-//! Unit tests of the sweep's analysis: planted effects, noise, unused and lonely values.
+//! Unit tests of a sweep's effects: planted effects, noise, unused and lonely values.
 use super::*;
 use crate::train::TrainConfig;
 use rand::rngs::StdRng;

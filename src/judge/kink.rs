@@ -1,0 +1,57 @@
+//! autograd's verdict on a = relu(w·x + b): which side of relu's kink the pre-activation lies,
+//! reasoned on the float32 value the unit computed (not a float64 re-computation, which can put
+//! 0.1·3 − 0.3 on the wrong side), and whether the central difference it is checked against
+//! straddles the kink.
+
+/// What the gradients mean, and a note where the central difference of `step` straddles the
+/// kink (empty otherwise).
+pub fn explain(x: f64, w: f64, b: f64, grad_w: f64, step: f64) -> (String, String) {
+    // Computed as the unit computes it, in float32, one operation at a time (w·x, then + b): with
+    // x = 3, w = 0.1, b = −0.3 that is exactly 0, where float64 would say 5.6e-17 > 0.
+    let z = (w as f32) * (x as f32) + (b as f32);
+    // The central difference (in float64) moves z by up to h·max(|x|, 1): closer to 0 than that,
+    // its two sides straddle relu's kink and it averages them.
+    let straddles = (w * x + b).abs() < step * x.abs().max(1.0);
+    let kink = if straddles && z != 0.0 {
+        format!(
+            "\nz = {z} lies within the central difference's step ({step:e}·max(|x|, 1)) of relu's kink at 0, \
+             so the difference averages the two sides and need not equal autograd's one-sided slope."
+        )
+    } else {
+        String::new()
+    };
+    let meaning = if z > 0.0 {
+        format!(
+            "w·x + b = {z} > 0, so relu'(z) = 1 and relu passes it through unchanged: da/dw = 1·x = {} and da/db = 1.\n\
+             Nudging w by a small ε moves a by about {}·ε; gradient descent uses exactly this slope.",
+            x, grad_w
+        )
+    } else if z < 0.0 {
+        format!(
+            "w·x + b = {z} < 0, so relu'(z) = 0: relu outputs 0 and is flat there, da/dw = da/db = 0.\n\
+             A small change to w or b changes nothing, so gradient descent cannot move this unit \
+             for this input (a \"dead\" ReLU)."
+        )
+    } else {
+        "w·x + b = 0 in float32 (as the unit computes it) is relu's kink: autograd uses relu'(0) = 0, so \
+         both gradients are 0, while the central difference averages the two sides (x/2 and 1/2)."
+            .to_string()
+    };
+    (meaning, kink)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_side_of_the_kink_is_the_float32_one() {
+        // 0.1·3 − 0.3 is 5.6e-17 in float64 and exactly 0 in float32.
+        let (meaning, _) = explain(3.0, 0.1, -0.3, 0.0, 1e-6);
+        assert!(meaning.starts_with("w·x + b = 0 in float32"), "{meaning}");
+        let (meaning, kink) = explain(1.0, 0.5, 0.25, 1.0, 1e-6);
+        assert!(meaning.contains("> 0") && kink.is_empty(), "{meaning}");
+        let (_, kink) = explain(1.0, 0.5, -0.4999999, 1.0, 1e-6);
+        assert!(kink.contains("straddle") || kink.contains("within the central difference's step"), "{kink}");
+    }
+}
