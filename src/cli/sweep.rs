@@ -114,6 +114,11 @@ pub struct SweepArgs {
     /// times longer (scikit-learn's default is 3).
     #[arg(long, default_value_t = SweepConfig::default().factor)]
     pub factor: usize,
+    /// Grid: train each configuration from R seeds (--seed, +1, …); main effects then compare
+    /// the replicates' means against the seed noise they measure (without it, the winner is
+    /// retrained with two more seeds).
+    #[arg(long, value_name = "R", default_value_t = SweepConfig::default().repeats)]
+    pub repeats: usize,
     /// Seed of the strategy, the validation split and every trial's initial weights.
     #[arg(long, default_value_t = SweepConfig::default().seed)]
     pub seed: u64,
@@ -192,6 +197,7 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
         cuda_graphs: args.cuda_graphs.map(OnOff::on),
         tpe_batch: args.tpe_batch,
         factor: args.factor,
+        repeats: args.repeats,
     };
     config.validate()?;
     let save_best = args.save_best.is_some();

@@ -57,8 +57,8 @@ impl ChanceBound {
             );
         }
         format!(
-            "chance is beaten at {} of {} right ({:.2}%): always guessing the most common class ({:.2}%) \
-             gets that many with probability {:.2} in 1,000",
+            "chance is beaten at {} of {} right ({:.2}%): a guess that ignores the image, right with the most \
+             common class's share ({:.2}%) each time, gets that many with probability {:.2} in 1,000",
             self.needed,
             self.images,
             100.0 * self.accuracy(),

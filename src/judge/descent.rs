@@ -55,7 +55,10 @@ pub fn sentence(start: &[f64], e: &Final, domain: &Domain) -> String {
         Status::Converged if e.minimum.is_some() => {
             let swung = match e.swung {
                 Some(s) => {
-                    format!(", after swinging around for {} steps ({} turning points)", s.steps, s.turns)
+                    format!(
+                        ", after swinging around it: it turned back {} times between steps {} and {}",
+                        s.turns, s.from, s.to
+                    )
                 }
                 None => String::new(),
             };
@@ -244,7 +247,7 @@ mod tests {
         finals.push(Final { minimum: Some(m.clone()), ..end(Status::Converged) });
         finals.push(Final {
             minimum: Some(m.clone()),
-            swung: Some(Swung { steps: 250, turns: 40 }),
+            swung: Some(Swung { from: 3, to: 253, turns: 40 }),
             ..end(Status::Converged)
         });
         finals.push(end(Status::Searched));

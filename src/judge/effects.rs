@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::importance as judge;
 use super::noise::{self, EffectVerdict, SeedNoise};
-use crate::sweep::space::{flag, Config, Domain, Param, Space};
+use crate::sweep::space::{flag, Config, Domain, Param, Space, SEED};
 
 /// How the effects were measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -133,6 +133,18 @@ pub fn main_effects(
 ) -> Analysis {
     let mut effects = Vec::new();
     let mean_all = trials.iter().map(Observation::score).sum::<f64>() / trials.len().max(1) as f64;
+    if trials.iter().all(|t| t.accuracy.is_none()) {
+        return Analysis {
+            method: Method::TooFew,
+            trials: trials.len(),
+            model_r2: None,
+            effects,
+            seed_noise: None,
+            caveat:
+                "every trial failed or stayed at chance: no hyperparameter's effect can be read from them"
+                    .into(),
+        };
+    }
     for (name, _) in &space.dims {
         // Grouped by the exact value (0.05 and 0.05001 are two), shown short.
         let mut groups: Vec<(String, String, Vec<f64>)> = Vec::new();
@@ -162,28 +174,52 @@ pub fn main_effects(
         let size = best.mean_accuracy - worst.mean_accuracy;
         let interval =
             noise::difference(size, best.trials, worst.trials, mean_all, validation_images, seed.as_ref());
-        // The same two values at each setting of the others: a controlled comparison holds there.
-        let others = |c: &Config| -> Vec<String> {
-            c.0.iter().filter(|(n, _)| n != name).map(|(_, v)| v.text()).collect()
+        // The same two values at each setting of the others (their replicates' means, where a
+        // grid repeats seeds): a controlled comparison holds there.
+        let others = |c: &Config| -> Vec<(&'static str, String, String)> {
+            c.0.iter()
+                .filter(|(n, _)| *n != *name && *n != SEED)
+                .map(|(n, v)| (*n, v.text(), v.short()))
+                .collect()
         };
         let value = |t: &Observation, g: &Group| t.config.get(name).is_some_and(|v| v.text() == g.exact);
-        let contexts: Vec<Context> = trials
+        // The others' (name, exact value, shown value), and the two values' scores there.
+        type Cell = (Vec<(&'static str, String, String)>, [Vec<f64>; 2]);
+        let mut cells: Vec<Cell> = Vec::new();
+        for t in trials {
+            let side = match (value(t, best), value(t, worst)) {
+                (true, _) => 0,
+                (_, true) => 1,
+                _ => continue,
+            };
+            let key = others(t.config);
+            match cells.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, sides)) => sides[side].push(t.score()),
+                None => {
+                    let mut sides = [Vec::new(), Vec::new()];
+                    sides[side].push(t.score());
+                    cells.push((key, sides));
+                }
+            }
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let contexts: Vec<Context> = cells
             .iter()
-            .filter(|t| value(t, best))
-            .filter_map(|t| {
-                let u = trials.iter().find(|u| value(u, worst) && others(u.config) == others(t.config))?;
-                let d = t.score() - u.score();
-                Some(Context {
-                    others: t
-                        .config
-                        .0
-                        .iter()
-                        .filter(|(n, _)| n != name)
-                        .map(|(n, v)| format!("{} {}", flag(n), v.short()))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    difference: noise::difference(d, 1, 1, mean_all, validation_images, seed.as_ref()),
-                })
+            .filter(|(_, [b, w])| !b.is_empty() && !w.is_empty())
+            .map(|(key, [b, w])| Context {
+                others: key
+                    .iter()
+                    .map(|(n, _, short)| format!("{} {short}", flag(n)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                difference: noise::difference(
+                    mean(b) - mean(w),
+                    b.len(),
+                    w.len(),
+                    mean_all,
+                    validation_images,
+                    seed.as_ref(),
+                ),
             })
             .collect();
         let pairs: Vec<noise::Difference> = contexts.iter().map(|c| c.difference).collect();
@@ -219,6 +255,13 @@ pub fn main_effects(
         "a full factorial"
     };
     let noise = match &seed {
+        Some(s) if s.configurations > 1 => format!(
+            "noise is the seed-to-seed spread measured by the replicates ({} configurations, sd {:.2} points, \
+             {} degrees of freedom) plus the binomial noise of {validation_images} validation images",
+            s.configurations,
+            100.0 * s.sd,
+            s.df
+        ),
         Some(s) => format!(
             "noise is the seed-to-seed spread measured by training the winner with {} seeds (sd {:.2} points) \
              plus the binomial noise of {validation_images} validation images",

@@ -12,6 +12,7 @@ pub fn explain(x: f64, w: f64, b: f64, grad_w: f64, step: f64) -> (String, Strin
     // The central difference (in float64) moves z by up to h·max(|x|, 1): closer to 0 than that,
     // its two sides straddle relu's kink and it averages them.
     let straddles = (w * x + b).abs() < step * x.abs().max(1.0);
+    // (Where float32 puts z on the kink itself, the sentence above says so already.)
     let kink = if straddles && z != 0.0 {
         format!(
             "\nz = {z} lies within the central difference's step ({step:e}·max(|x|, 1)) of relu's kink at 0, \
@@ -32,10 +33,18 @@ pub fn explain(x: f64, w: f64, b: f64, grad_w: f64, step: f64) -> (String, Strin
              A small change to w or b changes nothing, so gradient descent cannot move this unit \
              for this input (a \"dead\" ReLU)."
         )
-    } else {
+    } else if w * x + b == 0.0 {
         "w·x + b = 0 in float32 (as the unit computes it) is relu's kink: autograd uses relu'(0) = 0, so \
          both gradients are 0, while the central difference averages the two sides (x/2 and 1/2)."
             .to_string()
+    } else {
+        format!(
+            "w·x + b = 0 in float32 (as the unit computes it, from x, w and b rounded to float32) is relu's kink: \
+             autograd uses relu'(0) = 0, so both gradients are 0. The central difference works in float64, where \
+             w·x + b = {}: it straddles the kink off its centre, so it lands between the two sides' slopes (0 and \
+             x for w, 0 and 1 for b), not at their average.",
+            w * x + b
+        )
     };
     (meaning, kink)
 }
@@ -53,5 +62,8 @@ mod tests {
         assert!(meaning.contains("> 0") && kink.is_empty(), "{meaning}");
         let (_, kink) = explain(1.0, 0.5, -0.4999999, 1.0, 1e-6);
         assert!(kink.contains("straddle") || kink.contains("within the central difference's step"), "{kink}");
+        // x rounds to 2²⁴ in float32, so z is 0 there and 1 in float64: no "average" claimed.
+        let (meaning, _) = explain(16777217.0, 1.0, -16777216.0, 0.0, 1e-6);
+        assert!(meaning.contains("off its centre") && !meaning.contains("averages"), "{meaning}");
     }
 }

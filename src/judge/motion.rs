@@ -120,7 +120,9 @@ pub struct Near {
 /// its last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Swung {
-    pub steps: usize,
+    /// The first turning point's step and the last's.
+    pub from: usize,
+    pub to: usize,
     pub turns: usize,
 }
 
@@ -239,19 +241,24 @@ pub fn motion(
         None => ls[0].abs().max(ls[w].abs()),
     }
     .max(f64::MIN_POSITIVE);
-    // Falling by at least 1 % of what is left over the window: getting somewhere.
-    let progressing = falling && ls[0] - ls[w] >= 0.01 * left;
+    // Still falling at the end: the loss is no higher than two steps before (two, so that a
+    // zigzag across a valley, whose loss falls every other step, still counts). Adam's loss that
+    // fell over the window and turned up over its last six steps is climbing now.
+    let rising_now = ls[w] > ls[w - 2];
+    // Falling by at least 1 % of what is left over the window, and still: getting somewhere.
+    let progressing = falling && ls[0] - ls[w] >= 0.01 * left && !rising_now;
     let oscillation = swing(trajectory, ahead);
+    let turns = turning_points(trajectory).len();
     // A swing needs turning points: a loss that rises and falls while the point moves on (over a
-    // surface's bumps) is no oscillation.
-    if swinging || (!falling && !rising && reversals > 0) {
+    // surface's bumps) is no oscillation, and a swing too slow for the window still has them.
+    if swinging || (!falling && !rising && turns >= 2) {
         if let Some(o) = oscillation {
             // Zigzagging across a valley while its loss still clearly falls is descending.
             let motion = if progressing { Motion::Descending } else { Motion::Oscillating };
             return (motion, Some(o));
         }
     }
-    if rising {
+    if rising || (falling && rising_now) {
         return (Motion::Climbing, None);
     }
     if progressing {
@@ -259,9 +266,26 @@ pub fn motion(
         (Motion::Descending, oscillation.filter(|_| reversals >= 2))
     } else if spread(ls) < 0.01 * left {
         (Motion::Crawling, None)
-    } else {
+    } else if turns == 0 {
         (Motion::Travelling, None)
+    } else {
+        // It turned back once in its last steps: a swing, too young to say between what.
+        (Motion::Oscillating, None)
     }
+}
+
+/// The turning points of the run's last [`SWING_WINDOW`] steps (indices into `trajectory`):
+/// where the move into a point and the move out of it disagree.
+fn turning_points(trajectory: &[Vec<f64>]) -> Vec<usize> {
+    let start = trajectory.len().saturating_sub(SWING_WINDOW + 1);
+    let moves: Vec<Vec<f64>> = trajectory[start..]
+        .windows(2)
+        .map(|p| p[1].iter().zip(&p[0]).map(|(b, a)| b - a).collect())
+        .collect();
+    (0..moves.len().saturating_sub(1))
+        .filter(|&k| dot(&moves[k], &moves[k + 1]) < 0.0)
+        .map(|k| start + k + 1)
+        .collect()
 }
 
 /// The last steps in which a swing's turning points are looked for: long enough for slow
@@ -302,14 +326,15 @@ fn swing(trajectory: &[Vec<f64>], ahead: &[Vec<f64>]) -> Option<Oscillation> {
         2 | 3 => amplitude(widths[0], widths[widths.len() - 1]),
         n => amplitude(widest(&widths[..n / 2]), widest(&widths[n / 2..])),
     };
-    // The trend must go on when the run does: the widest of its next four swings against the
-    // widest of its last four. RMSprop's swing shrinks for twenty swings, then widens again.
+    // The trend must go on when the run does: the widest of its next four swings must pass (or,
+    // shrinking, stay under) the widest of its last four. RMSprop's swing shrinks for twenty
+    // swings, then widens again; at its peak a growing swing's next ones are already smaller.
     let next = next[..next.len().min(4)].to_vec();
     if !next.is_empty() {
         let (recent, coming) = (widest(&past[past.len().saturating_sub(4)..]), widest(&next));
         let goes_on = match amplitude {
-            Amplitude::Growing => coming > 0.95 * recent,
-            Amplitude::Shrinking => coming < 1.05 * recent,
+            Amplitude::Growing => coming > recent,
+            Amplitude::Shrinking => coming < recent,
             Amplitude::Steady => (coming / recent - 1.0).abs() < 0.1,
             Amplitude::Undetermined | Amplitude::Varying => true,
         };
@@ -345,7 +370,10 @@ pub fn swung(trajectory: &[Vec<f64>]) -> Option<Swung> {
     let turns: Vec<usize> =
         (0..moves.len().saturating_sub(1)).filter(|&k| dot(&moves[k], &moves[k + 1]) < 0.0).collect();
     match turns.as_slice() {
-        [first, .., last] if turns.len() >= 3 => Some(Swung { steps: last - first, turns: turns.len() }),
+        // Turning point k + 1 of the trajectory: the step it was reached at.
+        [first, .., last] if turns.len() >= 3 => {
+            Some(Swung { from: first + 1, to: last + 1, turns: turns.len() })
+        }
         _ => None,
     }
 }

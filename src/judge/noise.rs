@@ -19,8 +19,10 @@ pub struct SeedNoise {
     pub accuracies: Vec<f64>,
     /// Their sample standard deviation.
     pub sd: f64,
-    /// Degrees of freedom: replicates − 1.
+    /// Degrees of freedom: replicates − 1 (pooled: summed over the configurations).
     pub df: usize,
+    /// The configurations the replicates came from (1: the winner retrained).
+    pub configurations: usize,
 }
 
 impl SeedNoise {
@@ -32,7 +34,30 @@ impl SeedNoise {
         }
         let mean = accuracies.iter().sum::<f64>() / n as f64;
         let sd = (accuracies.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
-        Some(SeedNoise { accuracies, sd, df: n - 1 })
+        Some(SeedNoise { accuracies, sd, df: n - 1, configurations: 1 })
+    }
+
+    /// The spread pooled over several configurations' replicates (each trained from several
+    /// seeds): Σ(nᵢ − 1)·sᵢ² / Σ(nᵢ − 1), with Σ(nᵢ − 1) degrees of freedom.
+    pub fn pooled(groups: &[Vec<f64>]) -> Option<SeedNoise> {
+        let groups: Vec<&Vec<f64>> = groups.iter().filter(|g| g.len() >= 2).collect();
+        let df: usize = groups.iter().map(|g| g.len() - 1).sum();
+        if df == 0 {
+            return None;
+        }
+        let squares: f64 = groups
+            .iter()
+            .map(|g| {
+                let mean = g.iter().sum::<f64>() / g.len() as f64;
+                g.iter().map(|a| (a - mean).powi(2)).sum::<f64>()
+            })
+            .sum();
+        Some(SeedNoise {
+            accuracies: groups.iter().flat_map(|g| g.iter().copied()).collect(),
+            sd: (squares / df as f64).sqrt(),
+            df,
+            configurations: groups.len(),
+        })
     }
 }
 
@@ -152,5 +177,9 @@ mod tests {
         assert_eq!(t_975(15), t_975(10));
         assert_eq!(t_975(1000), 2.0422724563012378);
         assert!(SeedNoise::new(vec![0.5]).is_none());
+        // Pooled: two configurations of three seeds each, 4 degrees of freedom.
+        let p = SeedNoise::pooled(&[vec![0.1, 0.2, 0.3], vec![0.5, 0.5, 0.5]]).unwrap();
+        assert_eq!((p.df, p.configurations), (4, 2));
+        assert!((p.sd - (0.02f64 / 4.0).sqrt()).abs() < 1e-12, "{p:?}");
     }
 }

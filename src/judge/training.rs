@@ -66,8 +66,11 @@ pub struct Collapse {
 pub enum RateAdvice {
     /// The training loss rose from `from` (its lowest, at epoch `at`) to `to`: steps too large.
     Lower { from: f64, at: usize, to: f64 },
-    /// The training loss ended within 3 % of an untrained network's, ln(classes): too small a
-    /// step, or too few epochs.
+    /// An epoch's mean training loss (`loss`, epoch `at`) was more than twice an untrained
+    /// network's, ln(classes): the steps threw the weights far off before any learning.
+    BlewUp { loss: f64, at: usize, untrained: f64 },
+    /// The training loss never left ln(classes) by more than 10 % and ended within 3 % of it:
+    /// too small a step, or too few epochs.
     RaiseOrLonger { last: f64, untrained: f64 },
 }
 
@@ -120,7 +123,12 @@ fn advice(losses: &[f64], classes: usize) -> Option<RateAdvice> {
         return Some(RateAdvice::Lower { from: lowest, at: at + 1, to: last });
     }
     let untrained = (classes.max(2) as f64).ln();
-    (last >= 0.97 * untrained).then_some(RateAdvice::RaiseOrLonger { last, untrained })
+    let (worst_at, worst) = losses.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    if worst > 2.0 * untrained {
+        return Some(RateAdvice::BlewUp { loss: worst, at: worst_at + 1, untrained });
+    }
+    (worst <= 1.1 * untrained && last >= 0.97 * untrained)
+        .then_some(RateAdvice::RaiseOrLonger { last, untrained })
 }
 
 impl TestVerdict {
@@ -131,6 +139,10 @@ impl TestVerdict {
             let advice = match self.advice {
                 Some(RateAdvice::Lower { from, at, to }) => format!(
                     "; its training loss rose from {from:.4} (epoch {at}) to {to:.4}: lower --lr (it was {lr})"
+                ),
+                Some(RateAdvice::BlewUp { loss, at, untrained }) => format!(
+                    "; its training loss reached {loss:.4} in epoch {at}, far above an untrained network's \
+                     ln(classes) = {untrained:.4}: the steps threw the weights off — lower --lr (it was {lr})"
                 ),
                 Some(RateAdvice::RaiseOrLonger { last, untrained }) => format!(
                     "; its training loss {last:.4} barely left an untrained network's ln(classes) = {untrained:.4}: \
@@ -145,9 +157,11 @@ impl TestVerdict {
             ));
         }
         if let Some(c) = &self.collapse {
+            // Nine in ten answers one class: collapsed; half of them: leaning on it.
+            let what =
+                if c.share >= 0.9 { "it has collapsed onto one class" } else { "it leans on one class" };
             said.push(format!(
-                "the network answers \"{}\" for {:.1}% of the test images, whose classes are balanced: it has \
-                 collapsed onto one class",
+                "the network answers \"{}\" for {:.1}% of the test images, whose classes are balanced: {what}",
                 c.name,
                 100.0 * c.share
             ));
@@ -186,6 +200,11 @@ mod tests {
         assert!(matches!(advice(&[0.9, f64::NAN], 10), Some(RateAdvice::Lower { .. })));
         assert!(matches!(advice(&[2.3030, 2.3027], 10), Some(RateAdvice::RaiseOrLonger { .. })));
         assert_eq!(advice(&[1.2, 0.9, 0.7], 10), None, "a loss that fell is no evidence either way");
+        // Adam at lr 1: 205.7 in epoch 1, falling to 2.857 — above ln 10, yet no call to raise.
+        assert!(matches!(
+            advice(&[205.7013, 6.6536, 4.3868, 2.8570], 10),
+            Some(RateAdvice::BlewUp { at: 1, .. })
+        ));
     }
 
     #[test]

@@ -143,8 +143,9 @@ pub fn rises(losses: &[f64]) -> Vec<Rise> {
             i += 1;
             continue;
         }
-        // The rise from the low at i lasts until the loss falls back below it.
-        let end = (i + 1..n).find(|&k| losses[k] < losses[i]).unwrap_or(n);
+        // The rise from the low at i lasts until the loss falls back to it (a dead unit's loss
+        // returns to exactly its plateau).
+        let end = (i + 1..n).find(|&k| losses[k] <= losses[i]).unwrap_or(n);
         let peak =
             (i + 1..end).max_by(|&a, &b| losses[a].total_cmp(&losses[b]).then(b.cmp(&a))).unwrap_or(i + 1);
         let gain = (losses[peak] - losses[i]) / losses[i].abs().max(f64::MIN_POSITIVE);

@@ -53,9 +53,7 @@ pub fn render(report: &PerceptronReport) -> String {
         line(format!("Squared loss:, {:.6}", record.loss));
     }
     report.life.note().into_iter().for_each(&mut line);
-    if report.rises.len() > 1 || report.rises.iter().any(|r| r.still_rising) {
-        crate::judge::unit::describe_rises(&report.rises).into_iter().for_each(&mut line);
-    }
+    crate::judge::unit::describe_rises(&report.rises).into_iter().for_each(&mut line);
     if let Some(rise) = &report.loss_rise {
         explain::describe_rise(rise, report.lr).into_iter().for_each(&mut line);
     }

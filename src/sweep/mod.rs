@@ -123,6 +123,9 @@ pub struct SweepConfig {
     /// Halving's reduction factor: each rung keeps the best 1/factor and trains them factor
     /// times longer (scikit-learn's `factor`).
     pub factor: usize,
+    /// Grid: each configuration trained from this many seeds, so main effects are compared
+    /// against the seed noise the replicates measure.
+    pub repeats: usize,
 }
 
 impl Default for SweepConfig {
@@ -142,6 +145,7 @@ impl Default for SweepConfig {
             cuda_graphs: None,
             tpe_batch: 1,
             factor: 2,
+            repeats: 1,
         }
     }
 }
@@ -163,6 +167,13 @@ impl SweepConfig {
         })?;
         ensure_usage((1..=256).contains(&self.population), || {
             format!("--population must be between 1 and 256, got {}", self.population)
+        })?;
+        ensure_usage((1..=10).contains(&self.repeats), || {
+            format!("--repeats must be between 1 and 10, got {}", self.repeats)
+        })?;
+        ensure_usage(self.repeats == 1 || self.strategy == Strategy::Grid, || {
+            "--repeats is for --strategy grid: only a grid claims controlled comparisons to measure noise for"
+                .to_string()
         })?;
         ensure_usage((2..=16).contains(&self.factor), || {
             format!("--factor must be between 2 and 16, got {}", self.factor)

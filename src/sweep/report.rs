@@ -11,7 +11,7 @@ use super::halving::{Rung, RungPlan};
 use super::journal::SweepFiles;
 use super::runner::Runner;
 use super::sampler::{human_time, Plan};
-use super::space::{flag, Config, Domain, Param, Space};
+use super::space::{flag, Config, Domain, Param, Space, SEED};
 use super::trial::{Status, Trial};
 use super::{Strategy, SweepConfig, TpeForm};
 use crate::data::{Dataset, Split};
@@ -189,6 +189,19 @@ pub fn finish(f: Finish) -> Result<SweepReport> {
     // the seed's, measured by training the winner's configuration with two more seeds.
     let finished_grid = config.strategy == Strategy::Grid && runner.stopped.is_none();
     let seed = match (&winner, finished_grid) {
+        // Replicates of every configuration (--repeats): their pooled spread.
+        (_, true) if config.repeats > 1 => {
+            let mut groups: Vec<(Vec<String>, Vec<f64>)> = Vec::new();
+            for t in finished.iter().filter(|t| t.status.settled()) {
+                let key: Vec<String> =
+                    t.config.0.iter().filter(|(n, _)| *n != SEED).map(|(_, v)| v.text()).collect();
+                match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, scores)) => scores.push(t.score()),
+                    None => groups.push((key, vec![t.score()])),
+                }
+            }
+            SeedNoise::pooled(&groups.into_iter().map(|(_, s)| s).collect::<Vec<_>>())
+        }
         (Some(w), true) => runner.seed_replicates(w, 2)?.and_then(SeedNoise::new),
         _ => None,
     };

@@ -132,9 +132,13 @@ pub fn plan(config: &SweepConfig, base: &TrainConfig) -> Plan {
 /// Grid: every combination of the values given, each range as `grid_points` values.
 fn plan_grid(config: &SweepConfig, base: &TrainConfig) -> Plan {
     let rng = StdRng::seed_from_u64(config.seed);
-    let (space, epochs) = (&config.space, config.epochs);
+    let (space, epochs) = (&config.space.with_seeds(config.seed, config.repeats), config.epochs);
     let one_rung = |n| vec![RungPlan { configurations: n, epochs }];
     let points = space.grid(config.grid_points, base);
+    let repeats = match config.repeats {
+        1 => String::new(),
+        r => format!(", each from {r} seeds (--repeats)"),
+    };
     let ranges = if space.dims.iter().any(|(_, d)| d.is_range()) {
         format!(" (each range as {} values)", config.grid_points)
     } else {
@@ -143,8 +147,8 @@ fn plan_grid(config: &SweepConfig, base: &TrainConfig) -> Plan {
     Plan {
         strategy: config.strategy,
         description: format!(
-            "grid: every combination of the values given{ranges}, {} configurations of {epochs} epoch(s) — a controlled comparison",
-            points.len()
+            "grid: every combination of the values given{ranges}, {} configurations{repeats} of {epochs} epoch(s) — a controlled comparison",
+            points.len() / config.repeats.max(1)
         ),
         runs: points.len(),
         rungs: one_rung(points.len()),
@@ -249,10 +253,15 @@ fn plan_halving(config: &SweepConfig, base: &TrainConfig) -> Plan {
         String::new()
     };
     let description = if rungs.len() == 1 {
+        let why = match epochs < factor {
+            true => format!("--epochs {epochs} is below --factor {factor}, so no second rung fits"),
+            false => "one configuration has nothing to halve".to_string(),
+        };
         format!(
-            "successive halving with one rung: --epochs {epochs} leaves no room to halve, so {} distinct \
-             configurations{few} train {epochs} epoch(s) each and the best wins (a random search)",
-            configs.len()
+            "successive halving with one rung, as scikit-learn plans it ({why}): {} distinct configurations{few} \
+             train {} epoch(s) each and the best wins (a random search)",
+            configs.len(),
+            rungs[0].epochs
         )
     } else {
         format!(

@@ -15,6 +15,9 @@ use crate::train::{OptimizerKind, TrainConfig};
 pub const NAMES: [&str; 6] = ["lr", "momentum", "weight_decay", "batch_size", "hidden", "optimizer"];
 
 /// `--weight-decay` for `weight_decay`.
+/// The column a grid's replicates differ in (`--repeats`): not a hyperparameter.
+pub const SEED: &str = "seed";
+
 pub fn flag(name: &str) -> String {
     format!("--{}", name.replace('_', "-"))
 }
@@ -194,6 +197,8 @@ pub fn apply(config: &mut TrainConfig, name: &str, value: &Param) {
         ("batch_size", Param::Float(v)) => config.batch_size = v.round() as i64,
         ("hidden", Param::Hidden(w)) => config.hidden = w.clone(),
         ("optimizer", Param::Optimizer(o)) => config.optimizer = *o,
+        // A grid's replicate (`--repeats`): the same configuration from another seed.
+        ("seed", Param::Int(v)) => config.seed = *v as u64,
         _ => {}
     }
 }
@@ -225,6 +230,17 @@ impl Space {
                 ("hidden", Domain::Hidden(vec![vec![16], vec![32], vec![64]])),
             ],
         }
+    }
+
+    /// This space with each configuration repeated from `repeats` seeds (`seed`, `seed` + 1,
+    /// …), as one more column of the grid: the replicates that measure seed-to-seed noise.
+    pub fn with_seeds(&self, seed: u64, repeats: usize) -> Space {
+        let mut space = self.clone();
+        if repeats > 1 {
+            let seeds = (0..repeats as u64).map(|k| seed.wrapping_add(k) as i64).collect();
+            space.dims.push((SEED, Domain::Ints(seeds)));
+        }
+        space
     }
 
     pub fn names(&self) -> Vec<&'static str> {

@@ -97,8 +97,8 @@ fn scan(setting: &[&str], every: usize) -> usize {
                         let last = widest(split.saturating_sub(5)..split - 1);
                         let next = widest(split - 1..(split + 3).min(turns.len() - 1));
                         match amplitude {
-                            "growing" => assert!(next > 0.95 * last, "{what}: next swings {next} < {last}"),
-                            "shrinking" => assert!(next < 1.05 * last, "{what}: next swings {next} > {last}"),
+                            "growing" => assert!(next > last, "{what}: next swings {next} ≤ {last}"),
+                            "shrinking" => assert!(next < last, "{what}: next swings {next} ≥ {last}"),
                             "steady" => assert!((next / last - 1.0).abs() < 0.1, "{what}: {next} vs {last}"),
                             _ => {}
                         }
@@ -124,11 +124,21 @@ fn scan(setting: &[&str], every: usize) -> usize {
                     Some("away") => assert_eq!(rest["status"], "diverged", "{what}"),
                     other => assert!(other.is_some(), "{what}: no heading"),
                 }
-                // "Still descending" means the continued run's loss goes lower.
+                // "Still descending" means the loss is falling at the cut (not higher than two steps
+                // before) and the continued run's goes lower.
+                let losses: Vec<f64> = serde_json::from_value(long[i]["losses"].clone()).unwrap();
+                let k = path.len() - 1;
                 if end["motion"] == "descending" {
-                    let losses: Vec<f64> = serde_json::from_value(long[i]["losses"].clone()).unwrap();
-                    let later = losses[path.len() - 1..].iter().copied().fold(f64::INFINITY, f64::min);
+                    let later = losses[k..].iter().copied().fold(f64::INFINITY, f64::min);
                     assert!(later < end["loss"].as_f64().unwrap(), "{what}");
+                    assert!(
+                        k < 2 || losses[k] <= losses[k - 2],
+                        "{what}: its loss rose over its last two steps"
+                    );
+                }
+                // "Travelling": it never turned back.
+                if end["motion"] == "travelling" {
+                    assert!(turning_points(&path).is_empty(), "{what}: it turned back");
                 }
             }
         }
