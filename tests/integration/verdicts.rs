@@ -269,6 +269,33 @@ fn a_grid_credits_lr_and_not_a_width_that_seed_noise_moves() {
         assert_ne!(verdict("hidden"), "real", "seed {seed}: {effects:?}");
         assert_eq!(v["analysis"]["seed_noise"]["accuracies"].as_array().unwrap().len(), 3, "seed {seed}");
     }
+    // With three seeds per configuration the noise is pooled from every one: the width's
+    // interval holds 0, the rate's does not.
+    let args = [
+        "-q",
+        "sweep",
+        "--data",
+        dir,
+        "--strategy",
+        "grid",
+        "--lr",
+        "0.001,0.3",
+        "--hidden",
+        "32,33",
+        "--epochs",
+        "1",
+        "--repeats",
+        "3",
+    ];
+    let (v, _) = json_and_warnings(&args);
+    assert_eq!(v["trials"].as_array().unwrap().len(), 12);
+    let effects = v["analysis"]["effects"].as_array().unwrap();
+    let effect = |name: &str| effects.iter().find(|e| e["name"] == name).unwrap().clone();
+    let hidden = &effect("hidden")["interval"];
+    assert!(hidden["low"].as_f64().unwrap() < 0.0 && hidden["high"].as_f64().unwrap() > 0.0, "{hidden}");
+    assert_eq!(effect("lr")["verdict"], "real");
+    assert_eq!(v["analysis"]["seed_noise"]["configurations"], 4);
+    crate::common::assert_usage_error(&["sweep", "--strategy", "random", "--repeats", "2"], "--repeats");
 }
 
 #[test]
