@@ -15,6 +15,8 @@ fn main() -> anyhow::Result<()> {
             lr: 0.2,
             momentum: 0.9,
             steps: 300,
+            // How far a run out of steps is continued to see where it heads.
+            continued: 5000,
             tol: 1e-6,
             device: tch::Device::Cpu,
             seed: 0,

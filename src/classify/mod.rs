@@ -30,6 +30,9 @@ pub struct EvaluateReport {
     pub class_names: Option<Vec<String>>,
     /// How the data set relates to what the weights were trained on.
     pub data_match: Match,
+    /// The judge's verdict on these test images: chance (the bound `train` and `sweep` use) and
+    /// a collapse onto one class; no `--lr` advice, as no training is seen here.
+    pub verdict: crate::judge::training::TestVerdict,
 }
 
 /// The weights' input normalization, or the data's own when the file does not record one.
@@ -213,7 +216,14 @@ pub fn evaluate(
         data.classes,
         &norm,
     )?;
+    let names = checked.names.clone().unwrap_or_else(|| (0..data.classes).map(|c| c.to_string()).collect());
+    let verdict =
+        crate::judge::training::judge(&[], evaluation.accuracy, &evaluation.confusion_matrix, &names);
+    for warning in verdict.warnings(evaluation.accuracy, f64::NAN) {
+        out.warn(&warning);
+    }
     Ok(EvaluateReport {
+        verdict,
         weights: path.to_path_buf(),
         data: data.name.clone(),
         widths: loaded.widths.clone(),
@@ -227,8 +237,9 @@ pub fn evaluate(
 pub fn render_evaluation(r: &EvaluateReport) -> String {
     let widths: Vec<String> = r.widths.iter().map(i64::to_string).collect();
     let e = &r.evaluation;
+    let chance = r.verdict.chance.describe();
     format!(
-        "weights {} ({})\ndata    {} (test split)\ntest accuracy {:.2}% ({}/{}), test loss {:.4}\n\n{}",
+        "weights {} ({})\ndata    {} (test split)\ntest accuracy {:.2}% ({}/{}), test loss {:.4}; {chance}\n\n{}",
         r.weights.display(),
         widths.join("-"),
         r.data,

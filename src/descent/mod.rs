@@ -248,6 +248,9 @@ pub fn run(config: &DescentConfig, device: Device, observer: &dyn Observer) -> R
     let steps = config.steps.unwrap_or(surface.defaults().2);
     let starts = config.starting_points();
     let settings = config.settings()?;
+    // Continuing the runs that run out of steps shares what --steps leaves of the budget.
+    let count = (starts.len() * settings.len()).max(1);
+    let continued = (MAX_TOTAL_STEPS / count).saturating_sub(steps).min(crate::judge::motion::CONTINUED);
     observer.start("runs", (starts.len() * settings.len()) as u64);
     let mut runs = Vec::new();
     for (k, start) in starts.iter().enumerate() {
@@ -257,6 +260,7 @@ pub fn run(config: &DescentConfig, device: Device, observer: &dyn Observer) -> R
                 lr: s.lr,
                 momentum: s.momentum,
                 steps,
+                continued,
                 tol: config.tol,
                 device,
                 // Each start's search draws its own samples.

@@ -27,6 +27,9 @@ pub struct RunSpec {
     pub momentum: f64,
     /// Gradient steps at most, or a search's samples.
     pub steps: usize,
+    /// Steps a run out of steps is continued, at most, to see where it heads (at most
+    /// [`CONTINUED`]; a command of many runs shares [`super::MAX_TOTAL_STEPS`] among them).
+    pub continued: usize,
     pub tol: f64,
     pub device: Device,
     /// Seeds a random search.
@@ -151,7 +154,8 @@ fn descend(surface: Surface, minima: &[Minimum], spec: RunSpec, start: &[f64]) -
         losses.push(l);
     })?;
     let heading = match status {
-        Status::MaxSteps => Some(continued(&mut stepper, surface, minima, &spec)?),
+        // A command of many runs may leave no budget to continue them: then no heading is claimed.
+        Status::MaxSteps if spec.continued > 0 => Some(continued(&mut stepper, surface, minima, &spec)?),
         _ => None,
     };
     Ok((trajectory, losses, status, norm, stall, heading))
@@ -166,12 +170,13 @@ fn continued(
     spec: &RunSpec,
 ) -> Result<(Heading, Vec<Vec<f64>>)> {
     let (mut last, mut ahead) = (Vec::new(), Vec::new());
-    let (status, _, _, taken) = walk(stepper, surface, minima, spec, CONTINUED, &mut |p, _| {
-        if ahead.len() <= AHEAD {
-            ahead.push(p.clone());
-        }
-        last = p;
-    })?;
+    let (status, _, _, taken) =
+        walk(stepper, surface, minima, spec, spec.continued.min(CONTINUED), &mut |p, _| {
+            if ahead.len() <= AHEAD {
+                ahead.push(p.clone());
+            }
+            last = p;
+        })?;
     let heading = match status {
         Status::Converged => match surface.basin(&last, minima)? {
             Some(minimum) => Heading::Minimum { minimum, after_steps: taken },

@@ -50,10 +50,21 @@ impl ChanceBound {
 
     /// "at least 617 of 6000 right (guessing does that with probability 0.00094)".
     pub fn describe(&self) -> String {
-        if self.needed > self.images {
+        if self.images == 0 {
+            return "no images to score, so nothing is judged against chance".to_string();
+        }
+        if self.needed > self.images && self.majority >= 1.0 {
             return format!(
                 "one class holds every one of the {} images, so no score beats always guessing it",
                 self.images
+            );
+        }
+        if self.needed > self.images {
+            return format!(
+                "on {} images no score tells learning from a guess: a guess right {:.2}% of the time gets \
+                 them all right more often than 1 in 1,000",
+                self.images,
+                100.0 * self.majority
             );
         }
         format!(
@@ -158,5 +169,9 @@ mod tests {
         assert_eq!(b.needed, 11);
         assert!(b.at_chance(1.0));
         assert!(b.describe().contains("no score beats"));
+        // Four images of two classes: even 4 of 4 happens to a guess 1 time in 16.
+        let few = ChanceBound::new(0.5, 4);
+        assert!(few.at_chance(1.0) && few.describe().contains("no score tells learning from a guess"));
+        assert!(ChanceBound::new(0.1, 0).describe().contains("no images"));
     }
 }

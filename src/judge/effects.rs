@@ -27,7 +27,7 @@ use crate::sweep::space::{flag, Config, Domain, Param, Space, SEED};
 pub enum Method {
     /// A finished full factorial: controlled main effects.
     MainEffects,
-    /// Observational trials: leave-one-out importance from a fitted model.
+    /// Observational trials: a rank test per hyperparameter.
     Importance,
     /// Too few trials to tell.
     TooFew,
@@ -49,7 +49,7 @@ pub struct Group {
 pub struct Effect {
     pub name: &'static str,
     /// Main effects: the spread between the best and worst value's mean (0–1). Importance: the
-    /// leave-one-out R² lost without it (0–1, clamped at 0).
+    /// rank test's ε² (0–1).
     pub size: f64,
     /// Main effects: each value's mean.
     pub groups: Vec<Group>,
@@ -82,8 +82,6 @@ pub struct Analysis {
     pub method: Method,
     /// Trials analysed.
     pub trials: usize,
-    /// For importance: the full model's leave-one-out R².
-    pub model_r2: Option<f64>,
     /// Largest first.
     pub effects: Vec<Effect>,
     /// Main effects: the seed noise measured by retraining the winner with other seeds.
@@ -137,7 +135,6 @@ pub fn main_effects(
         return Analysis {
             method: Method::TooFew,
             trials: trials.len(),
-            model_r2: None,
             effects,
             seed_noise: None,
             caveat:
@@ -145,7 +142,15 @@ pub fn main_effects(
                     .into(),
         };
     }
-    for (name, _) in &space.dims {
+    // Hyperparameters some trial does not use (Adam's momentum) are not held fixed between
+    // settings: a context is the values of the others.
+    let loose: Vec<&str> = space
+        .dims
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| trials.iter().any(|t| matches!(t.config.get(n), Some(Param::Unused))))
+        .collect();
+    for (name, _) in space.dims.iter().filter(|(n, _)| *n != SEED) {
         // Grouped by the exact value (0.05 and 0.05001 are two), shown short.
         let mut groups: Vec<(String, String, Vec<f64>)> = Vec::new();
         for t in trials {
@@ -178,7 +183,7 @@ pub fn main_effects(
         // grid repeats seeds): a controlled comparison holds there.
         let others = |c: &Config| -> Vec<(&'static str, String, String)> {
             c.0.iter()
-                .filter(|(n, _)| *n != *name && *n != SEED)
+                .filter(|(n, _)| *n != *name && *n != SEED && !loose.contains(n))
                 .map(|(n, v)| (*n, v.text(), v.short()))
                 .collect()
         };
@@ -242,7 +247,6 @@ pub fn main_effects(
         return Analysis {
             method: Method::TooFew,
             trials: trials.len(),
-            model_r2: None,
             effects,
             seed_noise: None,
             caveat: "a grid of one configuration: nothing to compare".into(),
@@ -276,7 +280,6 @@ pub fn main_effects(
     Analysis {
         method: Method::MainEffects,
         trials: trials.len(),
-        model_r2: None,
         effects,
         caveat: format!(
             "{design}: each value's mean is over every combination of the other values, so these are \
@@ -313,7 +316,6 @@ pub fn importance(space: &Space, trials: &[Observation], design: &str) -> Analys
         return Analysis {
             method: Method::TooFew,
             trials: trials.len(),
-            model_r2: None,
             effects: Vec::new(),
             seed_noise: None,
             caveat: format!(
@@ -325,6 +327,7 @@ pub fn importance(space: &Space, trials: &[Observation], design: &str) -> Analys
     let mut effects: Vec<Effect> = space
         .dims
         .iter()
+        .filter(|(name, _)| *name != SEED)
         .filter_map(|(name, domain)| {
             let vs = values(name, domain, trials);
             let range = matches!(domain, Domain::Range { .. });
@@ -349,14 +352,7 @@ pub fn importance(space: &Space, trials: &[Observation], design: &str) -> Analys
         trials.len(),
         failures(trials)
     );
-    Analysis {
-        method: Method::Importance,
-        trials: trials.len(),
-        model_r2: None,
-        effects,
-        caveat,
-        seed_noise: None,
-    }
+    Analysis { method: Method::Importance, trials: trials.len(), effects, caveat, seed_noise: None }
 }
 
 /// What to change when no trial succeeded, from how they failed: every one diverged (lower
@@ -395,6 +391,10 @@ pub fn render(a: &Analysis) -> String {
                                 "a real effect, at every setting of the others".to_string()
                             }
                             EffectVerdict::WithinNoise => "within noise".to_string(),
+                            EffectVerdict::Inconsistent if e.contexts.is_empty() => {
+                                "not a controlled comparison: no setting of the others holds both values"
+                                    .to_string()
+                            }
                             EffectVerdict::Inconsistent => {
                                 let at: Vec<String> = e
                                     .contexts

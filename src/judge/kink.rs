@@ -37,6 +37,13 @@ pub fn explain(x: f64, w: f64, b: f64, grad_w: f64, step: f64) -> (String, Strin
         "w·x + b = 0 in float32 (as the unit computes it) is relu's kink: autograd uses relu'(0) = 0, so \
          both gradients are 0, while the central difference averages the two sides (x/2 and 1/2)."
             .to_string()
+    } else if !straddles {
+        format!(
+            "w·x + b = 0 in float32 (as the unit computes it, from x, w and b rounded to float32) is relu's kink: \
+             autograd uses relu'(0) = 0, so both gradients are 0. The central difference works in float64, where \
+             w·x + b = {}, farther from 0 than its step reaches: it measures that side's slope alone.",
+            w * x + b
+        )
     } else {
         format!(
             "w·x + b = 0 in float32 (as the unit computes it, from x, w and b rounded to float32) is relu's kink: \

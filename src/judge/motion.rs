@@ -248,7 +248,9 @@ pub fn motion(
     // Falling by at least 1 % of what is left over the window, and still: getting somewhere.
     let progressing = falling && ls[0] - ls[w] >= 0.01 * left && !rising_now;
     let oscillation = swing(trajectory, ahead);
-    let turns = turning_points(trajectory).len();
+    // Turning points count where they are recent: within four windows of the end (a swing too
+    // slow for one window still shows; one that stopped 300 steps ago does not).
+    let turns = turning_points(trajectory).into_iter().filter(|&t| t + 4 * w + 1 >= n).count();
     // A swing needs turning points: a loss that rises and falls while the point moves on (over a
     // surface's bumps) is no oscillation, and a swing too slow for the window still has them.
     if swinging || (!falling && !rising && turns >= 2) {
@@ -269,7 +271,7 @@ pub fn motion(
     } else if turns == 0 {
         (Motion::Travelling, None)
     } else {
-        // It turned back once in its last steps: a swing, too young to say between what.
+        // It turned back once lately: a swing, too young to say between what.
         (Motion::Oscillating, None)
     }
 }

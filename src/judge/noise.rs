@@ -37,6 +37,21 @@ impl SeedNoise {
         Some(SeedNoise { accuracies, sd, df: n - 1, configurations: 1 })
     }
 
+    /// The spread of a grid's replicates: trials grouped by their configuration (`key`, the
+    /// values but the seed), each group's trials that trained (`Some` accuracy) pooled. A
+    /// replicate that diverged is a failure, not seed noise: it is left out.
+    pub fn of_replicates<K: PartialEq>(trials: &[(K, Option<f64>)]) -> Option<SeedNoise> {
+        let mut groups: Vec<(&K, Vec<f64>)> = Vec::new();
+        for (key, accuracy) in trials {
+            let Some(a) = accuracy else { continue };
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, scores)) => scores.push(*a),
+                None => groups.push((key, vec![*a])),
+            }
+        }
+        SeedNoise::pooled(&groups.into_iter().map(|(_, s)| s).collect::<Vec<_>>())
+    }
+
     /// The spread pooled over several configurations' replicates (each trained from several
     /// seeds): Σ(nᵢ − 1)·sᵢ² / Σ(nᵢ − 1), with Σ(nᵢ − 1) degrees of freedom.
     pub fn pooled(groups: &[Vec<f64>]) -> Option<SeedNoise> {
@@ -90,7 +105,8 @@ pub fn difference(
     };
     let half = t * variance.sqrt() * (1.0 / m1.max(1) as f64 + 1.0 / m2.max(1) as f64).sqrt();
     let (low, high) = (difference - half, difference + half);
-    Difference { difference, low, high, within_noise: low <= 0.0 && high >= 0.0 }
+    // A NaN interval holds nothing: within noise, never an effect.
+    Difference { difference, low, high, within_noise: !(low > 0.0 || high < 0.0) }
 }
 
 /// A main effect's verdict, from its overall difference and the same difference at each
@@ -111,9 +127,10 @@ pub enum EffectVerdict {
 /// same two values' difference at each setting of the other hyperparameters.
 pub fn main_effect(overall: &Difference, pairs: &[Difference]) -> EffectVerdict {
     let real = |d: &Difference| !d.within_noise && d.difference.signum() == overall.difference.signum();
-    if !overall.within_noise && pairs.iter().all(real) {
+    // No setting holds both values: nothing was compared under control.
+    if !pairs.is_empty() && !overall.within_noise && pairs.iter().all(real) {
         EffectVerdict::Real
-    } else if overall.within_noise && pairs.iter().all(|d| d.within_noise) {
+    } else if !pairs.is_empty() && overall.within_noise && pairs.iter().all(|d| d.within_noise) {
         EffectVerdict::WithinNoise
     } else {
         EffectVerdict::Inconsistent
@@ -169,6 +186,8 @@ mod tests {
         assert_eq!(main_effect(&d(0.58), &[d(0.52), d(0.65)]), EffectVerdict::Real);
         assert_eq!(main_effect(&d(0.001), &[d(0.002), d(-0.001)]), EffectVerdict::WithinNoise);
         assert_eq!(main_effect(&d(0.3), &[d(0.7), d(-0.1)]), EffectVerdict::Inconsistent, "opposite signs");
+        assert_eq!(main_effect(&d(0.58), &[]), EffectVerdict::Inconsistent, "nothing compared under control");
+        assert!(d(f64::NAN).within_noise, "NaN is no effect");
     }
 
     #[test]

@@ -45,7 +45,7 @@ impl Stop {
             )),
             Stop::Stalled { epoch } => Some(format!(
                 "the training loss has not changed since epoch 1 (stopped after epoch {epoch}): the network \
-                 learns nothing at --lr {lr}; raise --lr (or lower it, if the units died), or check the data"
+                 learns nothing at --lr {lr}; raise --lr, or check the data"
             )),
         }
     }
@@ -87,11 +87,13 @@ pub struct TestVerdict {
 /// (rows: true classes; columns: answers).
 pub fn judge(train_losses: &[f64], accuracy: f64, confusion: &[Vec<i64>], names: &[String]) -> TestVerdict {
     let chance = ChanceBound::of_confusion(confusion);
+    let at_chance = chance.at_chance(accuracy);
     TestVerdict {
         chance,
-        at_chance: chance.at_chance(accuracy),
+        at_chance,
         collapse: collapse(confusion, names),
-        advice: advice(train_losses, confusion.len()),
+        // Advice belongs to a run that learned nothing; a healthy run's losses advise nothing.
+        advice: advice(train_losses, confusion.len()).filter(|_| at_chance),
     }
 }
 
@@ -132,7 +134,8 @@ fn advice(losses: &[f64], classes: usize) -> Option<RateAdvice> {
 }
 
 impl TestVerdict {
-    /// The warnings a run with this verdict prints: at chance, a collapse, with their advice.
+    /// The warnings a run with this verdict prints: at chance, a collapse, with their advice
+    /// (`lr`, the rate it names, is read only where there is advice).
     pub fn warnings(&self, accuracy: f64, lr: f64) -> Vec<String> {
         let mut said = Vec::new();
         if self.at_chance {
@@ -205,6 +208,27 @@ mod tests {
             advice(&[205.7013, 6.6536, 4.3868, 2.8570], 10),
             Some(RateAdvice::BlewUp { at: 1, .. })
         ));
+    }
+
+    /// Each piece of advice has its own words and its own JSON; none advises both ways.
+    #[test]
+    fn every_advice_has_its_own_sentence_and_json() {
+        let m: Vec<Vec<i64>> = (0..10).map(|_| (0..10).map(|j| i64::from(j == 1) * 50).collect()).collect();
+        let advices = [
+            None,
+            Some(RateAdvice::Lower { from: 0.5, at: 2, to: 0.8 }),
+            Some(RateAdvice::BlewUp { loss: 205.0, at: 1, untrained: 2.3 }),
+            Some(RateAdvice::RaiseOrLonger { last: 2.3, untrained: 2.3 }),
+        ];
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for advice in advices {
+            let v = TestVerdict { advice, ..judge(&[], 0.1, &m, &names(10)) };
+            let said = v.warnings(0.1, 0.5).join("\n");
+            assert!(!(said.contains("lower --lr") && said.contains("raise --lr")), "{said}");
+            let pair = (said, serde_json::to_string(&v.advice).unwrap());
+            assert!(!seen.contains(&pair), "{pair:?}");
+            seen.push(pair);
+        }
     }
 
     #[test]

@@ -86,9 +86,17 @@ impl Life {
         }
     }
 
-    /// The warning a unit dead at the end gets; `loss` is the final loss, `rose` whether the
-    /// loss rose in the epochs before it died (the evidence that the step was too large).
-    pub fn warning(&self, loss: f64, lr: &str, rose: bool) -> Option<String> {
+    /// The warning a unit dead at the end gets; `loss` is the final loss, `rises` the run's.
+    /// "Lower --lr" needs evidence that the steps were too large: a rise that peaked in the
+    /// three epochs before the one it died at (dying itself lifts the loss to its dead value, so
+    /// the death epoch's own rise is no evidence).
+    pub fn warning(&self, loss: f64, lr: &str, rises: &[Rise]) -> Option<String> {
+        let rose = match self {
+            Life::Died { epoch, .. } => {
+                rises.iter().any(|r| r.peak_epoch < *epoch && r.peak_epoch + 3 >= *epoch)
+            }
+            _ => false,
+        };
         let dead = "X·w + b ≤ 0 for every training sample, so every training prediction is 0";
         match self {
             Life::AlwaysAlive | Life::Revived { .. } => None,
@@ -203,7 +211,7 @@ mod tests {
         alive[100] = false;
         assert_eq!(life(true, &alive), Life::Died { epoch: 100, spells: vec![[1, 1], [50, 50]] });
         assert_eq!(life(false, &[true]), Life::Revived { spells: vec![[0, 0]] });
-        let said = life(true, &alive).warning(14.25, "0.01", false).unwrap();
+        let said = life(true, &alive).warning(14.25, "0.01", &[]).unwrap();
         assert!(
             said.contains("died at epoch 100") && said.contains("epoch 1, epoch 50 (2 epoch(s) in all)"),
             "{said}"
@@ -211,8 +219,41 @@ mod tests {
         let note = life(false, &[true]).note().unwrap();
         assert!(note.contains("at the initial weights and came back"), "{note}");
         assert!(!said.contains("lower --lr"), "no evidence, no advice: {said}");
-        let never = life(false, &[false]).warning(14.25, "1e-30", false).unwrap();
+        let never = life(false, &[false]).warning(14.25, "1e-30", &[]).unwrap();
+        // A rise that peaked two epochs before the death is evidence; the death epoch's own is not.
+        let rise = |peak_epoch| Rise {
+            from_epoch: 90,
+            peak_epoch,
+            from_loss: 1.0,
+            peak_loss: 9.0,
+            still_rising: false,
+        };
+        let died = life(true, &alive);
+        assert!(died.warning(14.25, "0.01", &[rise(98)]).unwrap().contains("lower --lr"));
+        assert!(!died.warning(14.25, "0.01", &[rise(100)]).unwrap().contains("lower --lr"));
         assert!(never.contains("never alive") && !never.contains("lower --lr"), "{never}");
+    }
+
+    /// Each life has its own words and its own JSON.
+    #[test]
+    fn every_life_has_its_own_sentence_and_json() {
+        let lives = [
+            Life::AlwaysAlive,
+            Life::NeverAlive,
+            Life::Died { epoch: 7, spells: vec![] },
+            Life::Died { epoch: 7, spells: vec![[0, 5]] },
+            Life::Revived { spells: vec![[0, 0]] },
+        ];
+        let said: Vec<String> =
+            lives.iter().map(|l| format!("{:?}{:?}", l.warning(14.25, "10", &[]), l.note())).collect();
+        let json: Vec<String> = lives.iter().map(|l| serde_json::to_string(l).unwrap()).collect();
+        for i in 0..lives.len() {
+            for j in 0..i {
+                assert_ne!(said[i], said[j]);
+                assert_ne!(json[i], json[j]);
+            }
+        }
+        assert!(Life::AlwaysAlive.warning(1.0, "1", &[]).is_none() && Life::AlwaysAlive.note().is_none());
     }
 
     #[test]

@@ -310,15 +310,8 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
     losses.extend(history.iter().map(|r| r.loss));
     let life = judge::unit::life(initial.largest_pre_activation > 0.0, &alive);
     let rises = judge::unit::rises(&losses);
-    // The evidence that a step was too large: the loss rose into the epoch the unit died at.
-    let rose = match life {
-        judge::unit::Life::Died { epoch, .. } => {
-            rises.iter().any(|r| r.peak_epoch + 1 >= epoch && r.from_epoch < epoch)
-        }
-        _ => false,
-    };
     let final_loss = losses[losses.len() - 1];
-    if let Some(warning) = life.warning(final_loss, &float_repr(config.lr), rose) {
+    if let Some(warning) = life.warning(final_loss, &float_repr(config.lr), &rises) {
         observer.warn(&warning);
         warnings.push(warning);
     }

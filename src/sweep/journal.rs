@@ -111,9 +111,10 @@ pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<D
         let status = Status::parse(cells[n + 4]).ok_or_else(bad)?;
         let trial: usize = cells[n + 5].parse().map_err(|_| bad())?;
         // What nnopt writes: an accuracy in [0, 1] exactly for the trials that trained to the
-        // end, a time ≥ 0, no interrupted or failed trial (those are run again).
+        // end (a trial at chance records what it measured, which halving ranks it by), a time ≥
+        // 0, no interrupted or failed trial (those are run again).
         let sane_accuracy = match (status, accuracy) {
-            (Status::Ok | Status::Pruned, Some(a)) => (0.0..=1.0).contains(&a),
+            (Status::Ok | Status::Pruned | Status::Chance, Some(a)) => (0.0..=1.0).contains(&a),
             (Status::Diverged | Status::Stalled | Status::Dead | Status::Chance, None) => true,
             _ => false,
         };
@@ -128,7 +129,8 @@ pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<D
             config: super::space::Config(Vec::new()),
             epochs,
             budget_epochs: budget,
-            validation_accuracy: accuracy,
+            // At chance, the accuracy is what it measured; as a score, it failed.
+            validation_accuracy: accuracy.filter(|_| status != Status::Chance),
             measured_accuracy: accuracy,
             seconds,
             status: if status == Status::Pruned { Status::Ok } else { status },
@@ -151,7 +153,8 @@ pub fn append(path: &Path, space: &Space, identity: &str, trial: &Trial) -> Resu
     if fresh {
         let _ = writeln!(text, "{identity}\n{}", header(space));
     }
-    let accuracy = trial.validation_accuracy.map(|a| a.to_string()).unwrap_or_default();
+    let accuracy =
+        trial.validation_accuracy.or(trial.measured_accuracy).map(|a| a.to_string()).unwrap_or_default();
     let _ = writeln!(
         text,
         "{},{},{},{accuracy},{},{},{}",

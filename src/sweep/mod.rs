@@ -260,6 +260,11 @@ pub fn run(
     stop: &AtomicBool,
 ) -> Result<SweepReport> {
     config.validate()?;
+    // A grid's replicates (--repeats) are one more column of the space: the journal, the table,
+    // the JSON and the plan all see the same columns.
+    let seeded =
+        SweepConfig { space: config.space.with_seeds(config.seed, config.repeats), ..config.clone() };
+    let config = &seeded;
     let _only = crate::exclusive::enter();
     crate::device::prepare(device);
     let started = Instant::now();

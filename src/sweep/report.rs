@@ -191,16 +191,15 @@ pub fn finish(f: Finish) -> Result<SweepReport> {
     let seed = match (&winner, finished_grid) {
         // Replicates of every configuration (--repeats): their pooled spread.
         (_, true) if config.repeats > 1 => {
-            let mut groups: Vec<(Vec<String>, Vec<f64>)> = Vec::new();
-            for t in finished.iter().filter(|t| t.status.settled()) {
-                let key: Vec<String> =
-                    t.config.0.iter().filter(|(n, _)| *n != SEED).map(|(_, v)| v.text()).collect();
-                match groups.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, scores)) => scores.push(t.score()),
-                    None => groups.push((key, vec![t.score()])),
-                }
-            }
-            SeedNoise::pooled(&groups.into_iter().map(|(_, s)| s).collect::<Vec<_>>())
+            let replicates: Vec<(Vec<String>, Option<f64>)> = finished
+                .iter()
+                .filter(|t| t.status.settled())
+                .map(|t| {
+                    let key = t.config.0.iter().filter(|(n, _)| *n != SEED).map(|(_, v)| v.text()).collect();
+                    (key, t.validation_accuracy)
+                })
+                .collect();
+            SeedNoise::of_replicates(&replicates)
         }
         (Some(w), true) => runner.seed_replicates(w, 2)?.and_then(SeedNoise::new),
         _ => None,

@@ -324,7 +324,16 @@ impl Runner<'_> {
                 "measuring seed noise: trial {}'s configuration again with seed {}",
                 winner.trial, config.seed
             ));
-            let trained = train_quietly(&config, self.data, self.device, self.stop, &mut 0)?;
+            let trained = match train_quietly(&config, self.data, self.device, self.stop, &mut 0) {
+                Ok(trained) => trained,
+                Err(e) => {
+                    let warning = format!(
+                        "retraining for seed noise failed ({e:#}): only the binomial noise is counted"
+                    );
+                    self.observer.warn(&warning);
+                    return Ok(None);
+                }
+            };
             if trained.report.stop != Stop::Finished {
                 return Ok(None);
             }

@@ -132,7 +132,7 @@ pub fn plan(config: &SweepConfig, base: &TrainConfig) -> Plan {
 /// Grid: every combination of the values given, each range as `grid_points` values.
 fn plan_grid(config: &SweepConfig, base: &TrainConfig) -> Plan {
     let rng = StdRng::seed_from_u64(config.seed);
-    let (space, epochs) = (&config.space.with_seeds(config.seed, config.repeats), config.epochs);
+    let (space, epochs) = (&config.space, config.epochs);
     let one_rung = |n| vec![RungPlan { configurations: n, epochs }];
     let points = space.grid(config.grid_points, base);
     let repeats = match config.repeats {
@@ -255,7 +255,10 @@ fn plan_halving(config: &SweepConfig, base: &TrainConfig) -> Plan {
     let description = if rungs.len() == 1 {
         let why = match epochs < factor {
             true => format!("--epochs {epochs} is below --factor {factor}, so no second rung fits"),
-            false => "one configuration has nothing to halve".to_string(),
+            false => format!(
+                "{} configuration(s), fewer than --factor {factor}, leave nothing to divide",
+                configs.len()
+            ),
         };
         format!(
             "successive halving with one rung, as scikit-learn plans it ({why}): {} distinct configurations{few} \

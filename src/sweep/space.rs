@@ -14,10 +14,10 @@ use crate::train::{OptimizerKind, TrainConfig};
 /// The hyperparameters nnopt searches, in this order, with the flag that sets each.
 pub const NAMES: [&str; 6] = ["lr", "momentum", "weight_decay", "batch_size", "hidden", "optimizer"];
 
-/// `--weight-decay` for `weight_decay`.
 /// The column a grid's replicates differ in (`--repeats`): not a hyperparameter.
 pub const SEED: &str = "seed";
 
+/// `--weight-decay` for `weight_decay`.
 pub fn flag(name: &str) -> String {
     format!("--{}", name.replace('_', "-"))
 }

@@ -532,6 +532,8 @@ fn the_text_renderers() {
         total: 4,
         confusion_matrix: vec![vec![1, 1], vec![0, 2]],
     };
+    let verdict =
+        nnopt::judge::training::judge(&[], e.accuracy, &e.confusion_matrix, &["a".into(), "b".into()]);
     let report = nnopt::classify::EvaluateReport {
         weights: "w.safetensors".into(),
         data: "somewhere".into(),
@@ -539,9 +541,10 @@ fn the_text_renderers() {
         evaluation: e,
         class_names: None,
         data_match: nnopt::provenance::Match::Same,
+        verdict,
     };
     let text = nnopt::classify::render_evaluation(&report);
-    assert!(text.starts_with("weights w.safetensors (784-32-2)\ndata    somewhere (test split)\ntest accuracy 75.00% (3/4), test loss 0.2500\n"), "{text}");
+    assert!(text.starts_with("weights w.safetensors (784-32-2)\ndata    somewhere (test split)\ntest accuracy 75.00% (3/4), test loss 0.2500; on 4 images no score tells learning from a guess"), "{text}");
     let prediction = nnopt::classify::PredictReport {
         pixels: Vec::new(),
         size: (0, 0),

@@ -454,3 +454,34 @@ fn no_verdict_is_worded_outside_the_judge() {
     let judge = literals(&std::fs::read_to_string(root.join("src/judge/descent.rs")).unwrap()).join(" ");
     assert!(judge.contains("oscillating") && judge.contains("converged"));
 }
+
+/// `--repeats` is a column of the grid: the table, the CSV and `--resume` all carry it, and a
+/// resumed sweep trains nothing again.
+#[test]
+fn repeats_are_a_column_the_journal_resumes() {
+    let dir = crate::common::scratch("verdicts_repeats");
+    let csv = dir.join("r.csv");
+    let csv = csv.to_str().unwrap();
+    let args = [
+        "-q",
+        "sweep",
+        "--data",
+        "synthetic:600,200",
+        "--strategy",
+        "grid",
+        "--lr",
+        "0.05,0.2",
+        "--epochs",
+        "1",
+        "--repeats",
+        "2",
+    ];
+    let (v, _) = json_and_warnings(&[&args[..], &["--csv", csv]].concat());
+    assert_eq!(v["trials"].as_array().unwrap().len(), 4);
+    let header = std::fs::read_to_string(csv).unwrap().lines().nth(1).unwrap().to_string();
+    assert!(header.starts_with("lr,seed,"), "{header}");
+    let (again, _) = json_and_warnings(&[&args[..], &["--resume", csv]].concat());
+    assert!(again["trials"].as_array().unwrap().iter().all(|t| t["resumed"] == true), "{again}");
+    let text = crate::common::nnopt_ok(&[&args[..], &["--resume", csv]].concat());
+    assert!(text.contains("seed"), "the table shows the seed column:\n{text}");
+}
