@@ -197,11 +197,14 @@ fn trend(ys: &[f64]) -> (f64, f64) {
     (slope * (n - 1.0), (residual / n).sqrt())
 }
 
-/// Growing, steady or shrinking: `late` against `early` (widths of a swing), 5 % either way.
+/// Two swing widths within this fraction of each other are the same size.
+const SAME: f64 = 0.05;
+
+/// Growing, steady or shrinking: `late` against `early` (widths of a swing), [`SAME`] either way.
 fn amplitude(early: f64, late: f64) -> Amplitude {
-    if late > 1.05 * early {
+    if late > (1.0 + SAME) * early {
         Amplitude::Growing
-    } else if late < 0.95 * early {
+    } else if late < (1.0 - SAME) * early {
         Amplitude::Shrinking
     } else {
         Amplitude::Steady
@@ -228,11 +231,11 @@ pub fn motion(
     if w < 2 || losses.len() != n {
         return (Motion::Undetermined, None);
     }
-    let (points, ls) = (&trajectory[n - 1 - w..], &losses[n - 1 - w..]);
-    let moves: Vec<Vec<f64>> =
-        points.windows(2).map(|p| p[1].iter().zip(&p[0]).map(|(b, a)| b - a).collect()).collect();
-    let reversals = moves.windows(2).filter(|m| dot(&m[0], &m[1]) < 0.0).count();
-    let swinging = reversals * 4 >= (moves.len() - 1) * 3;
+    let ls = &losses[n - 1 - w..];
+    let points: Vec<&Vec<f64>> = trajectory[n - 1 - w..].iter().collect();
+    // The window's w moves hold w − 1 places to turn; swinging: three in four of them turn.
+    let reversals = turns(&points).len();
+    let swinging = reversals * 4 >= (w - 1) * 3;
     // A clear trend: the fitted line moves more than twice what it leaves unexplained.
     let (change, noise) = trend(ls);
     let (falling, rising) = (-change > 2.0 * noise, change > 2.0 * noise);
@@ -276,18 +279,23 @@ pub fn motion(
     }
 }
 
-/// The turning points of the run's last [`SWING_WINDOW`] steps (indices into `trajectory`):
-/// where the move into a point and the move out of it disagree.
-fn turning_points(trajectory: &[Vec<f64>]) -> Vec<usize> {
-    let start = trajectory.len().saturating_sub(SWING_WINDOW + 1);
-    let moves: Vec<Vec<f64>> = trajectory[start..]
-        .windows(2)
-        .map(|p| p[1].iter().zip(&p[0]).map(|(b, a)| b - a).collect())
-        .collect();
+/// The turning points of a path (indices into it): the points where the move in and the move
+/// out disagree (their dot product is negative). The one rule for a turn, used by the motion,
+/// the swing and how long a converged run swung.
+fn turns(path: &[&Vec<f64>]) -> Vec<usize> {
+    let moves: Vec<Vec<f64>> =
+        path.windows(2).map(|p| p[1].iter().zip(p[0]).map(|(b, a)| b - a).collect()).collect();
     (0..moves.len().saturating_sub(1))
         .filter(|&k| dot(&moves[k], &moves[k + 1]) < 0.0)
-        .map(|k| start + k + 1)
+        .map(|k| k + 1)
         .collect()
+}
+
+/// The turning points of the run's last [`SWING_WINDOW`] steps (indices into `trajectory`).
+fn turning_points(trajectory: &[Vec<f64>]) -> Vec<usize> {
+    let start = trajectory.len().saturating_sub(SWING_WINDOW + 1);
+    let path: Vec<&Vec<f64>> = trajectory[start..].iter().collect();
+    turns(&path).into_iter().map(|t| start + t).collect()
 }
 
 /// The last steps in which a swing's turning points are looked for: long enough for slow
@@ -303,13 +311,7 @@ fn swing(trajectory: &[Vec<f64>], ahead: &[Vec<f64>]) -> Option<Oscillation> {
     let n = trajectory.len();
     let start = n.saturating_sub(SWING_WINDOW + 1);
     let path: Vec<&Vec<f64>> = trajectory[start..].iter().chain(ahead).collect();
-    let moves: Vec<Vec<f64>> =
-        path.windows(2).map(|p| p[1].iter().zip(p[0]).map(|(b, a)| b - a).collect()).collect();
-    // Point k + 1 is a turning point when the move into it and the move out of it disagree.
-    let turns: Vec<usize> = (0..moves.len().saturating_sub(1))
-        .filter(|&k| dot(&moves[k], &moves[k + 1]) < 0.0)
-        .map(|k| k + 1)
-        .collect();
+    let turns = turns(&path);
     // The run's own turning points end before its last point, whose move out is not the run's.
     let own = turns.iter().take_while(|&&t| t < n - 1 - start).count();
     let [.., b, c] = &turns[..own] else { return None };
@@ -337,7 +339,7 @@ fn swing(trajectory: &[Vec<f64>], ahead: &[Vec<f64>]) -> Option<Oscillation> {
         let goes_on = match amplitude {
             Amplitude::Growing => coming > recent,
             Amplitude::Shrinking => coming < recent,
-            Amplitude::Steady => (coming / recent - 1.0).abs() < 0.1,
+            Amplitude::Steady => (coming / recent - 1.0).abs() <= SAME,
             Amplitude::Undetermined | Amplitude::Varying => true,
         };
         if !goes_on {
@@ -367,14 +369,11 @@ pub fn near(point: &[f64], loss: f64, minima: &[Minimum], domain: &Domain) -> Op
 /// How long a run swung before it came to rest: its first to its last turning point, where it
 /// turned three times or more.
 pub fn swung(trajectory: &[Vec<f64>]) -> Option<Swung> {
-    let moves: Vec<Vec<f64>> =
-        trajectory.windows(2).map(|p| p[1].iter().zip(&p[0]).map(|(b, a)| b - a).collect()).collect();
-    let turns: Vec<usize> =
-        (0..moves.len().saturating_sub(1)).filter(|&k| dot(&moves[k], &moves[k + 1]) < 0.0).collect();
-    match turns.as_slice() {
-        // Turning point k + 1 of the trajectory: the step it was reached at.
-        [first, .., last] if turns.len() >= 3 => {
-            Some(Swung { from: first + 1, to: last + 1, turns: turns.len() })
+    let path: Vec<&Vec<f64>> = trajectory.iter().collect();
+    // A turning point's index is the step it was reached at.
+    match turns(&path).as_slice() {
+        all @ [first, .., last] if all.len() >= 3 => {
+            Some(Swung { from: *first, to: *last, turns: all.len() })
         }
         _ => None,
     }

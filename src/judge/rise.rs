@@ -95,6 +95,10 @@ pub struct TestComparison {
 
 /// The rising stretch worth explaining in `losses` (index 0: before training, i: after epoch
 /// i): the one that gained most, as (first epoch, peak epoch), if it gained more than 1 %.
+///
+/// Not [`super::unit::rises`], which lists every rise a learner should hear of, from a low to
+/// its peak across dips: the replay compares each replayed epoch's loss with the one before,
+/// so the stretch it explains must rise at every epoch.
 pub fn rising_stretch(losses: &[f64]) -> Option<(usize, usize)> {
     let mut best: Option<(usize, usize, f64)> = None;
     let mut i = 1;
