@@ -485,3 +485,45 @@ fn repeats_are_a_column_the_journal_resumes() {
     let text = crate::common::nnopt_ok(&[&args[..], &["--resume", csv]].concat());
     assert!(text.contains("seed"), "the table shows the seed column:\n{text}");
 }
+
+/// The two descent sentences that said too little: a run that ended at the local
+/// minimum to every printed digit says how close, and one that converged after swinging says
+/// for how long.
+#[test]
+fn descent_says_how_near_and_how_long_it_swung() {
+    let runs = |args: &[&str]| {
+        nnopt_json(&[&["--json", "descent"], args].concat())["runs"].as_array().unwrap().clone()
+    };
+    let gd = runs(&["--lr", "0.05", "--optimizers", "gd"]).remove(0);
+    let near = &gd["final"]["near"];
+    assert!(near["distance"].as_f64().unwrap() < 1e-3 && near["minimum"]["global"] == false, "{gd}");
+    assert!(
+        gd["outcome"].as_str().unwrap().contains("from the local minimum at -1.8257"),
+        "{}",
+        gd["outcome"]
+    );
+    let gd = runs(&["--lr", "2", "--optimizers", "gd"]).remove(0);
+    assert_eq!(gd["final"]["status"], "converged");
+    let swung = &gd["final"]["swung"];
+    // This test's own count of the turns, from the trajectory.
+    let path = points(&gd);
+    assert_eq!(swung["turns"].as_u64().unwrap() as usize, turning_points(&path).len(), "{swung}");
+    assert!(gd["outcome"].as_str().unwrap().contains("after swinging around it"), "{}", gd["outcome"]);
+}
+
+/// Fashion-MNIST at --lr 2: a network that calls almost every image one class is told so, by name.
+#[test]
+fn a_collapsed_fashion_network_is_named() {
+    let Some(dir) = crate::common::fashion_dir("verdicts::a_collapsed_fashion_network_is_named") else {
+        return;
+    };
+    let (v, said) = json_and_warnings(&["train", "--data", dir, "--lr", "2", "--epochs", "2"]);
+    let collapse = &v["verdict"]["collapse"];
+    let name = collapse["name"].as_str().unwrap_or_else(|| panic!("no collapse: {}", v["verdict"]));
+    // This test's own count: the most frequent answer's share, from the confusion matrix.
+    let m: Vec<Vec<i64>> = serde_json::from_value(v["final"]["confusion_matrix"].clone()).unwrap();
+    let total: i64 = m.iter().flatten().sum();
+    let most = (0..m.len()).map(|c| m.iter().map(|r| r[c]).sum::<i64>()).max().unwrap();
+    assert!((collapse["share"].as_f64().unwrap() - most as f64 / total as f64).abs() < 1e-12);
+    assert!(said.contains(&format!("answers \"{name}\"")), "{said}");
+}
