@@ -93,8 +93,11 @@ pub fn sentence(start: &[f64], e: &Final, domain: &Domain) -> String {
 
 /// What a run out of steps was doing.
 fn doing(motion: Option<Motion>, oscillation: Option<&Oscillation>) -> String {
-    let between =
-        |o: &Oscillation| format!("between {} and {}", fmt_point(&o.between[0]), fmt_point(&o.between[1]));
+    let between = |o: &Oscillation| match (fmt_point(&o.between[0]), fmt_point(&o.between[1])) {
+        // A swing narrower than the printed digits.
+        (a, b) if a == b => format!("within the printed digits of {a}"),
+        (a, b) => format!("between {a} and {b}"),
+    };
     match (motion, oscillation) {
         (Some(Motion::Oscillating), Some(o)) => format!("oscillating {} ({})", between(o), swing(o)),
         (Some(Motion::Oscillating), None) => {
@@ -106,7 +109,7 @@ fn doing(motion: Option<Motion>, oscillation: Option<&Oscillation>) -> String {
         (Some(Motion::Descending), None) => "still descending (more --steps would go further)".into(),
         (Some(Motion::Climbing), _) => "climbing (the loss rose over its last steps)".into(),
         (Some(Motion::Travelling), _) => {
-            "moving on without turning back, its loss rising and falling with no trend (crossing the surface's bumps)"
+            "moving on without turning back, its loss rising and falling as it crosses the surface's bumps"
                 .into()
         }
         (Some(Motion::Crawling), _) => {
@@ -141,21 +144,22 @@ fn swing(o: &Oscillation) -> String {
 
 /// Where the run goes when it is continued from its whole state.
 fn heading(h: &Heading) -> String {
+    const CONTINUED: &str = "continued from where it stopped (its point and its optimizer's state)";
+    let steps = |n: &usize| if *n == 1 { "1 more step".to_string() } else { format!("{n} more steps") };
     match h {
         Heading::Minimum { minimum, after_steps } => format!(
-            "continued from where it stopped (its point and its optimizer's state), it converges to the {} \
-             minimum at {} after {after_steps} more steps",
+            "{CONTINUED}, it converges to the {} minimum at {} after {}",
             minimum.kind(),
-            fmt_point(&minimum.point)
+            fmt_point(&minimum.point),
+            steps(after_steps)
         ),
         Heading::Elsewhere { status, point, after_steps } => format!(
-            "continued from where it stopped, it {} at {} after {after_steps} more steps, at no listed minimum",
+            "{CONTINUED}, it {} at {} after {}, at no listed minimum",
             if *status == Status::Stalled { "stalls" } else { "converges" },
-            fmt_point(point)
+            fmt_point(point),
+            steps(after_steps)
         ),
-        Heading::Away { after_steps } => {
-            format!("continued from where it stopped, it diverges after {after_steps} more steps")
-        }
+        Heading::Away { after_steps } => format!("{CONTINUED}, it diverges after {}", steps(after_steps)),
         Heading::Unknown { steps } => format!(
             "continued for {steps} more steps it does not come to rest, so where it is heading is not known"
         ),

@@ -107,7 +107,7 @@ impl Observation<'_> {
 fn failures(trials: &[Observation]) -> String {
     match trials.iter().filter(|t| t.accuracy.is_none()).count() {
         0 => String::new(),
-        n => format!("; {n} trial(s) that failed or stayed at chance count as 0 %"),
+        n => format!("; {n} trial(s) that failed (diverged, stalled, died or did not train) count as 0 %"),
     }
 }
 

@@ -44,13 +44,24 @@ pub fn explain(x: f64, w: f64, b: f64, grad_w: f64, step: f64) -> (String, Strin
              w·x + b = {}, farther from 0 than its step reaches: it measures that side's slope alone.",
             w * x + b
         )
+    } else if ((w * x + b) / (2.0 * step)).abs() < 5e-7 {
+        // Off the centre by z/2h, below the six printed digits: it reads as the average.
+        format!(
+            "w·x + b = 0 in float32 (as the unit computes it, from x, w and b rounded to float32) is relu's kink: \
+             autograd uses relu'(0) = 0, so both gradients are 0. The central difference works in float64, where \
+             w·x + b = {:e}, so near the kink's centre that it averages the two sides (x/2 and 1/2), off by z/2h = \
+             {:.1e}.",
+            w * x + b,
+            (w * x + b) / (2.0 * step)
+        )
     } else {
         format!(
             "w·x + b = 0 in float32 (as the unit computes it, from x, w and b rounded to float32) is relu's kink: \
              autograd uses relu'(0) = 0, so both gradients are 0. The central difference works in float64, where \
              w·x + b = {}: it straddles the kink off its centre, so it lands between the two sides' slopes (0 and \
-             x for w, 0 and 1 for b), not at their average.",
-            w * x + b
+             x for w, 0 and 1 for b), off their average by z/2h = {:.3e}.",
+            w * x + b,
+            (w * x + b) / (2.0 * step)
         )
     };
     (meaning, kink)
@@ -64,7 +75,10 @@ mod tests {
     fn the_side_of_the_kink_is_the_float32_one() {
         // 0.1·3 − 0.3 is 5.6e-17 in float64 and exactly 0 in float32.
         let (meaning, _) = explain(3.0, 0.1, -0.3, 0.0, 1e-6);
-        assert!(meaning.starts_with("w·x + b = 0 in float32"), "{meaning}");
+        assert!(
+            meaning.starts_with("w·x + b = 0 in float32") && meaning.contains("averages the two sides"),
+            "{meaning}"
+        );
         let (meaning, kink) = explain(1.0, 0.5, 0.25, 1.0, 1e-6);
         assert!(meaning.contains("> 0") && kink.is_empty(), "{meaning}");
         let (_, kink) = explain(1.0, 0.5, -0.4999999, 1.0, 1e-6);

@@ -263,7 +263,10 @@ pub fn motion(
             return (motion, Some(o));
         }
     }
-    if rising || (falling && rising_now) {
+    // Climbing: the loss rose over the window (or fell there, then rose over its last two
+    // steps), its last step included; a last step that fell after a rise is a turn, or a bump
+    // crossed, judged below.
+    if (rising || (falling && rising_now)) && ls[w] > ls[w - 1] {
         return (Motion::Climbing, None);
     }
     if progressing {
@@ -271,6 +274,8 @@ pub fn motion(
         (Motion::Descending, oscillation.filter(|_| reversals >= 2))
     } else if spread(ls) < 0.01 * left {
         (Motion::Crawling, None)
+    } else if turns >= 2 && oscillation.is_some() {
+        (Motion::Oscillating, oscillation)
     } else if turns == 0 {
         (Motion::Travelling, None)
     } else {

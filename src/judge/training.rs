@@ -2,7 +2,7 @@
 //! test images: better than chance or not (the one
 //! [`ChanceBound`]), collapsed onto one class or not, and advice about `--lr` only where the
 //! losses give evidence for it — a loss that rose says the step was too large, a loss that
-//! barely left its untrained value says it was too small or the training too short; a run with
+//! barely moved from its untrained value says the training was too short or the step too small; a run with
 //! neither gets no advice.
 
 use serde::Serialize;
@@ -70,7 +70,7 @@ pub enum RateAdvice {
     /// network's, ln(classes): the steps threw the weights far off before any learning.
     BlewUp { loss: f64, at: usize, untrained: f64 },
     /// The training loss never left ln(classes) by more than 10 % and ended within 3 % of it:
-    /// too small a step, or too few epochs.
+    /// too few epochs, or too small a step.
     RaiseOrLonger { last: f64, untrained: f64 },
 }
 
@@ -129,7 +129,10 @@ fn advice(losses: &[f64], classes: usize) -> Option<RateAdvice> {
     if worst > 2.0 * untrained {
         return Some(RateAdvice::BlewUp { loss: worst, at: worst_at + 1, untrained });
     }
-    (worst <= 1.1 * untrained && last >= 0.97 * untrained)
+    // Within 3 % of an untrained network's loss (its first batches score about ln(classes)):
+    // too few steps or too small ones. A loss that ended further above it is no evidence that
+    // a larger step would help.
+    (worst <= 1.1 * untrained && (0.97 * untrained..=1.03 * untrained).contains(&last))
         .then_some(RateAdvice::RaiseOrLonger { last, untrained })
 }
 
@@ -148,8 +151,8 @@ impl TestVerdict {
                      ln(classes) = {untrained:.4}: the steps threw the weights off — lower --lr (it was {lr})"
                 ),
                 Some(RateAdvice::RaiseOrLonger { last, untrained }) => format!(
-                    "; its training loss {last:.4} barely left an untrained network's ln(classes) = {untrained:.4}: \
-                     raise --lr (it was {lr}) or train more epochs"
+                    "; its training loss {last:.4} barely moved from an untrained network's ln(classes) = {untrained:.4}: \
+                     train more epochs, or raise --lr (it was {lr})"
                 ),
                 None => String::new(),
             };
@@ -201,7 +204,8 @@ mod tests {
     fn advice_needs_evidence() {
         assert!(matches!(advice(&[0.9, 0.5, 0.8], 10), Some(RateAdvice::Lower { at: 2, .. })));
         assert!(matches!(advice(&[0.9, f64::NAN], 10), Some(RateAdvice::Lower { .. })));
-        assert!(matches!(advice(&[2.3030, 2.3027], 10), Some(RateAdvice::RaiseOrLonger { .. })));
+        assert!(matches!(advice(&[2.3030, 2.3020], 10), Some(RateAdvice::RaiseOrLonger { .. })));
+        assert_eq!(advice(&[2.3883], 10), None, "3.7 % above ln 10: no evidence a larger step would help");
         assert_eq!(advice(&[1.2, 0.9, 0.7], 10), None, "a loss that fell is no evidence either way");
         // Adam at lr 1: 205.7 in epoch 1, falling to 2.857 — above ln 10, yet no call to raise.
         assert!(matches!(

@@ -139,7 +139,8 @@ fn analyse(
         None => trials
             .iter()
             .filter(|t| t.status.settled() && t.repeat_of.is_none())
-            .map(|t| (t.config.clone(), t.validation_accuracy))
+            // A trial at chance is judged by what it measured (about a guess's share), not as 0.
+            .map(|t| (t.config.clone(), t.validation_accuracy.or(t.measured_accuracy)))
             .collect(),
     };
     let observations: Vec<Observation> =

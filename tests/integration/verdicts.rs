@@ -136,6 +136,10 @@ fn scan(setting: &[&str], every: usize) -> usize {
                         "{what}: its loss rose over its last two steps"
                     );
                 }
+                // "Climbing (the loss rose over its last steps)": its last step rose.
+                if end["motion"] == "climbing" {
+                    assert!(losses[k] > losses[k - 1], "{what}: its last step fell");
+                }
                 // "Travelling": it never turned back.
                 if end["motion"] == "travelling" {
                     assert!(turning_points(&path).is_empty(), "{what}: it turned back");
