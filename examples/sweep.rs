@@ -27,6 +27,6 @@ fn main() -> anyhow::Result<()> {
         );
     }
     // What six random trials can support saying about the hyperparameters (too little, here).
-    println!("{}", nnopt::judge::effects::render(&report.analysis));
+    println!("{}", nnopt::judge::sweep::render(&report.analysis));
     Ok(())
 }

@@ -238,7 +238,7 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
             Some(why) => out.warn(&format!("{why}: --save-best has no weights to write")),
             None => anyhow::bail!(
                 "no trial succeeded, so --save-best has no weights to write; {}",
-                nnopt::judge::effects::no_winner_advice(&report.trials)
+                nnopt::judge::sweep::no_winner_advice(&report.trials)
             ),
         }
     }

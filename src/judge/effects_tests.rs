@@ -1,5 +1,6 @@
 //! Unit tests of a sweep's effects: planted effects, noise, unused and lonely values.
 use super::*;
+use crate::judge::sweep::render;
 use crate::train::TrainConfig;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

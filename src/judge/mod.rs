@@ -11,7 +11,8 @@
 //!   [`training`]: a trained classifier's verdict (chance, a collapse onto one class, `--lr`
 //!   advice only with evidence).
 //! - [`effects`]: what a sweep's trials say about each hyperparameter — a grid's main effects,
-//!   the others' rank-test importance — built on [`importance`] and [`noise`];
+//!   the others' rank-test importance — built on [`importance`] and [`noise`], and said in
+//!   [`sweep`];
 //! - [`importance`]: which hyperparameter matters in observational trials, by a rank test that
 //!   can see a cliff; [`noise`]: whether a difference is an effect, against the seed noise
 //!   measured by retraining and the validation sample's binomial noise, at 95 %.
@@ -28,5 +29,6 @@ pub mod kink;
 pub mod motion;
 pub mod noise;
 pub mod rise;
+pub mod sweep;
 pub mod training;
 pub mod unit;

@@ -322,7 +322,7 @@ pub fn render(report: &SweepReport) -> String {
             }
         }
     }
-    let _ = writeln!(text, "{}", analysis::render(&report.analysis));
+    let _ = writeln!(text, "{}", crate::judge::sweep::render(&report.analysis));
     let _ = writeln!(
         text,
         "took {} (estimated {})",

@@ -249,33 +249,8 @@ fn a_grid_credits_lr_and_not_a_width_that_seed_noise_moves() {
     else {
         return;
     };
-    for seed in ["0", "1", "2", "3", "4"] {
-        let args = [
-            "-q",
-            "sweep",
-            "--data",
-            dir,
-            "--strategy",
-            "grid",
-            "--lr",
-            "0.001,0.3",
-            "--hidden",
-            "32,33",
-            "--epochs",
-            "1",
-            "--seed",
-            seed,
-        ];
-        let (v, _) = json_and_warnings(&args);
-        let effects = v["analysis"]["effects"].as_array().unwrap();
-        let verdict = |name: &str| effects.iter().find(|e| e["name"] == name).unwrap()["verdict"].clone();
-        assert_eq!(verdict("lr"), "real", "seed {seed}: {effects:?}");
-        assert_ne!(verdict("hidden"), "real", "seed {seed}: {effects:?}");
-        assert_eq!(v["analysis"]["seed_noise"]["accuracies"].as_array().unwrap().len(), 3, "seed {seed}");
-    }
-    // With three seeds per configuration the noise is pooled from every one: the width's
-    // interval holds 0, the rate's does not.
-    let args = [
+    // The grid: two rates, two widths, one epoch.
+    let grid = [
         "-q",
         "sweep",
         "--data",
@@ -288,9 +263,19 @@ fn a_grid_credits_lr_and_not_a_width_that_seed_noise_moves() {
         "32,33",
         "--epochs",
         "1",
-        "--repeats",
-        "3",
     ];
+    for seed in ["0", "1", "2", "3", "4"] {
+        let args = [&grid[..], &["--seed", seed]].concat();
+        let (v, _) = json_and_warnings(&args);
+        let effects = v["analysis"]["effects"].as_array().unwrap();
+        let verdict = |name: &str| effects.iter().find(|e| e["name"] == name).unwrap()["verdict"].clone();
+        assert_eq!(verdict("lr"), "real", "seed {seed}: {effects:?}");
+        assert_ne!(verdict("hidden"), "real", "seed {seed}: {effects:?}");
+        assert_eq!(v["analysis"]["seed_noise"]["accuracies"].as_array().unwrap().len(), 3, "seed {seed}");
+    }
+    // With three seeds per configuration the noise is pooled from every one: the width's
+    // interval holds 0, the rate's does not.
+    let args = [&grid[..], &["--repeats", "3"]].concat();
     let (v, _) = json_and_warnings(&args);
     assert_eq!(v["trials"].as_array().unwrap().len(), 12);
     let effects = v["analysis"]["effects"].as_array().unwrap();
