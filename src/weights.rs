@@ -136,11 +136,8 @@ pub fn load(path: &Path, device: Device) -> Result<Loaded> {
         .and_then(|names| serde_json::from_str::<Vec<String>>(names).ok())
         .filter(|names| names.len() as i64 == widths[widths.len() - 1]);
     let record = crate::provenance::DataRecord::from_metadata(&metadata, &class_names);
-    let range = |key: &str| -> Option<(f64, f64)> {
-        let (a, b) = metadata.get(key)?.split_once(',')?;
-        Some((a.parse().ok()?, b.parse().ok()?))
-    };
-    let image_ranges = range("image_mean_range").zip(range("image_std_range"));
+    let image_ranges =
+        read_range(&metadata, "image_mean_range", path)?.zip(read_range(&metadata, "image_std_range", path)?);
     Ok(Loaded { vs, net, widths, normalization, data, class_names, metadata, record, image_ranges })
 }
 
@@ -246,25 +243,51 @@ fn check_metadata(metadata: &HashMap<String, String>, widths: &[i64], path: &Pat
     Ok(())
 }
 
-/// The input normalization the weights were trained with, where the file records one.
+/// The input normalization the weights were trained with, where the file records one. Pixels
+/// are scaled to [0, 1] before it is fitted, so a true mean lies in [0, 1] and a true standard
+/// deviation in (0, 0.5]; below 1e-6 (one grey level in a million pixels) it would blow the
+/// inputs up by more than a million. Anything else cannot describe a usable network: refused,
+/// the field named.
 fn read_normalization(metadata: &HashMap<String, String>, path: &Path) -> Result<Option<Normalization>> {
     let p = path.display();
-    let number = |key: &str| metadata.get(key).and_then(|v| v.parse::<f64>().ok());
-    Ok(match (number("normalization_mean"), number("normalization_std")) {
-        (Some(mean), Some(std)) if mean.is_finite() && std.is_finite() && std > 0.0 => {
-            Some(Normalization { mean, std })
+    let field = |key: &str, low: f64, high: f64| -> Result<Option<f64>> {
+        let Some(text) = metadata.get(key) else { return Ok(None) };
+        match text.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && (low..=high).contains(&v) => Ok(Some(v)),
+            _ => bail!(
+                "{p}: its metadata says {key} = {text}, which no training set of pixels scaled to [0, 1] \
+                 gives (it lies in [{low}, {high}]); the file is damaged or was edited"
+            ),
         }
+    };
+    let mean = field("normalization_mean", 0.0, 1.0)?;
+    let std = field("normalization_std", 1e-6, 0.5)?;
+    Ok(match (mean, std) {
+        (Some(mean), Some(std)) => Some(Normalization { mean, std }),
         (None, None) => None,
-        (mean, std) => {
-            let show = |v: Option<f64>| v.map_or("missing".to_string(), |v| v.to_string());
-            bail!(
-                "{p}: its input normalization (mean {}, std {}) is not a finite mean and a finite std > 0; \
-                 the file is damaged",
-                show(mean),
-                show(std)
-            )
+        (Some(_), None) => {
+            bail!("{p}: its metadata has normalization_mean but no normalization_std; the file is damaged")
+        }
+        (None, Some(_)) => {
+            bail!("{p}: its metadata has normalization_std but no normalization_mean; the file is damaged")
         }
     })
+}
+
+/// A recorded (low, high) range of single images' mean or contrast: both in [0, 1], in order;
+/// `None` where the file has none (older files), an error naming the field where it is wrong.
+fn read_range(metadata: &HashMap<String, String>, key: &str, path: &Path) -> Result<Option<(f64, f64)>> {
+    let Some(text) = metadata.get(key) else { return Ok(None) };
+    let parsed = text
+        .split_once(',')
+        .and_then(|(a, b)| Some((a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?)));
+    match parsed {
+        Some((a, b)) if a.is_finite() && b.is_finite() && 0.0 <= a && a <= b && b <= 1.0 => Ok(Some((a, b))),
+        _ => bail!(
+            "{}: its metadata says {key} = {text}; expected LOW,HIGH with 0 ≤ LOW ≤ HIGH ≤ 1; the file is damaged or was edited",
+            path.display()
+        ),
+    }
 }
 
 /// (mean, contrast) ranges of single images, each (low, high), in [0, 1].

@@ -5,6 +5,7 @@ use clap::Args;
 use nnopt::autograd::{self, AutogradConfig};
 
 use super::output::Output;
+use super::paths::Claims;
 use super::shared::GraphArgs;
 use super::Global;
 
@@ -28,7 +29,8 @@ pub struct AutogradArgs {
 
 /// `nnopt autograd`.
 pub fn run(args: AutogradArgs, global: &Global, out: &Output) -> Result<()> {
-    let config = AutogradConfig { x: args.x, w: args.w, b: args.b, graph: args.graph.wanted()? };
+    let config =
+        AutogradConfig { x: args.x, w: args.w, b: args.b, graph: args.graph.wanted(&mut Claims::default())? };
     let report = autograd::run(&config, global.device.resolve()?)?;
     args.graph.write(report.backward_graph.as_ref(), "the backward graph of a = relu(w·x + b)")?;
     out.report(&report)

@@ -8,6 +8,7 @@ use nnopt::classify::{self, PredictInput};
 use nnopt::error::usage;
 
 use super::output::Output;
+use super::paths::Claims;
 use super::shared::WEIGHTS_DATA_HELP;
 use super::shared::{data_flag, emit, Files};
 use super::Global;
@@ -28,6 +29,7 @@ pub struct EvaluateArgs {
 
 #[derive(Debug, Args)]
 #[command(allow_negative_numbers = true)]
+#[command(group = clap::ArgGroup::new("input").required(true).args(["index", "image"]))]
 pub struct PredictArgs {
     /// Weights saved by `nnopt train --save`.
     #[arg(long, value_name = "FILE.safetensors")]
@@ -35,7 +37,7 @@ pub struct PredictArgs {
     #[arg(long, help = WEIGHTS_DATA_HELP, conflicts_with = "image")]
     pub data: Option<String>,
     /// Which test image of --data to classify.
-    #[arg(long, conflicts_with = "image", required_unless_present = "image")]
+    #[arg(long, conflicts_with = "image")]
     pub index: Option<i64>,
     /// A PGM or PNG image instead, of the training images' size: colour becomes grey, transparency
     /// its background, and dark ink on light is inverted to match the training images.
@@ -59,6 +61,8 @@ pub struct PredictArgs {
 pub fn evaluate(args: EvaluateArgs, global: &Global, out: &Output) -> Result<()> {
     let data = data_flag(args.data)?;
     let device = global.device.resolve()?;
+    // Nothing is written; the claims only make sure the weights exist as a file.
+    Claims::default().input("--weights", &args.weights)?;
     let report = classify::evaluate(&args.weights, data.as_ref(), device, args.other_data, out)?;
     out.report(&report)
 }
@@ -71,7 +75,17 @@ pub fn predict(args: PredictArgs, global: &Global, out: &Output) -> Result<()> {
         (None, None) => return Err(usage("predict needs --index N or --image FILE")),
     };
     let device = global.device.resolve()?;
-    let files = Files::new(args.csv.as_deref(), args.plot.as_deref())?;
+    let claims = &mut Claims::default();
+    claims.input("--weights", &args.weights)?;
+    match &input {
+        PredictInput::Image(image) => claims.input("--image", image)?,
+        PredictInput::Index { source, .. } => {
+            for file in source.iter().flat_map(|s| s.files()) {
+                claims.input("--data", &file)?;
+            }
+        }
+    }
+    let files = Files::new(claims, args.csv.as_deref(), args.plot.as_deref())?;
     let options = classify::PredictOptions { other_data: args.other_data, no_invert: args.no_invert };
     let report = classify::predict(&args.weights, &input, device, options, out)?;
     emit(&report, out, &files)

@@ -8,6 +8,7 @@ use nnopt::descent::{self, DescentConfig, Optimizer, Surface};
 use nnopt::error::usage;
 
 use super::output::Output;
+use super::paths::Claims;
 use super::shared::{emit, Files};
 use super::Global;
 
@@ -93,7 +94,7 @@ pub fn run(args: DescentArgs, global: &Global, out: &Output) -> Result<()> {
         tol: args.tol,
     };
     config.validate()?;
-    let files = Files::new(args.csv.as_deref(), args.plot.as_deref())?;
+    let files = Files::new(&mut Claims::default(), args.csv.as_deref(), args.plot.as_deref())?;
     let report = descent::run(&config, global.device.resolve()?, out)?;
     emit(&report, out, &files)?;
     for run in &report.runs {

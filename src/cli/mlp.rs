@@ -7,6 +7,7 @@ use clap::Args;
 use nnopt::mlp::{self, MlpConfig};
 
 use super::output::Output;
+use super::paths::Claims;
 use super::shared::{emit, Files, GraphArgs};
 use super::Global;
 
@@ -35,8 +36,10 @@ pub struct MlpArgs {
 
 /// `nnopt mlp`.
 pub fn run(args: MlpArgs, global: &Global, out: &Output) -> Result<()> {
-    let config = MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden, graph: args.graph.wanted()? };
-    let files = Files::new(args.csv.as_deref(), args.plot.as_deref())?;
+    let claims = &mut Claims::default();
+    let graph = args.graph.wanted(claims)?;
+    let config = MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden, graph };
+    let files = Files::new(claims, args.csv.as_deref(), args.plot.as_deref())?;
     let report = mlp::run(&config, global.device.resolve()?)?;
     args.graph.write(report.backward_graph.as_ref(), "the backward graph of the MLP's MSE loss")?;
     emit(&report, out, &files)

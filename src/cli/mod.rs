@@ -15,6 +15,7 @@ pub mod paths;
 pub mod perceptron;
 pub mod process;
 pub mod shared;
+pub mod signals;
 pub mod sweep;
 pub mod tour;
 pub mod train;
@@ -59,7 +60,7 @@ pub struct Global {
     #[arg(long, short, global = true)]
     pub quiet: bool,
     /// libtorch's CPU threads [default: the physical cores this process may use].
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", allow_negative_numbers = true)]
     pub threads: Option<usize>,
 }
 

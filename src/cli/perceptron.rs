@@ -7,6 +7,7 @@ use clap::Args;
 use nnopt::perceptron::{self, PerceptronConfig};
 
 use super::output::Output;
+use super::paths::Claims;
 use super::shared::{emit, Files};
 use super::Global;
 
@@ -52,7 +53,7 @@ pub fn run(args: PerceptronArgs, global: &Global, out: &Output) -> Result<()> {
         graph: args.graph,
         print_every: args.every,
     };
-    let files = Files::new(args.csv.as_deref(), args.plot.as_deref())?;
+    let files = Files::new(&mut Claims::default(), args.csv.as_deref(), args.plot.as_deref())?;
     let report = perceptron::run(&config, global.device.resolve()?, out)?;
     emit(&report, out, &files)?;
     out.chart("loss", &report.history.iter().map(|h| h.loss).collect::<Vec<_>>());

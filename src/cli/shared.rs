@@ -9,7 +9,7 @@ use nnopt::data::DataSource;
 use nnopt::report::Report;
 
 use super::output::Output;
-use super::paths;
+use super::paths::Claims;
 
 /// `--graph` and `--graph-dot`, on the commands that build a graph.
 #[derive(Debug, Args)]
@@ -28,12 +28,10 @@ pub struct GraphArgs {
 }
 
 impl GraphArgs {
-    /// Whether the report needs the graph, after refusing an unwritable DOT path up front.
-    pub(super) fn wanted(&self) -> Result<bool> {
-        if let Some(path) = &self.graph_dot {
-            paths::ensure_writable("--graph-dot", path)?;
-        }
-        paths::picture("--graph-image", self.graph_image.as_deref())?;
+    /// Whether the report needs the graph, after claiming its output paths up front.
+    pub(super) fn wanted(&self, claims: &mut Claims) -> Result<bool> {
+        claims.output("--graph-dot", self.graph_dot.as_deref())?;
+        claims.picture("--graph-image", self.graph_image.as_deref())?;
         Ok(self.graph || self.graph_dot.is_some() || self.graph_image.is_some())
     }
 
@@ -43,8 +41,8 @@ impl GraphArgs {
         if let Some(path) = &self.graph_dot {
             nnopt::graph::write_dot(path, graph)?;
         }
-        if let Some(target) = paths::picture("--graph-image", self.graph_image.as_deref())? {
-            graph.figure(title).save(&target)?;
+        if let Some(path) = &self.graph_image {
+            graph.figure(title).save(&nnopt::plot::Target::new("--graph-image", path)?)?;
         }
         Ok(())
     }
@@ -76,9 +74,10 @@ pub(super) struct Files {
 }
 
 impl Files {
-    pub(super) fn new(csv: Option<&Path>, plot: Option<&Path>) -> Result<Self> {
-        paths::writable(&[("--csv", csv)])?;
-        Ok(Files { csv: csv.map(Path::to_path_buf), plot: paths::picture("--plot", plot)? })
+    /// `--csv` and `--plot`, claimed with the command's other files.
+    pub(super) fn new(claims: &mut Claims, csv: Option<&Path>, plot: Option<&Path>) -> Result<Self> {
+        claims.output("--csv", csv)?;
+        Ok(Files { csv: csv.map(Path::to_path_buf), plot: claims.picture("--plot", plot)? })
     }
 }
 

@@ -1,20 +1,22 @@
 //! `nnopt sweep`: its flags, the library call, the output.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use nnopt::data::DataSource;
 use nnopt::error::usage;
 use nnopt::observe::Observer;
+use nnopt::plot::Target;
 use nnopt::report::Report;
 use nnopt::sweep::{self, Space, Strategy, SweepConfig, SweepFiles, TpeForm};
 
 use super::output::Output;
+use super::paths::{self, Claims};
 use super::shared::OnOff;
 use super::shared::{CUDA_GRAPHS_HELP, DATA_HELP};
+use super::signals;
 use super::Global;
-use super::{paths, process};
 
 /// `--strategy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -201,10 +203,9 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
     };
     config.validate()?;
     let save_best = args.save_best.is_some();
-    let files = SweepFiles { csv: args.csv, resume: args.resume, save_best: args.save_best };
-    check_sweep_files(&files)?;
-    let plot = paths::picture("--plot", args.plot.as_deref())?;
     let source = DataSource::parse(&args.data)?;
+    let mut files = SweepFiles { csv: args.csv, resume: args.resume, save_best: args.save_best };
+    let plot = claim_sweep_files(&mut files, &source, args.plot.as_deref())?;
     // Trials may be Adam (eager); the device and the shim are checked here, before the data loads,
     // once for all the trials: a shim that cannot load is an error where --cuda-graphs on asked
     // for it, and otherwise one warning and a sweep of eager trials.
@@ -219,8 +220,8 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
     }
     out.note(&format!("loading {source}…"));
     let data = nnopt::data::load(&source)?;
-    let stop = process::ctrl_c_flag(out.quiet);
-    let report = sweep::run(&config, data, device, &files, out, &stop)?;
+    let stop = signals::stop_flag(out.quiet);
+    let report = sweep::run(&config, data, device, &files, out, stop)?;
     // A sweep where no trial succeeded draws no picture (an empty chart passed off as a
     // result); the table still prints and says why every trial failed. With --save-best it
     // fails outright: what was asked for cannot be written.
@@ -245,23 +246,43 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
     Ok(())
 }
 
-/// `sweep`'s output paths: writable, and a `--csv` that would overwrite another sweep's record
-/// refused (continue it with `--resume`).
-fn check_sweep_files(files: &SweepFiles) -> Result<()> {
-    paths::writable(&[("--save-best", files.save_best.as_deref()), ("--csv", files.csv.as_deref())])?;
+/// `sweep`'s files, each named once: `--resume X --csv X` (however spelled) continues X; a
+/// `--csv` that would overwrite another sweep's record is refused (continue it with
+/// `--resume`); no output over the journal read, the data, or another output.
+fn claim_sweep_files(
+    files: &mut SweepFiles,
+    source: &DataSource,
+    plot: Option<&Path>,
+) -> Result<Option<Target>> {
+    let claims = &mut Claims::default();
+    for file in source.files() {
+        claims.input("--data", &file)?;
+    }
+    if let Some(resume) = &files.resume {
+        if resume.is_dir() {
+            return Err(usage(format!(
+                "--resume {}: is a directory; give the journal file (the --csv of the sweep to continue)",
+                resume.display()
+            )));
+        }
+        if !resume.is_file() {
+            return Err(usage(format!("--resume {}: no such file", resume.display())));
+        }
+        if files.csv.as_deref().is_some_and(|csv| paths::same_file(csv, resume)) {
+            files.csv = None; // one file: continue it
+        }
+        claims.input("--resume", resume)?;
+    }
     if let Some(path) = &files.csv {
-        let same = files.resume.as_ref().is_some_and(|r| r == path);
-        if path.exists() && !same {
+        // An empty file holds no record to lose.
+        if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
             return Err(usage(format!(
                 "--csv {}: the file exists; continue it with --resume {0}, or choose another name",
                 path.display()
             )));
         }
     }
-    if let Some(path) = &files.resume {
-        if !path.is_file() {
-            return Err(usage(format!("--resume {}: no such file", path.display())));
-        }
-    }
-    Ok(())
+    claims.output("--csv", files.csv.as_deref())?;
+    claims.output("--save-best", files.save_best.as_deref())?;
+    claims.picture("--plot", plot)
 }

@@ -4,10 +4,10 @@
 //! the tour waits between parts; piped, it runs straight through.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command as Process, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
@@ -17,7 +17,7 @@ use nnopt::observe::Observer;
 use nnopt::tour::{self, Part, TourData};
 
 use super::output::Output;
-use super::Global;
+use super::{signals, Global};
 
 #[derive(Debug, Args)]
 pub struct TourArgs {
@@ -67,38 +67,51 @@ fn data_for(part: &Part) -> (Vec<&'static str>, Option<&'static str>) {
     }
 }
 
-/// Runs `nnopt <args>` with this run's global flags; with `capture`, returns its stdout.
-fn run_part(args: &[String], global: &Global, capture: bool) -> Result<Option<Vec<u8>>> {
+/// Runs `nnopt <args>` with this run's global flags; with `capture`, returns its stdout. While
+/// it runs, every signal the tour gets is passed on to it ([`signals::running_child`]); a part
+/// that a signal ended ends the tour the same way, saying where to go on.
+fn run_part(
+    args: &[String],
+    global: &Global,
+    capture: bool,
+    (out, part): (&Output, usize),
+) -> Result<Option<Vec<u8>>> {
     let exe = std::env::current_exe().context("tour: cannot find the nnopt binary to run the parts with")?;
-    let mut child = Process::new(exe);
-    child.arg("--device").arg(global.device.to_string());
+    let mut command = Process::new(exe);
+    command.arg("--device").arg(global.device.to_string());
     if let Some(threads) = global.threads {
-        child.arg("--threads").arg(threads.to_string());
+        command.arg("--threads").arg(threads.to_string());
     }
     if global.quiet {
-        child.arg("--quiet");
+        command.arg("--quiet");
     }
-    child.args(args).stdin(Stdio::null());
-    let fail = |status: std::process::ExitStatus| {
-        let code = status.code().map_or("a signal".to_string(), |c| format!("code {c}"));
-        anyhow!("tour: `nnopt {}` exited with {code}", args.join(" "))
-    };
-    if !capture {
-        // Inherited stdout and stderr: the part prints as the subcommand does.
-        let status = child.status().context("tour: cannot start nnopt")?;
-        return if status.success() { Ok(None) } else { Err(fail(status)) };
+    command.args(args).stdin(Stdio::null());
+    if capture {
+        // Inherited stderr; stdout is the part's JSON document.
+        command.arg("--json").stdout(Stdio::piped()).stderr(Stdio::inherit());
     }
-    let output = child.arg("--json").stderr(Stdio::inherit()).output().context("tour: cannot start nnopt")?;
+    let child = command.spawn().context("tour: cannot start nnopt")?;
+    signals::running_child(Some(child.id()));
+    let ended = child.wait_with_output();
+    signals::running_child(None);
+    let output = ended.context("tour: cannot wait for nnopt")?;
+    if let Some(signal) = output.status.signal() {
+        stop_by_signal(out, signal, part);
+    }
+    if let Some(signal) = signals::received() {
+        stop_by_signal(out, signal, part);
+    }
     if !output.status.success() {
-        return Err(fail(output.status));
+        let code = output.status.code().map_or("an unknown status".to_string(), |c| format!("code {c}"));
+        return Err(anyhow!("tour: `nnopt {}` exited with {code}", args.join(" ")));
     }
     Ok(capture.then_some(output.stdout))
 }
 
 /// Waits for Enter (go on) or q (stop), asked on stderr; true to go on. The line is read on a
-/// thread of its own, so a Ctrl-C (`interrupted`) ends the wait: a read interrupted by a signal
+/// thread of its own, so a signal (`stop`) ends the wait: a read interrupted by a signal
 /// would otherwise just resume.
-fn go_on(next: &Part, interrupted: &AtomicBool) -> bool {
+fn go_on(next: &Part, stop: &AtomicBool) -> bool {
     let mut stderr = std::io::stderr();
     let _ = write!(stderr, "\n── Enter: part {} ({}) · q: quit ── ", next.number, next.title);
     let _ = stderr.flush();
@@ -109,7 +122,7 @@ fn go_on(next: &Part, interrupted: &AtomicBool) -> bool {
         let _ = sender.send(read.map(|n| (n, line)));
     });
     loop {
-        if interrupted.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) {
             return false;
         }
         match answer.recv_timeout(std::time::Duration::from_millis(50)) {
@@ -122,31 +135,26 @@ fn go_on(next: &Part, interrupted: &AtomicBool) -> bool {
     }
 }
 
-/// Stops the tour after a Ctrl-C, saying where to go on; exit code 130.
-fn stop_interrupted(out: &Output, part: usize) -> ! {
-    out.note(&format!("tour: stopped by Ctrl-C; go on with --part {part}"));
-    std::process::exit(nnopt::error::EXIT_INTERRUPTED)
+/// Stops the tour after a signal, saying where to go on, and dies of that signal (the part it
+/// was passed on to has already ended).
+fn stop_by_signal(out: &Output, signal: libc::c_int, part: usize) -> ! {
+    out.note(&format!("tour: stopped by {}; go on with --part {part}", signals::name(signal)));
+    signals::die_of(signal)
 }
 
 pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
     let parts = tour::parts_from(args.part)?;
-    // Ctrl-C reaches the part running (its own handling: `train` finishes its batch) and the
-    // tour, which waits for the part to end and then stops, rather than die under it.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&interrupted);
-    let _ = ctrlc::set_handler(move || {
-        // A second Ctrl-C quits at once, as it does for `train`.
-        if flag.swap(true, Ordering::SeqCst) {
-            // SAFETY: `_exit` takes an exit status and has no preconditions.
-            unsafe { libc::_exit(nnopt::error::EXIT_INTERRUPTED) }
-        }
-    });
+    // A device the parts cannot use is this command's usage error, said before any part runs.
+    global.device.resolve()?;
+    // Signals reach the part running (its own handling: `train` finishes its batch) and the
+    // tour, which waits for the part to end and then ends as it did, rather than die under it.
+    let stop = signals::stop_flag(true);
     let pause =
         !args.no_pause && !out.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mut runs = Vec::new();
     for (i, part) in parts.iter().enumerate() {
-        if interrupted.load(Ordering::SeqCst) {
-            stop_interrupted(out, part.number);
+        if let Some(signal) = signals::received() {
+            stop_by_signal(out, signal, part.number);
         }
         let (data_args, data_used) = data_for(part);
         let command: Vec<String> =
@@ -158,22 +166,18 @@ pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
             }
         }
         let result = match command.is_empty() {
-            true => Ok(None),
-            false => run_part(&command, global, out.json),
+            true => None,
+            false => run_part(&command, global, out.json, (out, part.number))?,
         };
-        if interrupted.load(Ordering::SeqCst) {
-            stop_interrupted(out, part.number);
-        }
-        let result = result?;
         let result = result
             .map(|stdout| serde_json::from_slice(&stdout))
             .transpose()
             .with_context(|| format!("tour: `nnopt {}` printed no JSON document", command.join(" ")))?;
         runs.push(PartRun { part, command, data_used, result });
         if let Some(next) = parts.get(i + 1) {
-            if pause && !go_on(next, &interrupted) {
-                if interrupted.load(Ordering::SeqCst) {
-                    stop_interrupted(out, next.number);
+            if pause && !go_on(next, stop) {
+                if let Some(signal) = signals::received() {
+                    stop_by_signal(out, signal, next.number);
                 }
                 out.note(&format!("tour: stopped; go on later with --part {}", next.number));
                 break;

@@ -15,9 +15,10 @@ use nnopt::train::{self, EpochMetrics, Hooks, OptimizerKind, Stop, TrainConfig};
 use tch::Device;
 
 use super::output::Output;
+use super::paths::Claims;
 use super::shared::OnOff;
 use super::shared::{CUDA_GRAPHS_HELP, DATA_HELP};
-use super::{paths, process, Global};
+use super::{signals, Global};
 
 #[derive(Debug, Args)]
 #[command(allow_negative_numbers = true)]
@@ -144,14 +145,22 @@ pub fn run(args: TrainArgs, global: &Global, out: &Output) -> Result<()> {
         sync_every: args.sync_every,
         cuda_graphs: args.cuda_graphs.map(OnOff::on),
     };
+    let source = DataSource::parse(&args.data)?;
+    // Every file named once: no output over another, none over the data it reads.
+    let claims = &mut Claims::default();
+    for file in source.files() {
+        claims.input("--data", &file)?;
+    }
+    claims.output("--save", args.save.as_deref())?;
+    claims.output("--metrics", args.metrics.as_deref())?;
+    claims.output("--confusion-csv", args.confusion_csv.as_deref())?;
     let files = Files {
         save: args.save,
         metrics: args.metrics,
-        plot: paths::picture("--plot", args.plot.as_deref())?,
-        confusion: paths::picture("--confusion", args.confusion.as_deref())?,
+        plot: claims.picture("--plot", args.plot.as_deref())?,
+        confusion: claims.picture("--confusion", args.confusion.as_deref())?,
         confusion_csv: args.confusion_csv,
     };
-    let source = DataSource::parse(&args.data)?;
     let device = global.device.resolve()?;
     // A flag that cannot apply is refused before the data loads.
     let sgd = config.optimizer == OptimizerKind::Sgd;
@@ -183,14 +192,9 @@ fn train_and_report(
 ) -> Result<()> {
     // Before the data loads (seconds for Fashion-MNIST): a bad flag is said at once.
     config.validate()?;
-    paths::writable(&[
-        ("--save", files.save.as_deref()),
-        ("--metrics", files.metrics.as_deref()),
-        ("--confusion-csv", files.confusion_csv.as_deref()),
-    ])?;
     out.note(&format!("loading {source}…"));
     let data = data::load(source)?;
-    let stop = process::ctrl_c_flag(out.quiet);
+    let stop = signals::stop_flag(out.quiet);
     out.line(&format!(
         "data: {} — {} training and {} test images of {}×{}, {} classes",
         data.name,
@@ -209,15 +213,22 @@ fn train_and_report(
             None => Ok(()),
         }
     };
-    let mut hooks = Hooks { observer: out, stop: &stop, on_epoch: &mut on_epoch };
+    let mut hooks = Hooks { observer: out, stop, on_epoch: &mut on_epoch };
     let trained = train::train(config, &data, device, &mut hooks)?;
+    let diverged = matches!(trained.report.stop, Stop::Diverged { .. });
     if let Some(path) = &files.save {
-        nnopt::weights::save(path, &trained.net, &trained.normalization, &data)?;
-        out.note(&format!("saved the weights to {}", path.display()));
+        // A failed run never replaces a file: the one there (a good model, perhaps) stays.
+        if diverged {
+            let kept = if path.exists() { " (the file there was left as it was)" } else { "" };
+            out.note(&format!("--save {} was not written: the run diverged{kept}", path.display()));
+        } else {
+            nnopt::weights::save(path, &trained.net, &trained.normalization, &data)?;
+            out.note(&format!("saved the weights to {}", path.display()));
+        }
     }
     let report = &trained.report;
     // A run that fails (diverged) draws nothing: no picture of a failure passed off as a result.
-    if !matches!(report.stop, Stop::Diverged { .. }) {
+    if !diverged {
         if let (Some(target), Some(figure)) = (&files.plot, report.figure()?) {
             figure.save(target)?;
         }
@@ -236,7 +247,11 @@ fn train_and_report(
     out.chart("train loss", &report.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>());
     match (&report.stop, report.stop.describe(report.config.config.initial_lr())) {
         (Stop::Diverged { .. }, Some(why)) => bail!("{why}"),
-        (Stop::Interrupted { .. }, Some(why)) => out.note(&format!("nnopt: {why}")),
+        (Stop::Interrupted { .. }, Some(why)) => {
+            let by = signals::received().map_or("a signal", signals::name);
+            let kept = report.epochs.iter().filter(|e| e.complete).count();
+            out.note(&format!("nnopt: {why}, by {by}; kept {kept} whole epoch(s) and what was saved above"))
+        }
         _ => {}
     }
     Ok(())

@@ -67,6 +67,20 @@ impl DataSource {
         }
     }
 
+    /// The files loading this source reads (those that exist): what no output may overwrite.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let DataSource::Dir(dir) = self else { return Vec::new() };
+        [
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        ]
+        .iter()
+        .filter_map(|stem| find(dir, stem).ok())
+        .collect()
+    }
+
     /// Parses `--data`: `synthetic` (or `synthetic:TRAIN,TEST` for other sizes), `fashion`
     /// (Debian's Fashion-MNIST) or a directory.
     pub fn parse(text: &str) -> Result<Self> {

@@ -15,7 +15,8 @@ use super::chance::ChanceBound;
 pub enum Stop {
     /// All epochs ran.
     Finished,
-    /// Ctrl-C: the batch in progress finished, then the epoch was evaluated.
+    /// A signal (Ctrl-C, SIGTERM, SIGHUP) asked to stop: the batch in progress finished, then
+    /// the epoch was evaluated.
     Interrupted { epoch: usize, batch: i64 },
     /// The training loss became NaN or infinite; the weights from the start of the epoch were
     /// restored. The run fails (exit 1) after reporting.
@@ -33,7 +34,7 @@ impl Stop {
         match *self {
             Stop::Finished => None,
             Stop::Interrupted { epoch, batch } => {
-                Some(format!("interrupted (Ctrl-C) at epoch {epoch}, batch {batch}"))
+                Some(format!("interrupted at epoch {epoch}, batch {batch}"))
             }
             Stop::Diverged { epoch, batch, loss } => Some(format!(
                 "the training loss became {loss} at epoch {epoch}, batch {batch}; kept the weights from the \

@@ -14,6 +14,7 @@ use super::space::Space;
 use super::trial::{Status, Trial};
 use super::SweepConfig;
 use crate::error::usage;
+use crate::observe::Observer;
 
 /// The CSV's columns after the hyperparameters: `epochs` is what the trial trained, as in the
 /// JSON; `budget_epochs` what it was given (with the hyperparameters, what identifies a run).
@@ -55,16 +56,24 @@ impl SweepFiles {
     }
 
     /// Reads `--resume`'s results, and where `--csv` names another file, starts it as a copy of
-    /// the resumed one (written atomically before any training).
-    pub fn open(&self, space: &Space, identity: &str) -> Result<Done> {
+    /// the resumed one (written atomically before any training). A torn last row (a crash
+    /// mid-write) is dropped from the file that is continued, so the next row starts on a line
+    /// of its own; the note says so.
+    pub fn open(&self, space: &Space, identity: &str, observer: &dyn Observer) -> Result<Done> {
         let Some(resume) = &self.resume else { return Ok(HashMap::new()) };
         let text = std::fs::read_to_string(resume)
             .with_context(|| format!("--resume {}: cannot read", resume.display()))?;
-        let done = parse(&text, resume, space, identity)?;
-        if let Some(csv) = self.csv.as_ref().filter(|c| *c != resume) {
-            crate::fsutil::write_atomic(csv, text.as_bytes())?;
+        let parsed = parse(&text, resume, space, identity)?;
+        let kept = &text[..parsed.keep];
+        match self.csv.as_ref().filter(|c| *c != resume) {
+            Some(csv) => crate::fsutil::write_atomic(csv, kept.as_bytes())?,
+            None if kept.len() < text.len() => crate::fsutil::write_atomic(resume, kept.as_bytes())?,
+            None => {}
         }
-        Ok(done)
+        if let Some(note) = parsed.note {
+            observer.warn(&note);
+        }
+        Ok(parsed.done)
     }
 }
 
@@ -73,72 +82,125 @@ fn header(space: &Space) -> String {
     names.join(",")
 }
 
-/// The results in a journal's text.
-pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<Done> {
-    let mut lines = text.lines();
-    let recorded = lines.next().unwrap_or("");
-    if recorded != identity {
+/// A journal read back: its results, how much of its text stands (the rest was torn by a
+/// crash and is dropped), and what to tell the user about it.
+#[derive(Debug)]
+pub struct Parsed {
+    pub done: Done,
+    /// Bytes of the text that stand: all of it, or up to the torn last row.
+    pub keep: usize,
+    pub note: Option<String>,
+}
+
+/// The results in a journal's text. Every row nnopt appends is one write ending in a newline,
+/// so a crash can tear only the last: text after the last newline, or a last row with fewer
+/// cells. That row is dropped (its trial trains again); any other malformed row is refused.
+/// A file with no complete heading yet (empty, or cut inside its first two lines) records no
+/// trial — if what it holds is the start of this sweep's heading, so no other file is taken.
+pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<Parsed> {
+    let shown = path.display();
+    let heading = format!("{identity}\n{}\n", header(space));
+    let whole_len = text.rfind('\n').map_or(0, |i| i + 1);
+    let complete: Vec<&str> = text[..whole_len].lines().collect();
+    if let Some(&recorded) = complete.first().filter(|&&r| r != identity) {
         return Err(usage(format!(
-            "--resume {}: it records {recorded:?}, but this sweep is {identity:?}; resume with the same \
-             settings (a file from an older nnopt cannot be resumed: start a new --csv)",
-            path.display()
+            "--resume {shown}: it records {recorded:?}, but this sweep is {identity:?}; resume with the same \
+             settings (a file from an older nnopt cannot be resumed: start a new --csv)"
         )));
     }
-    let columns = lines.next().unwrap_or("");
+    if complete.len() < 2 {
+        if !heading.starts_with(text) {
+            return Err(usage(format!(
+                "--resume {shown}: not a sweep journal (it does not start with {identity:?}); give the --csv \
+                 file of the sweep to continue"
+            )));
+        }
+        let what = if text.is_empty() { "it is empty" } else { "it holds only part of its heading" };
+        let note = format!("--resume {shown}: {what}, so it records no finished trial; every trial runs");
+        return Ok(Parsed { done: HashMap::new(), keep: 0, note: Some(note) });
+    }
+    let columns = complete[1];
     if columns != header(space) {
         return Err(usage(format!(
-            "--resume {}: its columns ({columns}) are not this sweep's ({}); resume with the same search flags",
-            path.display(),
+            "--resume {shown}: its columns ({columns}) are not this sweep's ({}); resume with the same search flags",
             header(space)
         )));
     }
     let n = space.dims.len();
+    let width = n + CSV_TAIL.len();
+    let rows = &complete[2..];
+    // The torn row: text after the last newline, else a last row cut short of its cells.
+    let tail = &text[whole_len..];
+    let (rows, torn, keep) = match rows.split_last() {
+        _ if !tail.is_empty() => (rows, Some(tail), whole_len),
+        Some((last, before)) if last.split(',').count() < width => {
+            (before, Some(*last), whole_len - last.len() - 1)
+        }
+        _ => (rows, None, whole_len),
+    };
     let mut done = HashMap::new();
-    for (row, line) in lines.enumerate() {
-        let cells: Vec<&str> = line.split(',').collect();
-        let bad = || anyhow::anyhow!("--resume {}: row {} is malformed: {line:?}", path.display(), row + 3);
-        if cells.len() != n + CSV_TAIL.len() {
-            return Err(bad());
-        }
-        let key: Vec<String> = cells[..n].iter().map(|s| s.to_string()).collect();
-        let budget: usize = cells[n].parse().map_err(|_| bad())?;
-        let epochs: usize = cells[n + 1].parse().map_err(|_| bad())?;
-        let accuracy = match cells[n + 2] {
-            "" => None,
-            a => Some(a.parse::<f64>().map_err(|_| bad())?),
-        };
-        let seconds: f64 = cells[n + 3].parse().map_err(|_| bad())?;
-        let status = Status::parse(cells[n + 4]).ok_or_else(bad)?;
-        let trial: usize = cells[n + 5].parse().map_err(|_| bad())?;
-        // What nnopt writes: an accuracy in [0, 1] exactly for the trials that trained to the
-        // end (a trial at chance records what it measured, which halving ranks it by), a time ≥
-        // 0, no interrupted or failed trial (those are run again).
-        let sane_accuracy = match (status, accuracy) {
-            (Status::Ok | Status::Pruned | Status::Chance, Some(a)) => (0.0..=1.0).contains(&a),
-            (Status::Diverged | Status::Stalled | Status::Dead | Status::Chance, None) => true,
-            _ => false,
-        };
-        let sane_epochs = budget >= 1 && epochs <= budget && (status != Status::Ok || epochs == budget);
-        if !(sane_accuracy && sane_epochs && seconds.is_finite() && seconds >= 0.0) {
-            return Err(bad());
-        }
+    for (row, line) in rows.iter().enumerate() {
+        let (key, trial) = read_row(line, n).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--resume {shown}: row {} is malformed: {line:?}; only a last row torn by a crash is dropped \
+                 — repair or delete this one",
+                row + 3
+            )
+        })?;
         // The same hyperparameters, budget and seed train the same network: the first row stands.
-        done.entry((key, budget)).or_insert(Trial {
-            trial,
-            // The configuration itself is rebuilt by the strategy; only its results are taken.
-            config: super::space::Config(Vec::new()),
-            epochs,
-            budget_epochs: budget,
-            // At chance, the accuracy is what it measured; as a score, it failed.
-            validation_accuracy: accuracy.filter(|_| status != Status::Chance),
-            measured_accuracy: accuracy,
-            seconds,
-            status: if status == Status::Pruned { Status::Ok } else { status },
-            resumed: true,
-            repeat_of: None,
-        });
+        done.entry(key).or_insert(trial);
     }
-    Ok(done)
+    let note = torn.map(|row| {
+        format!(
+            "--resume {shown}: its last row was torn by a crash ({row:?}); dropped it, so that trial is trained again"
+        )
+    });
+    Ok(Parsed { done, keep, note })
+}
+
+/// One journal row's key and trial, or `None` where it is not what nnopt writes.
+fn read_row(line: &str, n: usize) -> Option<((Vec<String>, usize), Trial)> {
+    let cells: Vec<&str> = line.split(',').collect();
+    if cells.len() != n + CSV_TAIL.len() {
+        return None;
+    }
+    let key: Vec<String> = cells[..n].iter().map(|s| s.to_string()).collect();
+    let budget: usize = cells[n].parse().ok()?;
+    let epochs: usize = cells[n + 1].parse().ok()?;
+    let accuracy = match cells[n + 2] {
+        "" => None,
+        a => Some(a.parse::<f64>().ok()?),
+    };
+    let seconds: f64 = cells[n + 3].parse().ok()?;
+    let status = Status::parse(cells[n + 4])?;
+    let trial: usize = cells[n + 5].parse().ok()?;
+    // What nnopt writes: an accuracy in [0, 1] exactly for the trials that trained to the
+    // end (a trial at chance records what it measured, which halving ranks it by), a time ≥
+    // 0, no interrupted or failed trial (those are run again).
+    let sane_accuracy = match (status, accuracy) {
+        (Status::Ok | Status::Pruned | Status::Chance, Some(a)) => (0.0..=1.0).contains(&a),
+        (Status::Diverged | Status::Stalled | Status::Dead | Status::Chance, None) => true,
+        _ => false,
+    };
+    let sane_epochs = budget >= 1 && epochs <= budget && (status != Status::Ok || epochs == budget);
+    if !(sane_accuracy && sane_epochs && seconds.is_finite() && seconds >= 0.0) {
+        return None;
+    }
+    let trial = Trial {
+        trial,
+        // The configuration itself is rebuilt by the strategy; only its results are taken.
+        config: super::space::Config(Vec::new()),
+        epochs,
+        budget_epochs: budget,
+        // At chance, the accuracy is what it measured; as a score, it failed.
+        validation_accuracy: accuracy.filter(|_| status != Status::Chance),
+        measured_accuracy: accuracy,
+        seconds,
+        status: if status == Status::Pruned { Status::Ok } else { status },
+        resumed: true,
+        repeat_of: None,
+    };
+    Some(((key, budget), trial))
 }
 
 /// Appends one trial to the CSV and flushes it, so an interrupted sweep keeps every finished one.
@@ -221,7 +283,7 @@ mod tests {
         let id = identity(&c, "d", tch::Device::Cpu);
         let text =
             format!("{id}\nlr,{}\n0.05,2,2,0.8,1.5,ok,1\n0.09,2,1,,0.5,diverged,2\n", CSV_TAIL.join(","));
-        let done = parse(&text, Path::new("r.csv"), &c.space, &id).unwrap();
+        let done = parse(&text, Path::new("r.csv"), &c.space, &id).unwrap().done;
         assert_eq!(done.len(), 2);
         let t = &done[&(vec!["0.05".to_string()], 2)];
         assert_eq!((t.validation_accuracy, t.status, t.resumed), (Some(0.8), Status::Ok, true));

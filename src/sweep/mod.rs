@@ -271,7 +271,7 @@ pub fn run(
     let base = config.base();
     let (split, test) = validation_split(data, config.validation, config.seed)?;
     let identity = journal::identity(config, &split.spec, device);
-    let resumed = files.open(&config.space, &identity)?;
+    let resumed = files.open(&config.space, &identity, observer)?;
     let mut plan = sampler::plan(config, &base);
     let cost = sampler::probe_cost(config, &base, &split, device, stop)?;
     // Ctrl-C during the timing probe: nothing to estimate, nothing to run.
@@ -299,7 +299,7 @@ pub fn run(
         graphed: 0,
     };
     if interrupted {
-        runner.stopped = Some("interrupted (Ctrl-C) before any trial".into());
+        runner.stopped = Some("interrupted by a signal before any trial".into());
     }
     observer.start("trials", plan.runs as u64);
     let rungs = plan.execute(&mut runner)?;

@@ -228,7 +228,7 @@ pub fn finish(f: Finish) -> Result<SweepReport> {
                 None => {
                     if let Some(path) = &files.save_best {
                         observer.warn(&format!(
-                            "Ctrl-C stopped the winner's retraining: --save-best {} was not written",
+                            "a signal stopped the winner's retraining: --save-best {} was not written",
                             path.display()
                         ));
                     }

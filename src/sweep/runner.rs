@@ -73,7 +73,7 @@ impl Runner<'_> {
             return true;
         }
         if self.stop.load(Ordering::Relaxed) {
-            self.stopped = Some("interrupted (Ctrl-C)".into());
+            self.stopped = Some("interrupted by a signal".into());
         } else if let Some(m) = self.config.max_minutes {
             if trained_any && self.started.elapsed().as_secs_f64() >= m * 60.0 {
                 self.stopped = Some(format!("--max-minutes {m} reached"));
@@ -277,7 +277,7 @@ impl Runner<'_> {
         );
         self.observer.line(&line);
         if trial.status == Status::Interrupted {
-            self.stopped = Some("interrupted (Ctrl-C)".into());
+            self.stopped = Some("interrupted by a signal".into());
         }
         let better = self.best.as_ref().is_none_or(|(b, _)| {
             trial.score() > b.score() || (trial.score() == b.score() && trial.budget_epochs > b.budget_epochs)
@@ -302,7 +302,8 @@ impl Runner<'_> {
         let config = TrainConfig { epochs: winner.budget_epochs, ..winner.config.train_config(&self.base) };
         let trained = train_quietly(&config, self.data, self.device, self.stop, &mut 0)?;
         if matches!(trained.report.stop, Stop::Interrupted { .. }) {
-            self.stopped = Some("interrupted (Ctrl-C) while retraining the winner: it was not tested".into());
+            self.stopped =
+                Some("interrupted by a signal while retraining the winner: it was not tested".into());
             return Ok(None);
         }
         Ok(Some(trained))

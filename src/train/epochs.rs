@@ -187,7 +187,7 @@ pub(crate) fn train_epochs<S: Step>(
         }
         hooks.observer.finish();
         let train_seconds = started.elapsed().as_secs_f64();
-        score_epoch(step, &mut runs, epoch, train_seconds, splits, (classes, normalization))?;
+        score_epoch(step, &mut runs, (epoch, batches), train_seconds, splits, (classes, normalization))?;
         let share = started.elapsed().as_secs_f64() / k as f64;
         for r in runs.iter_mut() {
             if let Some(last) = r.epochs.last_mut().filter(|e| e.epoch == epoch) {
@@ -226,7 +226,7 @@ fn epoch_order(runs: &[Run], epoch: usize, device: Device) -> Result<Tensor> {
 fn score_epoch<S: Step>(
     step: &S,
     runs: &mut [Run],
-    epoch: usize,
+    (epoch, planned): (usize, i64),
     train_seconds: f64,
     splits: &Splits,
     (classes, normalization): (i64, &Normalization),
@@ -237,6 +237,10 @@ fn score_epoch<S: Step>(
             continue;
         }
         let test = step.evaluate(i, splits, classes, normalization)?;
+        let batches = match r.stop {
+            Some(Stop::Interrupted { epoch: e, batch }) if e == epoch => batch,
+            _ => planned,
+        };
         r.epochs.push(EpochMetrics {
             epoch,
             lr: r.config.lr_at(epoch),
@@ -246,6 +250,8 @@ fn score_epoch<S: Step>(
             // Set once every run is scored: the epoch's time, shared equally.
             seconds: 0.0,
             samples_per_second: r.seen as f64 / train_seconds.max(1e-9),
+            batches,
+            complete: batches == planned,
         });
         if r.stop.is_none() && test.output_spread == 0.0 {
             r.stop = Some(Stop::Dead { epoch });
@@ -259,8 +265,9 @@ fn score_epoch<S: Step>(
 
 /// An epoch's summary line, as a person reads it.
 fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
+    let cut = if m.complete { String::new() } else { format!("  (cut short: {} batches)", m.batches) };
     format!(
-        "epoch {:>3}/{}  lr {:.5}  train loss {:.4}  test loss {:.4}  test accuracy {:.2}%  {:.1} s  {:.0} samples/s",
+        "epoch {:>3}/{}  lr {:.5}  train loss {:.4}  test loss {:.4}  test accuracy {:.2}%  {:.1} s  {:.0} samples/s{cut}",
         m.epoch,
         epochs,
         m.lr,

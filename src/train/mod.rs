@@ -44,7 +44,7 @@ pub struct Trained {
     pub report: TrainReport,
 }
 
-/// Hooks into a run: output (epoch lines, progress, warnings), a stop flag (Ctrl-C), and a
+/// Hooks into a run: output (epoch lines, progress, warnings), a stop flag (raised by a signal), and a
 /// callback after every epoch (the metrics CSV; for a population, once per member, in order);
 /// an error from it stops the run. Both run while the entry point holds the process's
 /// generator ([`crate::exclusive`]): they must not wait on another thread's entry point.

@@ -16,6 +16,10 @@ pub struct EpochMetrics {
     pub test_accuracy: f64,
     pub seconds: f64,
     pub samples_per_second: f64,
+    /// The batches this epoch trained: all of them, unless a signal cut it short.
+    pub batches: i64,
+    /// Whether the epoch ran every batch; a partial one's train loss is the mean of fewer.
+    pub complete: bool,
 }
 
 /// What was trained on.
@@ -91,11 +95,21 @@ pub struct TrainReport {
 
 /// The per-epoch metrics as CSV (`train --metrics`): one row per finished epoch.
 pub fn metrics_csv(epochs: &[EpochMetrics]) -> String {
-    let mut csv = String::from("epoch,lr,train_loss,test_loss,test_accuracy,seconds,samples_per_second\n");
+    let mut csv = String::from(
+        "epoch,lr,train_loss,test_loss,test_accuracy,seconds,samples_per_second,batches,complete\n",
+    );
     for m in epochs {
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
-            m.epoch, m.lr, m.train_loss, m.test_loss, m.test_accuracy, m.seconds, m.samples_per_second
+            "{},{},{},{},{},{},{},{},{}\n",
+            m.epoch,
+            m.lr,
+            m.train_loss,
+            m.test_loss,
+            m.test_accuracy,
+            m.seconds,
+            m.samples_per_second,
+            m.batches,
+            m.complete
         ));
     }
     csv
@@ -117,10 +131,24 @@ pub fn render(r: &TrainReport) -> String {
 }
 
 /// `train --plot`: train and test loss per epoch, and test accuracy per epoch.
+///
+/// An epoch a signal cut short is not drawn as one of the others: its train loss is the mean
+/// of fewer batches. It is drawn apart, a cross of its own, named in the legend.
 pub fn figure(report: &TrainReport) -> crate::plot::Figure {
     use crate::plot::{Figure, Panel, Series, Style};
-    let per_epoch =
-        |f: fn(&EpochMetrics) -> f64| report.epochs.iter().map(|e| (e.epoch as f64, f(e))).collect();
+    let per_epoch = |f: fn(&EpochMetrics) -> f64| {
+        report.epochs.iter().filter(|e| e.complete).map(|e| (e.epoch as f64, f(e))).collect()
+    };
+    let partial: Vec<&EpochMetrics> = report.epochs.iter().filter(|e| !e.complete).collect();
+    let cut = |what: &str, f: fn(&EpochMetrics) -> f64| -> Vec<Series> {
+        partial
+            .iter()
+            .map(|e| {
+                let label = format!("{what}, epoch {} cut short ({} batches)", e.epoch, e.batches);
+                Series::new(label, vec![(e.epoch as f64, f(e))], Style::Exit)
+            })
+            .collect()
+    };
     let style = if report.epochs.len() > 30 { Style::Line } else { Style::LinePoints };
     Figure::stacked(
         900,
@@ -133,10 +161,14 @@ pub fn figure(report: &TrainReport) -> crate::plot::Figure {
                 y_label: "cross-entropy loss".into(),
                 log_x: false,
                 log_y: false,
-                series: vec![
+                series: [
                     Series::new("train loss (mean over the epoch)", per_epoch(|e| e.train_loss), style),
                     Series::new("test loss (after the epoch)", per_epoch(|e| e.test_loss), style),
-                ],
+                ]
+                .into_iter()
+                .chain(cut("train loss", |e| e.train_loss))
+                .chain(cut("test loss", |e| e.test_loss))
+                .collect(),
                 background: Vec::new(),
             },
             Panel::Chart {
@@ -146,7 +178,13 @@ pub fn figure(report: &TrainReport) -> crate::plot::Figure {
                 y_label: "accuracy (%)".into(),
                 log_x: false,
                 log_y: false,
-                series: vec![Series::new("test accuracy", per_epoch(|e| 100.0 * e.test_accuracy), style)],
+                series: std::iter::once(Series::new(
+                    "test accuracy",
+                    per_epoch(|e| 100.0 * e.test_accuracy),
+                    style,
+                ))
+                .chain(cut("test accuracy", |e| 100.0 * e.test_accuracy))
+                .collect(),
                 background: Vec::new(),
             },
         ],
