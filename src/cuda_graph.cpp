@@ -11,6 +11,7 @@
 // (malloc'd; freed with nnopt_cg_free_string); none lets an exception cross into Rust.
 
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -57,6 +58,12 @@ const at::Tensor& tensor(void* t) { return *static_cast<at::Tensor*>(t); }
 }  // namespace
 #endif
 
+// The private pool's id of a graph whose capture failed (CUDAGraph::pool() is only for a
+// captured one): a derived class may name the protected member.
+struct PoolOf : at::cuda::CUDAGraph {
+  static auto of(at::cuda::CUDAGraph& g) { return g.*(&PoolOf::mempool_id_); }
+};
+
 extern "C" {
 
 // Makes a stream from libtorch's pool the current stream of `device` (a graph cannot be captured
@@ -75,19 +82,39 @@ int nnopt_cg_stream_enter(int device, void** saved, char** error) {
   });
 }
 
-// Restores the stream `saved` names (and frees it), then waits for the side stream's work: the
-// stream is restored even where the wait fails.
+// Restores the stream `saved` names (and frees it), then waits for its device's work — inside
+// the guard of that device, so a run on cuda:1 waits for cuda:1, not for device 0. The stream
+// is restored even where the wait fails.
 int nnopt_cg_stream_leave(void* saved, char** error) {
   auto* previous = static_cast<c10::cuda::CUDAStream*>(saved);
+  auto index = previous->device_index();
   int status = nnopt_guarded(error, [&] {
-    c10::cuda::CUDAGuard guard(previous->device_index());
+    c10::cuda::CUDAGuard guard(index);
     c10::cuda::setCurrentCUDAStream(*previous);
   });
   delete previous;
   if (status != 0) {
     return status;
   }
-  return nnopt_guarded(error, [&] { c10::cuda::device_synchronize(); });
+  return nnopt_guarded(error, [&] {
+    c10::cuda::CUDAGuard guard(index);
+    c10::cuda::device_synchronize();
+  });
+}
+
+// After a capture that failed: with libtorch 2.11, a failing cudaStreamEndCapture throws out of
+// capture_end before the caching allocator stops routing the side stream's allocations to the
+// graph's private pool (fixed upstream in 2.12). End that routing here — an error because it
+// had already ended is expected and ignored. The graph itself is then leaked by the caller, never
+// destroyed: its destructor would release a pool the allocator no longer agrees about.
+void nnopt_cg_abandon(void* graph) {
+  char* ignored = nullptr;
+  nnopt_guarded(&ignored, [&] {
+    auto& g = *static_cast<at::cuda::CUDAGraph*>(graph);
+    // pool() refuses a graph without a successful capture; the id is read as a subclass may.
+    c10::cuda::CUDACachingAllocator::endAllocateToPool(c10::cuda::current_device(), PoolOf::of(g));
+  });
+  std::free(ignored);
 }
 
 int nnopt_cg_new(void** graph, char** error) {

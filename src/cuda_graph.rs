@@ -96,9 +96,18 @@ impl Graph {
         // The capture is ended even when the body failed (the stream must leave capture mode).
         // Safety: a live graph in capture.
         let ended = check(api, "ending the capture", |e| unsafe { (api.capture_end)(graph.ptr, e) });
-        let value = result?;
-        ended?;
-        Ok((graph, value))
+        match (result, ended) {
+            (Ok(value), Ok(())) => Ok((graph, value)),
+            (result, ended) => {
+                // libtorch 2.11 may leave the allocator routing to the failed graph's pool, and
+                // destroying the graph would then release a pool the allocator still uses: end
+                // the routing and leak the graph (one per failed run).
+                // Safety: a live graph whose capture has ended, never used again.
+                unsafe { (api.abandon)(graph.ptr) };
+                std::mem::forget(graph);
+                Err(result.err().or(ended.err()).expect("one of the two failed"))
+            }
+        }
     }
 
     fn replay(&self) -> Result<()> {
@@ -177,24 +186,66 @@ impl GraphedStep {
             // The old graph (and its memory pool) goes before the new one is captured.
             shape.graph = None;
             let fixed = shape.indices.shallow_clone();
-            match Graph::capture(|| step(&fixed)) {
+            let inject = std::env::var_os(FAIL_CAPTURE).is_some();
+            match Graph::capture(|| {
+                step(&fixed).and_then(|loss| uncapturable(inject, fixed.device()).map(|()| loss))
+            }) {
                 Ok((graph, loss)) => {
                     shape.graph = Some((graph, key, loss));
                     self.captures += 1;
                 }
                 Err(e) => {
-                    // Nothing captured ran, so the step is taken eagerly instead.
+                    // Nothing captured ran. Every graph goes (their pools with them); the caller
+                    // leaves the side stream ([`GraphedStep::failed`]) and the step is taken
+                    // eagerly, this one on the default stream once that is left.
                     self.failure = Some(format!("{e:#}"));
-                    return step(indices);
+                    self.shapes.clear();
+                    return Err(CaptureFailed.into());
                 }
             }
         }
         // Replay: the graph of this key exists; capture: set just above (a failure returned).
         let (graph, _, loss) = shape.graph.as_ref().expect("captured above");
-        graph.replay()?;
+        // A replay that fails may have run part of the step: the weights cannot be trusted, and
+        // the run stops with the error (the side stream is left as the run unwinds).
+        graph.replay().map_err(|e| {
+            e.context("CUDA graphs: replaying the training step failed; run again with --cuda-graphs off")
+        })?;
         self.replays += 1;
         loss.f_detach_copy().map_err(torch)
     }
+}
+
+/// Set by a test (never by a user) to make the next capture fail: the step then reads a value
+/// back to the host, which a stream in capture refuses. The failure path runs on a GPU as it
+/// would after a real failure.
+pub const FAIL_CAPTURE: &str = "NNOPT_TEST_FAIL_CAPTURE";
+
+/// What [`FAIL_CAPTURE`] injects: a copy to the host inside the capture.
+fn uncapturable(inject: bool, device: Device) -> Result<()> {
+    if inject {
+        let on_device = Tensor::f_zeros([1], (tch::Kind::Float, device)).map_err(torch)?;
+        let _on_host = on_device.f_to_device(Device::Cpu).map_err(torch)?;
+    }
+    Ok(())
+}
+
+/// The error [`GraphedStep::run`] returns when a capture failed: the caller leaves the side
+/// stream and runs the same step again, eagerly.
+#[derive(Debug)]
+pub struct CaptureFailed;
+
+impl std::fmt::Display for CaptureFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("capturing the training step as a CUDA graph failed")
+    }
+}
+
+impl std::error::Error for CaptureFailed {}
+
+/// Whether `err` is a failed capture (the run goes on eagerly) rather than a failed step.
+pub fn capture_failed(err: &anyhow::Error) -> bool {
+    err.is::<CaptureFailed>()
 }
 
 /// Whether `graphed` replayed its steps with no capture failing; a failure is warned about

@@ -53,6 +53,8 @@ pub(crate) struct Api {
     pub capture_end: Call,
     pub replay: Call,
     pub free: Free,
+    /// After a failed capture: stop routing the stream's allocations to the graph's pool.
+    pub abandon: Free,
     free_string: FreeString,
     /// The fused SGD kernels: `None` where the shim was built without nvcc.
     pub sgd_flat: Option<SgdFlat>,
@@ -141,6 +143,7 @@ fn load() -> std::result::Result<Api, String> {
             capture_end: std::mem::transmute::<*mut c_void, Call>(symbol("nnopt_cg_capture_end")?),
             replay: std::mem::transmute::<*mut c_void, Call>(symbol("nnopt_cg_replay")?),
             free: std::mem::transmute::<*mut c_void, Free>(symbol("nnopt_cg_free")?),
+            abandon: std::mem::transmute::<*mut c_void, Free>(symbol("nnopt_cg_abandon")?),
             free_string: std::mem::transmute::<*mut c_void, FreeString>(symbol("nnopt_cg_free_string")?),
             // Exported only by a shim built with nvcc (build.rs): absent, not an error.
             sgd_flat: symbol("nnopt_sgd_flat").ok().map(|f| std::mem::transmute::<*mut c_void, SgdFlat>(f)),

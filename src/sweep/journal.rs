@@ -295,4 +295,47 @@ mod tests {
             .to_string()
             .contains("--resume"));
     }
+
+    /// A crash tears only the last row; it is dropped (its bytes are not kept), every other
+    /// row stands, and a malformed row elsewhere is refused.
+    #[test]
+    fn a_torn_last_row_is_dropped_and_others_refused() {
+        let c = config(Strategy::Random, &[("lr", "0.01..0.1")]);
+        let id = identity(&c, "d", tch::Device::Cpu);
+        let head = format!("{id}\nlr,{}\n", CSV_TAIL.join(","));
+        let rows = "0.05,2,2,0.8,1.5,ok,1\n0.09,2,1,,0.5,diverged,2\n";
+        let whole = format!("{head}{rows}");
+        let read = |text: &str| parse(text, Path::new("r.csv"), &c.space, &id);
+        let ok = read(&whole).unwrap();
+        assert_eq!((ok.done.len(), ok.keep, ok.note), (2, whole.len(), None));
+        for torn in ["0.07,2,2,0.7", "0.07,2,2,0.7,1.0,ok,3", "0.07,2\n", "0.07\n"] {
+            let text = format!("{whole}{torn}");
+            let parsed = read(&text).unwrap();
+            assert_eq!(parsed.done.len(), 2, "{torn:?}");
+            assert_eq!(parsed.keep, whole.len(), "{torn:?}: only the torn row goes");
+            assert!(parsed.note.unwrap().contains("torn"), "{torn:?}");
+        }
+        // Not the last row: refused, whatever it looks like.
+        let middle = format!("{head}0.05,2\n{rows}");
+        assert!(read(&middle).unwrap_err().to_string().contains("row 3 is malformed"));
+    }
+
+    /// A file with no whole heading records no trial — when what it holds is this sweep's
+    /// heading begun; anything else is not a journal.
+    #[test]
+    fn an_empty_or_half_written_heading_records_no_trial() {
+        let c = config(Strategy::Random, &[("lr", "0.01..0.1")]);
+        let id = identity(&c, "d", tch::Device::Cpu);
+        let read = |text: &str| parse(text, Path::new("r.csv"), &c.space, &id);
+        for text in [String::new(), id[..10].to_string(), format!("{id}\n"), format!("{id}\nlr,bud")] {
+            let parsed = read(&text).unwrap();
+            assert!(parsed.done.is_empty() && parsed.keep == 0, "{text:?}");
+            assert!(parsed.note.unwrap().contains("records no finished trial"));
+        }
+        let heading = format!("{id}\nlr,{}\n", CSV_TAIL.join(","));
+        let parsed = read(&heading).unwrap();
+        assert!(parsed.done.is_empty() && parsed.keep == heading.len() && parsed.note.is_none());
+        assert!(read("some notes").unwrap_err().to_string().contains("not a sweep journal"));
+        assert!(read("some notes\nmore\n").unwrap_err().to_string().contains("--resume"));
+    }
 }

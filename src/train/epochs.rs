@@ -130,7 +130,8 @@ pub(crate) fn train_epochs<S: Step>(
     let mut runs: Vec<Run> =
         configs.iter().zip(orders).map(|(config, orders)| Run::new(config, orders)).collect();
     // Graphs are captured on a side stream; the whole run (eager steps, evaluation) stays on it.
-    let stream = crate::cuda_graph::start(setting.graphs, setting.requested_graphs, device, hooks.observer)?;
+    let mut stream =
+        crate::cuda_graph::start(setting.graphs, setting.requested_graphs, device, hooks.observer)?;
     let mut graphed = stream.as_ref().map(|_| crate::cuda_graph::GraphedStep::default());
     let networks = if k == 1 { String::new() } else { format!(" ({k} networks)") };
 
@@ -152,8 +153,15 @@ pub(crate) fn train_epochs<S: Step>(
             let idx = order.f_narrow(1, start, len).map_err(torch)?;
             let key = step.graph_key();
             let mut take = |idx: &Tensor| step.step(idx, splits, normalization);
-            let losses = match graphed.as_mut() {
-                Some(g) => g.run(&idx, key, &mut take)?,
+            let losses = match graphed.as_mut().map(|g| g.run(&idx, key, &mut take)) {
+                Some(Ok(losses)) => losses,
+                // A failed capture ran nothing: leave the side stream (its device synchronised)
+                // and take the step eagerly on the default stream, as every later one.
+                Some(Err(e)) if crate::cuda_graph::capture_failed(&e) => {
+                    drop(stream.take());
+                    take(&idx)?
+                }
+                Some(Err(e)) => return Err(e),
                 None => take(&idx)?,
             };
             pending.push((losses, len));

@@ -174,6 +174,27 @@ fn every_bad_input_is_a_short_clean_error() {
         Some(&[("normalization_mean", "nan"), ("normalization_std", "1")]),
         0.0,
     );
+    let w_tiny_std = weights_with(
+        r,
+        "tiny_std.safetensors",
+        &net(784),
+        Some(&[("data", "synthetic:100,20"), ("normalization_mean", "0.3"), ("normalization_std", "1e-30")]),
+        0.0,
+    );
+    let w_huge_mean = weights_with(
+        r,
+        "huge_mean.safetensors",
+        &net(784),
+        Some(&[("data", "synthetic:100,20"), ("normalization_mean", "1e30"), ("normalization_std", "0.3")]),
+        0.0,
+    );
+    let w_bad_range = weights_with(
+        r,
+        "bad_range.safetensors",
+        &net(784),
+        Some(&[("data", "synthetic:100,20"), ("image_mean_range", "0.9,0.1"), ("image_std_range", "0,1")]),
+        0.0,
+    );
     let w_nan =
         weights_with(r, "nan.safetensors", &net(784), Some(&[("data", "synthetic:100,20")]), f32::NAN);
     let w_etc = weights_with(r, "etc.safetensors", &net(784), Some(&[("data", "/etc")]), 0.0);
@@ -196,6 +217,7 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["--device", "cuda:99", "autograd"], 2, "--device cuda:99"),
         (vec!["--device", "mps", "autograd"], 2, "--device mps"),
         (vec!["--device", "", "autograd"], 2, "not a device"),
+        (vec!["--threads", "-1", "autograd"], 2, "'--threads <N>'"),
         // Learning rates.
         (vec!["perceptron", "--lr", "nan"], 2, "--lr"),
         (vec!["perceptron", "--lr", "inf"], 2, "--lr"),
@@ -253,18 +275,22 @@ fn every_bad_input_is_a_short_clean_error() {
         (vec!["evaluate", "--weights", &w_extra], 1, "unexpected tensor"),
         (vec!["evaluate", "--weights", &w_zero], 1, "at least one input"),
         (vec!["evaluate", "--weights", &w_shape], 1, "expected [out_features, in_features]"),
+        (vec!["evaluate", "--weights", &w_tiny_std], 1, "normalization_std = 1e-30"),
+        (vec!["evaluate", "--weights", &w_huge_mean], 1, "normalization_mean = 1e30"),
+        (vec!["predict", "--weights", &w_huge_mean, "--index", "0"], 1, "normalization_mean = 1e30"),
+        (vec!["evaluate", "--weights", &w_bad_range], 1, "image_mean_range = 0.9,0.1"),
         (vec!["evaluate", "--weights", &w_bias], 1, "fc1.bias has shape [3]"),
         (vec!["evaluate", "--weights", &w_small], 2, "takes 100 inputs"),
         (vec!["evaluate", "--weights", &w_nometa], 2, "does not record which data set"),
         (vec!["evaluate", "--weights", &ok_weights, "--data", data("missing")], 2, "no t10k-labels"),
         (vec!["evaluate", "--weights", dir], 1, "cannot read"),
-        (vec!["evaluate", "--weights", &w_nan_norm, "--data", "synthetic:100,20"], 1, "not a finite mean"),
+        (vec!["evaluate", "--weights", &w_nan_norm, "--data", "synthetic:100,20"], 1, "normalization_mean = nan"),
         (vec!["evaluate", "--weights", &w_nan], 1, "holds NaN"),
         (vec!["evaluate", "--weights", &w_etc], 1, "the data set it records (/etc) does not load"),
         // Predict.
         (vec!["predict", "--weights", &ok_weights, "--index", "999999"], 2, "--index 999999"),
         (vec!["predict", "--weights", &ok_weights, "--index", "-1"], 2, "-1"),
-        (vec!["predict", "--weights", &ok_weights], 2, "--index"),
+        (vec!["predict", "--weights", &ok_weights], 2, "<--index <INDEX>|--image <FILE>>"),
         (vec!["predict", "--weights", &ok_weights, "--image", "/no/such.png"], 1, "cannot read"),
         (vec!["predict", "--weights", &ok_weights, "--image", &wrong_size], 1, "the network takes 28×28"),
         (vec!["predict", "--weights", &ok_weights, "--image", &oblong], 1, "the image is 56×14"),
@@ -402,6 +428,12 @@ fn every_bad_input_is_a_short_clean_error() {
     }
     // Only where CUDA is absent is plain `cuda` an error.
     if no_cuda_code == 2 {
+        // The tour checks the global flags before any part starts: the CUDA message, exit 2.
+        let out = nnopt(&["--device", "cuda", "tour", "--part", "2"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(2) || !stderr.contains(no_cuda_text) || !out.stdout.is_empty() {
+            failures.push(format!("--device cuda tour: {stderr}"));
+        }
         let out = nnopt(&["--device", "cuda", "autograd"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.code() != Some(2) || !stderr.contains(no_cuda_text) || stderr.lines().count() != 1 {
