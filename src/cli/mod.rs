@@ -1,6 +1,6 @@
 //! The command line, the binary's side of nnopt: clap types mapped onto the library's plain
 //! config structs, and everything only a program does — printing ([`output`]), checking output
-//! paths before work starts ([`paths`]), the panic hook and Ctrl-C ([`process`]). `--json`,
+//! paths before work starts ([`paths`]), the panic hook ([`process`]) and signals ([`signals`]). `--json`,
 //! `--csv` and `--plot` are handled once for every command ([`shared::emit`]); each subcommand has a
 //! file of its own (its flags, the library call, its output), and this one only dispatches, through the library's
 //! [`Report`] shape.
@@ -95,7 +95,8 @@ pub enum Command {
     ///
     /// Without --data it trains on built-in synthetic digits (no download); --data fashion uses
     /// Debian's Fashion-MNIST; any directory of MNIST-layout IDX files (raw or .gz) works.
-    /// Ctrl-C stops after the current batch, evaluates, and saves if --save was given.
+    /// Ctrl-C (or SIGTERM, SIGHUP) stops after the current batch, evaluates, saves if --save was
+    /// given, and ends by that signal.
     Train(TrainArgs),
     /// Hyperparameter search over real training runs: grid, random, successive halving, TPE.
     ///

@@ -202,13 +202,21 @@ fn a_sweep_killed_20_times_loses_no_finished_trial() {
                 .spawn()
                 .unwrap(),
         );
-        let wait = Duration::from_millis(400 + next() % 1600);
-        std::thread::sleep(wait);
-        if let Some(status) = sweep.0.try_wait().unwrap() {
-            let mut stderr = String::new();
-            std::io::Read::read_to_string(&mut sweep.0.stderr.take().unwrap(), &mut stderr).unwrap();
-            panic!("kill {kill}: the sweep ended by itself ({status:?}) after {wait:?}: {stderr}");
+        // Each run first finishes a trial of its own (however slow a loaded machine makes its
+        // start), then is killed at a random moment: within a trial, or while it appends.
+        let started = Instant::now();
+        let rows = |p: &Path| std::fs::read_to_string(p).map(|t| t.matches('\n').count()).unwrap_or(0);
+        let before = rows(&journal).max(2);
+        while rows(&journal) <= before {
+            assert!(started.elapsed() < Duration::from_secs(120), "kill {kill}: no trial finished");
+            if let Some(status) = sweep.0.try_wait().unwrap() {
+                let mut stderr = String::new();
+                std::io::Read::read_to_string(&mut sweep.0.stderr.take().unwrap(), &mut stderr).unwrap();
+                panic!("kill {kill}: the sweep ended by itself ({status:?}): {stderr}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
+        std::thread::sleep(Duration::from_millis(next() % 300));
         send(sweep.0.id(), libc::SIGKILL);
         sweep.0.wait().unwrap();
         let Ok(text) = std::fs::read_to_string(&journal) else { continue };
@@ -220,7 +228,7 @@ fn a_sweep_killed_20_times_loses_no_finished_trial() {
         }
         held = now;
     }
-    assert!(held.len() >= 20, "20 kills at 0.4–2 s each finished only {} trials", held.len());
+    assert!(held.len() >= 20, "20 runs, each past a trial of its own, kept only {} trials", held.len());
     // A last resume reads it all back and adds a trial; nothing held is lost.
     let out = nnopt_command(&SWEEP)
         .args(["--max-minutes", "0.0001", "--resume", journal.to_str().unwrap()])
