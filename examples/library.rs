@@ -3,7 +3,7 @@
 //! prints nothing; this program prints one line).
 //!
 //!     cargo run --release --example library
-//!     cargo run --release --no-default-features --example library   # no clap, indicatif, ctrlc
+//!     cargo run --release --no-default-features --example library   # no clap, indicatif, signal handler
 
 use std::sync::atomic::AtomicBool;
 

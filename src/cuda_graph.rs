@@ -163,6 +163,11 @@ impl GraphedStep {
         key: u64,
         mut step: impl FnMut(&Tensor) -> Result<Tensor>,
     ) -> Result<Tensor> {
+        // A capture that failed once fails again (each failed one leaks its graph and pool):
+        // later runs in this process — a sweep's next trials — go eager from the start.
+        if self.failure.is_none() && CAPTURE_FAILED.load(std::sync::atomic::Ordering::SeqCst) {
+            self.failure = Some("a capture failed earlier in this process".to_string());
+        }
         if self.failure.is_some() {
             return step(indices);
         }
@@ -196,9 +201,10 @@ impl GraphedStep {
                 }
                 Err(e) => {
                     // Nothing captured ran. Every graph goes (their pools with them); the caller
-                    // leaves the side stream ([`GraphedStep::failed`]) and the step is taken
-                    // eagerly, this one on the default stream once that is left.
+                    // sees [`CaptureFailed`], leaves the side stream and takes the step eagerly
+                    // on the default stream, as every later one.
                     self.failure = Some(format!("{e:#}"));
+                    CAPTURE_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
                     self.shapes.clear();
                     return Err(CaptureFailed.into());
                 }
@@ -215,6 +221,9 @@ impl GraphedStep {
         loss.f_detach_copy().map_err(torch)
     }
 }
+
+/// Whether a capture failed in this process.
+static CAPTURE_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Set by a test (never by a user) to make the next capture fail: the step then reads a value
 /// back to the host, which a stream in capture refuses. The failure path runs on a GPU as it

@@ -89,8 +89,6 @@ pub fn guard<T>(what: &str, call: impl FnOnce() -> T) -> anyhow::Result<T> {
 
 /// Exit code of a panic that escaped: an internal error, i.e. a bug.
 pub const EXIT_BUG: i32 = 101;
-/// Exit code of a second Ctrl-C, which stops at once (128 + SIGINT, as shells report it).
-pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Whether the current thread is inside [`guard`], whose panics are turned into errors: a
 /// panic hook stays silent for those.

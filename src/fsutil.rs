@@ -15,10 +15,18 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path.file_name().with_context(|| format!("{}: not a file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    path.file_name().with_context(|| format!("{}: not a file name", path.display()))?;
+    // A short temporary name (the file's own may be as long as names can be), one per call.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".nnopt-{}-{call}.tmp", std::process::id()));
+    // The file replaced keeps its permissions (a 0600 file stays private).
+    let permissions = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.permissions());
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
+        if let Some(permissions) = permissions {
+            file.set_permissions(permissions)?;
+        }
         file.write_all(data)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;

@@ -6,7 +6,7 @@
 //! [`observe::Observer`] (no-op by default, [`observe::Quiet`]), every command's result is a
 //! typed [`report::Report`] (serde for JSON, its text, optional CSV and figure), and CUDA is
 //! prepared by each entry point that is given a CUDA device. The `nnopt` binary's own parts —
-//! the command line, printing, Ctrl-C, the panic hook — sit behind the default `cli` feature; a
+//! the command line, printing, signals, the panic hook — sit behind the default `cli` feature; a
 //! program using the library can turn it off (`default-features = false`).
 //!
 //! The modules, in the notebook's order:

@@ -105,6 +105,22 @@ pub fn save(path: &Path, net: &Network, normalization: &Normalization, data: &Da
     crate::fsutil::write_atomic(path, &bytes)
 }
 
+/// The `--data` a weights file records (its metadata's `data`), read from its header alone;
+/// `None` where the file cannot be read or records none. For `predict`, which reads that data
+/// when no `--data` is given, to know its files before writing anything.
+pub fn recorded_data(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).ok()?;
+    // A safetensors header is JSON of a few kB; a larger length is not one nnopt wrote.
+    let len = usize::try_from(u64::from_le_bytes(len)).ok().filter(|&n| n <= 1 << 20)?;
+    let mut header = vec![0u8; len];
+    file.read_exact(&mut header).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    header.get("__metadata__")?.get("data")?.as_str().map(str::to_string)
+}
+
 /// Loads a weights file, checking every tensor's presence, type and shape.
 pub fn load(path: &Path, device: Device) -> Result<Loaded> {
     crate::device::prepare(device);
@@ -243,10 +259,9 @@ fn check_metadata(metadata: &HashMap<String, String>, widths: &[i64], path: &Pat
     Ok(())
 }
 
-/// The input normalization the weights were trained with, where the file records one. Pixels
-/// are scaled to [0, 1] before it is fitted, so a true mean lies in [0, 1] and a true standard
-/// deviation in (0, 0.5]; below 1e-6 (one grey level in a million pixels) it would blow the
-/// inputs up by more than a million. Anything else cannot describe a usable network: refused,
+/// The input normalization the weights were trained with, where the file records one: a mean
+/// and a standard deviation that `Normalization::fit` can make ([`Normalization::MEAN_RANGE`],
+/// [`Normalization::STD_RANGE`]). Anything else cannot describe a usable network: refused,
 /// the field named.
 fn read_normalization(metadata: &HashMap<String, String>, path: &Path) -> Result<Option<Normalization>> {
     let p = path.display();
@@ -260,8 +275,9 @@ fn read_normalization(metadata: &HashMap<String, String>, path: &Path) -> Result
             ),
         }
     };
-    let mean = field("normalization_mean", 0.0, 1.0)?;
-    let std = field("normalization_std", 1e-6, 0.5)?;
+    let (mean, std) = (Normalization::MEAN_RANGE, Normalization::STD_RANGE);
+    let mean = field("normalization_mean", mean.0, mean.1)?;
+    let std = field("normalization_std", std.0, std.1)?;
     Ok(match (mean, std) {
         (Some(mean), Some(std)) => Some(Normalization { mean, std }),
         (None, None) => None,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use nnopt::classify::{self, PredictInput};
+use nnopt::data::DataSource;
 use nnopt::error::usage;
 
 use super::output::Output;
@@ -61,8 +62,6 @@ pub struct PredictArgs {
 pub fn evaluate(args: EvaluateArgs, global: &Global, out: &Output) -> Result<()> {
     let data = data_flag(args.data)?;
     let device = global.device.resolve()?;
-    // Nothing is written; the claims only make sure the weights exist as a file.
-    Claims::default().input("--weights", &args.weights)?;
     let report = classify::evaluate(&args.weights, data.as_ref(), device, args.other_data, out)?;
     out.report(&report)
 }
@@ -80,7 +79,10 @@ pub fn predict(args: PredictArgs, global: &Global, out: &Output) -> Result<()> {
     match &input {
         PredictInput::Image(image) => claims.input("--image", image)?,
         PredictInput::Index { source, .. } => {
-            for file in source.iter().flat_map(|s| s.files()) {
+            // Without --data, the data the weights record is read: its files are inputs too.
+            let recorded =
+                || nnopt::weights::recorded_data(&args.weights).and_then(|d| DataSource::parse(&d).ok());
+            for file in source.clone().or_else(recorded).iter().flat_map(|s| s.files()) {
                 claims.input("--data", &file)?;
             }
         }

@@ -13,7 +13,14 @@ use nnopt::plot::Target;
 
 /// Refuses an output path whose directory does not exist or that names a directory, so a long
 /// run does not fail only at the end when it writes.
-pub fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
+fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
+    // `p.png/` names a directory that is not there: every write to it would fail, late.
+    if std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).ends_with(b"/") {
+        return Err(usage(format!(
+            "{flag} {}: ends in /, so it names a directory; give a file name",
+            path.display()
+        )));
+    }
     let resolved = nnopt::fsutil::write_target(path)
         .map_err(|why| usage(format!("{flag} {}: {why}", path.display())))?;
     let path = resolved.as_path();
@@ -37,8 +44,8 @@ pub fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
     }
     // The directory must take a new file (write_atomic creates one there and renames it): try,
     // so a read-only file system or a directory without write permission is refused now.
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
+    // A short name of its own: the output's own name may already be as long as names can be.
+    let probe = dir.join(format!(".nnopt-probe-{}", std::process::id()));
     match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
         Ok(_) => {
             let _ = std::fs::remove_file(&probe);

@@ -30,7 +30,7 @@ pub const DEBOUNCE: Duration = Duration::from_millis(500);
 static STOP: AtomicBool = AtomicBool::new(false);
 /// The first signal's number (0: none yet).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
-/// When the first came (CLOCK_MONOTONIC, in ms).
+/// When the first came (CLOCK_MONOTONIC, in ms; 0: none yet).
 static FIRST_AT_MS: AtomicI64 = AtomicI64::new(0);
 /// Whether the first signal's note is printed (not with `--quiet`).
 static QUIET: AtomicBool = AtomicBool::new(false);
@@ -65,6 +65,12 @@ pub fn received() -> Option<libc::c_int> {
     Some(RECEIVED.load(Ordering::SeqCst)).filter(|&s| s != 0)
 }
 
+/// Whether `signal` is one that asks to stop (a part of the tour that died of another, such as
+/// SIGSEGV or the OOM killer's SIGKILL, crashed).
+pub fn stopping(signal: libc::c_int) -> bool {
+    STOPPING.contains(&signal)
+}
+
 /// A signal's name as a shell user knows it.
 pub fn name(signal: libc::c_int) -> &'static str {
     match signal {
@@ -72,6 +78,8 @@ pub fn name(signal: libc::c_int) -> &'static str {
         libc::SIGTERM => "SIGTERM",
         libc::SIGHUP => "SIGHUP",
         libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
         _ => "a signal",
     }
 }
@@ -131,6 +139,9 @@ fn note(signal: libc::c_int) -> &'static [u8] {
 }
 
 extern "C" fn on_signal(signal: libc::c_int) {
+    // The code this interrupted may be about to read errno: keep it as it was.
+    // SAFETY: __errno_location returns this thread's errno, valid for the thread's life.
+    let errno = unsafe { *libc::__errno_location() };
     let child = CHILD.load(Ordering::SeqCst);
     if child > 0 {
         // The tour: the part decides (its first signal stops at a batch, a second quits); the
@@ -138,10 +149,13 @@ extern "C" fn on_signal(signal: libc::c_int) {
         // SAFETY: kill(2) is async-signal-safe.
         unsafe { libc::kill(child, signal) };
     }
-    let now = now_ms();
-    match RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst) {
+    // The first signal is the one that sets the time (never 0 on a monotonic clock that
+    // started at boot; `max` makes sure): one compare-and-swap, so two signals handled at once
+    // on two threads cannot both be "first", nor the second see no time and quit.
+    let now = now_ms().max(1);
+    match FIRST_AT_MS.compare_exchange(0, now, Ordering::SeqCst, Ordering::SeqCst) {
         Ok(_) => {
-            FIRST_AT_MS.store(now, Ordering::SeqCst);
+            RECEIVED.store(signal, Ordering::SeqCst);
             STOP.store(true, Ordering::SeqCst);
             if !QUIET.load(Ordering::SeqCst) && child == 0 {
                 let text = note(signal);
@@ -150,7 +164,7 @@ extern "C" fn on_signal(signal: libc::c_int) {
             }
         }
         Err(_) if child > 0 => {} // the tour waits for its part, which quits at once
-        Err(_) if now - FIRST_AT_MS.load(Ordering::SeqCst) < DEBOUNCE.as_millis() as i64 => {}
+        Err(first) if now - first < DEBOUNCE.as_millis() as i64 => {}
         // SAFETY: signal(2) and raise(3) are async-signal-safe; the signal is blocked while
         // this handler runs, so it lands, with its default action, as the handler returns.
         Err(_) => unsafe {
@@ -158,4 +172,6 @@ extern "C" fn on_signal(signal: libc::c_int) {
             libc::raise(signal);
         },
     }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
 }

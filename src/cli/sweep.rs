@@ -234,6 +234,14 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
         _ => {}
     }
     out.report(&report)?;
+    if let (Some(signal), Some(journal)) = (signals::received(), files.csv_path()) {
+        let finished = report.trials.iter().filter(|t| t.status.settled() && !t.resumed).count();
+        out.note(&format!(
+            "nnopt: stopped by {}: the {finished} trial(s) this run finished are kept in {}; continue with --resume {1}",
+            signals::name(signal),
+            journal.display()
+        ));
+    }
     if failed && save_best {
         match &report.stopped {
             Some(why) => out.warn(&format!("{why}: --save-best has no weights to write")),
@@ -265,14 +273,25 @@ fn claim_sweep_files(
                 resume.display()
             )));
         }
-        if !resume.is_file() {
+        if !resume.exists() {
             return Err(usage(format!("--resume {}: no such file", resume.display())));
+        }
+        if !resume.is_file() {
+            return Err(usage(format!(
+                "--resume {}: not a regular file (a FIFO, a device); give the journal file",
+                resume.display()
+            )));
         }
         if files.csv.as_deref().is_some_and(|csv| paths::same_file(csv, resume)) {
             files.csv = None; // one file: continue it
         }
-        claims.input("--resume", resume)?;
+        match files.csv {
+            Some(_) => claims.input("--resume", resume)?,
+            // Read, then appended to: it must be writable too, known before any training.
+            None => claims.output("--resume", Some(resume))?,
+        }
     }
+    claims.output("--csv", files.csv.as_deref())?;
     if let Some(path) = &files.csv {
         // An empty file holds no record to lose.
         if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
@@ -282,7 +301,6 @@ fn claim_sweep_files(
             )));
         }
     }
-    claims.output("--csv", files.csv.as_deref())?;
     claims.output("--save-best", files.save_best.as_deref())?;
     claims.picture("--plot", plot)
 }

@@ -90,22 +90,52 @@ fn run_part(
         // Inherited stderr; stdout is the part's JSON document.
         command.arg("--json").stdout(Stdio::piped()).stderr(Stdio::inherit());
     }
-    let child = command.spawn().context("tour: cannot start nnopt")?;
+    let mut child = command.spawn().context("tour: cannot start nnopt")?;
     signals::running_child(Some(child.id()));
-    let ended = child.wait_with_output();
+    // The part's JSON is read while it runs (a full pipe would stop it); then the tour waits
+    // for it to end without reaping it, stops passing signals on, and only then reaps it — so a
+    // signal is never passed to a pid the system may already have given to another process.
+    let reader = child.stdout.take().map(|mut stdout| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut stdout, &mut bytes).map(|_| bytes)
+        })
+    });
+    ended_unreaped(child.id());
     signals::running_child(None);
-    let output = ended.context("tour: cannot wait for nnopt")?;
-    if let Some(signal) = output.status.signal() {
-        stop_by_signal(out, signal, part);
+    let status = child.wait().context("tour: cannot wait for nnopt")?;
+    let stdout = match reader.map(|r| r.join()) {
+        Some(Ok(Ok(bytes))) => bytes,
+        Some(_) => anyhow::bail!("tour: cannot read what `nnopt {}` printed", args.join(" ")),
+        None => Vec::new(),
+    };
+    match status.signal() {
+        // Stopped as asked (by the tour's own signal, passed on, or one sent to the part).
+        Some(signal) if signals::stopping(signal) => stop_by_signal(out, signal, part),
+        Some(signal) => {
+            return Err(anyhow!("tour: `nnopt {}` crashed ({})", args.join(" "), signals::name(signal)))
+        }
+        None => {}
     }
-    if let Some(signal) = signals::received() {
-        stop_by_signal(out, signal, part);
-    }
-    if !output.status.success() {
-        let code = output.status.code().map_or("an unknown status".to_string(), |c| format!("code {c}"));
+    if !status.success() {
+        let code = status.code().map_or("an unknown status".to_string(), |c| format!("code {c}"));
         return Err(anyhow!("tour: `nnopt {}` exited with {code}", args.join(" ")));
     }
-    Ok(capture.then_some(output.stdout))
+    Ok(capture.then_some(stdout))
+}
+
+/// Waits until process `pid` has ended, leaving it to be reaped (`waitid` with `WNOWAIT`).
+fn ended_unreaped(pid: u32) {
+    loop {
+        // SAFETY: waitid writes into the siginfo we own; WNOWAIT leaves the child reapable.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let r =
+            unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        // Interrupted by a signal (passed on by the handler): wait again.
+        if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
+        }
+    }
 }
 
 /// Waits for Enter (go on) or q (stop), asked on stderr; true to go on. The line is read on a

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use nnopt::data::{self, DataSource};
 use nnopt::fsutil::write_atomic;
+use nnopt::judge::training::Save;
 use nnopt::observe::Observer;
 use nnopt::plot::Target;
 use nnopt::report::Report;
@@ -214,20 +215,38 @@ fn train_and_report(
         }
     };
     let mut hooks = Hooks { observer: out, stop, on_epoch: &mut on_epoch };
-    let trained = train::train(config, &data, device, &mut hooks)?;
+    let mut trained = train::train(config, &data, device, &mut hooks)?;
+    let whole = trained.report.epochs.iter().filter(|e| e.complete).count();
     let diverged = matches!(trained.report.stop, Stop::Diverged { .. });
+    let mut said = Vec::new();
     if let Some(path) = &files.save {
-        // A failed run never replaces a file: the one there (a good model, perhaps) stays.
-        if diverged {
-            let kept = if path.exists() { " (the file there was left as it was)" } else { "" };
-            out.note(&format!("--save {} was not written: the run diverged{kept}", path.display()));
-        } else {
+        let save = Save::after(&trained.report.stop, whole, path.exists());
+        if save.writes() {
             nnopt::weights::save(path, &trained.net, &trained.normalization, &data)?;
-            out.note(&format!("saved the weights to {}", path.display()));
+        }
+        match save.sentence("--save", path) {
+            Some(sentence) => said.push(sentence),
+            None => out.note(&format!("saved the weights to {}", path.display())),
         }
     }
+    // A failed run draws nothing: no picture of a failure passed off as a result.
+    let not_drawn: Vec<String> = [
+        ("--plot", files.plot.as_ref().map(|t| t.path.as_path())),
+        ("--confusion", files.confusion.as_ref().map(|t| t.path.as_path())),
+        ("--confusion-csv", files.confusion_csv.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| path.map(|p| format!("{flag} {}", p.display())))
+    .collect();
+    if diverged && !not_drawn.is_empty() {
+        said.push(nnopt::judge::training::not_drawn(&not_drawn));
+    }
+    // Said on stderr and in --json's warnings alike.
+    for sentence in said {
+        out.warn(&sentence);
+        trained.report.warnings.push(sentence);
+    }
     let report = &trained.report;
-    // A run that fails (diverged) draws nothing: no picture of a failure passed off as a result.
     if !diverged {
         if let (Some(target), Some(figure)) = (&files.plot, report.figure()?) {
             figure.save(target)?;
@@ -249,10 +268,26 @@ fn train_and_report(
         (Stop::Diverged { .. }, Some(why)) => bail!("{why}"),
         (Stop::Interrupted { .. }, Some(why)) => {
             let by = signals::received().map_or("a signal", signals::name);
-            let kept = report.epochs.iter().filter(|e| e.complete).count();
-            out.note(&format!("nnopt: {why}, by {by}; kept {kept} whole epoch(s) and what was saved above"))
+            let metrics = files.metrics.as_ref().map(|p| format!(" (in --metrics {})", p.display()));
+            out.note(&format!(
+                "nnopt: {why}, by {by}; {}{}",
+                kept(&report.epochs),
+                metrics.unwrap_or_default()
+            ))
         }
         _ => {}
     }
     Ok(())
+}
+
+/// What a run a signal stopped kept: its whole epochs and the one cut short, evaluated.
+fn kept(epochs: &[EpochMetrics]) -> String {
+    let whole = epochs.iter().filter(|e| e.complete).count();
+    match epochs.iter().find(|e| !e.complete) {
+        Some(cut) => format!(
+            "kept {whole} whole epoch(s) and {} batch(es) of epoch {}, evaluated and marked partial",
+            cut.batches, cut.epoch
+        ),
+        None => format!("kept {whole} whole epoch(s)"),
+    }
 }

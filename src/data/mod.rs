@@ -67,7 +67,9 @@ impl DataSource {
         }
     }
 
-    /// The files loading this source reads (those that exist): what no output may overwrite.
+    /// Every file loading this source may read — each of the four, under every name `find`
+    /// looks for, there or not: what no output may be named (a raw file written beside a `.gz`
+    /// would be read in its place next time).
     pub fn files(&self) -> Vec<PathBuf> {
         let DataSource::Dir(dir) = self else { return Vec::new() };
         [
@@ -77,7 +79,7 @@ impl DataSource {
             "t10k-labels-idx1-ubyte",
         ]
         .iter()
-        .filter_map(|stem| find(dir, stem).ok())
+        .flat_map(|stem| candidates(stem).map(|name| dir.join(name)))
         .collect()
     }
 
@@ -205,9 +207,7 @@ fn load_source(source: &DataSource) -> Result<Dataset> {
 /// Finds `stem` (e.g. `train-images-idx3-ubyte`) in `dir`, raw or `.gz`, with `-` or `.` before
 /// `idx` (both spellings circulate).
 fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
-    let dotted = stem.replacen("-idx", ".idx", 1);
-    let candidates = [stem.to_string(), format!("{stem}.gz"), dotted.clone(), format!("{dotted}.gz")];
-    candidates.iter().map(|name| dir.join(name)).find(|p| p.exists()).ok_or_else(|| {
+    candidates(stem).map(|name| dir.join(name)).find(|p| p.exists()).ok_or_else(|| {
         let hint = if dir == Path::new(FASHION_DIR) {
             " (install it with: apt-get install dataset-fashion-mnist)".to_string()
         } else {
@@ -219,6 +219,12 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
             dir.display()
         ))
     })
+}
+
+/// The names `stem` may have, in the order they are looked for.
+fn candidates(stem: &str) -> impl Iterator<Item = String> {
+    let dotted = stem.replacen("-idx", ".idx", 1);
+    [stem.to_string(), format!("{stem}.gz"), dotted.clone(), format!("{dotted}.gz")].into_iter()
 }
 
 fn load_split(dir: &Path, prefix: &str) -> Result<(Split, i64, i64)> {
@@ -389,6 +395,14 @@ pub struct Normalization {
 }
 
 impl Normalization {
+    /// Where a mean of pixels scaled to [0, 1] lies.
+    pub const MEAN_RANGE: (f64, f64) = (0.0, 1.0);
+    /// Where their standard deviation lies: at most 0.5·√(n/(n − 1)) ≤ 0.71 (half the pixels
+    /// 0, half 1); at least the deviation of one grey level among a billion pixels (1.2e-7).
+    /// One rule for what `fit` makes and what a weights file may record (below 1e-9 the inputs
+    /// would be blown up by more than a billion).
+    pub const STD_RANGE: (f64, f64) = (1e-9, 1.0);
+
     /// The mean and standard deviation of all training pixels, scaled to [0, 1].
     ///
     /// Computed from the 256-bin histogram of the bytes, in float64: exact, and without a
@@ -432,7 +446,10 @@ impl Normalization {
         let var = counts.iter().enumerate().map(|(v, &c)| (level(v) - mean).powi(2) * c as f64).sum::<f64>()
             / (n - 1.0);
         let std = var.sqrt();
-        ensure!(std > 0.0, "the training images are all one color; they cannot be normalized");
+        ensure!(
+            std >= Self::STD_RANGE.0,
+            "the training images are all one color (their standard deviation is {std}); they cannot be normalized"
+        );
         Ok(Normalization { mean, std })
     }
 

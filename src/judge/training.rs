@@ -28,6 +28,61 @@ pub enum Stop {
     Dead { epoch: usize },
 }
 
+/// What becomes of a weights file (`--save`, `--save-best`) after a run: the one rule for
+/// every command that saves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Save {
+    /// The run ended in a usable state (finished, or stopped by a signal at a batch boundary).
+    Write,
+    /// It diverged after `epochs` whole epochs, whose weights were restored; there was no file
+    /// to replace, so these are written.
+    WriteEarlier { epochs: usize },
+    /// Nothing is written: why.
+    Skip(String),
+}
+
+impl Save {
+    /// For a run that stopped as `stop` with `whole` epochs finished, where a file does (`exists`)
+    /// or does not exist yet. A failed run never replaces a file (a good model may be there),
+    /// and weights that no finished epoch produced — the untrained start — are never written.
+    pub fn after(stop: &Stop, whole: usize, exists: bool) -> Save {
+        match *stop {
+            Stop::Diverged { epoch, .. } if whole == 0 => Save::Skip(format!(
+                "the run diverged in epoch {epoch}, before any epoch finished, so its weights are the untrained \
+                 ones{}",
+                if exists { "; the file there was left as it was" } else { "" }
+            )),
+            Stop::Diverged { .. } if exists => {
+                Save::Skip("the run diverged; the file there was left as it was".to_string())
+            }
+            Stop::Diverged { .. } => Save::WriteEarlier { epochs: whole },
+            _ => Save::Write,
+        }
+    }
+
+    /// What to tell the user about `flag path`, beyond "saved".
+    pub fn sentence(&self, flag: &str, path: &std::path::Path) -> Option<String> {
+        let path = path.display();
+        match self {
+            Save::Write => None,
+            Save::WriteEarlier { epochs } => Some(format!(
+                "{flag} {path} holds the weights from the end of epoch {epochs}, the last before the divergence"
+            )),
+            Save::Skip(why) => Some(format!("{flag} {path} was not written: {why}")),
+        }
+    }
+
+    pub fn writes(&self) -> bool {
+        !matches!(self, Save::Skip(_))
+    }
+}
+
+/// The pictures and tables a diverged run does not make (`outputs`: each flag and file), in a
+/// sentence: no picture of a failure passed off as a result.
+pub fn not_drawn(outputs: &[String]) -> String {
+    format!("the run diverged, so nothing was written to {}", outputs.join(", "))
+}
+
 impl Stop {
     /// The sentence a person reads; `None` for a run that finished.
     pub fn describe(&self, lr: f64) -> Option<String> {
@@ -180,6 +235,21 @@ impl TestVerdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A failed run never replaces a file and never writes untrained weights; a usable one writes.
+    #[test]
+    fn what_a_run_may_save() {
+        let diverged = |epoch| Stop::Diverged { epoch, batch: 3, loss: f64::NAN };
+        assert_eq!(Save::after(&Stop::Finished, 5, true), Save::Write);
+        assert_eq!(Save::after(&Stop::Interrupted { epoch: 1, batch: 2 }, 0, true), Save::Write);
+        assert!(!Save::after(&diverged(1), 0, false).writes(), "untrained weights");
+        assert!(!Save::after(&diverged(3), 2, true).writes(), "over an existing file");
+        assert_eq!(Save::after(&diverged(3), 2, false), Save::WriteEarlier { epochs: 2 });
+        let w = std::path::Path::new("w");
+        let why = Save::after(&diverged(3), 2, true).sentence("--save", w).unwrap();
+        assert!(why.contains("left as it was"), "{why}");
+        assert!(Save::after(&Stop::Finished, 1, false).sentence("--save", w).is_none());
+    }
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("c{i}")).collect()

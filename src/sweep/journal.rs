@@ -101,7 +101,15 @@ pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<P
     let shown = path.display();
     let heading = format!("{identity}\n{}\n", header(space));
     let whole_len = text.rfind('\n').map_or(0, |i| i + 1);
-    let complete: Vec<&str> = text[..whole_len].lines().collect();
+    // Each whole line with where it starts: a row's bytes are dropped exactly, `\r\n` or not.
+    let mut starts = Vec::new();
+    let mut complete = Vec::new();
+    let mut at = 0;
+    for raw in text[..whole_len].split_inclusive('\n') {
+        starts.push(at);
+        complete.push(raw.trim_end_matches('\n').trim_end_matches('\r'));
+        at += raw.len();
+    }
     if let Some(&recorded) = complete.first().filter(|&&r| r != identity) {
         return Err(usage(format!(
             "--resume {shown}: it records {recorded:?}, but this sweep is {identity:?}; resume with the same \
@@ -115,7 +123,8 @@ pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<P
                  file of the sweep to continue"
             )));
         }
-        let what = if text.is_empty() { "it is empty" } else { "it holds only part of its heading" };
+        let what =
+            if text.is_empty() { "it is empty" } else { "it holds only the start of its first two lines" };
         let note = format!("--resume {shown}: {what}, so it records no finished trial; every trial runs");
         return Ok(Parsed { done: HashMap::new(), keep: 0, note: Some(note) });
     }
@@ -134,7 +143,7 @@ pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<P
     let (rows, torn, keep) = match rows.split_last() {
         _ if !tail.is_empty() => (rows, Some(tail), whole_len),
         Some((last, before)) if last.split(',').count() < width => {
-            (before, Some(*last), whole_len - last.len() - 1)
+            (before, Some(*last), starts[complete.len() - 1])
         }
         _ => (rows, None, whole_len),
     };
@@ -150,10 +159,14 @@ pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<P
         // The same hyperparameters, budget and seed train the same network: the first row stands.
         done.entry(key).or_insert(trial);
     }
-    let note = torn.map(|row| {
-        format!(
-            "--resume {shown}: its last row was torn by a crash ({row:?}); dropped it, so that trial is trained again"
-        )
+    // Text with no cell separator is no trial (a blank line, zeros a crash left): no trial
+    // is trained again for it.
+    let note = torn.map(|row| match row.contains(',') {
+        false => format!("--resume {shown}: dropped what follows its last row ({row:?}), as a crash leaves it"),
+        true => format!(
+            "--resume {shown}: its last row is cut short ({row:?}), as a crash leaves it; dropped it, so that \
+             trial is trained again"
+        ),
     });
     Ok(Parsed { done, keep, note })
 }
@@ -313,8 +326,12 @@ mod tests {
             let parsed = read(&text).unwrap();
             assert_eq!(parsed.done.len(), 2, "{torn:?}");
             assert_eq!(parsed.keep, whole.len(), "{torn:?}: only the torn row goes");
-            assert!(parsed.note.unwrap().contains("torn"), "{torn:?}");
+            assert!(parsed.note.unwrap().contains("dropped"), "{torn:?}");
         }
+        // A journal with Windows line ends (edited elsewhere): the torn row's bytes go exactly.
+        let crlf = whole.replace('\n', "\r\n");
+        let parsed = read(&format!("{crlf}0.07,2\r\n")).unwrap();
+        assert_eq!((parsed.done.len(), parsed.keep), (2, crlf.len()));
         // Not the last row: refused, whatever it looks like.
         let middle = format!("{head}0.05,2\n{rows}");
         assert!(read(&middle).unwrap_err().to_string().contains("row 3 is malformed"));

@@ -220,8 +220,17 @@ pub fn finish(f: Finish) -> Result<SweepReport> {
                     let result = evaluate(&trained.net, &x, &y, split.classes, &trained.normalization)?;
                     test_evaluations += 1;
                     if let Some(path) = &files.save_best {
-                        crate::weights::save(path, &trained.net, &trained.normalization, split)?;
-                        observer.note(&format!("saved the best trial's weights to {}", path.display()));
+                        let whole = trained.report.epochs.iter().filter(|e| e.complete).count();
+                        let save =
+                            crate::judge::training::Save::after(&trained.report.stop, whole, path.exists());
+                        if save.writes() {
+                            crate::weights::save(path, &trained.net, &trained.normalization, split)?;
+                        }
+                        match save.sentence("--save-best", path) {
+                            Some(sentence) => observer.warn(&sentence),
+                            None => observer
+                                .note(&format!("saved the best trial's weights to {}", path.display())),
+                        }
                     }
                     Some(result.accuracy)
                 }

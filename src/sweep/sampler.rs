@@ -295,12 +295,15 @@ pub fn probe_cost(
     stop: &AtomicBool,
 ) -> Result<Cost> {
     let mut rng = StdRng::seed_from_u64(config.seed ^ 0x0c05_7ed0);
-    let costs = (0..4)
-        .map(|_| {
-            let c = config.space.sample(&mut rng, base).train_config(base);
-            measure(data, &c, device, stop, 8)
-        })
-        .collect::<Result<Vec<Cost>>>()?;
+    let mut costs = Vec::new();
+    for _ in 0..4 {
+        let c = config.space.sample(&mut rng, base).train_config(base);
+        costs.push(measure(data, &c, device, stop, 8)?);
+        // A signal stops the probe with the batch it came in, not one batch of each next probe.
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+    }
     Ok(Cost::mean(&costs))
 }
 

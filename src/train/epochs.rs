@@ -136,6 +136,14 @@ pub(crate) fn train_epochs<S: Step>(
     let networks = if k == 1 { String::new() } else { format!(" ({k} networks)") };
 
     for epoch in 1..=base.epochs {
+        // A signal that came while the last epoch was evaluated stops here: that epoch is whole,
+        // and starting another only to cut it after one batch would train and test for nothing.
+        if epoch > 1 && hooks.stop.load(Ordering::Relaxed) {
+            for r in runs.iter_mut().filter(|r| r.stop.is_none()) {
+                r.stop = Some(Stop::Interrupted { epoch: epoch - 1, batch: batches });
+            }
+            break;
+        }
         let started = Instant::now();
         let rates: Vec<Option<f64>> =
             runs.iter().map(|r| r.stop.is_none().then(|| r.config.lr_at(epoch))).collect();
@@ -175,7 +183,7 @@ pub(crate) fn train_epochs<S: Step>(
             }
             let log_due = base.log_interval > 0 && ((batch + 1) as usize).is_multiple_of(base.log_interval);
             hooks.observer.advance();
-            // Ctrl-C stops once the batch in progress is trained; its loss is read first.
+            // A signal stops once the batch in progress is trained; its loss is read first.
             let interrupted = hooks.stop.load(Ordering::Relaxed);
             if pending.len() >= sync_every || batch + 1 == batches || log_due || interrupted {
                 settle(&mut pending, &mut runs, step, epoch, batch + 1)?;

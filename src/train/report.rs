@@ -93,7 +93,8 @@ pub struct TrainReport {
     pub verdict: crate::judge::training::TestVerdict,
 }
 
-/// The per-epoch metrics as CSV (`train --metrics`): one row per finished epoch.
+/// The per-epoch metrics as CSV (`train --metrics`): one row per epoch evaluated, an epoch a
+/// signal cut short marked by `batches` and `complete`.
 pub fn metrics_csv(epochs: &[EpochMetrics]) -> String {
     let mut csv = String::from(
         "epoch,lr,train_loss,test_loss,test_accuracy,seconds,samples_per_second,batches,complete\n",

@@ -242,7 +242,7 @@ fn bad_weights_name_the_tensor() {
 }
 
 #[test]
-fn divergence_stops_with_advice_and_keeps_good_weights() {
+fn divergence_stops_with_advice_and_saves_no_untrained_weights() {
     let dir = scratch("diverge");
     let path = dir.join("w.safetensors");
     let out = nnopt(&[
@@ -264,10 +264,9 @@ fn divergence_stops_with_advice_and_keeps_good_weights() {
         stderr.contains("at epoch") && stderr.contains("batch") && stderr.contains("lower --lr"),
         "{stderr}"
     );
-    let loaded = weights::load(&path, Device::Cpu).unwrap();
-    for (name, t) in loaded.net.parameters() {
-        assert!(t.isfinite().all().int64_value(&[]) == 1, "{name} is not finite");
-    }
+    // It diverged in its first epoch: the restored weights are the untrained ones, not saved.
+    assert!(stderr.contains("was not written") && stderr.contains("untrained"), "{stderr}");
+    assert!(!path.exists(), "untrained weights were saved");
 }
 
 #[test]
@@ -291,6 +290,11 @@ fn reading_losses_in_batches_changes_when_not_what() {
             String::from_utf8_lossy(&out.stderr)
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // A run that diverged in its first epoch saves nothing (its weights are the untrained ones).
+        if diverged {
+            assert!(!w.exists());
+            return (v, Vec::new());
+        }
         let _rng = torch_rng();
         let params: Vec<Vec<f32>> = weights::load(&w, Device::Cpu)
             .unwrap()
@@ -311,11 +315,11 @@ fn reading_losses_in_batches_changes_when_not_what() {
     assert_eq!(losses(&a), losses(&b));
     assert_eq!(a["final"], b["final"]);
     assert_eq!(wa, wb);
-    let (c, wc) = run("1", "1e6");
-    let (d, wd) = run("50", "1e6");
+    let (c, _) = run("1", "1e6");
+    let (d, _) = run("50", "1e6");
     assert_eq!(c["stop"]["reason"], "diverged");
     assert_eq!(c["stop"], d["stop"], "the same batch is named");
-    assert_eq!(wc, wd, "the epoch's starting weights are restored either way");
+    assert_eq!(c["final"], d["final"], "the epoch's starting weights are restored either way");
 }
 
 #[test]
@@ -453,7 +457,9 @@ fn a_failed_capture_goes_on_eagerly_with_eager_numbers() {
     let (failed, stderr) = run("on", true);
     assert!(stderr.contains("CUDA graphs failed"), "{stderr}");
     assert_eq!(failed["config"]["cuda_graphs"], false, "a run whose capture failed did not replay");
-    for (a, b) in eager["epochs"].as_array().unwrap().iter().zip(failed["epochs"].as_array().unwrap()) {
+    let (a, b) = (eager["epochs"].as_array().unwrap(), failed["epochs"].as_array().unwrap());
+    assert_eq!(a.len(), b.len(), "both ran every epoch");
+    for (a, b) in a.iter().zip(b) {
         let (x, y) = (a["train_loss"].as_f64().unwrap(), b["train_loss"].as_f64().unwrap());
         assert!((x - y).abs() <= 1e-6 * x.abs(), "epoch {}: {x} vs {y}", a["epoch"]);
     }
