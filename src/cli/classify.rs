@@ -82,8 +82,9 @@ pub fn predict(args: PredictArgs, global: &Global, out: &Output) -> Result<()> {
             // Without --data, the data the weights record is read: its files are inputs too.
             let recorded =
                 || nnopt::weights::recorded_data(&args.weights).and_then(|d| DataSource::parse(&d).ok());
+            let flag = if source.is_some() { "--data" } else { "the data --weights records" };
             for file in source.clone().or_else(recorded).iter().flat_map(|s| s.files()) {
-                claims.input("--data", &file)?;
+                claims.input(flag, &file)?;
             }
         }
     }

@@ -4,7 +4,7 @@
 //! the tour waits between parts; piped, it runs straight through.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command as Process, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,6 +89,20 @@ fn run_part(
     if capture {
         // Inherited stderr; stdout is the part's JSON document.
         command.arg("--json").stdout(Stdio::piped()).stderr(Stdio::inherit());
+    }
+    // Should the tour itself be killed outright (SIGKILL, which no handler sees), its part gets
+    // SIGTERM from the kernel and stops as it would for any signal: never an orphan.
+    let tour = std::process::id();
+    // SAFETY: between fork and exec only async-signal-safe calls: prctl, getppid, raise.
+    unsafe {
+        command.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            // The tour may have died before prctl took effect.
+            if libc::getppid() as u32 != tour {
+                libc::raise(libc::SIGTERM);
+            }
+            Ok(())
+        });
     }
     let mut child = command.spawn().context("tour: cannot start nnopt")?;
     signals::running_child(Some(child.id()));
