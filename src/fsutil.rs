@@ -16,14 +16,13 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     path.file_name().with_context(|| format!("{}: not a file name", path.display()))?;
-    // A short temporary name (the file's own may be as long as names can be), one per call.
-    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".nnopt-{}-{call}.tmp", std::process::id()));
+    // A short temporary name (the file's own may be as long as names can be), created new: no
+    // other writer's, whatever process or machine shares the directory.
+    let tmp = dir.join(unique_name("tmp"));
     // The file replaced keeps its permissions (a 0600 file stays private).
     let permissions = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.permissions());
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         if let Some(permissions) = permissions {
             file.set_permissions(permissions)?;
         }
@@ -40,6 +39,17 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// A hidden file name no other writer uses: this process's id (unique on one machine), the
+/// clock's nanoseconds and a count (unique across machines and containers sharing a directory,
+/// where process ids repeat), and `what` it is for.
+pub fn unique_name(what: &str) -> String {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!(".nnopt-{}-{nanos:x}-{call}.{what}", std::process::id())
 }
 
 /// Where a write to `path` lands: through symbolic links to their target (as a shell's `>`

@@ -24,11 +24,14 @@ pub struct Output {
     /// No progress bars, no diagnostics on stderr.
     pub quiet: bool,
     bar: RefCell<Option<ProgressBar>>,
+    /// Every warning given, for the `--json` document's `warnings` (where `--quiet` silences
+    /// stderr, the document still carries them).
+    warned: RefCell<Vec<String>>,
 }
 
 impl Output {
     pub fn new(json: bool, quiet: bool) -> Self {
-        Output { json, quiet, bar: RefCell::new(None) }
+        Output { json, quiet, bar: RefCell::new(None), warned: RefCell::new(Vec::new()) }
     }
 
     /// Prints a command's result: the report as JSON with `--json`, else its text.
@@ -45,6 +48,28 @@ impl Output {
             }
             return self.raw(text.as_bytes());
         }
+        let warned = self.warned.borrow();
+        if !warned.is_empty() {
+            // Warnings said on stderr along the way join the document's own list (each once).
+            let mut document = serde_json::to_value(value)?;
+            if let Some(fields) = document.as_object_mut() {
+                let list = fields.entry("warnings").or_insert_with(|| serde_json::Value::Array(Vec::new()));
+                if let Some(list) = list.as_array_mut() {
+                    for warning in warned.iter() {
+                        let warning = serde_json::Value::String(warning.clone());
+                        if !list.contains(&warning) {
+                            list.push(warning);
+                        }
+                    }
+                }
+            }
+            return self.document(&document);
+        }
+        self.document(value)
+    }
+
+    /// One JSON document on stdout.
+    fn document<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
         // Streamed, not built in memory first: a long perceptron history is megabytes of JSON.
         let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
         let written = serde_json::to_writer_pretty(&mut stdout, value)
@@ -131,8 +156,9 @@ impl Observer for Output {
         }
     }
 
-    /// A warning on stderr (`nnopt: warning: …`), unless `--quiet`.
+    /// A warning on stderr (`nnopt: warning: …`), unless `--quiet`; and in `--json`'s `warnings`.
     fn warn(&self, text: &str) {
+        self.warned.borrow_mut().push(text.to_string());
         self.note(&format!("nnopt: warning: {text}"));
     }
 }

@@ -14,11 +14,19 @@ use nnopt::plot::Target;
 /// Refuses an output path whose directory does not exist or that names a directory, so a long
 /// run does not fail only at the end when it writes.
 fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
-    // `p.png/` names a directory that is not there: every write to it would fail, late.
-    if std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).ends_with(b"/") {
+    // `p.png/` and `p.png/.` name a directory that is not there (Rust's `Path` drops the
+    // trailing `/` and `.`, the kernel does not): every write to it would fail, late.
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+    let last = bytes.rsplit(|&b| b == b'/').next().unwrap_or_default();
+    if matches!(last, b"" | b"." | b"..") {
+        return Err(usage(format!("{flag} {}: names a directory; give a file name", path.display())));
+    }
+    // The longest name a Linux file system takes (NAME_MAX).
+    if last.len() > 255 {
         return Err(usage(format!(
-            "{flag} {}: ends in /, so it names a directory; give a file name",
-            path.display()
+            "{flag} {}: the file name is {} bytes, more than the 255 a file system takes; give a shorter one",
+            path.display(),
+            last.len()
         )));
     }
     let resolved = nnopt::fsutil::write_target(path)
@@ -44,8 +52,9 @@ fn ensure_writable(flag: &str, path: &Path) -> Result<()> {
     }
     // The directory must take a new file (write_atomic creates one there and renames it): try,
     // so a read-only file system or a directory without write permission is refused now.
-    // A short name of its own: the output's own name may already be as long as names can be.
-    let probe = dir.join(format!(".nnopt-probe-{}", std::process::id()));
+    // A short name of its own (the output's own may already be as long as names can be), never
+    // another process's: the same pid in another container on a shared volume may probe too.
+    let probe = dir.join(nnopt::fsutil::unique_name("probe"));
     match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
         Ok(_) => {
             let _ = std::fs::remove_file(&probe);

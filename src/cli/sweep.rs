@@ -234,13 +234,19 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
         _ => {}
     }
     out.report(&report)?;
-    if let (Some(signal), Some(journal)) = (signals::received(), files.csv_path()) {
+    if let Some(signal) = signals::received() {
         let finished = report.trials.iter().filter(|t| t.status.settled() && !t.resumed).count();
-        out.note(&format!(
-            "nnopt: stopped by {}: the {finished} trial(s) this run finished are kept in {}; continue with --resume {1}",
-            signals::name(signal),
-            journal.display()
-        ));
+        let by = signals::name(signal);
+        // Only what is so: a journal there to continue, and what this run added to it.
+        let said = match files.csv_path().filter(|j| j.is_file()) {
+            Some(journal) => format!(
+                "nnopt: stopped by {by}: {finished} trial(s) finished in this run, kept in {}; continue with --resume {0}",
+                journal.display()
+            ),
+            None if finished == 0 => format!("nnopt: stopped by {by} before any trial finished"),
+            None => format!("nnopt: stopped by {by}: {finished} trial(s) finished (no --csv: the table above is their record)"),
+        };
+        out.note(&said);
     }
     if failed && save_best {
         match &report.stopped {

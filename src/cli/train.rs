@@ -215,7 +215,7 @@ fn train_and_report(
         }
     };
     let mut hooks = Hooks { observer: out, stop, on_epoch: &mut on_epoch };
-    let mut trained = train::train(config, &data, device, &mut hooks)?;
+    let trained = train::train(config, &data, device, &mut hooks)?;
     let whole = trained.report.epochs.iter().filter(|e| e.complete).count();
     let diverged = matches!(trained.report.stop, Stop::Diverged { .. });
     let mut said = Vec::new();
@@ -241,10 +241,9 @@ fn train_and_report(
     if diverged && !not_drawn.is_empty() {
         said.push(nnopt::judge::training::not_drawn(&not_drawn));
     }
-    // Said on stderr and in --json's warnings alike.
+    // Said on stderr and in --json's warnings alike (the output keeps every warning).
     for sentence in said {
         out.warn(&sentence);
-        trained.report.warnings.push(sentence);
     }
     let report = &trained.report;
     if !diverged {
@@ -275,6 +274,11 @@ fn train_and_report(
                 metrics.unwrap_or_default()
             ))
         }
+        // A signal that came as the last epoch was being evaluated: nothing was cut.
+        (Stop::Finished, _) if signals::received().is_some() => out.note(&format!(
+            "nnopt: {} came as the run finished: every epoch is whole and kept",
+            signals::received().map_or("a signal", signals::name)
+        )),
         _ => {}
     }
     Ok(())
