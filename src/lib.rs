@@ -43,7 +43,7 @@
 //! libtorch's CUDA half), [`repr`] (tensors printed exactly as PyTorch prints them), [`plot`]
 //! (pictures), [`report`] and [`observe`] (how results and progress leave the library),
 //! [`fsutil`] (atomic writes), [`error`] (usage errors and exit codes), [`info`] (which
-//! libtorch, which GPUs).
+//! libtorch, which GPUs), [`glossary`] (the words the output uses, from `docs/glossary.md`).
 //!
 //! Training a network and scoring it, through the library alone:
 //!
@@ -76,6 +76,7 @@ pub mod exclusive;
 pub mod flat;
 pub mod fsutil;
 pub mod fused;
+pub mod glossary;
 pub mod graph;
 pub mod info;
 pub mod judge;

@@ -108,6 +108,11 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Classify one image with saved weights: a test image (--index) or a PGM/PNG file (--image).
     Predict(PredictArgs),
+    /// The words nnopt's output uses, explained: every term, or one (`nnopt glossary momentum`).
+    Glossary {
+        /// The term to explain (any case; other names work too, e.g. lr, halving).
+        term: Option<String>,
+    },
     /// Versions, where libtorch was loaded from, and which GPUs libtorch sees.
     Info,
     /// Print a shell completion script: `nnopt completions bash > ~/.local/share/bash-completion/completions/nnopt`.
@@ -124,6 +129,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let global = &cli.global;
     match cli.command {
         Command::Info => out.report(&nnopt::info::collect()),
+        Command::Glossary { term } => out.report(&nnopt::glossary::lookup(term.as_deref())?),
         Command::Completions { shell } => completions::run(shell, out),
         Command::Autograd(args) => autograd::run(args, global, out),
         Command::Perceptron(args) => perceptron::run(args, global, out),

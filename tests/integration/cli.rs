@@ -17,6 +17,7 @@ fn verify_cli() {
         "sweep",
         "evaluate",
         "predict",
+        "glossary",
         "completions",
     ];
     for command in commands {
@@ -126,4 +127,20 @@ fn cuda_is_loaded_only_where_a_driver_exists() {
     // ask which).
     assert_eq!(nnopt::train::default_sync_every(tch::Device::Cpu), 1);
     assert_eq!(nnopt::train::default_sync_every(tch::Device::Cuda(0)), 64);
+}
+
+/// `nnopt glossary`: every entry of docs/glossary.md, one by any of its names, and an unknown
+/// term a usage error offering the near ones; `--json` carries the same entries.
+#[test]
+fn the_glossary_explains_its_terms_from_one_source() {
+    let all = nnopt_json(&["glossary", "--json"]);
+    let entries = all["entries"].as_array().unwrap();
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/glossary.md")).unwrap();
+    assert_eq!(entries.len(), page.lines().filter(|l| l.starts_with("## ")).count());
+    let one = nnopt_json(&["glossary", "HALVING", "--json"]);
+    assert_eq!(one["entries"][0]["term"], "successive halving");
+    let out = nnopt(&["glossary", "backward"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("ReluBackward0") && stderr.lines().count() == 1, "{stderr}");
 }
