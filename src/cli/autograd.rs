@@ -32,6 +32,6 @@ pub fn run(args: AutogradArgs, global: &Global, out: &Output) -> Result<()> {
     let config =
         AutogradConfig { x: args.x, w: args.w, b: args.b, graph: args.graph.wanted(&mut Claims::default())? };
     let report = autograd::run(&config, global.device.resolve()?)?;
-    args.graph.write(report.backward_graph.as_ref(), "the backward graph of a = relu(w·x + b)")?;
+    args.graph.write(report.backward_graph.as_ref(), "the backward graph of a = relu(w·x + b)", out)?;
     out.report(&report)
 }

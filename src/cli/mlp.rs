@@ -41,6 +41,6 @@ pub fn run(args: MlpArgs, global: &Global, out: &Output) -> Result<()> {
     let config = MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden, graph };
     let files = Files::new(claims, args.csv.as_deref(), args.plot.as_deref())?;
     let report = mlp::run(&config, global.device.resolve()?)?;
-    args.graph.write(report.backward_graph.as_ref(), "the backward graph of the MLP's MSE loss")?;
+    args.graph.write(report.backward_graph.as_ref(), "the backward graph of the MLP's MSE loss", out)?;
     emit(&report, out, &files)
 }

@@ -94,6 +94,12 @@ impl Output {
         }
     }
 
+    /// Says where an output went (`wrote FILE`), on stderr unless `--quiet`: a file written
+    /// is never a silent side effect.
+    pub fn wrote(&self, flag: &str, path: &std::path::Path) {
+        self.note(&format!("wrote {} ({flag})", path.display()));
+    }
+
     /// Runs `print` with the progress bar (if any) lifted off the terminal.
     fn above_bar(&self, print: impl FnOnce()) {
         match self.bar.borrow().as_ref() {

@@ -36,13 +36,15 @@ impl GraphArgs {
     }
 
     /// Writes the DOT file and the picture, where asked.
-    pub(super) fn write(&self, graph: Option<&nnopt::graph::Graph>, title: &str) -> Result<()> {
+    pub(super) fn write(&self, graph: Option<&nnopt::graph::Graph>, title: &str, out: &Output) -> Result<()> {
         let Some(graph) = graph else { return Ok(()) };
         if let Some(path) = &self.graph_dot {
             nnopt::graph::write_dot(path, graph)?;
+            out.wrote("--graph-dot", path);
         }
         if let Some(path) = &self.graph_image {
             graph.figure(title).save(&nnopt::plot::Target::new("--graph-image", path)?)?;
+            out.wrote("--graph-image", path);
         }
         Ok(())
     }
@@ -86,9 +88,11 @@ impl Files {
 pub(super) fn emit<R: Report>(report: &R, out: &Output, files: &Files) -> Result<()> {
     if let (Some(target), Some(figure)) = (&files.plot, report.figure()?) {
         figure.save(target)?;
+        out.wrote("--plot", &target.path);
     }
     if let (Some(path), Some(csv)) = (&files.csv, report.csv()) {
         nnopt::fsutil::write_atomic(path, csv.as_bytes())?;
+        out.wrote("--csv", path);
     }
     out.report(report)
 }

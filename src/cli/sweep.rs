@@ -227,7 +227,10 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
     // fails outright: what was asked for cannot be written.
     let failed = report.best.is_none();
     match (plot.as_ref(), report.figure()?) {
-        (Some(target), Some(figure)) => figure.save(target)?,
+        (Some(target), Some(figure)) => {
+            figure.save(target)?;
+            out.wrote("--plot", &target.path);
+        }
         (Some(target), None) => {
             out.warn(&format!("no trial succeeded, so --plot {} was not drawn", target.path.display()))
         }

@@ -241,6 +241,9 @@ fn train_and_report(
     if diverged && !not_drawn.is_empty() {
         said.push(nnopt::judge::training::not_drawn(&not_drawn));
     }
+    if let Some(path) = files.metrics.as_ref().filter(|_| !trained.report.epochs.is_empty()) {
+        out.wrote("--metrics", path);
+    }
     // Said on stderr and in --json's warnings alike (the output keeps every warning).
     for sentence in said {
         out.warn(&sentence);
@@ -249,9 +252,11 @@ fn train_and_report(
     if !diverged {
         if let (Some(target), Some(figure)) = (&files.plot, report.figure()?) {
             figure.save(target)?;
+            out.wrote("--plot", &target.path);
         }
         if let Some(target) = &files.confusion {
             train::confusion_figure(report).save(target)?;
+            out.wrote("--confusion", &target.path);
         }
         if let Some(path) = &files.confusion_csv {
             let csv = nnopt::metrics::confusion_csv(
@@ -259,6 +264,7 @@ fn train_and_report(
                 report.data.class_names.as_deref(),
             );
             write_atomic(path, csv.as_bytes())?;
+            out.wrote("--confusion-csv", path);
         }
     }
     out.report(report)?;
