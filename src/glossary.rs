@@ -93,7 +93,7 @@ impl crate::report::Report for Glossary {
         if self.one {
             let e = &self.entries[0];
             let aka = if e.aka.is_empty() { String::new() } else { format!(" (also: {})", e.aka.join(", ")) };
-            return format!("{}{aka}\n\n{}", e.term, wrap(&e.text, 92));
+            return format!("{}{aka}\n\n{}", e.term, crate::tour::wrap(&e.text, 92));
         }
         let width = self.entries.iter().map(|e| e.term.chars().count()).max().unwrap_or(0);
         let mut text: Vec<String> = self
@@ -112,25 +112,9 @@ fn shortened(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_string();
     }
-    let first = wrap(text, width.saturating_sub(2)).lines().next().unwrap_or_default().to_string();
+    let first =
+        crate::tour::wrap(text, width.saturating_sub(2)).lines().next().unwrap_or_default().to_string();
     format!("{first} …")
-}
-
-/// `text` broken into lines of at most `width` characters, at spaces.
-fn wrap(text: &str, width: usize) -> String {
-    let mut lines: Vec<String> = vec![String::new()];
-    for word in text.split_whitespace() {
-        let line = lines.last_mut().expect("one line at least");
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(word.to_string());
-        } else {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-    }
-    lines.join("\n")
 }
 
 #[cfg(test)]
@@ -151,10 +135,7 @@ mod tests {
     }
 
     #[test]
-    fn lines_wrap_at_spaces_within_the_width() {
-        let wrapped = wrap("aa bb cc dd", 5);
-        assert_eq!(wrapped, "aa bb\ncc dd");
-        assert!(wrap(&"word ".repeat(100), 40).lines().all(|l| l.chars().count() <= 40));
+    fn a_gist_too_long_is_cut_at_a_space() {
         assert_eq!(shortened("aa bb cc dd", 8), "aa bb …");
         assert_eq!(shortened("aa bb", 8), "aa bb");
     }

@@ -33,6 +33,8 @@ pub struct Part {
     /// `nnopt`'s arguments, without the data flag `data` adds; empty: the part only reads.
     pub command: &'static [&'static str],
     pub data: TourData,
+    /// The words this part uses first, each explained by `nnopt glossary TERM`.
+    pub terms: &'static [&'static str],
 }
 
 /// The parts, in the notebook's order: its opening claims, its three parts, then what it only
@@ -49,6 +51,7 @@ pub const PARTS: &[Part] = &[
         rule: "descent: θ ← θ − lr·∇L(θ), repeated; the chain rule gives ∇L layer by layer",
         command: &[],
         data: TourData::None,
+        terms: &["local minimum", "gradient", "learning rate"],
     },
     Part {
         number: 2,
@@ -61,6 +64,7 @@ pub const PARTS: &[Part] = &[
         rule: "ŷ = relu(x·w + b);  w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)   (ReLU's derivative left out)",
         command: &["perceptron", "--every", "25"],
         data: TourData::None,
+        terms: &["pre-activation", "ReLU", "MSE", "seed", "epoch"],
     },
     Part {
         number: 3,
@@ -72,17 +76,19 @@ pub const PARTS: &[Part] = &[
         rule: "a = relu(z), z = w·x + b:  da/dw = relu'(z)·x,  da/db = relu'(z)",
         command: &["autograd"],
         data: TourData::None,
+        terms: &["autograd", "grad_fn", "central difference", "ReluBackward0"],
     },
     Part {
         number: 4,
         title: "An MLP, backpropagation and one SGD step",
         notebook: "Designing dense neural networks (MLP) with pytorch: layers, gradient and optimizers",
-        notice: "The graph behind the loss is read from libtorch itself. fc1.bias.grad is 0 exactly for the \
+        notice: "The graph behind the loss is PyTorch's own, node by node. fc1.bias.grad is 0 exactly for the \
                  hidden units ReLU switched off for this input. One SGD step moves the first weights by \
                  less than their four printed decimals show, yet lowers the loss on this input.",
         rule: "θ ← θ − lr·∇L(θ) for every parameter θ (optim.SGD, lr 0.05, no momentum)",
         command: &["mlp"],
         data: TourData::None,
+        terms: &["backpropagation", "AddmmBackward0", "TBackward0", "AccumulateGrad", "SGD"],
     },
     Part {
         number: 5,
@@ -94,6 +100,7 @@ pub const PARTS: &[Part] = &[
         rule: "gd: x ← x − lr·g;  momentum: v ← μ·v + g, x ← x − lr·v",
         command: &["descent"],
         data: TourData::None,
+        terms: &["momentum", "Nesterov momentum", "Adam", "RMSprop"],
     },
     Part {
         number: 6,
@@ -104,6 +111,7 @@ pub const PARTS: &[Part] = &[
         rule: "gd: x ← x − lr·0 = x;  random search: keep the best of uniform draws",
         command: &["descent", "--surface", "step", "--optimizers", "gd,random-search"],
         data: TourData::None,
+        terms: &["gradient"],
     },
     Part {
         number: 7,
@@ -120,6 +128,7 @@ pub const PARTS: &[Part] = &[
             "16,64,32x32", "--lr", "0.01..0.5:log",
         ],
         data: TourData::Images,
+        terms: &["validation split", "TPE", "successive halving"],
     },
     Part {
         number: 8,
@@ -128,12 +137,13 @@ pub const PARTS: &[Part] = &[
         notice: "The same MLP and the notebook's plain SGD, now on a full data set of images for three \
                  epochs (the data line says which): the loss falls epoch by epoch and the test accuracy says \
                  how much was learned. Its gradients are part 4's backpropagation written out \
-                 (src/backprop.rs: per layer ∂W = gᵀ·a, ∂b = Σ g, and g·W back through the ReLU): the \
+                 (per layer ∂W = gᵀ·a, ∂b = Σ g, and g·W back through the ReLU): the \
                  numbers loss.backward() gives, bit for bit on the CPU. nnopt's default recipe (Nesterov momentum, weight decay, \
                  cosine schedule) is `nnopt train` without the four flags.",
         rule: "θ ← θ − lr·∇L(θ) per minibatch of 128, lr 0.05 constant",
         command: &["train", "--epochs", "3", "--momentum", "0", "--weight-decay", "0", "--schedule", "constant", "--lr", "0.05"],
         data: TourData::Images,
+        terms: &["cross-entropy", "logits", "batch", "normalization", "weight decay", "cosine schedule", "chance"],
     },
 ];
 
@@ -156,6 +166,9 @@ pub fn introduce(part: &Part, data_note: Option<&str>) -> String {
         wrap(part.notice, 96),
         part.rule
     );
+    if !part.terms.is_empty() {
+        text.push_str(&format!("words: {} (nnopt glossary TERM explains each)\n", part.terms.join(", ")));
+    }
     if let Some(note) = data_note {
         text.push_str(&format!("data: {note}\n"));
     }
@@ -184,6 +197,21 @@ pub fn wrap(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every word a part points to is in the glossary, and no part talks implementation: no
+    /// file paths, no kernel names (those are docs/internals.md's).
+    #[test]
+    fn the_words_are_explained_and_the_text_is_the_learner_s() {
+        for part in PARTS {
+            for term in part.terms {
+                assert!(crate::glossary::lookup(Some(term)).is_ok(), "part {}: {term}", part.number);
+            }
+            let text = [part.title, part.notice, part.rule].join(" ");
+            for talk in ["src/", ".rs", "addmm(", "libtorch", "kernel"] {
+                assert!(!text.contains(talk), "part {} says {talk:?}: {text}", part.number);
+            }
+        }
+    }
 
     #[test]
     fn parts_are_numbered_in_order_and_follow_the_notebook() {
