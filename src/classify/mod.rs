@@ -239,7 +239,7 @@ pub fn render_evaluation(r: &EvaluateReport) -> String {
     let e = &r.evaluation;
     let chance = r.verdict.chance.describe();
     format!(
-        "weights {} ({})\ndata    {} (test split)\ntest accuracy {:.2}% ({}/{}), test loss {:.4}; {chance}\n\n{}",
+        "weights {} ({})\ndata    {} (test split)\ntest accuracy {:.2}% ({}/{}), test loss {:.4}; {chance}\n\n{}{}",
         r.weights.display(),
         widths.join("-"),
         r.data,
@@ -247,7 +247,8 @@ pub fn render_evaluation(r: &EvaluateReport) -> String {
         e.correct,
         e.total,
         e.loss,
-        confusion_table(&e.confusion_matrix, r.class_names.as_deref())
+        confusion_table(&e.confusion_matrix, r.class_names.as_deref()),
+        crate::judge::confusions::describe(&r.verdict.confusions, &e.confusion_matrix, r.class_names.as_deref())
     )
 }
 

@@ -9,7 +9,7 @@
 //!   how near a minimum it ended; [`descent`]: that verdict in words.
 //! - [`chance`]: the one chance bound (the exact binomial) of `train`, `sweep` and `evaluate`;
 //!   [`training`]: a trained classifier's verdict (chance, a collapse onto one class, `--lr`
-//!   advice only with evidence).
+//!   advice only with evidence), and [`confusions`]: which class it takes for which.
 //! - [`effects`]: what a sweep's trials say about each hyperparameter — a grid's main effects,
 //!   the others' rank-test importance — built on [`importance`] and [`noise`], and said in
 //!   [`sweep`];
@@ -22,6 +22,7 @@
 //!   loss.
 
 pub mod chance;
+pub mod confusions;
 pub mod descent;
 pub mod effects;
 pub mod importance;

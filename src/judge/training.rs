@@ -137,6 +137,8 @@ pub struct TestVerdict {
     pub at_chance: bool,
     pub collapse: Option<Collapse>,
     pub advice: Option<RateAdvice>,
+    /// The largest confusions, in words with [`super::confusions::describe`].
+    pub confusions: Vec<super::confusions::Confusion>,
 }
 
 /// Judges a run from its per-epoch training losses, its final accuracy and confusion matrix
@@ -150,6 +152,7 @@ pub fn judge(train_losses: &[f64], accuracy: f64, confusion: &[Vec<i64>], names:
         collapse: collapse(confusion, names),
         // Advice belongs to a run that learned nothing; a healthy run's losses advise nothing.
         advice: advice(train_losses, confusion.len()).filter(|_| at_chance),
+        confusions: super::confusions::largest(confusion),
     }
 }
 

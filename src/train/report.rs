@@ -121,13 +121,18 @@ pub fn render(r: &TrainReport) -> String {
     let d = &r.data;
     format!(
         "inputs normalized with the training set's mean {:.4} and std {:.4}\n\
-         final test accuracy {:.2}% ({} images), test loss {:.4}\n\n{}",
+         final test accuracy {:.2}% ({} images), test loss {:.4}\n\n{}{}",
         d.mean,
         d.std,
         100.0 * r.final_metrics.test_accuracy,
         d.test_samples,
         r.final_metrics.test_loss,
-        crate::metrics::confusion_table(&r.final_metrics.confusion_matrix, d.class_names.as_deref())
+        crate::metrics::confusion_table(&r.final_metrics.confusion_matrix, d.class_names.as_deref()),
+        crate::judge::confusions::describe(
+            &r.verdict.confusions,
+            &r.final_metrics.confusion_matrix,
+            d.class_names.as_deref()
+        )
     )
 }
 
