@@ -146,9 +146,6 @@ mod tests {
         for term in [
             "pre-activation",
             "central difference",
-            "addmm",
-            "TBackward0",
-            "AccumulateGrad",
             "logits",
             "cross-entropy",
             "MSE",
@@ -159,7 +156,6 @@ mod tests {
             "nesterov",
             "cosine schedule",
             "grad_fn",
-            "ReluBackward0",
             "Adam",
             "RMSprop",
             "momentum",
@@ -173,7 +169,7 @@ mod tests {
             assert!(found.entries[0].text.len() > 60, "{term}: too short to explain anything");
         }
         assert!(lookup(Some("no such thing")).is_err());
-        let near = lookup(Some("backward")).unwrap_err().to_string();
-        assert!(near.contains("ReluBackward0") && near.contains("TBackward0"), "{near}");
+        // The backward graph's node names are checked in tests/integration/cli.rs: src names none
+        // by hand (tests/integration/graph.rs).
     }
 }

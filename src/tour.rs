@@ -76,7 +76,7 @@ pub const PARTS: &[Part] = &[
         rule: "a = relu(z), z = w·x + b:  da/dw = relu'(z)·x,  da/db = relu'(z)",
         command: &["autograd"],
         data: TourData::None,
-        terms: &["autograd", "grad_fn", "central difference", "ReluBackward0"],
+        terms: &["autograd", "grad_fn", "central difference"],
     },
     Part {
         number: 4,
@@ -88,7 +88,7 @@ pub const PARTS: &[Part] = &[
         rule: "θ ← θ − lr·∇L(θ) for every parameter θ (optim.SGD, lr 0.05, no momentum)",
         command: &["mlp"],
         data: TourData::None,
-        terms: &["backpropagation", "AddmmBackward0", "TBackward0", "AccumulateGrad", "SGD"],
+        terms: &["backpropagation", "grad_fn", "SGD"],
     },
     Part {
         number: 5,

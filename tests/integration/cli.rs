@@ -139,6 +139,11 @@ fn the_glossary_explains_its_terms_from_one_source() {
     assert_eq!(entries.len(), page.lines().filter(|l| l.starts_with("## ")).count());
     let one = nnopt_json(&["glossary", "HALVING", "--json"]);
     assert_eq!(one["entries"][0]["term"], "successive halving");
+    // The backward graph's nodes the notebook prints (named here, not in src/).
+    for node in ["AddmmBackward0", "addmm", "TBackward0", "AccumulateGrad", "ReluBackward0"] {
+        let entry = nnopt_json(&["glossary", node, "--json"]);
+        assert!(entry["entries"][0]["text"].as_str().unwrap().len() > 60, "{node}");
+    }
     let out = nnopt(&["glossary", "backward"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
