@@ -9,7 +9,7 @@ nnopt=$(scripts/nnopt-path)
 run() { "$nnopt" --device cpu --quiet "$@" > /dev/null; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-run perceptron --plot "$out/perceptron.png"
+run perceptron --seed 0 --plot "$out/perceptron.png"
 run train --data fashion --epochs 20 --save "$tmp/w.safetensors" --plot "$out/train.png" --confusion "$out/confusion.png"
 run predict --weights "$tmp/w.safetensors" --index 0 --plot "$out/predict.png"
 run descent --plot "$out/descent-cosine.png"

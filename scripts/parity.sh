@@ -38,6 +38,11 @@ for seed in 0 1 2 3 42; do
 done
 check "mlp --hidden 100 --lr 0.3" "mlp --seed 9 --hidden 100 --lr 0.3" mlp.py "--seed 9 --hidden 100 --lr 0.3"
 
+# `--code`'s programs (examples/pytorch/*.py and examples/tch_*.rs) print these same numbers.
+examples=$(dirname "$nnopt")/examples
+cargo build --release --quiet --examples
+scripts/torch-python scripts/reference/code_check.py "$nnopt" "$examples"
+
 # Training: the same recipe in PyTorch (scripts/reference/train.py) draws the same initial
 # weights and the same shuffles, so the test accuracy after each epoch must agree.
 "$nnopt" --device cpu --json --quiet train --data fashion --epochs 3 --save "$tmp/w.safetensors" > "$tmp/ours.json"

@@ -93,7 +93,7 @@ impl crate::report::Report for Glossary {
         if self.one {
             let e = &self.entries[0];
             let aka = if e.aka.is_empty() { String::new() } else { format!(" (also: {})", e.aka.join(", ")) };
-            return format!("{}{aka}\n\n{}", e.term, crate::tour::wrap(&e.text, 92));
+            return format!("{}{aka}\n\n{}", e.term, crate::text::wrap(&e.text, 92));
         }
         let width = self.entries.iter().map(|e| e.term.chars().count()).max().unwrap_or(0);
         let mut text: Vec<String> = self
@@ -113,7 +113,7 @@ fn shortened(text: &str, width: usize) -> String {
         return text.to_string();
     }
     let first =
-        crate::tour::wrap(text, width.saturating_sub(2)).lines().next().unwrap_or_default().to_string();
+        crate::text::wrap(text, width.saturating_sub(2)).lines().next().unwrap_or_default().to_string();
     format!("{first} …")
 }
 
@@ -138,6 +138,36 @@ mod tests {
     fn a_gist_too_long_is_cut_at_a_space() {
         assert_eq!(shortened("aa bb cc dd", 8), "aa bb …");
         assert_eq!(shortened("aa bb", 8), "aa bb");
+    }
+
+    /// Every word list the code prints (words: …, then the glossary hint) names terms
+    /// the glossary has.
+    #[test]
+    fn every_word_list_the_output_prints_is_in_the_glossary() {
+        let mut lists = 0;
+        let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+        while let Some(path) = stack.pop() {
+            if path.is_dir() {
+                stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for (_, rest) in text.match_indices("\"words: ").map(|(i, _)| text.split_at(i + 8)) {
+                let Some((list, _)) = rest.split_once(" (nnopt glossary TERM") else { continue };
+                if list.contains(['"', '\n', '{']) {
+                    continue; // not a literal list: this test's own search, the tour's format
+                }
+                lists += 1;
+                for term in list.split(", ") {
+                    assert!(
+                        lookup(Some(term)).is_ok(),
+                        "{}: {term:?} is not in the glossary",
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert!(lists >= 2, "the word lists of depth and brute-force are found: {lists}");
     }
 
     /// Every term the learner's path names has an entry (issue 30's list), found by any name.

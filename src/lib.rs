@@ -64,11 +64,14 @@
 
 pub mod autograd;
 pub mod backprop;
+pub mod brute;
 pub mod classify;
+pub mod code;
 pub mod cuda;
 pub mod cuda_graph;
 pub mod cuda_shim;
 pub mod data;
+pub mod depth;
 pub mod descent;
 pub mod device;
 pub mod error;
@@ -90,6 +93,7 @@ pub mod provenance;
 pub mod report;
 pub mod repr;
 pub mod sweep;
+pub mod text;
 pub mod tour;
 pub mod train;
 pub mod weights;

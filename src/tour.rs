@@ -6,6 +6,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::code::Listing;
 use crate::error::ensure_usage;
 
 /// Where a part's data comes from, for the parts that train on images.
@@ -35,6 +36,8 @@ pub struct Part {
     pub data: TourData,
     /// The words this part uses first, each explained by `nnopt glossary TERM`.
     pub terms: &'static [&'static str],
+    /// The code behind the part's numbers, whose working lines the heading shows.
+    pub code: Option<Listing>,
 }
 
 /// The parts, in the notebook's order: its opening claims, its three parts, then what it only
@@ -44,30 +47,46 @@ pub const PARTS: &[Part] = &[
         number: 1,
         title: "What the notebook claims",
         notebook: "Introduction to neural networks optimization (the opening bullet points)",
-        notice: "Five claims, each shown by a later part: gradient descent beats brute force but can be \
-                 trapped in a local minimum (part 5); where parameters are not continuous the gradient \
-                 falls short (part 6); gridsearch, hyperopt, optuna and NAS search what gradients cannot \
-                 learn (part 7); the computational graph stores the chain rule's results (parts 3 and 4).",
+        notice: "Six claims, each shown by a later part: a harder problem needs a deeper network, and deep \
+                 networks are harder to optimize (part 6); gradient descent beats brute force (part 9) but can be \
+                 trapped in a local minimum (part 7); where parameters are not continuous the gradient falls \
+                 short (part 8); gridsearch, hyperopt, optuna and NAS search what gradients cannot learn \
+                 (part 10); the computational graph stores the chain rule's results (parts 4 and 5).",
         rule: "descent: θ ← θ − lr·∇L(θ), repeated; the chain rule gives ∇L layer by layer",
         command: &[],
         data: TourData::None,
         terms: &["local minimum", "gradient", "learning rate"],
+        code: None,
     },
     Part {
         number: 2,
         title: "A perceptron, updated by hand",
         notebook: "Pytorch perceptron implementation",
-        notice: "Every prediction starts at 0: at these initial weights every pre-activation is ≤ 0. The \
-                 loss then rises before it falls, and the run says why: it replays those epochs with ReLU's \
-                 derivative put back, and with its largest step scaled down, and names what removes the rise. \
-                 --seed 1 is a run without the rise.",
+        notice: "A large first loss that falls every epoch, as in the notebook's run: the delta rule nudges w \
+                 and b after each sample, toward that sample's target. The test loss on five new samples says \
+                 whether the fit carries over to data the perceptron never saw.",
         rule: "ŷ = relu(x·w + b);  w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)   (ReLU's derivative left out)",
-        command: &["perceptron", "--every", "25"],
+        command: &["perceptron"],
         data: TourData::None,
         terms: &["pre-activation", "ReLU", "MSE", "seed", "epoch"],
+        code: Some(Listing::Perceptron),
     },
     Part {
         number: 3,
+        title: "What can go wrong: a loss that rises",
+        notebook: "Pytorch perceptron implementation (another seed)",
+        notice: "Seed 0 draws other initial weights: every prediction starts at 0, since every pre-activation is \
+                 ≤ 0. The loss then rises for 33 epochs before it falls, and the run says why: it replays those \
+                 epochs with ReLU's derivative put back, and with its largest step scaled down, and names what \
+                 removes the rise.",
+        rule: "the same rule; relu'(z) = 0 for z ≤ 0 is what it leaves out",
+        command: &["perceptron", "--seed", "0", "--every", "25"],
+        data: TourData::None,
+        terms: &["pre-activation", "ReLU"],
+        code: None,
+    },
+    Part {
+        number: 4,
         title: "Autograd: torch.autograd.grad",
         notebook: "Autograd example in pytorch",
         notice: "autograd multiplies the local derivatives along the graph: relu'(z) = 1 here, so the \
@@ -77,9 +96,10 @@ pub const PARTS: &[Part] = &[
         command: &["autograd"],
         data: TourData::None,
         terms: &["autograd", "grad_fn", "central difference"],
+        code: Some(Listing::Autograd),
     },
     Part {
-        number: 4,
+        number: 5,
         title: "An MLP, backpropagation and one SGD step",
         notebook: "Designing dense neural networks (MLP) with pytorch: layers, gradient and optimizers",
         notice: "The graph behind the loss is PyTorch's own, node by node. fc1.bias.grad is 0 exactly for the \
@@ -89,9 +109,25 @@ pub const PARTS: &[Part] = &[
         command: &["mlp"],
         data: TourData::None,
         terms: &["backpropagation", "grad_fn", "SGD"],
+        code: Some(Listing::Mlp),
     },
     Part {
-        number: 5,
+        number: 6,
+        title: "Deep networks are harder to optimize",
+        notebook: "The complexity of the problem indicates how deep a neural network has to be to succeed. But with deep neural networks comes optimization problems.",
+        notice: "The notebook's MLP and a deep, narrow one (eight hidden layers of 16) train with the same plain SGD \
+                 on the same images. The deep one barely learns: its loss stays near ln 10, the loss of guessing. \
+                 Each layer's gradient size says why — it shrinks on the way back to the first layers — and the \
+                 remedies, each alone, say what helps: weights scaled for ReLU (He), momentum, fewer layers.",
+        rule: "the chain rule multiplies the gradient by every layer's weights and ReLU on its way back: \
+               ∂L/∂W₁ = (∂L/∂a_L)·W_L·…·W₂·(ReLU's 0s and 1s)·x",
+        command: &["depth"],
+        data: TourData::Images,
+        terms: &["vanishing gradient", "He initialisation", "dead unit", "chance"],
+        code: None,
+    },
+    Part {
+        number: 7,
         title: "Gradient descent trapped in a local minimum, and momentum escaping it",
         notebook: "The original algorithm is susceptible to getting locked in a local minima",
         notice: "Every optimizer starts at -6.5 on the same surface. Plain gradient descent stops in the \
@@ -101,9 +137,10 @@ pub const PARTS: &[Part] = &[
         command: &["descent"],
         data: TourData::None,
         terms: &["momentum", "Nesterov momentum", "Adam", "RMSprop"],
+        code: None,
     },
     Part {
-        number: 6,
+        number: 8,
         title: "Where the gradient falls short",
         notebook: "In a scenario that the parameters are not continuous and well behaved, the gradient descent method may fall short",
         notice: "f = ⌊x²⌋ is flat almost everywhere: its gradient is 0, so gradient descent never moves. \
@@ -112,9 +149,23 @@ pub const PARTS: &[Part] = &[
         command: &["descent", "--surface", "step", "--optimizers", "gd,random-search"],
         data: TourData::None,
         terms: &["gradient"],
+        code: None,
     },
     Part {
-        number: 7,
+        number: 9,
+        title: "Brute force against dimension",
+        notebook: "Gradient descent: a way to avoid brute forcing the way through optimization, which is not viable",
+        notice: "A grid, random search and gradient descent look for the bottom of the same bowl in 1, 2, 10 and \
+                 100 dimensions. The searches' counts are run up to a million evaluations and computed past it: \
+                 they multiply with every dimension, while gradient descent's barely grow.",
+        rule: "grid: k points per dimension, kᵈ in all;  random search: about 1/p draws;  gradient descent: x ← x − lr·∇f",
+        command: &["brute-force"],
+        data: TourData::None,
+        terms: &["grid search", "random search", "curse of dimensionality"],
+        code: None,
+    },
+    Part {
+        number: 10,
         title: "Searching what gradients cannot learn: TPE, and the smallest architecture search",
         notebook: "Optimization libraries/methods: gridsearch, hyperopt, optuna, NAS",
         notice: "Learning rate and architecture are not learned by the gradient; a search trains a network \
@@ -129,9 +180,10 @@ pub const PARTS: &[Part] = &[
         ],
         data: TourData::Images,
         terms: &["validation split", "TPE", "successive halving"],
+        code: None,
     },
     Part {
-        number: 8,
+        number: 11,
         title: "The notebook's optimizer on real images",
         notebook: "optimizer = optim.SGD(net.parameters(), lr=0.05)",
         notice: "The same MLP and the notebook's plain SGD, now on a full data set of images for three \
@@ -144,6 +196,7 @@ pub const PARTS: &[Part] = &[
         command: &["train", "--epochs", "3", "--momentum", "0", "--weight-decay", "0", "--schedule", "constant", "--lr", "0.05"],
         data: TourData::Images,
         terms: &["cross-entropy", "logits", "batch", "normalization", "weight decay", "cosine schedule", "chance"],
+        code: Some(Listing::Train),
     },
 ];
 
@@ -163,35 +216,25 @@ pub fn introduce(part: &Part, data_note: Option<&str>) -> String {
         PARTS.len(),
         part.title,
         part.notebook,
-        wrap(part.notice, 96),
+        crate::text::wrap(part.notice, crate::text::WIDTH),
         part.rule
     );
     if !part.terms.is_empty() {
         text.push_str(&format!("words: {} (nnopt glossary TERM explains each)\n", part.terms.join(", ")));
     }
+    if let Some(listing) = part.code {
+        let (pytorch, _) = listing.excerpt();
+        text.push_str(
+            "the code (PyTorch; --code on the command shows it whole, beside the same step in Rust's tch):\n",
+        );
+        for line in pytorch.lines() {
+            text.push_str(&format!("    {line}\n"));
+        }
+    }
     if let Some(note) = data_note {
         text.push_str(&format!("data: {note}\n"));
     }
     text
-}
-
-/// `text` broken at spaces into lines of at most `width` characters.
-pub fn wrap(text: &str, width: usize) -> String {
-    let mut lines: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for word in text.split_whitespace() {
-        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(word);
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    lines.join("\n")
 }
 
 #[cfg(test)]
@@ -206,8 +249,8 @@ mod tests {
             for term in part.terms {
                 assert!(crate::glossary::lookup(Some(term)).is_ok(), "part {}: {term}", part.number);
             }
-            let text = [part.title, part.notice, part.rule].join(" ");
-            for talk in ["src/", ".rs", "addmm(", "libtorch", "kernel"] {
+            let text = introduce(part, None);
+            for talk in ["src/", ".rs", "addmm(", "libtorch", "kernel", "examples/"] {
                 assert!(!text.contains(talk), "part {} says {talk:?}: {text}", part.number);
             }
         }
@@ -231,6 +274,18 @@ mod tests {
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     }
 
+    /// The notebook's own parts show the lines of code that do their step.
+    #[test]
+    fn the_notebook_s_parts_show_their_code() {
+        for part in PARTS.iter().filter(|p| p.code.is_some()) {
+            let text = introduce(part, None);
+            let (pytorch, _) = part.code.unwrap().excerpt();
+            assert!(text.contains(&pytorch.replace('\n', "\n    ")), "part {}:\n{text}", part.number);
+        }
+        let shown: Vec<&str> = PARTS.iter().filter(|p| p.code.is_some()).map(|p| p.title).collect();
+        assert_eq!(shown.len(), 4, "perceptron, autograd, MLP and training: {shown:?}");
+    }
+
     #[test]
     fn a_start_outside_the_parts_is_refused_naming_the_flag() {
         assert_eq!(parts_from(1).unwrap().len(), PARTS.len());
@@ -242,11 +297,8 @@ mod tests {
     }
 
     #[test]
-    fn words_wrap_at_spaces_within_the_width() {
-        assert_eq!(wrap("aa bb cc dd", 5), "aa bb\ncc dd");
-        assert_eq!(wrap("a verylongword b", 4), "a\nverylongword\nb");
-        assert_eq!(wrap("", 10), "");
-        for line in wrap(PARTS[6].notice, 96).lines() {
+    fn notices_wrap_within_the_width() {
+        for line in crate::text::wrap(PARTS[9].notice, crate::text::WIDTH).lines() {
             assert!(line.chars().count() <= 96, "{line}");
         }
     }
@@ -254,7 +306,7 @@ mod tests {
     #[test]
     fn the_heading_names_the_part_its_rule_and_the_data() {
         let text = introduce(&PARTS[1], Some("synthetic digits"));
-        assert!(text.starts_with("━━ Part 2 of 8: A perceptron, updated by hand ━━"), "{text}");
+        assert!(text.starts_with("━━ Part 2 of 11: A perceptron, updated by hand ━━"), "{text}");
         assert!(text.contains("rule: ŷ = relu(x·w + b)"), "{text}");
         assert!(text.ends_with("data: synthetic digits\n"), "{text}");
     }

@@ -25,13 +25,17 @@ pub struct AutogradArgs {
     pub b: f64,
     #[command(flatten)]
     pub graph: GraphArgs,
+    #[arg(long, help = super::shared::CODE_HELP)]
+    pub code: bool,
 }
 
 /// `nnopt autograd`.
 pub fn run(args: AutogradArgs, global: &Global, out: &Output) -> Result<()> {
     let config =
         AutogradConfig { x: args.x, w: args.w, b: args.b, graph: args.graph.wanted(&mut Claims::default())? };
-    let report = autograd::run(&config, global.device.resolve()?)?;
+    let device = global.device.resolve()?;
+    super::shared::show_code(args.code, nnopt::code::Listing::Autograd, 0, out)?;
+    let report = autograd::run(&config, device)?;
     args.graph.write(report.backward_graph.as_ref(), "the backward graph of a = relu(w·x + b)", out)?;
     out.report(&report)
 }

@@ -26,6 +26,12 @@ pub struct MlpArgs {
     pub hidden: i64,
     #[command(flatten)]
     pub graph: GraphArgs,
+    /// Print every tensor the notebook prints (fc1's weight matrix included) instead of a
+    /// screen's summary.
+    #[arg(long)]
+    pub full: bool,
+    #[arg(long, help = super::shared::CODE_HELP)]
+    pub code: bool,
     /// Draw fc1's weight rows as 28×28 images, before and after the SGD step (.png or .svg).
     #[arg(long, value_name = "FILE.png|svg")]
     pub plot: Option<PathBuf>,
@@ -38,9 +44,11 @@ pub struct MlpArgs {
 pub fn run(args: MlpArgs, global: &Global, out: &Output) -> Result<()> {
     let claims = &mut Claims::default();
     let graph = args.graph.wanted(claims)?;
-    let config = MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden, graph };
+    let config = MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden, graph, full: args.full };
     let files = Files::new(claims, args.csv.as_deref(), args.plot.as_deref())?;
-    let report = mlp::run(&config, global.device.resolve()?)?;
+    let device = global.device.resolve()?;
+    super::shared::show_code(args.code, nnopt::code::Listing::Mlp, args.seed, out)?;
+    let report = mlp::run(&config, device)?;
     args.graph.write(report.backward_graph.as_ref(), "the backward graph of the MLP's MSE loss", out)?;
     emit(&report, out, &files)
 }

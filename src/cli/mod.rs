@@ -6,8 +6,10 @@
 //! [`Report`] shape.
 
 pub mod autograd;
+pub mod brute;
 pub mod classify;
 pub mod completions;
+pub mod depth;
 pub mod descent;
 pub mod mlp;
 pub mod output;
@@ -25,7 +27,9 @@ use clap::{Args, Parser, Subcommand};
 use nnopt::device::DeviceSpec;
 
 use autograd::AutogradArgs;
+use brute::BruteArgs;
 use classify::{EvaluateArgs, PredictArgs};
+use depth::DepthArgs;
 use descent::DescentArgs;
 use mlp::MlpArgs;
 use output::Output;
@@ -69,28 +73,39 @@ pub enum Command {
     /// The notebook from top to bottom: each part's idea, its rule, and its output, in order.
     ///
     /// Runs each part's own command (shown as `$ nnopt …`, to copy), small enough that the whole
-    /// tour takes under a minute on two cores (about 6 s when they are idle). On a terminal it waits between parts (Enter to go
+    /// tour takes about 8 s on two idle cores (a minute or more on a busy machine). On a terminal it waits between parts (Enter to go
     /// on, q to stop); piped, it runs straight through.
     Tour(tour::TourArgs),
-    /// Notebook part 1 (tour part 2): a regressor perceptron trained by the delta rule, written by hand.
+    /// Notebook part 1 (tour parts 2 and 3): a regressor perceptron trained by the delta rule, written by hand.
     ///
     /// Same numbers as the notebook's PyTorch code after torch.manual_seed(SEED). Unlike the
     /// notebook, w and b never require grad and are updated in place, so no autograd graph grows
     /// behind the updates: flat memory however long it trains.
     Perceptron(PerceptronArgs),
-    /// Notebook part 2 (tour part 3): a = relu(w·x + b) and its gradients through autograd (torch.autograd.grad).
+    /// Notebook part 2 (tour part 4): a = relu(w·x + b) and its gradients through autograd (torch.autograd.grad).
     Autograd(AutogradArgs),
-    /// Notebook part 3 (tour part 4): an nn.Module-style MLP (784 → 32 → 10), backpropagation, one SGD step.
+    /// Notebook part 3 (tour part 5): an nn.Module-style MLP (784 → 32 → 10), backpropagation, one SGD step.
     ///
     /// Same numbers as the notebook's PyTorch code after torch.manual_seed(SEED): every random
     /// tensor is drawn on the CPU and then moved to --device, so all devices start alike.
     Mlp(MlpArgs),
+    /// The notebook's first claim: a deep, narrow network is harder to train — measured.
+    ///
+    /// A shallow and a deep network train with plain SGD on the same data from the same seed;
+    /// each layer's gradient size (the vanishing gradient), the units that never turn on, the
+    /// loss against chance, and what helps (He initialisation, momentum, fewer layers).
+    Depth(DepthArgs),
     /// Optimizers on loss surfaces: trapped in a local minimum, escaping it, diverging, stalling.
     ///
     /// Each surface is a libtorch expression differentiated by autograd (float64); gd is the
     /// notebook's hand-written rule, the others libtorch's optimizers. With no flags: on the
     /// cosine surface, gd stays in the local minimum where SGD with momentum reaches the global one.
     Descent(DescentArgs),
+    /// The notebook's claim that brute force "is not viable": a search's cost against dimension.
+    ///
+    /// A grid, random search and gradient descent look for the minimum of a quadratic bowl of d
+    /// dimensions; each counts its evaluations up to --cap, past which the count is computed.
+    BruteForce(BruteArgs),
     /// Train the notebook's MLP on real images (minibatch SGD, cross-entropy), report each epoch.
     ///
     /// Without --data it trains on built-in synthetic digits (no download); --data fashion uses
@@ -135,6 +150,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Perceptron(args) => perceptron::run(args, global, out),
         Command::Mlp(args) => mlp::run(args, global, out),
         Command::Tour(args) => tour::run_tour(args, global, out),
+        Command::Depth(args) => depth::run(args, global, out),
+        Command::BruteForce(args) => brute::run(args, out),
         Command::Descent(args) => descent::run(args, global, out),
         Command::Train(args) => train::run(args, global, out),
         Command::Sweep(args) => sweep::run(args, global, out),

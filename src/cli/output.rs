@@ -27,11 +27,19 @@ pub struct Output {
     /// Every warning given, for the `--json` document's `warnings` (where `--quiet` silences
     /// stderr, the document still carries them).
     warned: RefCell<Vec<String>>,
+    /// Fields to add to the `--json` document (`--code`'s programs).
+    attached: RefCell<Vec<(String, serde_json::Value)>>,
 }
 
 impl Output {
     pub fn new(json: bool, quiet: bool) -> Self {
-        Output { json, quiet, bar: RefCell::new(None), warned: RefCell::new(Vec::new()) }
+        Output {
+            json,
+            quiet,
+            bar: RefCell::new(None),
+            warned: RefCell::new(Vec::new()),
+            attached: RefCell::new(Vec::new()),
+        }
     }
 
     /// Prints a command's result: the report as JSON with `--json`, else its text.
@@ -48,13 +56,18 @@ impl Output {
             }
             return self.raw(text.as_bytes());
         }
-        let warned = self.warned.borrow();
-        if !warned.is_empty() {
+        let (warned, attached) = (self.warned.borrow(), self.attached.borrow());
+        if !warned.is_empty() || !attached.is_empty() {
             // Warnings said on stderr along the way join the document's own list (each once).
             let mut document = serde_json::to_value(value)?;
             if let Some(fields) = document.as_object_mut() {
-                let list = fields.entry("warnings").or_insert_with(|| serde_json::Value::Array(Vec::new()));
-                if let Some(list) = list.as_array_mut() {
+                for (key, value) in attached.iter() {
+                    fields.insert(key.clone(), value.clone());
+                }
+                let list = (!warned.is_empty()).then(|| {
+                    fields.entry("warnings").or_insert_with(|| serde_json::Value::Array(Vec::new()))
+                });
+                if let Some(list) = list.and_then(|l| l.as_array_mut()) {
                     for warning in warned.iter() {
                         let warning = serde_json::Value::String(warning.clone());
                         if !list.contains(&warning) {
@@ -77,6 +90,12 @@ impl Output {
             .and_then(|()| writeln!(stdout))
             .and_then(|()| stdout.flush());
         pipe_closed_is_fine(written)
+    }
+
+    /// Adds `key: value` to the `--json` document this command prints.
+    pub fn attach<T: Serialize>(&self, key: &str, value: &T) -> anyhow::Result<()> {
+        self.attached.borrow_mut().push((key.to_string(), serde_json::to_value(value)?));
+        Ok(())
     }
 
     /// Bytes on stdout as they are (a completion script).

@@ -27,10 +27,16 @@ pub struct PerceptronArgs {
     /// Training samples N: X = arange(3N).reshape(N, 3) + N(0, 2) noise, y = arange(N).
     #[arg(long, default_value_t = PerceptronConfig::default().samples)]
     pub samples: usize,
-    /// Print every Nth epoch's parameters and loss (and the first and last); --json, --csv and
-    /// --plot keep every epoch.
-    #[arg(long, value_name = "N", default_value_t = PerceptronConfig::default().print_every)]
-    pub every: usize,
+    /// Print every Nth epoch's parameters and loss (and the first and last) [default: 10, or 1
+    /// with --full]; --json, --csv and --plot keep every epoch.
+    #[arg(long, value_name = "N")]
+    pub every: Option<usize>,
+    /// Print the notebook's whole transcript, every tensor as PyTorch prints it, instead of a
+    /// screen's summary.
+    #[arg(long)]
+    pub full: bool,
+    #[arg(long, help = super::shared::CODE_HELP)]
+    pub code: bool,
     /// Also run the notebook's own form (w and b require grad, replaced out of place) and print
     /// how many autograd nodes pile up behind w after 1, 2, 10 and 100 updates.
     #[arg(long)]
@@ -51,10 +57,13 @@ pub fn run(args: PerceptronArgs, global: &Global, out: &Output) -> Result<()> {
         epochs: args.epochs,
         samples: args.samples,
         graph: args.graph,
-        print_every: args.every,
+        print_every: args.every.unwrap_or(if args.full { 1 } else { perceptron::SUMMARY_EVERY }),
+        full: args.full,
     };
     let files = Files::new(&mut Claims::default(), args.csv.as_deref(), args.plot.as_deref())?;
-    let report = perceptron::run(&config, global.device.resolve()?, out)?;
+    let device = global.device.resolve()?;
+    super::shared::show_code(args.code, nnopt::code::Listing::Perceptron, args.seed, out)?;
+    let report = perceptron::run(&config, device, out)?;
     emit(&report, out, &files)?;
     out.chart("loss", &report.history.iter().map(|h| h.loss).collect::<Vec<_>>());
     Ok(())

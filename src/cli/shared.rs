@@ -113,3 +113,22 @@ rate and batch shape; a sweep's population reads its rates from a tensor) instea
 pub(super) const WEIGHTS_DATA_HELP: &str =
     "The data set to use [default: the one the weights were trained on, \
 as recorded in the weights file]: a directory of MNIST-layout IDX files, `fashion`, or `synthetic`";
+
+/// `--code`: the PyTorch and tch programs behind a part's numbers, printed above the run's own
+/// output, or the `code` field of its `--json` document.
+pub(super) fn show_code(wanted: bool, listing: nnopt::code::Listing, seed: u64, out: &Output) -> Result<()> {
+    if !wanted {
+        return Ok(());
+    }
+    let code = listing.code(seed);
+    if out.json {
+        out.attach("code", &code)
+    } else {
+        out.raw(nnopt::code::render(&code).as_bytes())
+    }
+}
+
+/// `--code`'s help.
+pub(super) const CODE_HELP: &str =
+    "Also print the code behind these numbers: the PyTorch a learner would write and \
+the plain tch a Rust reader would write (examples/), each printing the same numbers";

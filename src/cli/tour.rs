@@ -21,7 +21,7 @@ use super::{signals, Global};
 
 #[derive(Debug, Args)]
 pub struct TourArgs {
-    /// Start at part N (1 = the notebook's claims, 2 = the perceptron, … 8 = training on images).
+    /// Start at part N (1 = the notebook's claims, 2 = the perceptron, … 11 = training on images).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub part: usize,
     /// Never wait between parts, even on a terminal.

@@ -61,6 +61,8 @@ pub struct TrainArgs {
     /// One batch per epoch: a quick check that everything runs.
     #[arg(long)]
     pub dry_run: bool,
+    #[arg(long, help = super::shared::CODE_HELP)]
+    pub code: bool,
     /// Train on the first N training images only (the normalization still uses all of them).
     #[arg(long, value_name = "N")]
     pub limit: Option<i64>,
@@ -166,6 +168,7 @@ pub fn run(args: TrainArgs, global: &Global, out: &Output) -> Result<()> {
     // A flag that cannot apply is refused before the data loads.
     let sgd = config.optimizer == OptimizerKind::Sgd;
     nnopt::cuda_graph::wanted(config.cuda_graphs, device, sgd, nnopt::cuda_shim::built_in())?;
+    super::shared::show_code(args.code, nnopt::code::Listing::Train, config.seed, out)?;
     train_and_report(&config, &source, &files, device, out)
 }
 

@@ -16,13 +16,18 @@
 //! - [`importance`]: which hyperparameter matters in observational trials, by a rank test that
 //!   can see a cliff; [`noise`]: whether a difference is an effect, against the seed noise
 //!   measured by retraining and the validation sample's binomial noise, at 95 %.
+//! - [`brute`]: from which dimension on a grid and random search need more than a cap;
+//! - [`depth`]: what `nnopt depth` shows — a network at chance, a vanishing gradient, dead
+//!   units, a remedy that helps;
 //! - [`kink`]: which side of relu's kink autograd's pre-activation lies, in float32;
 //! - [`rise`]: why a perceptron's loss rose, read from replays of the rising epochs, and what
 //!   its test loss says; [`mod@unit`]: the perceptron's ReLU unit — never alive, died, revived — and every rise of its
 //!   loss.
 
+pub mod brute;
 pub mod chance;
 pub mod confusions;
+pub mod depth;
 pub mod descent;
 pub mod effects;
 pub mod importance;

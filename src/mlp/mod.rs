@@ -36,11 +36,14 @@ pub struct MlpConfig {
     pub hidden: i64,
     /// Also report the whole backward graph of the loss (`--graph`).
     pub graph: bool,
+    /// Print every tensor the notebook prints (`--full`); the summary leaves out fc1's weight
+    /// matrix.
+    pub full: bool,
 }
 
 impl Default for MlpConfig {
     fn default() -> Self {
-        MlpConfig { seed: 0, lr: 0.05, hidden: 32, graph: false }
+        MlpConfig { seed: 0, lr: 0.05, hidden: 32, graph: false, full: false }
     }
 }
 
@@ -95,6 +98,9 @@ pub struct MlpReport {
     pub lr: f64,
     #[serde(skip)]
     pub hidden: i64,
+    /// `--full`: every tensor the notebook prints.
+    #[serde(skip)]
+    pub full: bool,
     /// The MSE loss on the input and target right before the step (`loss` again, recomputed).
     #[serde(skip)]
     pub loss_before_step: f64,
@@ -218,6 +224,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
         fc1_after,
         lr: config.lr,
         hidden: config.hidden,
+        full: config.full,
         loss_before_step,
         graph,
         printed,

@@ -18,7 +18,11 @@ pub fn render(report: &MlpReport) -> String {
     line(p.first_output.clone());
     line("# params = list(net.parameters()); len(params); params[0]; params[0].size()".into());
     line(p.parameter_count.to_string());
-    line(p.fc1_weight.clone());
+    if report.full {
+        line(p.fc1_weight.clone());
+    } else {
+        line("# (params[0], fc1.weight: --full prints it)".into());
+    }
     line(p.fc1_weight_size.clone());
 
     line("# net.zero_grad(); output.backward(torch.randn(1, 10))".into());

@@ -54,13 +54,31 @@ pub struct PerceptronConfig {
     /// Also run the notebook's own form and count its graph's growth (`--graph`).
     pub graph: bool,
     /// Print every Nth epoch's parameters and loss (and the first and last); the history keeps
-    /// them all. 1, the notebook's, prints every epoch.
+    /// them all. 1, the notebook's, prints every epoch; the summary's default is [`SUMMARY_EVERY`].
     pub print_every: usize,
+    /// Print the notebook's whole transcript (every tensor as PyTorch prints it) rather than a
+    /// screen's summary (`--full`).
+    pub full: bool,
 }
+
+/// The default seed: a run shaped like the notebook's (which does not seed) — a large first loss
+/// that falls every epoch. Seed 0's loss rises for 33 epochs first: the tour's second lesson.
+pub const DEFAULT_SEED: u64 = 7;
+
+/// The summary prints every 10th epoch (and the first and last): 101 epochs in 12 lines.
+pub const SUMMARY_EVERY: usize = 10;
 
 impl Default for PerceptronConfig {
     fn default() -> Self {
-        PerceptronConfig { seed: 0, lr: 0.001, epochs: 101, samples: 10, graph: false, print_every: 1 }
+        PerceptronConfig {
+            seed: DEFAULT_SEED,
+            lr: 0.001,
+            epochs: 101,
+            samples: 10,
+            graph: false,
+            print_every: SUMMARY_EVERY,
+            full: false,
+        }
     }
 }
 
@@ -251,6 +269,9 @@ pub struct PerceptronReport {
     /// `--every`: which epochs the text prints.
     #[serde(skip)]
     pub print_every: usize,
+    /// `--full`: the notebook's transcript rather than the summary.
+    #[serde(skip)]
+    pub full: bool,
 }
 
 /// Seeds libtorch, builds the perceptron and data, trains, tests: the notebook's cells in order.
@@ -353,6 +374,7 @@ pub fn run(config: &PerceptronConfig, device: Device, observer: &dyn Observer) -
         training_seconds,
         notebook_graph,
         print_every: config.print_every,
+        full: config.full,
     })
 }
 

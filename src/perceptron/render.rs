@@ -7,8 +7,95 @@ use super::{PerceptronReport, NUM_INPUTS};
 use crate::judge::rise as explain;
 use crate::repr::{float_repr, tuple_repr, TensorValues};
 
-/// The notebook-style transcript of `report`.
+/// What `nnopt perceptron` prints: a screen's summary by default, the notebook's transcript
+/// with `--full`.
 pub fn render(report: &PerceptronReport) -> String {
+    if report.full {
+        render_full(report)
+    } else {
+        render_short(report)
+    }
+}
+
+/// A screen's summary: the start, the rule, one line per printed epoch, the judge's sentences
+/// in short lines, the fit and the test — the same numbers as the transcript, fewer lines.
+fn render_short(report: &PerceptronReport) -> String {
+    use crate::text::{list, wrap_comment, WIDTH};
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = |s: String| lines.extend(wrap_comment(&s, WIDTH));
+    let initial = &report.initial;
+    let epochs = report.history.len();
+    let samples = report.train.x.shape().first().copied().unwrap_or(0);
+    line(format!(
+        "# the notebook's perceptron: ŷ = relu(x·w + b) on {NUM_INPUTS} inputs, seed {}, lr {}",
+        report.seed,
+        float_repr(report.lr)
+    ));
+    line(format!(
+        "# start: w = {}, b = {:.4}; loss {:.4} on {samples} training samples (--full: X, y)",
+        list(&flat(&initial.w), 4),
+        flat(&initial.b)[0],
+        initial.loss
+    ));
+    if initial.largest_pre_activation <= 0.0 {
+        line(format!(
+            "# every prediction is 0: each pre-activation x·w + b is ≤ 0 at these initial weights (the \
+             largest is {:.4}), and relu(z) = 0 for z ≤ 0",
+            initial.largest_pre_activation
+        ));
+    }
+    line(format!("# training: {epochs} pass(es) of the delta rule over the {samples} samples, for each (x, y) in turn:"));
+    line("#   ŷ = relu(x·w + b);  w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)".into());
+    line("#   (ReLU's derivative is left out, as the notebook's rule does)".into());
+    let every = report.print_every;
+    line(format!("{:>6}  {:>12}  {:<30}  {:>8}", "epoch", "loss", "w", "b"));
+    for record in report.history.iter().filter(|r| is_printed(r.epoch, epochs, every)) {
+        line(format!(
+            "{:>6}  {:>12.6}  {:<30}  {:>8.4}",
+            record.epoch,
+            record.loss,
+            list(&flat(&record.w), 4),
+            flat(&record.b)[0]
+        ));
+    }
+    if every > 1 {
+        line(format!("# (every {every}th epoch printed; --every 1 prints all, --full as the notebook does)"));
+    }
+    report.life.note().into_iter().for_each(&mut line);
+    crate::judge::unit::describe_rises(&report.rises).into_iter().for_each(&mut line);
+    if let Some(rise) = &report.loss_rise {
+        explain::describe_rise(rise, report.lr).into_iter().for_each(&mut line);
+    }
+    line(format!("# after training, on the {samples} training samples:"));
+    line(format!("#   ŷ {}", list(&flat(&report.train_predictions), 2)));
+    line(format!("#   y {}", list(&flat(&report.train.y), 2)));
+    let test = &report.test;
+    line(format!("# test, {} new samples: loss {:.4}", test.y.flat().len(), test.loss));
+    line(format!("#   ŷ {}", list(&flat(&test.predictions), 2)));
+    line(format!("#   y {}", list(&flat(&test.y), 2)));
+    line(explain::describe_test(&report.test_comparison, report.dead_from_epoch.is_some()));
+    graph_lines(report).into_iter().for_each(&mut line);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+/// `--graph`: the autograd nodes the notebook's form piles up behind w.
+fn graph_lines(report: &PerceptronReport) -> Vec<String> {
+    let Some(growth) = &report.notebook_graph else { return Vec::new() };
+    let mut lines =
+        vec!["# the notebook's form (w, b require grad; w = w + …) keeps every update in w's graph:".into()];
+    for g in growth {
+        lines.push(format!(
+            "after {:>3} update(s): {:>4} autograd nodes behind w (nnopt's in-place form: {})",
+            g.updates, g.nodes, g.nnopt_nodes
+        ));
+    }
+    lines
+}
+
+/// The notebook-style transcript of `report` (`--full`): what its cells print, in their order.
+fn render_full(report: &PerceptronReport) -> String {
     // The name a report keeps is one `device::name` gave.
     let device = crate::device::from_name(&report.device).unwrap_or(tch::Device::Cpu);
     let repr = |v: &TensorValues| v.repr(device);
@@ -67,15 +154,7 @@ pub fn render(report: &PerceptronReport) -> String {
     line(tuple_repr(&[repr(&test.predictions), repr(&test.y)]));
     line(scalar_repr(test.loss));
     line(explain::describe_test(&report.test_comparison, report.dead_from_epoch.is_some()));
-    if let Some(growth) = &report.notebook_graph {
-        line("# the notebook's form (w, b require grad; w = w + …) keeps every update in w's graph:".into());
-        for g in growth {
-            line(format!(
-                "after {:>3} update(s): {:>4} autograd nodes behind w (nnopt's in-place form: {})",
-                g.updates, g.nodes, g.nnopt_nodes
-            ));
-        }
-    }
+    graph_lines(report).into_iter().for_each(&mut line);
     let mut text = lines.join("\n");
     text.push('\n');
     text

@@ -1,6 +1,6 @@
 //! The command line as users meet it: help, exit codes, clean errors.
 
-use crate::common::{nnopt, nnopt_json};
+use crate::common::{nnopt, nnopt_json, nnopt_ok};
 
 #[test]
 fn verify_cli() {
@@ -148,4 +148,34 @@ fn the_glossary_explains_its_terms_from_one_source() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("ReluBackward0") && stderr.lines().count() == 1, "{stderr}");
+}
+
+/// `--code` prints the PyTorch and tch programs behind the numbers — the files CI runs
+/// (scripts/reference/code_check.py, from scripts/parity.sh, finds nnopt's numbers in what
+/// they print) — above the run's own output; with `--json`, as the document's `code`.
+#[test]
+fn code_shows_the_programs_ci_runs_beside_the_numbers() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (command, name) in [("perceptron", "perceptron"), ("autograd", "autograd"), ("mlp", "mlp")] {
+        let text = nnopt_ok(&["--device", "cpu", command, "--code"]);
+        for file in [format!("examples/pytorch/{name}.py"), format!("examples/tch_{name}.rs")] {
+            let source = std::fs::read_to_string(root.join(&file)).unwrap();
+            assert!(text.contains(source.trim_end()), "{command} --code does not show {file}");
+        }
+        // The run's own output follows the code.
+        let (code_end, run) = text.split_once("below, what nnopt prints.").expect("the code's footer");
+        assert!(code_end.contains("── tch (Rust)") && !run.trim().is_empty(), "{command}");
+        let v = nnopt_json(&["--device", "cpu", "--json", command, "--code"]);
+        assert_eq!(v["code"]["pytorch"]["path"], format!("examples/pytorch/{name}.py"));
+        assert_eq!(v["code"]["tch"]["path"], format!("examples/tch_{name}.rs"));
+        assert!(v["code"]["tch"]["run"].as_str().unwrap().starts_with("cargo run --release --example tch_"));
+    }
+    // The seed given is the seed the run commands pass.
+    let text = nnopt_ok(&["--device", "cpu", "perceptron", "--seed", "3", "--code"]);
+    assert!(
+        text.contains("python3 examples/pytorch/perceptron.py 3")
+            && text.contains("`nnopt perceptron --seed 3`")
+    );
+    // Without --code, no code.
+    assert!(nnopt_json(&["--device", "cpu", "--json", "autograd"]).get("code").is_none());
 }

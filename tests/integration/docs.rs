@@ -115,9 +115,12 @@ pub fn shown(markdown: &str) -> Vec<Shown> {
                 }
                 "sh" | "bash" | "console" => {
                     for l in &block {
-                        if let Some(args) =
-                            l.trim().strip_prefix("nnopt ").and_then(|rest| command(rest, &changes, false))
-                        {
+                        // `scripts/run ARGS` and `cargo run --release -- ARGS` run `nnopt ARGS`.
+                        let l = l.trim();
+                        let rest = ["nnopt ", "scripts/run ", "cargo run --release -- ", "cargo run -- "]
+                            .iter()
+                            .find_map(|prefix| l.strip_prefix(prefix));
+                        if let Some(args) = rest.and_then(|rest| command(rest, &changes, false)) {
                             found.push(Shown { args, expected: None });
                         }
                     }
@@ -373,6 +376,7 @@ scripts/run tour
         ("mlp".to_string(), Some(Claim::Lines(Vec::new()))),
         ("descent --plot d.png".to_string(), None),
         ("train --data fashion --epochs 2".to_string(), None),
+        ("tour".to_string(), None),
         ("info".to_string(), Some(Claim::Exactly("x".into()))),
     ];
     assert_eq!(got, want);
@@ -409,5 +413,25 @@ fn numbers_agree_to_a_last_digit_and_text_exactly() {
     assert_eq!(
         tokens("a -1.5e-3 b"),
         vec![Token::Text("a "), Token::Number(-1.5e-3, "-1.5e-3"), Token::Text(" b")]
+    );
+}
+
+/// The README is short enough to read, and its first code block is what a newcomer on a fresh
+/// machine needs: one command that sets up, builds and runs the main job, one that passes the
+/// tests.
+#[test]
+fn the_readme_is_short_and_starts_with_the_two_newcomer_commands() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.lines().count() <= 200, "README.md has {} lines", readme.lines().count());
+    let first = readme.split("```").nth(1).expect("a code block");
+    let commands: Vec<&str> = first
+        .lines()
+        .skip(1)
+        .map(|l| l.split(" #").next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(commands, ["scripts/run tour", "scripts/test"], "{first}");
+    assert!(
+        readme.contains("cargo install --path .") && readme.contains("cargo run --release -- perceptron")
     );
 }

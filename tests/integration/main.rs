@@ -8,6 +8,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod data;
+mod depth;
 mod descent;
 mod device;
 mod docs;

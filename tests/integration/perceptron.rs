@@ -77,7 +77,7 @@ fn a_long_run_keeps_no_graph() {
 
 #[test]
 fn text_follows_the_notebook() {
-    let text = nnopt_ok(&["perceptron", "--device", "cpu"]);
+    let text = nnopt_ok(&["perceptron", "--device", "cpu", "--seed", "0", "--full"]);
     // Notebook In [3]: (w, b, lr) as IPython prints the tuple; In [6]: Parameters / Squared loss.
     assert!(
         text.contains(
@@ -141,7 +141,8 @@ fn library_run_matches_the_cli() {
 fn a_dead_relu_is_reported_with_the_epoch_and_the_fix() {
     // --lr 10 throws w far negative within a few epochs: every prediction is 0 from then on, and
     // the loss sits at mean(y²)/2 = 14.25 for y = 0..9.
-    let out = nnopt(&["perceptron", "--lr", "10", "--epochs", "200", "--json", "--device", "cpu"]);
+    let out =
+        nnopt(&["perceptron", "--seed", "0", "--lr", "10", "--epochs", "200", "--json", "--device", "cpu"]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("warning: the ReLU died at epoch") && stderr.contains("lower --lr"), "{stderr}");
@@ -161,7 +162,7 @@ fn a_dead_relu_is_reported_with_the_epoch_and_the_fix() {
 
 #[test]
 fn the_rule_and_a_zero_start_are_said() {
-    let text = nnopt_ok(&["perceptron", "--device", "cpu", "--epochs", "3"]);
+    let text = nnopt_ok(&["perceptron", "--device", "cpu", "--epochs", "3", "--seed", "0"]);
     assert!(text.contains("w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)"), "{text}");
     // Seed 0 starts dead: every pre-activation is negative (the largest, −8.1461).
     assert!(
@@ -234,7 +235,7 @@ fn a_rising_loss_is_explained_as_a_pytorch_replay_explains_it() {
             ),
         }
     }
-    let text = nnopt_ok(&["--device", "cpu", "perceptron", "--every", "25"]);
+    let text = nnopt_ok(&["--device", "cpu", "perceptron", "--seed", "0", "--full", "--every", "25"]);
     assert!(text.contains("# the loss rose over epochs 3–35"), "{text}");
     assert!(text.contains("sample 9 (y = 9)"), "{text}");
     assert!(text.contains("# (printed: 1, 25, 50, 75, 100, 101;"), "{text}");
@@ -242,4 +243,29 @@ fn a_rising_loss_is_explained_as_a_pytorch_replay_explains_it() {
         !text.contains("# epoch 24\n") && text.contains("# epoch 25\n") && text.contains("# epoch 101\n"),
         "{text}"
     );
+}
+
+/// The default run is a screen's summary shaped like the notebook's run: a large first loss that
+/// falls every epoch, no rise to explain; `--full` is the notebook's transcript, every epoch.
+#[test]
+fn the_default_run_is_short_and_its_loss_falls_every_epoch() {
+    let text = nnopt_ok(&["perceptron", "--device", "cpu"]);
+    assert!(text.lines().count() <= 60, "{} lines:\n{text}", text.lines().count());
+    assert!(!text.contains("the loss rose") && text.contains("seed 7"), "{text}");
+    let v = nnopt_json(&["perceptron", "--device", "cpu", "--json"]);
+    assert!(v["loss_rise"].is_null() && v["rises"] == serde_json::json!([]), "{v}");
+    let losses: Vec<f64> =
+        v["history"].as_array().unwrap().iter().map(|h| h["loss"].as_f64().unwrap()).collect();
+    assert!(v["initial"]["loss"].as_f64().unwrap() > 50.0 * losses[0].max(1.0), "a large first loss: {v}");
+    assert!(losses.windows(2).all(|w| w[1] < w[0]), "{losses:?}");
+    // Every printed epoch's loss as the JSON has it (6 decimals), the first and the last included.
+    for (epoch, loss) in [(1, losses[0]), (101, losses[100])] {
+        assert!(text.contains(&format!("{epoch:>6}  {loss:>12.6}")), "epoch {epoch}: {text}");
+    }
+    let full = nnopt_ok(&["perceptron", "--device", "cpu", "--full"]);
+    assert_eq!(full.matches("Squared loss:, ").count(), 101);
+    for command in [&["mlp"][..], &["autograd"], &["perceptron", "--seed", "0"]] {
+        let text = nnopt_ok(&[&["--device", "cpu"][..], command].concat());
+        assert!(text.lines().count() <= 60, "{command:?}: {} lines", text.lines().count());
+    }
 }

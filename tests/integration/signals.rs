@@ -151,7 +151,7 @@ fn alive(pid: u32) -> bool {
 fn the_tour_passes_signals_on_and_leaves_no_part_running() {
     for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGKILL] {
         let mut tour = KillOnDrop(
-            nnopt_command(&["tour", "--no-pause", "--part", "8"])
+            nnopt_command(&["tour", "--no-pause", "--part", "11"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -179,7 +179,7 @@ fn the_tour_passes_signals_on_and_leaves_no_part_running() {
         }
         assert_eq!(status.signal(), Some(signal), "{status:?}: {stderr}");
         // Killed outright, the tour cannot speak; its part still ends (the kernel sends it SIGTERM).
-        assert!(signal == libc::SIGKILL || stderr.contains("go on with --part 8"), "{stderr}");
+        assert!(signal == libc::SIGKILL || stderr.contains("go on with --part 11"), "{stderr}");
         let ended = Instant::now();
         while alive(part) && ended.elapsed() < Duration::from_secs(60) {
             std::thread::sleep(Duration::from_millis(50));

@@ -13,21 +13,28 @@ fn the_tour_runs_every_part_in_order_with_each_commands_output() {
     let text = String::from_utf8(out.stdout).unwrap();
     // Each part's heading, then a line only that part's command prints, in this order.
     let marks = [
-        "━━ Part 1 of 8: What the notebook claims",
-        "━━ Part 2 of 8: A perceptron",
-        "$ nnopt perceptron --every 25",
+        "━━ Part 1 of 11: What the notebook claims",
+        "━━ Part 2 of 11: A perceptron",
+        "$ nnopt perceptron\n",
+        "seed 7",
+        "━━ Part 3 of 11: What can go wrong: a loss that rises",
+        "$ nnopt perceptron --seed 0 --every 25",
         "# the loss rose over epochs",
-        "━━ Part 3 of 8: Autograd",
+        "━━ Part 4 of 11: Autograd",
         "grad(a, w) = (tensor([5.]),)",
-        "━━ Part 4 of 8: An MLP",
+        "━━ Part 5 of 11: An MLP",
         "<MseLossBackward0 object>",
-        "━━ Part 5 of 8:",
+        "━━ Part 6 of 11: Deep networks are harder to optimize",
+        "the gradient's size at each layer",
+        "━━ Part 7 of 11:",
         "momentum: converged to the global minimum",
-        "━━ Part 6 of 8: Where the gradient falls short",
+        "━━ Part 8 of 11: Where the gradient falls short",
         "random-search: sampled",
-        "━━ Part 7 of 8:",
+        "━━ Part 9 of 11: Brute force against dimension",
+        "(computed)",
+        "━━ Part 10 of 11:",
         "best: trial",
-        "━━ Part 8 of 8: The notebook's optimizer on real images",
+        "━━ Part 11 of 11: The notebook's optimizer on real images",
         "recipe: plain SGD",
         "final test accuracy",
     ];
@@ -44,11 +51,11 @@ fn the_tour_runs_every_part_in_order_with_each_commands_output() {
 
 #[test]
 fn the_tour_as_json_carries_each_parts_own_document() {
-    let doc = nnopt_json(&["--device", "cpu", "--json", "--quiet", "tour", "--part", "5"]);
+    let doc = nnopt_json(&["--device", "cpu", "--json", "--quiet", "tour", "--part", "7"]);
     let parts = doc["parts"].as_array().unwrap();
     let numbers: Vec<u64> = parts.iter().map(|p| p["number"].as_u64().unwrap()).collect();
-    assert_eq!(numbers, [5, 6, 7, 8]);
+    assert_eq!(numbers, [7, 8, 9, 10, 11]);
     assert_eq!(parts[0]["command"][0], "descent");
     assert_eq!(parts[0]["result"]["runs"][1]["final"]["minimum"]["global"], true, "{}", parts[0]["result"]);
-    assert!(parts[3]["result"]["final"]["test_accuracy"].as_f64().unwrap() > 0.5);
+    assert!(parts[4]["result"]["final"]["test_accuracy"].as_f64().unwrap() > 0.5);
 }

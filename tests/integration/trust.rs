@@ -223,7 +223,12 @@ fn log_interval_and_quiet() {
     assert!(quiet.stderr.is_empty(), "--quiet printed: {}", String::from_utf8_lossy(&quiet.stderr));
     assert!(String::from_utf8_lossy(&quiet.stdout).contains("epoch   1/1"));
     // Every command is silent on stderr with --quiet, warnings included.
-    for cmd in [&["perceptron", "--lr", "10", "--epochs", "30"][..], &["autograd"], &["mlp"], &["info"]] {
+    for cmd in [
+        &["perceptron", "--seed", "0", "--lr", "10", "--epochs", "30"][..],
+        &["autograd"],
+        &["mlp"],
+        &["info"],
+    ] {
         let out = nnopt(&[&["--device", "cpu", "--quiet"], cmd].concat());
         assert!(
             out.status.success() && out.stderr.is_empty(),

@@ -160,11 +160,11 @@ fn json_and_warnings(args: &[&str]) -> (Value, String) {
 #[test]
 fn the_perceptron_s_unit_is_told_as_it_lived() {
     // --lr 10: dead at the end, and the test predictions (not the training ones) are huge.
-    let (v, said) = json_and_warnings(&["perceptron", "--lr", "10"]);
+    let (v, said) = json_and_warnings(&["perceptron", "--seed", "0", "--lr", "10"]);
     assert_eq!(v["life"]["life"], "died", "{}", v["life"]);
     assert!(said.contains("every training prediction is 0"), "{said}");
     // --lr 0.01: dead at epochs 1 and 50 already, revived each time, dead from epoch 100.
-    let (v, said) = json_and_warnings(&["perceptron", "--lr", "0.01"]);
+    let (v, said) = json_and_warnings(&["perceptron", "--seed", "0", "--lr", "0.01"]);
     assert_eq!(v["life"]["epoch"], 100);
     let spells: Vec<[usize; 2]> = serde_json::from_value(v["life"]["spells"].clone()).unwrap();
     let dead_at = |e: usize| spells.iter().any(|[a, b]| (*a..=*b).contains(&e));
