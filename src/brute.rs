@@ -258,6 +258,50 @@ impl crate::report::Report for BruteReport {
     fn text(&self) -> String {
         render(self)
     }
+    fn figure(&self) -> Result<Option<crate::plot::Figure>> {
+        Ok(Some(figure(self)))
+    }
+}
+
+/// `brute-force --plot`: log₁₀ of each search's evaluations against the dimension count, the cap
+/// drawn as a line (above it, the counts are computed).
+pub fn figure(report: &BruteReport) -> crate::plot::Figure {
+    use crate::plot::{Figure, Panel, Series, Style};
+    let line = |name: &str, pick: fn(&Row) -> &Count| {
+        let points = report.rows.iter().filter_map(|r| Some((r.dims as f64, pick(r).log10()?))).collect();
+        Series::new(name, points, Style::LinePoints)
+    };
+    let (lo, hi) = (report.rows.iter().map(|r| r.dims).min(), report.rows.iter().map(|r| r.dims).max());
+    let cap = (report.cap as f64).log10();
+    let mut series = vec![
+        line("grid (kᵈ points)", |r| &r.grid),
+        line("random search", |r| &r.random),
+        line("gradient descent", |r| &r.gradient_descent),
+    ];
+    if let (Some(lo), Some(hi)) = (lo, hi) {
+        series.push(Series::new(
+            "the cap (above: computed)",
+            vec![(lo as f64, cap), (hi as f64, cap)],
+            Style::Line,
+        ));
+    }
+    Figure::stacked(
+        900,
+        420,
+        vec![Panel::Chart {
+            x_categories: Vec::new(),
+            title: format!(
+                "Evaluations to get within {} of the minimum, against dimension",
+                report.tolerance
+            ),
+            x_label: "dimensions d (log scale)".into(),
+            y_label: "log₁₀ of evaluations".into(),
+            log_x: true,
+            log_y: false,
+            series,
+            background: Vec::new(),
+        }],
+    )
 }
 
 /// A count as a reader takes it in: `5 184`, `4.1e19 (computed)`, `> 1e6 (computed 2.5e7)`.

@@ -38,6 +38,8 @@ pub struct Part {
     pub terms: &'static [&'static str],
     /// The code behind the part's numbers, whose working lines the heading shows.
     pub code: Option<Listing>,
+    /// The flag its command draws its picture with (`tour --plots DIR`).
+    pub picture: Option<&'static str>,
 }
 
 /// The parts, in the notebook's order: its opening claims, its three parts, then what it only
@@ -57,6 +59,7 @@ pub const PARTS: &[Part] = &[
         data: TourData::None,
         terms: &["local minimum", "gradient", "learning rate"],
         code: None,
+        picture: None,
     },
     Part {
         number: 2,
@@ -70,6 +73,7 @@ pub const PARTS: &[Part] = &[
         data: TourData::None,
         terms: &["pre-activation", "ReLU", "MSE", "seed", "epoch"],
         code: Some(Listing::Perceptron),
+        picture: Some("--plot"),
     },
     Part {
         number: 3,
@@ -84,6 +88,7 @@ pub const PARTS: &[Part] = &[
         data: TourData::None,
         terms: &["pre-activation", "ReLU"],
         code: None,
+        picture: Some("--plot"),
     },
     Part {
         number: 4,
@@ -97,6 +102,7 @@ pub const PARTS: &[Part] = &[
         data: TourData::None,
         terms: &["autograd", "grad_fn", "central difference"],
         code: Some(Listing::Autograd),
+        picture: Some("--graph-image"),
     },
     Part {
         number: 5,
@@ -110,6 +116,7 @@ pub const PARTS: &[Part] = &[
         data: TourData::None,
         terms: &["backpropagation", "grad_fn", "SGD"],
         code: Some(Listing::Mlp),
+        picture: Some("--plot"),
     },
     Part {
         number: 6,
@@ -125,6 +132,7 @@ pub const PARTS: &[Part] = &[
         data: TourData::Images,
         terms: &["vanishing gradient", "He initialisation", "dead unit", "chance"],
         code: None,
+        picture: Some("--plot"),
     },
     Part {
         number: 7,
@@ -138,6 +146,7 @@ pub const PARTS: &[Part] = &[
         data: TourData::None,
         terms: &["momentum", "Nesterov momentum", "Adam", "RMSprop"],
         code: None,
+        picture: Some("--plot"),
     },
     Part {
         number: 8,
@@ -150,6 +159,7 @@ pub const PARTS: &[Part] = &[
         data: TourData::None,
         terms: &["gradient"],
         code: None,
+        picture: Some("--plot"),
     },
     Part {
         number: 9,
@@ -163,6 +173,7 @@ pub const PARTS: &[Part] = &[
         data: TourData::None,
         terms: &["grid search", "random search", "curse of dimensionality"],
         code: None,
+        picture: Some("--plot"),
     },
     Part {
         number: 10,
@@ -181,6 +192,7 @@ pub const PARTS: &[Part] = &[
         data: TourData::Images,
         terms: &["validation split", "TPE", "successive halving"],
         code: None,
+        picture: Some("--plot"),
     },
     Part {
         number: 11,
@@ -197,8 +209,16 @@ pub const PARTS: &[Part] = &[
         data: TourData::Images,
         terms: &["cross-entropy", "logits", "batch", "normalization", "weight decay", "cosine schedule", "chance"],
         code: Some(Listing::Train),
+        picture: Some("--plot"),
     },
 ];
+
+/// The picture flag and file `tour --plots DIR` adds to a part's command: `DIR/partNN-NAME.png`.
+pub fn picture_args(part: &Part, dir: &std::path::Path) -> Option<(&'static str, std::path::PathBuf)> {
+    let flag = part.picture?;
+    let name = part.command.first()?;
+    Some((flag, dir.join(format!("part{:02}-{name}.png", part.number))))
+}
 
 /// The parts from `start` (1-based) on.
 pub fn parts_from(start: usize) -> Result<&'static [Part]> {
@@ -284,6 +304,18 @@ mod tests {
         }
         let shown: Vec<&str> = PARTS.iter().filter(|p| p.code.is_some()).map(|p| p.title).collect();
         assert_eq!(shown.len(), 4, "perceptron, autograd, MLP and training: {shown:?}");
+    }
+
+    /// Every part that runs a command draws a picture, each to its own file.
+    #[test]
+    fn every_part_that_runs_draws_its_own_picture() {
+        let dir = std::path::Path::new("pictures");
+        let files: Vec<_> = PARTS.iter().filter_map(|p| picture_args(p, dir)).map(|(_, f)| f).collect();
+        let running = PARTS.iter().filter(|p| !p.command.is_empty()).count();
+        assert_eq!(files.len(), running);
+        let unique: std::collections::BTreeSet<_> = files.iter().collect();
+        assert_eq!(unique.len(), files.len(), "{files:?}");
+        assert_eq!(picture_args(&PARTS[1], dir).unwrap(), ("--plot", dir.join("part02-perceptron.png")));
     }
 
     #[test]

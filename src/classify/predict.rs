@@ -298,6 +298,7 @@ pub fn prediction_figure(r: &PredictReport) -> crate::plot::Figure {
                 width: r.size.1,
                 columns: 1,
                 signed: false,
+                captions: Vec::new(),
             },
             Panel::Bars {
                 title: format!(

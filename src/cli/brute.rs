@@ -1,10 +1,14 @@
 //! `nnopt brute-force`: its flags, the library call, the output.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use clap::Args;
 use nnopt::brute::{self, BruteConfig};
 
 use super::output::Output;
+use super::paths::Claims;
+use super::shared::{emit, Files};
 
 #[derive(Debug, Args)]
 #[command(allow_negative_numbers = true)]
@@ -21,10 +25,14 @@ pub struct BruteArgs {
     /// Seed for the minimum's place, random search's draws and descent's start.
     #[arg(long, default_value_t = BruteConfig::default().seed)]
     pub seed: u64,
+    /// Draw each search's evaluations against the dimension count (.png or .svg).
+    #[arg(long, value_name = "FILE.png|svg")]
+    pub plot: Option<PathBuf>,
 }
 
 /// `nnopt brute-force`.
 pub fn run(args: BruteArgs, out: &Output) -> Result<()> {
     let config = BruteConfig { dims: args.dims, cap: args.cap, tolerance: args.tolerance, seed: args.seed };
-    out.report(&brute::run(&config)?)
+    let files = Files::new(&mut Claims::default(), None, args.plot.as_deref())?;
+    emit(&brute::run(&config)?, out, &files)
 }

@@ -27,6 +27,9 @@ pub struct TourArgs {
     /// Never wait between parts, even on a terminal.
     #[arg(long)]
     pub no_pause: bool,
+    /// Write each part's picture into DIR (created if missing): DIR/part02-perceptron.png, …
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<std::path::PathBuf>,
 }
 
 /// One part as `--json` reports it: the syllabus entry, the command run, and its JSON result.
@@ -36,6 +39,8 @@ struct PartRun {
     part: &'static Part,
     command: Vec<String>,
     data_used: Option<&'static str>,
+    /// The picture this part wrote (`--plots`).
+    picture: Option<std::path::PathBuf>,
     result: Option<serde_json::Value>,
 }
 
@@ -190,6 +195,9 @@ pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
     let parts = tour::parts_from(args.part)?;
     // A device the parts cannot use is this command's usage error, said before any part runs.
     global.device.resolve()?;
+    if let Some(dir) = &args.plots {
+        pictures_dir(dir)?;
+    }
     // Signals reach the part running (its own handling: `train` finishes its batch) and the
     // tour, which waits for the part to end and then ends as it did, rather than die under it.
     let stop = signals::stop_flag(true);
@@ -201,8 +209,13 @@ pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
             stop_by_signal(out, signal, part.number);
         }
         let (data_args, data_used) = data_for(part);
-        let command: Vec<String> =
+        let mut command: Vec<String> =
             part.command.iter().chain(data_args.iter()).map(|s| s.to_string()).collect();
+        let picture = args.plots.as_deref().and_then(|dir| tour::picture_args(part, dir));
+        if let Some((flag, file)) = &picture {
+            command.extend([flag.to_string(), file.display().to_string()]);
+        }
+        let picture = picture.map(|(_, file)| file);
         if !out.json {
             out.line(&tour::introduce(part, data_used));
             if !command.is_empty() {
@@ -217,7 +230,7 @@ pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
             .map(|stdout| serde_json::from_slice(&stdout))
             .transpose()
             .with_context(|| format!("tour: `nnopt {}` printed no JSON document", command.join(" ")))?;
-        runs.push(PartRun { part, command, data_used, result });
+        runs.push(PartRun { part, command, data_used, picture, result });
         if let Some(next) = parts.get(i + 1) {
             if pause && !go_on(next, stop) {
                 if let Some(signal) = signals::received() {
@@ -229,8 +242,26 @@ pub fn run_tour(args: TourArgs, global: &Global, out: &Output) -> Result<()> {
             out.line("");
         }
     }
+    if let Some(dir) = &args.plots {
+        let written: Vec<String> = runs
+            .iter()
+            .filter_map(|r| r.picture.as_ref()?.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        out.note(&format!("tour: {} picture(s) in {}: {}", written.len(), dir.display(), written.join(", ")));
+    }
     if out.json {
         out.result(&TourReport { parts: runs }, |_| String::new())?;
     }
     Ok(())
+}
+
+/// `--plots DIR`: a directory, made if missing; a file there is refused before any part runs.
+fn pictures_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(nnopt::error::usage(format!(
+            "--plots {}: not a directory; name a directory for the pictures",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| anyhow!("--plots {}: cannot create it: {e}", dir.display()))
 }

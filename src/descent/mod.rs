@@ -219,6 +219,8 @@ pub struct DescentReport {
     pub runs: Vec<Run>,
     /// What the runs show, one sentence per outcome.
     pub summary: String,
+    /// Why runs from one start ended in different minima ([`crate::judge::contrast`]).
+    pub why: Vec<String>,
 }
 
 /// Runs one optimizer from `start` and says where it ended: the run judged, then the sentence
@@ -271,8 +273,15 @@ pub fn run(config: &DescentConfig, device: Device, observer: &dyn Observer) -> R
         }
     }
     observer.finish();
-    let summary = summarize(&runs);
-    Ok(DescentReport { surface: info, runs, summary })
+    let mut summary = summarize(&runs);
+    let why = why_they_differ(&runs);
+    if !why.is_empty() {
+        summary.push_str("\n\n");
+        summary.push_str(
+            &why.iter().map(|s| crate::text::wrap(s, crate::text::WIDTH)).collect::<Vec<_>>().join("\n"),
+        );
+    }
+    Ok(DescentReport { surface: info, runs, summary, why })
 }
 
 impl crate::report::Report for DescentReport {
@@ -286,6 +295,45 @@ impl crate::report::Report for DescentReport {
     fn figure(&self) -> Result<Option<crate::plot::Figure>> {
         figure::figure(self).map(Some)
     }
+}
+
+/// [`crate::judge::contrast`]'s reading of the runs: how each moves, where it ended, its longest
+/// step.
+fn why_they_differ(runs: &[Run]) -> Vec<String> {
+    use crate::judge::contrast::{Moved, Mover};
+    let labels: Vec<String> = runs.iter().map(|r| report::run_label(r, runs)).collect();
+    let moved: Vec<Moved> = runs
+        .iter()
+        .zip(&labels)
+        .map(|(r, label)| Moved {
+            name: label,
+            mover: match r.optimizer {
+                Optimizer::Gd => Mover::Plain,
+                Optimizer::Momentum | Optimizer::Nesterov => Mover::Velocity,
+                Optimizer::Adam | Optimizer::Rmsprop => Mover::Adaptive,
+                Optimizer::RandomSearch | Optimizer::GridSearch => Mover::Search,
+            },
+            lr: r.lr,
+            momentum: r.momentum,
+            start: &r.start,
+            global: r.end.minimum.as_ref().map(|m| m.global),
+            longest_step: r
+                .trajectory
+                .windows(2)
+                .map(|w| w[0].iter().zip(&w[1]).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt())
+                .fold(0.0, f64::max),
+            largest_climb: r
+                .losses
+                .iter()
+                .scan(f64::INFINITY, |low, &l| {
+                    *low = low.min(l);
+                    Some(l - *low)
+                })
+                .filter(|c| c.is_finite())
+                .fold(0.0, f64::max),
+        })
+        .collect();
+    crate::judge::contrast::why_they_differ(&moved)
 }
 
 #[cfg(test)]

@@ -90,6 +90,21 @@ impl Optimizer {
         }
     }
 
+    /// The rule in one plain sentence, where its symbols need one (Adam's and RMSprop's).
+    pub fn in_words(self) -> Option<&'static str> {
+        match self {
+            Optimizer::Adam => Some(
+                "m is a running mean of the gradient (a velocity), s of its square; the hats undo starting both at 0, \
+                 and dividing by √ŝ gives every coordinate a step of about lr, whatever the slope's size",
+            ),
+            Optimizer::Rmsprop => Some(
+                "s is a running mean of the squared gradient; dividing by √s gives every coordinate a step of about \
+                 lr, steep or gentle, with no velocity",
+            ),
+            _ => None,
+        }
+    }
+
     /// The rule's last line, short enough for a picture's legend.
     pub fn short_rule(self) -> &'static str {
         match self {

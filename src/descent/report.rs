@@ -112,6 +112,11 @@ fn render_rules(text: &mut String, optimizers: impl Iterator<Item = Optimizer>) 
     for o in optimizers {
         if !seen.contains(&o) {
             let _ = writeln!(text, "  {:<14} {}", o.name(), o.rule());
+            if let Some(words) = o.in_words() {
+                for line in crate::text::wrap(words, crate::text::WIDTH - 17).lines() {
+                    let _ = writeln!(text, "  {:<14}   {line}", "");
+                }
+            }
             seen.push(o);
         }
     }

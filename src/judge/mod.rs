@@ -17,6 +17,7 @@
 //!   can see a cliff; [`noise`]: whether a difference is an effect, against the seed noise
 //!   measured by retraining and the validation sample's binomial noise, at 95 %.
 //! - [`brute`]: from which dimension on a grid and random search need more than a cap;
+//! - [`contrast`]: why runs from one start ended in different minima (velocity, adaptive steps);
 //! - [`depth`]: what `nnopt depth` shows — a network at chance, a vanishing gradient, dead
 //!   units, a remedy that helps;
 //! - [`kink`]: which side of relu's kink autograd's pre-activation lies, in float32;
@@ -27,6 +28,7 @@
 pub mod brute;
 pub mod chance;
 pub mod confusions;
+pub mod contrast;
 pub mod depth;
 pub mod descent;
 pub mod effects;

@@ -26,6 +26,8 @@ pub struct Kick {
 /// One epoch of the rising stretch, replayed from the weights it started with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochReplay {
+    /// The epoch replayed.
+    pub epoch: usize,
     /// The loss before this epoch's pass.
     pub loss_before: f64,
     /// The samples updated at ŷ = 0 during the pass as it ran, in order.
@@ -79,8 +81,20 @@ pub struct LossRise {
     pub still_rising: bool,
     /// What the replays confirmed; empty when neither did.
     pub causes: Vec<RiseCause>,
+    /// Each replayed epoch's loss after its pass replayed from the real weights: with ReLU's
+    /// derivative respected, and with the largest step capped (where some gain is above 2) —
+    /// what `--plot` draws beside the real curve.
+    pub replayed: Vec<Replayed>,
     /// The largest step gain lr·(|x|² + 1) among the training samples, and its sample.
     pub largest_step_gain: (usize, f64),
+}
+
+/// One replayed epoch's losses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Replayed {
+    pub epoch: usize,
+    pub with_derivative: f64,
+    pub with_cap: Option<f64>,
 }
 
 /// The test loss beside the training loss on the samples with the same targets.

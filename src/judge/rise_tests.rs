@@ -3,6 +3,7 @@ use super::*;
 
 fn replay(before: f64, kicks: &[(usize, f64)], with_derivative: f64, with_cap: Option<f64>) -> EpochReplay {
     EpochReplay {
+        epoch: 1,
         loss_before: before,
         kicks: kicks.iter().map(|&(sample, target)| Kick { sample, target }).collect(),
         loss_with_derivative: with_derivative,
@@ -83,6 +84,7 @@ fn a_gain_above_two_is_named_only_where_capping_it_removes_the_rise() {
 #[test]
 fn the_words_name_the_sample_the_share_and_what_was_not_checked() {
     let rise = LossRise {
+        replayed: Vec::new(),
         from_epoch: 1,
         to_epoch: 35,
         start_loss: 14.25,

@@ -357,13 +357,21 @@ pub fn figure(report: &MlpReport) -> crate::plot::Figure {
         format!("{units} units")
     };
     let columns = 8.min(units.max(1));
-    let panel = |title: String, images: Vec<Vec<f32>>| Panel::Images {
+    // A unit ReLU switched off for this input gets no gradient: its change is exactly 0, a
+    // blank tile, labelled so.
+    let off: Vec<String> = change
+        .iter()
+        .map(|c| if c.iter().all(|v| *v == 0.0) { "off".to_string() } else { String::new() })
+        .collect();
+    let inactive = off.iter().filter(|c| !c.is_empty()).count();
+    let panel = |title: String, images: Vec<Vec<f32>>, captions: Vec<String>| Panel::Images {
         title,
         images,
         height: 28,
         width: 28,
         columns,
         signed: true,
+        captions,
     };
     let grid_rows = units.div_ceil(columns) as u32;
     Figure {
@@ -372,9 +380,13 @@ pub fn figure(report: &MlpReport) -> crate::plot::Figure {
         height: (grid_rows * 62 + 60).max(200),
         columns: 3,
         panels: vec![
-            panel(format!("fc1.weight rows before the step ({shown}; red +, blue −)"), before),
-            panel("after one SGD step".into(), after),
-            panel("the change −lr·grad (own scale)".into(), change),
+            panel(format!("fc1.weight rows before the step ({shown}; red +, blue −)"), before, Vec::new()),
+            panel("after one SGD step".into(), after, Vec::new()),
+            panel(
+                format!("the change −lr·grad (own scale; off: {inactive} units ReLU switched off)"),
+                change,
+                off,
+            ),
         ],
     }
 }

@@ -180,6 +180,32 @@ fn flat(values: &TensorValues) -> Vec<f64> {
     values.flat()
 }
 
+/// The real loss curve and, where the loss rose, each replayed epoch's loss beside it: the same
+/// pass from the same weights with ReLU's derivative respected (and with the largest step
+/// capped, where one was above 2) — what the text's explanation rests on, drawn.
+fn loss_series(report: &PerceptronReport, loss: Vec<(f64, f64)>) -> Vec<crate::plot::Series> {
+    use crate::plot::{Series, Style};
+    let mut series = vec![Series::new("training loss", loss, Style::Line)];
+    if let Some(rise) = &report.loss_rise {
+        let points = |pick: fn(&crate::judge::rise::Replayed) -> Option<f64>| -> Vec<(f64, f64)> {
+            rise.replayed.iter().filter_map(|r| Some((r.epoch as f64, pick(r)?))).collect()
+        };
+        let derivative = points(|r| Some(r.with_derivative));
+        if !derivative.is_empty() {
+            series.push(Series::new(
+                "replayed with ReLU's derivative (from the real weights)",
+                derivative,
+                Style::Points,
+            ));
+        }
+        let capped = points(|r| r.with_cap);
+        if !capped.is_empty() {
+            series.push(Series::new("replayed with the largest step capped", capped, Style::Points));
+        }
+    }
+    series
+}
+
 /// `perceptron --plot`: the squared loss per epoch (log scale), and w₁, w₂, w₃, b per epoch.
 pub fn figure(report: &PerceptronReport) -> crate::plot::Figure {
     use crate::plot::{Figure, Panel, Series, Style};
@@ -206,7 +232,7 @@ pub fn figure(report: &PerceptronReport) -> crate::plot::Figure {
                 y_label: "mean (y − ŷ)²/2 (log scale)".into(),
                 log_x: false,
                 log_y: true,
-                series: vec![Series::new("training loss", loss, Style::Line)],
+                series: loss_series(report, loss),
                 background: Vec::new(),
             },
             Panel::Chart {

@@ -94,6 +94,14 @@ pub(super) fn loss_rise(
                 final_loss: losses[losses.len() - 1],
                 still_rising: to == config.epochs,
                 causes: explain::diagnose(&replays, &step_gains, &column),
+                replayed: replays
+                    .iter()
+                    .map(|r| explain::Replayed {
+                        epoch: r.epoch,
+                        with_derivative: r.loss_with_derivative,
+                        with_cap: r.loss_with_cap,
+                    })
+                    .collect(),
                 largest_step_gain,
             };
             Some(rise)
@@ -144,7 +152,7 @@ fn replay_rise(
             ),
             false => None,
         };
-        replays.push(EpochReplay { loss_before, kicks, loss_with_derivative, loss_with_cap });
+        replays.push(EpochReplay { epoch, loss_before, kicks, loss_with_derivative, loss_with_cap });
     }
     Ok(replays)
 }

@@ -1,11 +1,12 @@
 //! Image grids: images with their captions.
 
 use super::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub(super) fn draw_images<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
-    images: &[Vec<f32>],
+    (images, captions): (&[Vec<f32>], &[String]),
     (height, width, columns): (&usize, &usize, &usize),
     signed: &bool,
 ) -> Result<()>
@@ -47,6 +48,11 @@ where
                 ))
                 .map_err(err)?;
             }
+        }
+        if let Some(caption) = captions.get(k).filter(|c| !c.is_empty()) {
+            let (cx, cy) = (ox + width * scale / 2, oy + height * scale / 2);
+            let style = font(14).pos(Pos::new(HPos::Center, VPos::Center));
+            area.draw_text(caption, &style, (cx as i32, cy as i32)).map_err(err)?;
         }
     }
     Ok(())

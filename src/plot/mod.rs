@@ -188,7 +188,16 @@ pub enum Panel {
     },
     /// Small grey images in a grid (`columns` per row), each `height`×`width`, values any range
     /// (each image scaled to its own min/max; blue negative, red positive when `signed`).
-    Images { title: String, images: Vec<Vec<f32>>, height: usize, width: usize, columns: usize, signed: bool },
+    /// `captions`: a word over each tile (empty: none), e.g. "off" for a unit ReLU switched off.
+    Images {
+        title: String,
+        images: Vec<Vec<f32>>,
+        height: usize,
+        width: usize,
+        columns: usize,
+        signed: bool,
+        captions: Vec<String>,
+    },
     /// Labelled bars, one highlighted.
     Bars { title: String, labels: Vec<String>, values: Vec<f64>, highlight: Option<usize>, y_label: String },
     /// Boxes in layers with arrows from each node to its inputs.
@@ -288,8 +297,8 @@ where
         Panel::Heatmap { title, rows, columns, values, x_label, y_label } => {
             draw_heatmap(area, (title, rows, columns, values), (x_label, y_label))
         }
-        Panel::Images { title, images, height, width, columns, signed } => {
-            draw_images(area, title, images, (height, width, columns), signed)
+        Panel::Images { title, images, height, width, columns, signed, captions } => {
+            draw_images(area, title, (images, captions), (height, width, columns), signed)
         }
         Panel::Bars { title, labels, values, highlight, y_label } => {
             draw_bars(area, (title, labels, values), highlight, y_label)

@@ -360,9 +360,36 @@ pub fn figure(report: &SweepReport) -> crate::plot::Figure {
             other => choices.iter().position(|c| c == other).map_or(f64::NAN, |k| k as f64),
         };
         let point = |t: &Trial| (x(&t.config.0[i].1), 100.0 * t.score());
-        let all: Vec<(f64, f64)> = scored.iter().map(|t| point(t)).collect();
+        // One series per epoch count: a trial trained 1 epoch is not comparable with one trained
+        // 8, and the legend says which is which.
+        let mut epochs: Vec<usize> = scored.iter().map(|t| t.epochs).collect();
+        epochs.sort_unstable();
+        epochs.dedup();
+        let mut series: Vec<Series> = epochs
+            .iter()
+            .map(|&e| {
+                let points = scored.iter().filter(|t| t.epochs == e).map(|t| point(t)).collect();
+                let name = match epochs.len() {
+                    1 => "trials".to_string(),
+                    _ => format!("trials, {e} epoch(s)"),
+                };
+                Series::new(name, points, Style::Points)
+            })
+            .collect();
+        // A trial with no accuracy (its run diverged, died or failed) is drawn at 0 %, marked, not
+        // left out.
+        let failed: Vec<(f64, f64)> = report
+            .trials
+            .iter()
+            .filter(|t| t.validation_accuracy.is_none() && t.status != Status::Interrupted)
+            .map(|t| (x(&t.config.0[i].1), 0.0))
+            .collect();
+        if !failed.is_empty() {
+            series.push(Series::new("trials with no accuracy, drawn at 0 %", failed, Style::Highlight));
+        }
         let top: Vec<(f64, f64)> =
             scored.iter().filter(|t| Some(t.trial) == best).map(|t| point(t)).collect();
+        series.push(Series::new("best", top, Style::Highlight));
         let log_x = matches!(domain, Domain::Range { log: true, .. });
         panels.push(Panel::Chart {
             x_categories: choices.iter().map(Param::text).collect(),
@@ -371,10 +398,7 @@ pub fn figure(report: &SweepReport) -> crate::plot::Figure {
             y_label: "validation accuracy (%)".into(),
             log_x,
             log_y: false,
-            series: vec![
-                Series::new("trials", all, Style::Points),
-                Series::new("best", top, Style::Highlight),
-            ],
+            series,
             background: Vec::new(),
         });
     }

@@ -103,7 +103,7 @@ fn an_sgd_step_is_w_minus_lr_grad() {
 
 #[test]
 fn text_walks_the_notebook_cells() {
-    let text = nnopt_ok(&["mlp", "--device", "cpu"]);
+    let text = nnopt_ok(&["mlp", "--device", "cpu", "--full"]);
     for expected in [
         "Network(\n  (fc1): Linear(in_features=784, out_features=32, bias=True)",
         "torch.Size([1, 1, 28, 28])\n",
