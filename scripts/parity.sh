@@ -39,8 +39,13 @@ done
 check "mlp --hidden 100 --lr 0.3" "mlp --seed 9 --hidden 100 --lr 0.3" mlp.py "--seed 9 --hidden 100 --lr 0.3"
 
 # `--code`'s programs (examples/pytorch/*.py and examples/tch_*.rs) print these same numbers.
-examples=$(dirname "$nnopt")/examples
-cargo build --release --quiet --examples
+# Where cargo put the examples, asked of cargo (CARGO_TARGET_DIR or build.target-dir may move them).
+examples=$(cargo build --release --quiet --examples --message-format=json-render-diagnostics | python3 -c '
+import json, os, sys
+for line in sys.stdin:
+    msg = json.loads(line)
+    if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "tch_perceptron" and msg.get("executable"):
+        print(os.path.dirname(msg["executable"]))')
 scripts/torch-python scripts/reference/code_check.py "$nnopt" "$examples"
 
 # Training: the same recipe in PyTorch (scripts/reference/train.py) draws the same initial

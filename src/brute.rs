@@ -27,6 +27,8 @@ pub const LR: f64 = 0.1;
 pub const MAX_DIMS: usize = 10_000;
 /// The most evaluations a search may run for real.
 pub const MAX_CAP: u64 = 100_000_000;
+/// The smallest `--tolerance`.
+pub const MIN_TOLERANCE: f64 = 1e-12;
 
 /// The settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,8 +59,12 @@ impl BruteConfig {
         ensure_usage((1..=MAX_CAP).contains(&self.cap), || {
             format!("--cap must be between 1 and {MAX_CAP}, got {}", self.cap)
         })?;
-        ensure_usage(self.tolerance.is_finite() && self.tolerance > 0.0 && self.tolerance < 1.0, || {
-            format!("--tolerance must be above 0 and below 1, got {}", self.tolerance)
+        for (i, d) in self.dims.iter().enumerate() {
+            ensure_usage(!self.dims[..i].contains(d), || format!("--dims lists {d} twice; give each once"))?;
+        }
+        // Below 1e-12 the grid's points per dimension pass 10⁶·√d: counts that say nothing more.
+        ensure_usage(self.tolerance.is_finite() && (MIN_TOLERANCE..1.0).contains(&self.tolerance), || {
+            format!("--tolerance must be at least {MIN_TOLERANCE:e} and below 1, got {:e}", self.tolerance)
         })
     }
 }
@@ -304,34 +310,19 @@ pub fn figure(report: &BruteReport) -> crate::plot::Figure {
     )
 }
 
-/// A count as a reader takes it in: `5 184`, `4.1e19 (computed)`, `> 1e6 (computed 2.5e7)`.
+/// A count as a reader takes it in: `5 184`, `4.1e19 (computed)`, `> 1 000 000 (computed 2.5e7)`.
 pub fn describe(count: &Count) -> String {
+    use crate::text::{count_from_log10, group};
     match *count {
         Count::Measured { evaluations } => group(evaluations),
         Count::Capped { cap, log10_computed: Some(log10) } => {
-            format!("> {} (computed {})", group(cap), crate::text::sci(log10))
+            format!("> {} (computed {})", group(cap), count_from_log10(log10))
         }
         Count::Capped { cap, log10_computed: None } => format!("> {}", group(cap)),
-        Count::Computed { log10_evaluations } if log10_evaluations < 6.0 => {
-            format!("{} (computed)", group(10f64.powf(log10_evaluations).round() as u64))
-        }
         Count::Computed { log10_evaluations } => {
-            format!("{} (computed)", crate::text::sci(log10_evaluations))
+            format!("{} (computed)", count_from_log10(log10_evaluations))
         }
     }
-}
-
-/// 1234567 → `1 234 567`.
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The table and the verdict.
@@ -340,7 +331,7 @@ pub fn render(report: &BruteReport) -> String {
         "brute force against dimension: f(x) = Σ (xᵢ − cᵢ)² on [−5, 5]ᵈ, found when f(x) − f(c) ≤ {}\n\
          evaluations to get there (run up to {}; past it, computed and labelled so):\n",
         report.tolerance,
-        group(report.cap)
+        crate::text::group(report.cap)
     );
     out.push_str(&format!(
         "{:>6}  {:>11}  {:>26}  {:>26}  {:>16}\n",
@@ -394,8 +385,6 @@ mod tests {
 
     #[test]
     fn counts_are_grouped_and_computed_ones_labelled() {
-        assert_eq!(group(5184), "5 184");
-        assert_eq!(group(100), "100");
         assert_eq!(describe(&Count::Computed { log10_evaluations: 4.1e19f64.log10() }), "4.1e19 (computed)");
 
         let capped = Count::Capped { cap: 1_000_000, log10_computed: Some(2.5e7f64.log10()) };

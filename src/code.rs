@@ -111,11 +111,17 @@ fn lines_from(source: &str, (marker, count): (&str, usize)) -> String {
     lines.iter().map(|l| l.get(indent.unwrap_or(0)..).unwrap_or("").trim_end()).collect::<Vec<_>>().join("\n")
 }
 
-/// `--code`'s text: both programs whole, each with the command that runs it.
-pub fn render(code: &Code) -> String {
+/// `--code`'s text: both programs whole, each with the command that runs it, and what they
+/// compute against the run printed below them: the same numbers, or — where `differs` names
+/// flags this run set otherwise — not.
+pub fn render(code: &Code, differs: &[String]) -> String {
     let rule = "─".repeat(72);
+    let below = match differs {
+        [] => "below, what nnopt prints for it.".to_string(),
+        _ => format!("this run sets {} otherwise, so the numbers below are not theirs.", differs.join(", ")),
+    };
     format!(
-        "── PyTorch: {} ── run: {}\n{}\n── tch (Rust): {} ── run: {}\n{}\n{rule}\nBoth print the numbers of `{}` (with its other flags at their defaults); below, what nnopt prints.\n{rule}\n",
+        "── PyTorch: {} ── run: {}\n{}\n── tch (Rust): {} ── run: {}\n{}\n{rule}\nBoth print the numbers of `{}`; {below}\n{rule}\n",
         code.pytorch.path,
         code.pytorch.run,
         code.pytorch.source.trim_end(),
@@ -157,7 +163,7 @@ mod tests {
     fn the_rendering_shows_both_programs_whole_with_their_commands() {
         for listing in ALL {
             let code = listing.code(3);
-            let text = render(&code);
+            let text = render(&code, &[]);
             assert!(
                 text.contains(code.pytorch.source.trim_end()) && text.contains(code.tch.source.trim_end())
             );
@@ -165,5 +171,9 @@ mod tests {
             assert!(code.tch.run.starts_with("cargo run --release --example tch_"), "{}", code.tch.run);
         }
         assert!(Listing::Perceptron.code(3).pytorch.run.ends_with("perceptron.py 3"));
+        let other = render(&Listing::Mlp.code(0), &["--lr 0.3".into(), "--hidden 100".into()]);
+        assert!(other
+            .contains("this run sets --lr 0.3, --hidden 100 otherwise, so the numbers below are not theirs"));
+        assert!(render(&Listing::Mlp.code(0), &[]).contains("below, what nnopt prints for it."));
     }
 }

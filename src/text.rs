@@ -56,6 +56,29 @@ pub fn sci(log10: f64) -> String {
     format!("{mantissa:.1}e{exponent:.0}")
 }
 
+/// 1234567 → `1 234 567`.
+pub fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count given by its log₁₀: grouped digits below a million (`5 184`), else scientific
+/// (`1.1e22`).
+pub fn count_from_log10(log10: f64) -> String {
+    if log10 < 6.0 {
+        group(10f64.powf(log10).round() as u64)
+    } else {
+        sci(log10)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +109,14 @@ mod tests {
         assert_eq!(sci(1000.5), "3.2e1000");
         assert_eq!(sci(2.0), "1.0e2");
         assert_eq!(sci(2.9999), "1.0e3", "9.998 rounds up to the next power");
+    }
+
+    #[test]
+    fn counts_group_their_digits_or_go_scientific() {
+        assert_eq!(group(5184), "5 184");
+        assert_eq!(group(100), "100");
+        assert_eq!(count_from_log10(5184f64.log10()), "5 184");
+        assert_eq!(count_from_log10(22.04), "1.1e22");
     }
 
     #[test]

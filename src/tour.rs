@@ -200,7 +200,7 @@ pub const PARTS: &[Part] = &[
         notebook: "optimizer = optim.SGD(net.parameters(), lr=0.05)",
         notice: "The same MLP and the notebook's plain SGD, now on a full data set of images for three \
                  epochs (the data line says which): the loss falls epoch by epoch and the test accuracy says \
-                 how much was learned. Its gradients are part 4's backpropagation written out \
+                 how much was learned. Its gradients are part 5's backpropagation written out \
                  (per layer ∂W = gᵀ·a, ∂b = Σ g, and g·W back through the ReLU): the \
                  numbers loss.backward() gives, bit for bit on the CPU. nnopt's default recipe (Nesterov momentum, weight decay, \
                  cosine schedule) is `nnopt train` without the four flags.",

@@ -34,7 +34,13 @@ pub fn run(args: AutogradArgs, global: &Global, out: &Output) -> Result<()> {
     let config =
         AutogradConfig { x: args.x, w: args.w, b: args.b, graph: args.graph.wanted(&mut Claims::default())? };
     let device = global.device.resolve()?;
-    super::shared::show_code(args.code, nnopt::code::Listing::Autograd, 0, out)?;
+    let programs = AutogradConfig::default();
+    let differs = super::shared::differing(&[
+        ("--x", config.x, programs.x),
+        ("--w", config.w, programs.w),
+        ("--b", config.b, programs.b),
+    ]);
+    super::shared::show_code(args.code, (nnopt::code::Listing::Autograd, 0), differs, out)?;
     let report = autograd::run(&config, device)?;
     args.graph.write(report.backward_graph.as_ref(), "the backward graph of a = relu(w·x + b)", out)?;
     out.report(&report)

@@ -47,7 +47,12 @@ pub fn run(args: MlpArgs, global: &Global, out: &Output) -> Result<()> {
     let config = MlpConfig { seed: args.seed, lr: args.lr, hidden: args.hidden, graph, full: args.full };
     let files = Files::new(claims, args.csv.as_deref(), args.plot.as_deref())?;
     let device = global.device.resolve()?;
-    super::shared::show_code(args.code, nnopt::code::Listing::Mlp, args.seed, out)?;
+    let programs = MlpConfig::default();
+    let differs = super::shared::differing(&[
+        ("--lr", config.lr, programs.lr),
+        ("--hidden", config.hidden as f64, programs.hidden as f64),
+    ]);
+    super::shared::show_code(args.code, (nnopt::code::Listing::Mlp, args.seed), differs, out)?;
     let report = mlp::run(&config, device)?;
     args.graph.write(report.backward_graph.as_ref(), "the backward graph of the MLP's MSE loss", out)?;
     emit(&report, out, &files)

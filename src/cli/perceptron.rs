@@ -62,7 +62,13 @@ pub fn run(args: PerceptronArgs, global: &Global, out: &Output) -> Result<()> {
     };
     let files = Files::new(&mut Claims::default(), args.csv.as_deref(), args.plot.as_deref())?;
     let device = global.device.resolve()?;
-    super::shared::show_code(args.code, nnopt::code::Listing::Perceptron, args.seed, out)?;
+    let programs = PerceptronConfig::default();
+    let differs = super::shared::differing(&[
+        ("--lr", config.lr, programs.lr),
+        ("--epochs", config.epochs as f64, programs.epochs as f64),
+        ("--samples", config.samples as f64, programs.samples as f64),
+    ]);
+    super::shared::show_code(args.code, (nnopt::code::Listing::Perceptron, args.seed), differs, out)?;
     let report = perceptron::run(&config, device, out)?;
     emit(&report, out, &files)?;
     out.chart("loss", &report.history.iter().map(|h| h.loss).collect::<Vec<_>>());

@@ -115,17 +115,33 @@ pub(super) const WEIGHTS_DATA_HELP: &str =
 as recorded in the weights file]: a directory of MNIST-layout IDX files, `fashion`, or `synthetic`";
 
 /// `--code`: the PyTorch and tch programs behind a part's numbers, printed above the run's own
-/// output, or the `code` field of its `--json` document.
-pub(super) fn show_code(wanted: bool, listing: nnopt::code::Listing, seed: u64, out: &Output) -> Result<()> {
+/// output, or the `code` field of its `--json` document. `differs`: the flags this run sets
+/// otherwise than the programs do (`--lr 0.3`), said so the numbers are not taken for theirs.
+pub(super) fn show_code(
+    wanted: bool,
+    (listing, seed): (nnopt::code::Listing, u64),
+    differs: Vec<String>,
+    out: &Output,
+) -> Result<()> {
     if !wanted {
         return Ok(());
     }
     let code = listing.code(seed);
     if out.json {
-        out.attach("code", &code)
+        out.attach("code", &code)?;
+        out.attach("code_differs", &differs)
     } else {
-        out.raw(nnopt::code::render(&code).as_bytes())
+        out.raw(nnopt::code::render(&code, &differs).as_bytes())
     }
+}
+
+/// `--flag value` for each setting that is not the programs' own.
+pub(super) fn differing<T: PartialEq + std::fmt::Display>(settings: &[(&str, T, T)]) -> Vec<String> {
+    settings
+        .iter()
+        .filter(|(_, ours, theirs)| ours != theirs)
+        .map(|(flag, ours, _)| format!("{flag} {ours}"))
+        .collect()
 }
 
 /// `--code`'s help.

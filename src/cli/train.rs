@@ -12,7 +12,7 @@ use nnopt::judge::training::Save;
 use nnopt::observe::Observer;
 use nnopt::plot::Target;
 use nnopt::report::Report;
-use nnopt::train::{self, EpochMetrics, Hooks, OptimizerKind, Stop, TrainConfig};
+use nnopt::train::{self, EpochMetrics, Hooks, OptimizerKind, Schedule, Stop, TrainConfig};
 use tch::Device;
 
 use super::output::Output;
@@ -168,7 +168,35 @@ pub fn run(args: TrainArgs, global: &Global, out: &Output) -> Result<()> {
     // A flag that cannot apply is refused before the data loads.
     let sgd = config.optimizer == OptimizerKind::Sgd;
     nnopt::cuda_graph::wanted(config.cuda_graphs, device, sgd, nnopt::cuda_shim::built_in())?;
-    super::shared::show_code(args.code, nnopt::code::Listing::Train, config.seed, out)?;
+    // The programs: one epoch of plain SGD (lr 0.05, batch 128) on Fashion-MNIST from seed 0.
+    let mut differs = super::shared::differing(&[
+        ("--epochs", config.epochs as f64, 1.0),
+        ("--lr", config.lr.unwrap_or(config.optimizer.default_lr()), 0.05),
+        ("--momentum", config.momentum.unwrap_or(nnopt::train::DEFAULT_MOMENTUM), 0.0),
+        ("--weight-decay", config.weight_decay, 0.0),
+        ("--batch-size", config.batch_size as f64, 128.0),
+        ("--seed", config.seed as f64, 0.0),
+    ]);
+    let fashion = DataSource::parse("fashion")?;
+    for (flag, value, same) in [
+        ("--data", args.data.clone(), source == fashion),
+        (
+            "--schedule",
+            format!("{:?}", config.schedule).to_lowercase(),
+            config.schedule == Schedule::Constant,
+        ),
+        (
+            "--optimizer",
+            format!("{:?}", config.optimizer).to_lowercase(),
+            config.optimizer == OptimizerKind::Sgd,
+        ),
+        ("--hidden", format!("{:?}", config.hidden), config.hidden == [32]),
+    ] {
+        if !same {
+            differs.push(format!("{flag} {value}"));
+        }
+    }
+    super::shared::show_code(args.code, (nnopt::code::Listing::Train, 0), differs, out)?;
     train_and_report(&config, &source, &files, device, out)
 }
 

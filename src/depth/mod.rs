@@ -22,6 +22,7 @@ use crate::data::{Dataset, Normalization};
 use crate::error::{ensure_usage, torch};
 use crate::judge::chance::ChanceBound;
 use crate::judge::depth::{Finding, Trained};
+use crate::metrics::Inputs;
 use crate::mlp::Network;
 use crate::observe::Observer;
 
@@ -57,10 +58,14 @@ impl Default for DepthConfig {
     }
 }
 
-/// Bounds that keep a demonstration a demonstration (seconds, not hours).
-pub const MAX_LAYERS: usize = 32;
-pub const MAX_WIDTH: i64 = 1024;
-pub const MAX_EPOCHS: usize = 50;
+/// Bounds that keep a demonstration to minutes on two cores: at the largest, five networks of
+/// about 1 M parameters for 10 epochs of 60 000 images, some 2·10¹³ floating-point operations
+/// (estimated from the sizes, not timed).
+pub const MAX_LAYERS: usize = 16;
+pub const MAX_WIDTH: i64 = 256;
+pub const MAX_EPOCHS: usize = 10;
+/// Steps over which the gradient's size may be averaged.
+pub const MAX_PROBE_STEPS: usize = 100_000;
 
 impl DepthConfig {
     /// Rejects settings that cannot run, naming the flag.
@@ -78,7 +83,9 @@ impl DepthConfig {
         ensure_usage((1..=65536).contains(&self.batch), || {
             format!("--batch-size must be between 1 and 65536, got {}", self.batch)
         })?;
-        ensure_usage(self.probe_steps >= 1, || "--probe-steps must be at least 1".to_string())?;
+        ensure_usage((1..=MAX_PROBE_STEPS).contains(&self.probe_steps), || {
+            format!("--probe-steps must be between 1 and {MAX_PROBE_STEPS}, got {}", self.probe_steps)
+        })?;
         if let Some(limit) = self.limit {
             ensure_usage(limit >= 1, || format!("--limit must be at least 1, got {limit}"))?;
         }
@@ -141,6 +148,8 @@ pub struct Outcome {
     pub variant: Variant,
     /// ‖∂L/∂W‖ of each layer's weight matrix (fc1 first), averaged over the first steps.
     pub gradient_norms: Vec<f64>,
+    /// How many steps that average is over: `--probe-steps`, or all the run took if fewer.
+    pub probed_steps: usize,
     /// Per hidden layer: units that no image of the probe set turns on (output 0 for all), after
     /// training, and the layer's width.
     pub dead_units: Vec<[i64; 2]>,
@@ -149,6 +158,8 @@ pub struct Outcome {
     /// The mean loss over the last epoch's steps.
     pub final_loss: f64,
     pub test_accuracy: f64,
+    /// Rows: true classes; columns: predicted.
+    pub confusion_matrix: Vec<Vec<i64>>,
     pub seconds: f64,
 }
 
@@ -190,10 +201,15 @@ pub fn run(
     let mut outcomes = Vec::new();
     for variant in variants(config, data.features(), data.classes) {
         observer.note(&format!("depth: training {} ({})", variant.name, describe_widths(&variant.widths)));
-        outcomes.push(train(config, &variant, (&x, &y), (&x_test, &y_test), device, observer)?);
+        outcomes.push(train(config, &variant, (&x, &y), (&x_test, &y_test, data.classes), device, observer)?);
     }
     let chance_loss = (data.classes as f64).ln();
-    let chance = ChanceBound::new(majority_share(&data.test.labels)?, data.test.len() as usize);
+    // Every network is scored on the same test set, so any one's confusion matrix gives the
+    // class shares the chance bound needs.
+    let chance = match outcomes.first() {
+        Some(o) => ChanceBound::of_confusion(&o.confusion_matrix),
+        None => ChanceBound::new(1.0, 0),
+    };
     let nets: Vec<Trained> = outcomes
         .iter()
         .map(|o| Trained {
@@ -221,13 +237,6 @@ pub fn run(
     })
 }
 
-/// The most common label's share: what always guessing it scores.
-fn majority_share(labels: &Tensor) -> Result<f64> {
-    let counts =
-        labels.f_bincount(None::<&Tensor>, 0).and_then(|c| c.f_max()).and_then(|m| m.f_int64_value(&[]));
-    Ok(counts.map_err(torch)? as f64 / labels.size()[0].max(1) as f64)
-}
-
 impl crate::report::Report for DepthReport {
     fn text(&self) -> String {
         render(self)
@@ -239,8 +248,12 @@ impl crate::report::Report for DepthReport {
 
 /// `784-16×8-10`: widths with a repeated hidden width written once.
 pub fn describe_widths(widths: &[i64]) -> String {
-    let (first, last) = (widths[0], widths[widths.len() - 1]);
-    let hidden = &widths[1..widths.len() - 1];
+    let [first, hidden @ .., last] = widths else {
+        return widths.iter().map(i64::to_string).collect::<Vec<_>>().join("-");
+    };
+    if hidden.is_empty() {
+        return format!("{first}-{last}");
+    }
     let middle = match hidden {
         [w, rest @ ..] if !rest.is_empty() && rest.iter().all(|r| r == w) => format!("{w}×{}", hidden.len()),
         _ => hidden.iter().map(i64::to_string).collect::<Vec<_>>().join("-"),
@@ -254,7 +267,7 @@ fn train(
     config: &DepthConfig,
     variant: &Variant,
     (x, y): (&Tensor, &Tensor),
-    (x_test, y_test): (&Tensor, &Tensor),
+    (x_test, y_test, classes): (&Tensor, &Tensor, i64),
     device: Device,
     observer: &dyn Observer,
 ) -> Result<Outcome> {
@@ -313,17 +326,18 @@ fn train(
     }
     observer.finish();
     let gradient_norms = norms.iter().map(|s| s / probed.max(1) as f64).collect();
-    let (dead_units, test_accuracy) = tch::no_grad(|| -> Result<_> {
-        let probe = x_test.narrow(0, 0, PROBE_IMAGES.min(x_test.size()[0]));
-        Ok((dead_units(&net, &probe)?, accuracy(&net, x_test, y_test)?))
-    })?;
+    let dead_units =
+        tch::no_grad(|| dead_units(&net, &x_test.narrow(0, 0, PROBE_IMAGES.min(x_test.size()[0]))))?;
+    let test = crate::metrics::evaluate_inputs(&net, &Inputs::Normalized(x_test), y_test, classes)?;
     Ok(Outcome {
         variant: variant.clone(),
         gradient_norms,
+        probed_steps: probed,
         dead_units,
         first_loss,
         final_loss: last_epoch_loss,
-        test_accuracy,
+        test_accuracy: test.accuracy,
+        confusion_matrix: test.confusion_matrix,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -384,14 +398,6 @@ fn dead_units(net: &Network, probe: &Tensor) -> Result<Vec<[i64; 2]>> {
     Ok(out)
 }
 
-/// The share of `x` classified as `y`.
-fn accuracy(net: &Network, x: &Tensor, y: &Tensor) -> Result<f64> {
-    let predicted = net.f_forward(x)?.f_argmax(1, false).map_err(torch)?;
-    let right =
-        predicted.f_eq_tensor(y).and_then(|r| r.f_sum(Kind::Int64)).and_then(|r| r.f_int64_value(&[]));
-    Ok(right.map_err(torch)? as f64 / y.size()[0].max(1) as f64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,6 +407,9 @@ mod tests {
         assert_eq!(describe_widths(&[784, 16, 16, 16, 10]), "784-16×3-10");
         assert_eq!(describe_widths(&[784, 32, 10]), "784-32-10");
         assert_eq!(describe_widths(&[784, 64, 32, 10]), "784-64-32-10");
+        assert_eq!(describe_widths(&[784, 10]), "784-10");
+        assert_eq!(describe_widths(&[784]), "784");
+        assert_eq!(describe_widths(&[]), "");
     }
 
     #[test]

@@ -4,6 +4,12 @@
 use super::{describe_widths, DepthReport, Init};
 use crate::text::{wrap, WIDTH};
 
+/// The steps the gradient sizes are averaged over: `--probe-steps`, or fewer where a run was
+/// shorter (every network takes the same steps).
+fn probed(report: &DepthReport) -> usize {
+    report.outcomes.iter().map(|o| o.probed_steps).min().unwrap_or(report.probe_steps)
+}
+
 /// The comparison as text.
 pub fn render(report: &DepthReport) -> String {
     let mut out = String::new();
@@ -42,7 +48,7 @@ pub fn render(report: &DepthReport) -> String {
     line(String::new());
     line(format!(
         "the gradient's size at each layer, ‖∂L/∂W‖ over the first {} steps (fc1 first):",
-        report.probe_steps
+        probed(report)
     ));
     for o in &report.outcomes {
         let norms: Vec<String> = o.gradient_norms.iter().map(|n| format!("{n:.1e}")).collect();
@@ -91,7 +97,7 @@ pub fn figure(report: &DepthReport) -> crate::plot::Figure {
         vec![
             Panel::Chart {
                 x_categories: Vec::new(),
-                title: format!("The gradient's size at each layer (first {} steps)", report.probe_steps),
+                title: format!("The gradient's size at each layer (first {} steps)", probed(report)),
                 x_label: "layer (fc1 = 1)".into(),
                 y_label: "‖∂L/∂W‖ (log scale)".into(),
                 log_x: false,

@@ -274,12 +274,15 @@ pub fn run(config: &DescentConfig, device: Device, observer: &dyn Observer) -> R
     }
     observer.finish();
     let mut summary = summarize(&runs);
-    let why = why_they_differ(&runs);
+    let why = why_they_differ(&runs, surface.name());
     if !why.is_empty() {
         summary.push_str("\n\n");
-        summary.push_str(
-            &why.iter().map(|s| crate::text::wrap(s, crate::text::WIDTH)).collect::<Vec<_>>().join("\n"),
-        );
+        // Sentences wrap; an indented line is a command to copy, kept whole.
+        let lines: Vec<String> = why
+            .iter()
+            .map(|s| if s.starts_with("  ") { s.clone() } else { crate::text::wrap(s, crate::text::WIDTH) })
+            .collect();
+        summary.push_str(&lines.join("\n"));
     }
     Ok(DescentReport { surface: info, runs, summary, why })
 }
@@ -299,7 +302,7 @@ impl crate::report::Report for DescentReport {
 
 /// [`crate::judge::contrast`]'s reading of the runs: how each moves, where it ended, its longest
 /// step.
-fn why_they_differ(runs: &[Run]) -> Vec<String> {
+fn why_they_differ(runs: &[Run], surface: &str) -> Vec<String> {
     use crate::judge::contrast::{Moved, Mover};
     let labels: Vec<String> = runs.iter().map(|r| report::run_label(r, runs)).collect();
     let moved: Vec<Moved> = runs
@@ -333,7 +336,7 @@ fn why_they_differ(runs: &[Run]) -> Vec<String> {
                 .fold(0.0, f64::max),
         })
         .collect();
-    crate::judge::contrast::why_they_differ(&moved)
+    crate::judge::contrast::why_they_differ(&moved, surface)
 }
 
 #[cfg(test)]

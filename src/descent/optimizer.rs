@@ -95,11 +95,13 @@ impl Optimizer {
         match self {
             Optimizer::Adam => Some(
                 "m is a running mean of the gradient (a velocity), s of its square; the hats undo starting both at 0, \
-                 and dividing by √ŝ gives every coordinate a step of about lr, whatever the slope's size",
+                 and dividing by √ŝ makes every coordinate's step about lr long where the gradient is steady, \
+                 whatever the slope's size",
             ),
             Optimizer::Rmsprop => Some(
-                "s is a running mean of the squared gradient; dividing by √s gives every coordinate a step of about \
-                 lr, steep or gentle, with no velocity",
+                "s is a running mean of the squared gradient, starting at 0 with no correction, so the first steps \
+                 are up to lr/√(1 − α) = 10× lr long; after that, dividing by √s gives every coordinate a step of \
+                 about lr, steep or gentle, with no velocity",
             ),
             _ => None,
         }

@@ -39,9 +39,9 @@ pub struct Moved<'a> {
 /// An adaptive optimizer's steps count as "near lr" up to this multiple of it.
 pub const NEAR_LR: f64 = 2.0;
 
-/// The sentences, where runs from one start reached both the global and a local minimum;
-/// otherwise none.
-pub fn why_they_differ(runs: &[Moved]) -> Vec<String> {
+/// The sentences, where runs from one start on `surface` reached both the global and a local
+/// minimum; otherwise none.
+pub fn why_they_differ(runs: &[Moved], surface: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut starts: Vec<&[f64]> = runs.iter().map(|r| r.start).collect();
     starts.dedup();
@@ -88,9 +88,13 @@ pub fn why_they_differ(runs: &[Moved]) -> Vec<String> {
         }
         if let Some(r) = escaped.iter().find(|r| r.mover == Mover::Velocity) {
             let lr = r.lr.map_or(String::new(), |lr| format!(" --lr {lr}"));
+            let start: Vec<String> = start.iter().map(f64::to_string).collect();
+            out.push("Whether a velocity is enough depends on μ and lr; compare:".into());
+            // A command to copy: its own line, indented, never broken.
             out.push(format!(
-                "Whether a velocity is enough depends on μ and lr; compare: nnopt descent --optimizers \
-                 momentum,momentum,momentum,momentum --momentum 0.5,0.8,0.9,0.99{lr}"
+                "  nnopt descent --surface {surface} --start {} --optimizers momentum,momentum,momentum,momentum \
+                 --momentum 0.5,0.8,0.9,0.99{lr}",
+                start.join(",")
             ));
         }
     }
@@ -129,7 +133,7 @@ mod tests {
             run("adam", Mover::Adaptive, Some(false), (0.21, 0.1)),
             run("rmsprop", Mover::Adaptive, Some(false), (2.0, 0.0)),
         ];
-        let text = why_they_differ(&runs).join("\n");
+        let text = why_they_differ(&runs, "cosine").join("\n");
         assert!(
             text.contains("momentum reached the global minimum and gd, nesterov, adam, rmsprop stayed"),
             "{text}"
@@ -141,7 +145,7 @@ mod tests {
             text.contains("adam divides each coordinate's step") && !text.contains("rmsprop divide"),
             "{text}"
         );
-        assert!(text.contains("--momentum 0.5,0.8,0.9,0.99 --lr 0.2"), "{text}");
+        assert!(text.contains("--surface cosine --start -6.5 --optimizers momentum,momentum,momentum,momentum --momentum 0.5,0.8,0.9,0.99 --lr 0.2"), "{text}");
     }
 
     #[test]
@@ -150,18 +154,18 @@ mod tests {
             run("gd", Mover::Plain, Some(false), (0.4, 0.0)),
             run("adam", Mover::Adaptive, Some(false), (0.2, 0.0)),
         ];
-        assert!(why_they_differ(&all_local).is_empty());
+        assert!(why_they_differ(&all_local, "cosine").is_empty());
         let (a, b) = ([-6.5], [3.0]);
         let apart = [
             Moved { start: &a, ..run("gd", Mover::Plain, Some(false), (0.4, 0.0)) },
             Moved { start: &b, ..run("momentum", Mover::Velocity, Some(true), (2.0, 3.0)) },
         ];
-        assert!(why_they_differ(&apart).is_empty());
+        assert!(why_they_differ(&apart, "cosine").is_empty());
         // A velocity that escaped climbing no higher than the trapped runs is not credited.
         let short = [
             run("gd", Mover::Plain, Some(false), (0.4, 0.5)),
             run("momentum", Mover::Velocity, Some(true), (2.0, 0.3)),
         ];
-        assert!(!why_they_differ(&short).join(" ").contains("carried it over"));
+        assert!(!why_they_differ(&short, "cosine").join(" ").contains("carried it over"));
     }
 }

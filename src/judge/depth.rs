@@ -22,11 +22,14 @@ pub struct Trained<'a> {
     pub test_accuracy: f64,
 }
 
-/// fc1's gradient against the last layer's: below 1/100 it has vanished, below 1/10 it shrinks.
+/// The smallest earlier layer's gradient against the last layer's: below 1/100 it has vanished,
+/// below 1/2 it shrinks, up to ×2 it keeps its size, beyond that it grows.
 pub const VANISHED: f64 = 0.01;
-pub const SHRUNK: f64 = 0.1;
-/// A loss within 5 % of ln(classes) has barely left where equal probabilities put it.
-pub const NEAR_CHANCE_LOSS: f64 = 0.95;
+pub const SHRUNK: f64 = 0.5;
+pub const GROWN: f64 = 2.0;
+/// A loss within 5 % of ln(classes) is where equal probabilities put it; further above, the
+/// network does worse than that.
+pub const NEAR_CHANCE_LOSS: f64 = 0.05;
 /// A remedy helps (or hurts) when the test accuracy moves by at least 5 points: far beyond the
 /// binomial noise of 10 000 test images (±0.9 points at 95 %) and the few points seeds move it.
 pub const EFFECT: f64 = 0.05;
@@ -38,6 +41,7 @@ pub enum GradientSize {
     Vanishes,
     Shrinks,
     Keeps,
+    Grows,
 }
 
 /// What a remedy did to the deep network's test accuracy.
@@ -53,10 +57,14 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Finding {
-    /// The test accuracy is within what guessing reaches.
-    AtChance { network: String, loss: f64, chance_loss: f64, accuracy: f64 },
+    /// The test accuracy is within what guessing reaches; `loss_near_chance`: and the loss is
+    /// within 5 % of ln(classes).
+    AtChance { network: String, loss: f64, chance_loss: f64, accuracy: f64, loss_near_chance: bool },
     /// Better than guessing, but the loss is still within 5 % of ln(classes).
     NearChanceLoss { network: String, loss: f64, chance_loss: f64, accuracy: f64 },
+    /// The loss ended more than 5 % above ln(classes) — worse than equal probabilities — or was
+    /// not a number at all.
+    AboveChanceLoss { network: String, loss: f64, chance_loss: f64 },
     /// The smallest gradient of the layers before the last (at `layer`, fc1 = 1) against the
     /// last layer's.
     Gradient { network: String, layer: usize, smallest: f64, last: f64, ratio: f64, size: GradientSize },
@@ -80,12 +88,22 @@ pub enum Finding {
 pub fn findings(nets: &[Trained], chance: &ChanceBound, chance_loss: f64) -> Vec<Finding> {
     let mut out = Vec::new();
     for net in nets {
-        let right = (net.test_accuracy * chance.images as f64).round() as usize;
         let (network, loss, accuracy) = (net.name.to_string(), net.final_loss, net.test_accuracy);
-        if right < chance.needed {
-            out.push(Finding::AtChance { network, loss, chance_loss, accuracy });
-        } else if loss >= NEAR_CHANCE_LOSS * chance_loss {
-            out.push(Finding::NearChanceLoss { network, loss, chance_loss, accuracy });
+        let near = (loss - chance_loss).abs() <= NEAR_CHANCE_LOSS * chance_loss;
+        let above = !loss.is_finite() || loss > (1.0 + NEAR_CHANCE_LOSS) * chance_loss;
+        if chance.at_chance(accuracy) {
+            out.push(Finding::AtChance {
+                network: network.clone(),
+                loss,
+                chance_loss,
+                accuracy,
+                loss_near_chance: near,
+            });
+        } else if near {
+            out.push(Finding::NearChanceLoss { network: network.clone(), loss, chance_loss, accuracy });
+        }
+        if above {
+            out.push(Finding::AboveChanceLoss { network, loss, chance_loss });
         }
     }
     for net in nets.iter().take(3) {
@@ -96,7 +114,8 @@ pub fn findings(nets: &[Trained], chance: &ChanceBound, chance_loss: f64) -> Vec
             let size = match ratio {
                 r if r < VANISHED => GradientSize::Vanishes,
                 r if r < SHRUNK => GradientSize::Shrinks,
-                _ => GradientSize::Keeps,
+                r if r <= GROWN => GradientSize::Keeps,
+                _ => GradientSize::Grows,
             };
             out.push(Finding::Gradient {
                 network: net.name.into(),
@@ -148,10 +167,23 @@ impl Finding {
     pub fn sentence(&self) -> String {
         let pct = |a: f64| format!("{:.1} %", 100.0 * a);
         match self {
-            Finding::AtChance { network, loss, chance_loss, accuracy } => format!(
-                "{network}: learned nothing — test accuracy {} is what guessing gets, and its loss {loss:.4} is \
-                 near ln(classes) = {chance_loss:.4}, the loss of giving every class the same probability",
-                pct(*accuracy)
+            Finding::AtChance { network, loss, chance_loss, accuracy, loss_near_chance } => {
+                let loss = match loss_near_chance {
+                    true => format!(
+                        ", and its loss {loss:.4} is near ln(classes) = {chance_loss:.4}, the loss of giving every \
+                         class the same probability"
+                    ),
+                    false => String::new(),
+                };
+                format!("{network}: learned nothing — test accuracy {} is what guessing gets{loss}", pct(*accuracy))
+            }
+            Finding::AboveChanceLoss { network, loss, chance_loss } if !loss.is_finite() => format!(
+                "{network}: its loss became {loss} — the steps diverged (ln(classes) = {chance_loss:.4} is where \
+                 equal probabilities put it)"
+            ),
+            Finding::AboveChanceLoss { network, loss, chance_loss } => format!(
+                "{network}: its loss {loss:.4} ended above ln(classes) = {chance_loss:.4}: worse than giving every \
+                 class the same probability"
             ),
             Finding::NearChanceLoss { network, loss, chance_loss, accuracy } => format!(
                 "{network}: barely learned — test accuracy {} beats guessing, but its loss {loss:.4} is still within \
@@ -163,6 +195,7 @@ impl Finding {
                     GradientSize::Vanishes => "the gradient vanishes on its way back",
                     GradientSize::Shrinks => "the gradient shrinks on its way back",
                     GradientSize::Keeps => "the gradient keeps its size on its way back",
+                    GradientSize::Grows => "the gradient grows on its way back",
                 };
                 format!(
                     "{network}: {how} — ‖∂L/∂W‖ is {last:.1e} at the last layer and {smallest:.1e} at fc{layer}, the \
@@ -181,6 +214,8 @@ impl Finding {
                     Effect::NoClearEffect => "makes no clear difference",
                 };
                 let why = match (fc1_gradient_ratio, *momentum > 0.0, fewer_layers) {
+                    // A reason is given only for a remedy that helped.
+                    _ if *effect != Effect::Helps => String::new(),
                     (Some(r), _, _) if *r >= 10.0 => {
                         format!("; its gradient at fc1 is {} the deep network's: the gradient gets through", fraction(*r))
                     }
@@ -307,9 +342,14 @@ mod tests {
     fn the_gradient_bounds_and_the_effect_bounds_are_where_they_say() {
         let chance = ChanceBound::new(0.1, 10_000);
         let base = net("deep", (&DEEP, 0.0), &[0.01, 1.0], &[], (1.0, 0.50));
-        for (first, size) in
-            [(0.0099, GradientSize::Vanishes), (0.0101, GradientSize::Shrinks), (0.1, GradientSize::Keeps)]
-        {
+        for (first, size) in [
+            (0.0099, GradientSize::Vanishes),
+            (0.0101, GradientSize::Shrinks),
+            (0.49, GradientSize::Shrinks),
+            (0.5, GradientSize::Keeps),
+            (2.0, GradientSize::Keeps),
+            (2.01, GradientSize::Grows),
+        ] {
             let norms = [first, 1.0];
             let nets = [base.clone(), net("deep", (&DEEP, 0.0), &norms, &[], (1.0, 0.5))];
             let found = findings(&nets, &chance, 10f64.ln());
@@ -333,6 +373,35 @@ mod tests {
                 "{accuracy}: {found:?}"
             );
         }
+    }
+
+    /// A loss far above ln(classes), or not a number, is never called "near" it; a remedy that
+    /// did not help gets no reason.
+    #[test]
+    fn a_loss_above_chance_and_a_remedy_without_effect_are_said_as_they_are() {
+        let chance = ChanceBound::new(0.1, 10_000);
+        let ln10 = 10f64.ln();
+        let nets = [
+            net("shallow", (&DEEP, 0.0), &[1.0, 1.0], &[], (4.05, 0.3)),
+            net("deep", (&DEEP, 0.0), &[1e-3, 1.0], &[], (390.8, 0.1)),
+            net("deep, He init", (&DEEP, 0.0), &[1.0, 1.0], &[], (f64::NAN, 0.1)),
+            net("deep, momentum 0.9", (&DEEP, 0.9), &[1e-3, 1.0], &[], (2.0, 0.12)),
+        ];
+        let text: Vec<String> = findings(&nets, &chance, ln10).iter().map(Finding::sentence).collect();
+        let has = |start: &str, part: &str| text.iter().any(|t| t.starts_with(start) && t.contains(part));
+        assert!(has("shallow: its loss 4.0500 ended above ln(classes)", "worse than"), "{text:?}");
+        assert!(!text.iter().any(|t| t.contains("barely learned")), "{text:?}");
+        assert!(
+            has("deep: learned nothing", "what guessing gets") && !has("deep: learned nothing", "near ln"),
+            "{text:?}"
+        );
+        assert!(has("deep, He init: its loss became NaN", "diverged"), "{text:?}");
+        assert!(
+            has("deep, momentum 0.9: makes no clear difference", "19")
+                || has("deep, momentum 0.9: makes no clear difference", "12.0 %"),
+            "{text:?}"
+        );
+        assert!(!text.iter().any(|t| t.contains("makes no clear difference") && t.contains(';')), "{text:?}");
     }
 
     #[test]

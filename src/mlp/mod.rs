@@ -101,6 +101,10 @@ pub struct MlpReport {
     /// `--full`: every tensor the notebook prints.
     #[serde(skip)]
     pub full: bool,
+    /// Per fc1 unit: switched off by ReLU for this input (pre-activation ≤ 0), so it gets no
+    /// gradient — what `--plot` labels "off".
+    #[serde(skip)]
+    pub fc1_inactive: Vec<bool>,
     /// The MSE loss on the input and target right before the step (`loss` again, recomputed).
     #[serde(skip)]
     pub loss_before_step: f64,
@@ -182,7 +186,8 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
     loss.f_backward().map_err(torch)?;
     printed.fc1_bias_grad_after = grad_repr(fc1_bias);
     let fc1_bias_grad = tensor_json(&fc1_bias.grad())?;
-    let (fc1_bias_grad_zeros, fc1_inactive_units) = count_bias_zeros(&input, fc1_weight, fc1_bias)?;
+    let (fc1_bias_grad_zeros, fc1_inactive) = count_bias_zeros(&input, fc1_weight, fc1_bias)?;
+    let fc1_inactive_units = fc1_inactive.iter().filter(|&&off| off).count() as i64;
 
     // fc1 has at least one row (--hidden ≥ 1) and 784 ≥ 10 columns, so this view always exists.
     let row0 = || fc1_weight.get(0).narrow(0, 0, 10);
@@ -225,6 +230,7 @@ pub fn run(config: &MlpConfig, device: Device) -> Result<MlpReport> {
         lr: config.lr,
         hidden: config.hidden,
         full: config.full,
+        fc1_inactive,
         loss_before_step,
         graph,
         printed,
@@ -304,12 +310,13 @@ impl StepFacts {
 
 /// Why fc1.bias.grad has zeros: the fc1 units whose pre-activation is ≤ 0 for this input pass
 /// nothing back through ReLU (relu'(z) = 0), counted from the numbers themselves.
-fn count_bias_zeros(input: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<(i64, i64)> {
+/// Returns the zeros and, per unit, whether it is inactive.
+fn count_bias_zeros(input: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<(i64, Vec<bool>)> {
     let z = tch::no_grad(|| input.f_view([1, -1])?.f_matmul(&weight.f_tr()?)?.f_add(bias)).map_err(torch)?;
-    let count = |mask: Tensor| mask.f_sum(Kind::Int64).and_then(|n| n.f_int64_value(&[])).map_err(torch);
-    let inactive = count(z.f_le(0.0).map_err(torch)?)?;
-    let zeros = count(bias.grad().f_eq(0.0).map_err(torch)?)?;
-    Ok((zeros, inactive))
+    let inactive = z.f_le(0.0).and_then(|m| m.f_view([-1])).and_then(|m| m.f_to_device(tch::Device::Cpu));
+    let inactive: Vec<bool> = Vec::<bool>::try_from(inactive.map_err(torch)?).map_err(torch)?;
+    let zeros = bias.grad().f_eq(0.0).and_then(|m| m.f_sum(Kind::Int64)).and_then(|n| n.f_int64_value(&[]));
+    Ok((zeros.map_err(torch)?, inactive))
 }
 
 /// The step's largest change over all of fc1.weight, where it is, and the change relative to
@@ -357,13 +364,12 @@ pub fn figure(report: &MlpReport) -> crate::plot::Figure {
         format!("{units} units")
     };
     let columns = 8.min(units.max(1));
-    // A unit ReLU switched off for this input gets no gradient: its change is exactly 0, a
-    // blank tile, labelled so.
-    let off: Vec<String> = change
-        .iter()
-        .map(|c| if c.iter().all(|v| *v == 0.0) { "off".to_string() } else { String::new() })
+    // A unit ReLU switched off for this input gets no gradient: a blank tile, labelled so (the
+    // same units the text counts).
+    let off: Vec<String> = (0..units)
+        .map(|k| if report.fc1_inactive.get(k) == Some(&true) { "off".to_string() } else { String::new() })
         .collect();
-    let inactive = off.iter().filter(|c| !c.is_empty()).count();
+    let inactive = report.fc1_inactive.iter().filter(|&&off| off).count();
     let panel = |title: String, images: Vec<Vec<f32>>, captions: Vec<String>| Panel::Images {
         title,
         images,
@@ -383,7 +389,9 @@ pub fn figure(report: &MlpReport) -> crate::plot::Figure {
             panel(format!("fc1.weight rows before the step ({shown}; red +, blue −)"), before, Vec::new()),
             panel("after one SGD step".into(), after, Vec::new()),
             panel(
-                format!("the change −lr·grad (own scale; off: {inactive} units ReLU switched off)"),
+                format!(
+                    "the change −lr·grad (own scale; off: {inactive} of {hidden} units ReLU switched off)"
+                ),
                 change,
                 off,
             ),

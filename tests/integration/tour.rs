@@ -16,10 +16,10 @@ fn the_tour_runs_every_part_in_order_with_each_commands_output() {
     let marks = [
         "━━ Part 1 of 11: What the notebook claims",
         "━━ Part 2 of 11: A perceptron",
-        "$ nnopt perceptron\n",
+        "$ nnopt perceptron --plot ",
         "seed 7",
         "━━ Part 3 of 11: What can go wrong: a loss that rises",
-        "$ nnopt perceptron --seed 0 --every 25",
+        "$ nnopt perceptron --seed 0 --every 25 --plot ",
         "# the loss rose over epochs",
         "━━ Part 4 of 11: Autograd",
         "grad(a, w) = (tensor([5.]),)",
