@@ -137,17 +137,24 @@ pub fn run(config: &BruteConfig) -> Result<BruteReport> {
 }
 
 fn row(d: usize, config: &BruteConfig) -> Row {
-    let mut rng = StdRng::seed_from_u64(config.seed ^ (d as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    // The minimum, away from the edges, and not on any grid line by construction.
-    let centre: Vec<f64> = (0..d).map(|_| rng.random_range(-4.0..4.0)).collect();
+    // One stream per purpose, so what one search draws (or, past the cap, does not) never moves
+    // another's: the minimum, random search's draws, descent's start.
+    let stream = |purpose: u64| {
+        StdRng::seed_from_u64(
+            config.seed ^ (d as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ purpose.rotate_left(48),
+        )
+    };
+    // The minimum, away from the edges.
+    let mut minimum = stream(1);
+    let centre: Vec<f64> = (0..d).map(|_| minimum.random_range(-4.0..4.0)).collect();
     let eps = config.tolerance;
     let k = grid_points_per_dim(d, eps);
     Row {
         dims: d,
         grid_points_per_dim: k,
         grid: grid_search(&centre, k, eps, config.cap),
-        random: random_search(&centre, eps, config.cap, &mut rng),
-        gradient_descent: gradient_descent(&centre, eps, config.cap, &mut rng),
+        random: random_search(&centre, eps, config.cap, &mut stream(2)),
+        gradient_descent: gradient_descent(&centre, eps, config.cap, &mut stream(3)),
     }
 }
 
@@ -163,7 +170,9 @@ pub fn grid_points_per_dim(d: usize, eps: f64) -> u64 {
     (2.0 * HALF_WIDTH / h).ceil() as u64 + 1
 }
 
-/// Every grid point in order, until one is within ε, if kᵈ fits the cap; else computed.
+/// A grid search evaluates every one of its kᵈ points and keeps the best — it cannot know it
+/// has found the minimum before it has seen them all — so its count is kᵈ: run (and its best
+/// checked to be within ε) where that fits the cap, else computed.
 fn grid_search(centre: &[f64], k: u64, eps: f64, cap: u64) -> Count {
     let d = centre.len();
     let log10_total = d as f64 * (k as f64).log10();
@@ -174,10 +183,9 @@ fn grid_search(centre: &[f64], k: u64, eps: f64, cap: u64) -> Count {
     let step = 2.0 * HALF_WIDTH / (k - 1) as f64;
     let mut index = vec![0u64; d];
     let mut x = vec![-HALF_WIDTH; d];
-    for evaluated in 1..=total as u64 {
-        if excess(&x, centre) <= eps {
-            return Count::Measured { evaluations: evaluated };
-        }
+    let mut best = f64::INFINITY;
+    for _ in 0..total as u64 {
+        best = best.min(excess(&x, centre));
         // The next point, like an odometer.
         for i in 0..d {
             index[i] += 1;
@@ -189,8 +197,11 @@ fn grid_search(centre: &[f64], k: u64, eps: f64, cap: u64) -> Count {
             x[i] = -HALF_WIDTH;
         }
     }
-    // The spacing guarantees a point within ε; reaching here would be a bug in the arithmetic.
-    Count::Capped { cap: total as u64, log10_computed: Some(log10_total) }
+    // The spacing guarantees a point within ε; a best outside it would be a bug in the arithmetic.
+    match best <= eps {
+        true => Count::Measured { evaluations: total as u64 },
+        false => Count::Capped { cap: total as u64, log10_computed: Some(log10_total) },
+    }
 }
 
 /// The chance that one uniform draw in [−5, 5]ᵈ lands within ε of the minimum's value: the
@@ -364,6 +375,19 @@ pub fn render(report: &BruteReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A grid costs all its points, and each search draws from its own stream: what the cap
+    /// cuts short in one never moves another's count.
+    #[test]
+    fn the_grid_costs_its_whole_size_and_the_cap_moves_no_other_search() {
+        let full = run(&BruteConfig { dims: vec![1, 2], ..Default::default() }).unwrap();
+        assert_eq!(full.rows[1].grid, Count::Measured { evaluations: 72 * 72 });
+        let small = run(&BruteConfig { dims: vec![1, 2], cap: 25, ..Default::default() }).unwrap();
+        for (a, b) in full.rows.iter().zip(&small.rows) {
+            assert_eq!(a.gradient_descent, b.gradient_descent, "d = {}", a.dims);
+        }
+        assert!(matches!(small.rows[1].grid, Count::Computed { .. }));
+    }
 
     #[test]
     fn the_grid_is_just_fine_enough() {

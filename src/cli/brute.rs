@@ -14,7 +14,7 @@ use super::shared::{emit, Files};
 #[command(allow_negative_numbers = true)]
 pub struct BruteArgs {
     /// Dimension counts to compare, as a list.
-    #[arg(long, value_delimiter = ',', default_values_t = BruteConfig::default().dims)]
+    #[arg(long, value_delimiter = ',', value_name = "D[,D…]", default_value = "1,2,10,100")]
     pub dims: Vec<usize>,
     /// Evaluations a search may run; past it, the count is computed (and labelled so).
     #[arg(long, default_value_t = BruteConfig::default().cap)]

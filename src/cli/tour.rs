@@ -263,5 +263,12 @@ fn pictures_dir(dir: &Path) -> Result<()> {
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir).map_err(|e| anyhow!("--plots {}: cannot create it: {e}", dir.display()))
+    std::fs::create_dir_all(dir).map_err(|e| anyhow!("--plots {}: cannot create it: {e}", dir.display()))?;
+    // Writable, checked before any part runs rather than found out by the first picture.
+    let probe = dir.join(nnopt::fsutil::unique_name(".nnopt-plots-probe"));
+    std::fs::File::create(&probe).map_err(|e| {
+        anyhow!("--plots {}: cannot write there: {e}; name a directory you can write", dir.display())
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }

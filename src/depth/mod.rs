@@ -138,7 +138,7 @@ pub fn variants(config: &DepthConfig, features: i64, classes: i64) -> Vec<Varian
         v("deep".into(), &deep, Init::Pytorch, 0.0),
         v("deep, He init".into(), &deep, Init::He, 0.0),
         v("deep, momentum 0.9".into(), &deep, Init::Pytorch, 0.9),
-        v(format!("{fewer} layers"), &less_deep, Init::Pytorch, 0.0),
+        v(format!("{fewer} layer{}", if fewer == 1 { "" } else { "s" }), &less_deep, Init::Pytorch, 0.0),
     ]
 }
 
@@ -172,6 +172,8 @@ pub struct DepthReport {
     pub epochs: usize,
     pub probe_steps: usize,
     pub data: String,
+    /// `--limit`: trained on the first N training images only.
+    pub limit: Option<i64>,
     pub classes: i64,
     /// ln(classes): the loss of a network that gives every class the same probability.
     pub chance_loss: f64,
@@ -230,6 +232,7 @@ pub fn run(
         epochs: config.epochs,
         probe_steps: config.probe_steps,
         data: data.name.clone(),
+        limit: config.limit,
         classes: data.classes,
         chance_loss,
         outcomes,

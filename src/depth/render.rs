@@ -17,8 +17,9 @@ pub fn render(report: &DepthReport) -> String {
         out.push_str(&s);
         out.push('\n');
     };
+    let limit = report.limit.map_or(String::new(), |n| format!(" (its first {n} training images)"));
     line(format!(
-        "depth: the notebook's plain SGD (lr {}, batch {}, {} epoch(s)) on {}, every network from seed {}",
+        "depth: the notebook's plain SGD (lr {}, batch {}, {} epoch(s)) on {}{limit}, every network from seed {}",
         report.lr, report.batch, report.epochs, report.data, report.seed
     ));
     line(format!(

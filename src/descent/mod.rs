@@ -310,6 +310,7 @@ fn why_they_differ(runs: &[Run], surface: &str) -> Vec<String> {
         .zip(&labels)
         .map(|(r, label)| Moved {
             name: label,
+            optimizer: r.optimizer.name(),
             mover: match r.optimizer {
                 Optimizer::Gd => Mover::Plain,
                 Optimizer::Momentum | Optimizer::Nesterov => Mover::Velocity,

@@ -23,7 +23,10 @@ pub enum Mover {
 /// One run, as the explanation reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Moved<'a> {
+    /// The run's label (`momentum (lr 0.2, μ 0.5)` where one optimizer runs twice).
     pub name: &'a str,
+    /// The optimizer's own name (`momentum`), for the command to try.
+    pub optimizer: &'a str,
     pub mover: Mover,
     pub lr: Option<f64>,
     pub momentum: Option<f64>,
@@ -55,12 +58,16 @@ pub fn why_they_differ(runs: &[Moved], surface: &str) -> Vec<String> {
         }
         let names = |rs: &[&&Moved]| rs.iter().map(|r| r.name).collect::<Vec<_>>().join(", ");
         out.push(format!(
-            "Why they differ: from the same start, {} reached the global minimum and {} stayed in a local one.",
+            "Why they differ: from the same start, {} reached the global minimum and {} ended in a local one.",
             names(&escaped),
             names(&trapped)
         ));
+        // A velocity is credited with the escape only where plain gradient descent from the same
+        // start ended in a local minimum: the start lies in that minimum's valley, so reaching
+        // the global one meant crossing the ridge.
+        let plain_trapped = trapped.iter().any(|r| r.mover == Mover::Plain);
         let trapped_climb = trapped.iter().map(|r| r.largest_climb).fold(0.0, f64::max);
-        for r in escaped.iter().filter(|r| r.mover == Mover::Velocity) {
+        for r in escaped.iter().filter(|r| r.mover == Mover::Velocity && plain_trapped) {
             if r.largest_climb > trapped_climb {
                 out.push(format!(
                     "{}'s velocity (v ← μ·v + g) kept it moving after the gradient turned against it: its loss climbed \
@@ -86,15 +93,16 @@ pub fn why_they_differ(runs: &[Moved], surface: &str) -> Vec<String> {
                 adaptive.iter().map(|r| r.longest_step).fold(0.0, f64::max)
             ));
         }
-        if let Some(r) = escaped.iter().find(|r| r.mover == Mover::Velocity) {
+        if let Some(r) = escaped.iter().find(|r| r.mover == Mover::Velocity && plain_trapped) {
             let lr = r.lr.map_or(String::new(), |lr| format!(" --lr {lr}"));
             let start: Vec<String> = start.iter().map(f64::to_string).collect();
             out.push("Whether a velocity is enough depends on μ and lr; compare:".into());
             // A command to copy: its own line, indented, never broken.
             out.push(format!(
-                "  nnopt descent --surface {surface} --start {} --optimizers momentum,momentum,momentum,momentum \
-                 --momentum 0.5,0.8,0.9,0.99{lr}",
-                start.join(",")
+                "  nnopt descent --surface {surface} --start {} --optimizers {o},{o},{o},{o} --momentum \
+                 0.5,0.8,0.9,0.99{lr}",
+                start.join(","),
+                o = r.optimizer
             ));
         }
     }
@@ -113,6 +121,7 @@ mod tests {
     ) -> Moved<'a> {
         Moved {
             name,
+            optimizer: name,
             mover,
             lr: Some(0.2),
             momentum: Some(0.9),
@@ -135,7 +144,7 @@ mod tests {
         ];
         let text = why_they_differ(&runs, "cosine").join("\n");
         assert!(
-            text.contains("momentum reached the global minimum and gd, nesterov, adam, rmsprop stayed"),
+            text.contains("momentum reached the global minimum and gd, nesterov, adam, rmsprop ended"),
             "{text}"
         );
         assert!(text.contains("momentum's velocity") && text.contains("by up to 5.200 on the way"), "{text}");
@@ -161,6 +170,15 @@ mod tests {
             Moved { start: &b, ..run("momentum", Mover::Velocity, Some(true), (2.0, 3.0)) },
         ];
         assert!(why_they_differ(&apart, "cosine").is_empty());
+        // A velocity is not credited where gd from the same start also reached the global minimum
+        // (the start was not in the local valley), nor where it climbed no higher than the trapped.
+        let no_ridge = [
+            run("gd", Mover::Plain, Some(true), (0.4, 0.0)),
+            run("nesterov", Mover::Velocity, Some(false), (0.9, 0.3)),
+            run("momentum", Mover::Velocity, Some(true), (2.0, 3.0)),
+        ];
+        let text = why_they_differ(&no_ridge, "cosine").join(" ");
+        assert!(text.contains("nesterov ended in a local one") && !text.contains("velocity"), "{text}");
         // A velocity that escaped climbing no higher than the trapped runs is not credited.
         let short = [
             run("gd", Mover::Plain, Some(false), (0.4, 0.5)),

@@ -68,6 +68,8 @@ pub enum Finding {
     /// The smallest gradient of the layers before the last (at `layer`, fc1 = 1) against the
     /// last layer's.
     Gradient { network: String, layer: usize, smallest: f64, last: f64, ratio: f64, size: GradientSize },
+    /// Every layer's gradient was 0 over the probed steps.
+    NoGradient { network: String },
     /// Hidden units no probe image turned on.
     DeadUnits { network: String, dead: i64, hidden: i64 },
     /// A remedy against the deep network alone; with the same layers, its fc1 gradient against
@@ -107,6 +109,10 @@ pub fn findings(nets: &[Trained], chance: &ChanceBound, chance_loss: f64) -> Vec
         }
     }
     for net in nets.iter().take(3) {
+        if !net.gradient_norms.is_empty() && net.gradient_norms.iter().all(|g| *g == 0.0) {
+            out.push(Finding::NoGradient { network: net.name.into() });
+            continue;
+        }
         let Some((&last, before)) = net.gradient_norms.split_last() else { continue };
         let smallest = before.iter().copied().enumerate().min_by(|a, b| a.1.total_cmp(&b.1));
         if let (Some((at, smallest)), true) = (smallest, last > 0.0) {
@@ -203,6 +209,9 @@ impl Finding {
                     fraction(*ratio)
                 )
             }
+            Finding::NoGradient { network } => {
+                format!("{network}: no gradient reached any layer — with every gradient 0, nothing can learn")
+            }
             Finding::DeadUnits { network, dead, hidden } => format!(
                 "{network}: {dead} of its {hidden} hidden units never turn on for any of the probe images (dead \
                  ReLUs pass no gradient back)"
@@ -240,6 +249,9 @@ impl Finding {
 
 /// A ratio as a reader takes it in: `×1.3`, `1/40`, `1/2 300`.
 fn fraction(ratio: f64) -> String {
+    if ratio == 0.0 {
+        return "none".into();
+    }
     if ratio >= 10.0 {
         return format!("×{:.0}", round_to_two_figures(ratio));
     }
@@ -405,10 +417,20 @@ mod tests {
     }
 
     #[test]
+    fn a_network_with_no_gradient_anywhere_is_said_so() {
+        let chance = ChanceBound::new(0.1, 10_000);
+        let nets = [net("shallow", (&DEEP, 0.0), &[0.0, 0.0], &[], (2.3, 0.1))];
+        let text: Vec<String> = findings(&nets, &chance, 10f64.ln()).iter().map(Finding::sentence).collect();
+        assert!(text.iter().any(|t| t.starts_with("shallow: no gradient reached any layer")), "{text:?}");
+        assert!(!text.iter().any(|t| t.contains("inf")), "{text:?}");
+    }
+
+    #[test]
     fn ratios_read_as_fractions() {
         assert_eq!(fraction(2.0), "×2.00");
         assert_eq!(fraction(320.0), "×320");
         assert_eq!(fraction(0.25), "1/4.0");
+        assert_eq!(fraction(0.0), "none");
         assert_eq!(fraction(0.99), "×0.99");
         assert_eq!(fraction(1.0 / 2345.0), "1/2300");
         assert_eq!(round_to_two_figures(2345.0), 2300.0);

@@ -121,7 +121,8 @@ fn doing(motion: Option<Motion>, oscillation: Option<&Oscillation>) -> String {
 
 /// The swing's size, with the widths it was judged from.
 fn swing(o: &Oscillation) -> String {
-    let (first, last) = (o.widths.first().copied().unwrap_or(0.0), o.widths.last().copied().unwrap_or(0.0));
+    // The widths the growth was judged from, not merely the first and the last.
+    let (first, last) = super::motion::judged_widths(&o.widths).unwrap_or((0.0, 0.0));
     let (low, high) = o.widths.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &w| (l.min(w), h.max(w)));
     match o.amplitude {
         Amplitude::Growing => format!("its swing growing: {first:.4} to {last:.4} between turning points"),

@@ -303,6 +303,18 @@ fn turning_points(trajectory: &[Vec<f64>]) -> Vec<usize> {
     turns(&path).into_iter().map(|t| start + t).collect()
 }
 
+/// The two widths a swing's growth is judged from (and said with): with four or more widths the
+/// widest of the earlier half and of the later half, with two or three the first and the last,
+/// with fewer none.
+pub fn judged_widths(widths: &[f64]) -> Option<(f64, f64)> {
+    let widest = |ws: &[f64]| ws.iter().copied().fold(0.0, f64::max);
+    match widths.len() {
+        0 | 1 => None,
+        2 | 3 => Some((widths[0], widths[widths.len() - 1])),
+        n => Some((widest(&widths[..n / 2]), widest(&widths[n / 2..]))),
+    }
+}
+
 /// The last steps in which a swing's turning points are looked for: long enough for slow
 /// cycles (momentum's take tens of steps).
 const SWING_WINDOW: usize = 400;
@@ -330,10 +342,9 @@ fn swing(trajectory: &[Vec<f64>], ahead: &[Vec<f64>]) -> Option<Oscillation> {
     // The last sixteen widths: the swing as it is now, not the transient it started with; each
     // half holds a whole cycle of up to eight turns, whose widest is the same in both.
     let widths = past[past.len().saturating_sub(16)..].to_vec();
-    let mut amplitude = match widths.len() {
-        0 | 1 => Amplitude::Undetermined,
-        2 | 3 => amplitude(widths[0], widths[widths.len() - 1]),
-        n => amplitude(widest(&widths[..n / 2]), widest(&widths[n / 2..])),
+    let mut amplitude = match judged_widths(&widths) {
+        Some((early, late)) => amplitude(early, late),
+        None => Amplitude::Undetermined,
     };
     // The trend must go on when the run does: the widest of its next four swings must pass (or,
     // shrinking, stay under) the widest of its last four. RMSprop's swing shrinks for twenty

@@ -304,10 +304,12 @@ pub fn describe_test(c: &TestComparison, dead: bool) -> String {
             } else {
                 "about the same as the training samples with the same targets"
             };
-            let samples = if c.shared_targets == 1 { "sample" } else { "samples" };
+            let owner = if c.shared_targets == 1 { "training sample's" } else { "training samples'" };
             format!(
-                "# test loss {:.4} and, on the {} training {samples} with the same targets, {train:.4}: {verdict}",
-                c.test_loss, c.shared_targets
+                "# on the {n} target(s) both sets have, the test samples' loss is {:.4} and the {owner} \
+                 {train:.4}: {verdict}",
+                c.test_loss,
+                n = c.shared_targets
             )
         }
     }

@@ -32,7 +32,8 @@ pub fn render(report: &MlpReport) -> String {
         p.fc2_bias_grad
     ));
     line(
-        "# .grad accumulates across backward passes, so net.zero_grad() clears these before the loss's"
+        "# .grad accumulates across backward passes, so net.zero_grad() clears these before the loss's own \
+         backward pass"
             .into(),
     );
 

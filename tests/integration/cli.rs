@@ -163,7 +163,7 @@ fn code_shows_the_programs_ci_runs_beside_the_numbers() {
             assert!(text.contains(source.trim_end()), "{command} --code does not show {file}");
         }
         // The run's own output follows the code.
-        let (code_end, run) = text.split_once("below, what nnopt prints.").expect("the code's footer");
+        let (code_end, run) = text.split_once("below, what nnopt prints for it.").expect("the code's footer");
         assert!(code_end.contains("── tch (Rust)") && !run.trim().is_empty(), "{command}");
         let v = nnopt_json(&["--device", "cpu", "--json", command, "--code"]);
         assert_eq!(v["code"]["pytorch"]["path"], format!("examples/pytorch/{name}.py"));
@@ -176,6 +176,13 @@ fn code_shows_the_programs_ci_runs_beside_the_numbers() {
         text.contains("python3 examples/pytorch/perceptron.py 3")
             && text.contains("`nnopt perceptron --seed 3`")
     );
+    // A run whose settings are not the programs' says which, and that its numbers are not theirs.
+    let text = nnopt_ok(&["--device", "cpu", "mlp", "--code", "--lr", "0.3", "--hidden", "100"]);
+    assert!(
+        text.contains("this run sets --lr 0.3, --hidden 100 otherwise, so the numbers below are not theirs")
+    );
+    let v = nnopt_json(&["--device", "cpu", "--json", "autograd", "--code", "--w", "2"]);
+    assert_eq!(v["code_differs"], serde_json::json!(["--w 2"]));
     // Without --code, no code.
     assert!(nnopt_json(&["--device", "cpu", "--json", "autograd"]).get("code").is_none());
 }
