@@ -43,7 +43,8 @@ pub fn render(report: &DepthReport) -> String {
         ));
     }
     line(format!(
-        "(chance: loss ln {} = {:.4}, the loss of equal probabilities; final loss: the mean over the last epoch)",
+        "(chance: loss ln {} = {:.4}, the loss of equal probabilities; final loss: the mean over the last \
+         epoch's steps, each taken before its update)",
         report.classes, report.chance_loss
     ));
     line(String::new());

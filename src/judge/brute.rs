@@ -39,7 +39,6 @@ pub fn verdict(rows: &[(usize, [Searched; 3])], cap: u64) -> Verdict {
         let (yes, no): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, s)| s[search].within_cap);
         (yes.iter().map(|(d, _)| *d).collect(), no.iter().map(|(d, _)| *d).collect())
     };
-    let too_many = |s: &Searched| s.log10_evaluations.is_some_and(|l| l >= NOT_VIABLE_LOG10);
     let not_viable_from =
         rows.iter().filter(|(_, s)| too_many(&s[0]) || too_many(&s[1])).min_by_key(|(d, _)| *d).copied();
     Verdict {
@@ -48,6 +47,11 @@ pub fn verdict(rows: &[(usize, [Searched; 3])], cap: u64) -> Verdict {
         not_viable_from,
         largest: rows.iter().max_by_key(|(d, _)| *d).copied(),
     }
+}
+
+/// Whether a search's count passes 10¹² evaluations.
+fn too_many(s: &Searched) -> bool {
+    s.log10_evaluations.is_some_and(|l| l >= NOT_VIABLE_LOG10)
 }
 
 /// A search's count at one dimension, labelled as the table labels it.
@@ -84,12 +88,18 @@ impl Verdict {
             .collect();
         out.push(format!("Within {} evaluations: {}.", crate::text::group(self.cap), parts.join("; ")));
         match &self.not_viable_from {
-            Some((d, [grid, random, _])) => out.push(format!(
-                "Brute force is not viable past a few dimensions: at d = {d} the grid needs {} points and random \
-                 search {} draws, beyond 10¹² evaluations, and each added dimension multiplies the count.",
-                count(grid),
-                count(random)
-            )),
+            Some((d, [grid, random, _])) => {
+                let grid = (format!("the grid needs {} points", count(grid)), too_many(grid));
+                let random = (format!("random search needs {} draws", count(random)), too_many(random));
+                let (beyond, within): (Vec<_>, Vec<_>) = [grid, random].into_iter().partition(|(_, over)| *over);
+                let beyond: Vec<String> = beyond.into_iter().map(|(text, _)| text).collect();
+                let within: String = within.into_iter().map(|(text, _)| format!(" ({text})")).collect();
+                out.push(format!(
+                    "Brute force is not viable past a few dimensions: at d = {d} {}, beyond 10¹² evaluations{within}, \
+                     and each added dimension multiplies the count.",
+                    beyond.join(" and ")
+                ));
+            }
             None => out.push(
                 "At these dimensions no search needs 10¹² evaluations: brute force is still viable here (try \
                  --dims 1,2,10,100)."
@@ -135,6 +145,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("30 gradient steps at d = 10"), "{text}");
+        // Only the search past 10¹² is said to be beyond it.
+        let six = [(6, [s(false, 12.56), s(false, 11.29), s(true, 1.2)])];
+        let text = verdict(&six, 1000).sentences().join(" ");
+        assert!(
+            text.contains("at d = 6 the grid needs 3.6e12 (computed) points, beyond 10¹² evaluations (random search needs 1.9e11 (computed) draws)"),
+            "{text}"
+        );
         // A small cap makes every search miss it, yet counts of a few thousand are viable.
         let small = [
             (1, [s(false, 1.7), s(false, 1.7), s(true, 1.1)]),

@@ -114,7 +114,8 @@ pub fn findings(nets: &[Trained], chance: &ChanceBound, chance_loss: f64) -> Vec
             continue;
         }
         let Some((&last, before)) = net.gradient_norms.split_last() else { continue };
-        let smallest = before.iter().copied().enumerate().min_by(|a, b| a.1.total_cmp(&b.1));
+        // Of equal sizes, the layer nearest the output: where the gradient first got that small.
+        let smallest = before.iter().copied().enumerate().rev().min_by(|a, b| a.1.total_cmp(&b.1));
         if let (Some((at, smallest)), true) = (smallest, last > 0.0) {
             let ratio = smallest / last;
             let size = match ratio {
@@ -141,11 +142,18 @@ pub fn findings(nets: &[Trained], chance: &ChanceBound, chance_loss: f64) -> Vec
         }
     }
     if let Some(deep) = nets.get(1) {
+        // "Fewer layers to cross" is a reason only where the deep network's gradient shrank.
+        let deep_shrank = out.iter().any(|f| {
+            matches!(f, Finding::Gradient { network, size: GradientSize::Vanishes | GradientSize::Shrinks, .. }
+                if network == deep.name)
+        });
         for remedy in nets.iter().skip(2) {
             let change = remedy.test_accuracy - deep.test_accuracy;
             let effect = match change {
                 c if c >= EFFECT => Effect::Helps,
                 c if c <= -EFFECT => Effect::Hurts,
+                // A remedy whose loss diverged where the deep network's did not made it worse.
+                _ if !remedy.final_loss.is_finite() && deep.final_loss.is_finite() => Effect::Hurts,
                 _ => Effect::NoClearEffect,
             };
             let same_layers = remedy.widths == deep.widths;
@@ -161,7 +169,7 @@ pub fn findings(nets: &[Trained], chance: &ChanceBound, chance_loss: f64) -> Vec
                 effect,
                 fc1_gradient_ratio,
                 momentum: remedy.momentum,
-                fewer_layers: remedy.widths.len() < deep.widths.len(),
+                fewer_layers: remedy.widths.len() < deep.widths.len() && deep_shrank,
             });
         }
     }
@@ -210,7 +218,7 @@ impl Finding {
                 )
             }
             Finding::NoGradient { network } => {
-                format!("{network}: no gradient reached any layer — with every gradient 0, nothing can learn")
+                format!("{network}: no gradient reached any layer's weights — with every one 0, no weight can move")
             }
             Finding::DeadUnits { network, dead, hidden } => format!(
                 "{network}: {dead} of its {hidden} hidden units never turn on for any of the probe images (dead \
@@ -397,6 +405,7 @@ mod tests {
             net("shallow", (&DEEP, 0.0), &[1.0, 1.0], &[], (4.05, 0.3)),
             net("deep", (&DEEP, 0.0), &[1e-3, 1.0], &[], (390.8, 0.1)),
             net("deep, He init", (&DEEP, 0.0), &[1.0, 1.0], &[], (f64::NAN, 0.1)),
+            net("2 layers", (&LESS, 0.0), &[1.0, 1.0], &[], (1.0, 0.5)),
             net("deep, momentum 0.9", (&DEEP, 0.9), &[1e-3, 1.0], &[], (2.0, 0.12)),
         ];
         let text: Vec<String> = findings(&nets, &chance, ln10).iter().map(Finding::sentence).collect();
@@ -414,6 +423,17 @@ mod tests {
             "{text:?}"
         );
         assert!(!text.iter().any(|t| t.contains("makes no clear difference") && t.contains(';')), "{text:?}");
+        assert!(has("deep, He init: hurts", "10.0 %"), "a remedy that diverged hurts: {text:?}");
+        // The deep network's gradient vanished (1/1000): fewer layers to cross is a reason.
+        assert!(has("2 layers: helps", "fewer layers"), "{text:?}");
+        // Where it kept its size, fewer layers helps with no reason about the gradient.
+        let kept =
+            [nets[0].clone(), net("deep", (&DEEP, 0.0), &[0.8, 1.0], &[], (2.0, 0.1)), nets[3].clone()];
+        let text: Vec<String> = findings(&kept, &chance, ln10).iter().map(Finding::sentence).collect();
+        assert!(
+            text.iter().any(|t| t.starts_with("2 layers: helps") && !t.contains("fewer layers")),
+            "{text:?}"
+        );
     }
 
     #[test]
@@ -421,7 +441,10 @@ mod tests {
         let chance = ChanceBound::new(0.1, 10_000);
         let nets = [net("shallow", (&DEEP, 0.0), &[0.0, 0.0], &[], (2.3, 0.1))];
         let text: Vec<String> = findings(&nets, &chance, 10f64.ln()).iter().map(Finding::sentence).collect();
-        assert!(text.iter().any(|t| t.starts_with("shallow: no gradient reached any layer")), "{text:?}");
+        assert!(
+            text.iter().any(|t| t.starts_with("shallow: no gradient reached any layer's weights")),
+            "{text:?}"
+        );
         assert!(!text.iter().any(|t| t.contains("inf")), "{text:?}");
     }
 
