@@ -40,6 +40,9 @@ pub struct Part {
     pub code: Option<Listing>,
     /// The flag its command draws its picture with (`tour --plots DIR`).
     pub picture: Option<&'static str>,
+    /// For a part that trains: its command's wall time on Fashion-MNIST on two idle cores,
+    /// measured (release build, `/usr/bin/time`), said before it runs.
+    pub seconds: Option<f64>,
 }
 
 /// The parts, in the notebook's order: its opening claims, its three parts, then what it only
@@ -60,6 +63,7 @@ pub const PARTS: &[Part] = &[
         terms: &["local minimum", "gradient", "learning rate"],
         code: None,
         picture: None,
+        seconds: None,
     },
     Part {
         number: 2,
@@ -74,6 +78,7 @@ pub const PARTS: &[Part] = &[
         terms: &["pre-activation", "ReLU", "MSE", "seed", "epoch"],
         code: Some(Listing::Perceptron),
         picture: Some("--plot"),
+        seconds: None,
     },
     Part {
         number: 3,
@@ -89,6 +94,7 @@ pub const PARTS: &[Part] = &[
         terms: &["pre-activation", "ReLU"],
         code: None,
         picture: Some("--plot"),
+        seconds: None,
     },
     Part {
         number: 4,
@@ -103,6 +109,7 @@ pub const PARTS: &[Part] = &[
         terms: &["autograd", "grad_fn", "central difference"],
         code: Some(Listing::Autograd),
         picture: Some("--graph-image"),
+        seconds: None,
     },
     Part {
         number: 5,
@@ -117,6 +124,7 @@ pub const PARTS: &[Part] = &[
         terms: &["backpropagation", "grad_fn", "SGD"],
         code: Some(Listing::Mlp),
         picture: Some("--plot"),
+        seconds: None,
     },
     Part {
         number: 6,
@@ -133,6 +141,7 @@ pub const PARTS: &[Part] = &[
         terms: &["vanishing gradient", "He initialisation", "dead unit", "chance"],
         code: None,
         picture: Some("--plot"),
+        seconds: Some(3.1),
     },
     Part {
         number: 7,
@@ -147,6 +156,7 @@ pub const PARTS: &[Part] = &[
         terms: &["momentum", "Nesterov momentum", "Adam", "RMSprop"],
         code: None,
         picture: Some("--plot"),
+        seconds: None,
     },
     Part {
         number: 8,
@@ -160,6 +170,7 @@ pub const PARTS: &[Part] = &[
         terms: &["gradient"],
         code: None,
         picture: Some("--plot"),
+        seconds: None,
     },
     Part {
         number: 9,
@@ -174,6 +185,7 @@ pub const PARTS: &[Part] = &[
         terms: &["grid search", "random search", "curse of dimensionality"],
         code: None,
         picture: Some("--plot"),
+        seconds: None,
     },
     Part {
         number: 10,
@@ -193,6 +205,7 @@ pub const PARTS: &[Part] = &[
         terms: &["validation split", "TPE", "successive halving"],
         code: None,
         picture: Some("--plot"),
+        seconds: Some(1.6),
     },
     Part {
         number: 11,
@@ -210,6 +223,7 @@ pub const PARTS: &[Part] = &[
         terms: &["cross-entropy", "logits", "batch", "normalization", "weight decay", "cosine schedule", "chance"],
         code: Some(Listing::Train),
         picture: Some("--plot"),
+        seconds: Some(0.9),
     },
 ];
 
@@ -253,6 +267,11 @@ pub fn introduce(part: &Part, data_note: Option<&str>) -> String {
     }
     if let Some(note) = data_note {
         text.push_str(&format!("data: {note}\n"));
+    }
+    if let Some(seconds) = part.seconds {
+        text.push_str(&format!(
+            "time: about {seconds} s on Fashion-MNIST on two idle cores (a busy machine takes several times longer)\n"
+        ));
     }
     text
 }
