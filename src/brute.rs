@@ -213,30 +213,9 @@ pub fn hit_probability(d: usize, eps: f64) -> f64 {
 /// Its logarithm, which does not underflow for large d.
 pub fn ln_hit_probability(d: usize, eps: f64) -> f64 {
     let d = d as f64;
-    let ln_ball = (d / 2.0) * std::f64::consts::PI.ln() - ln_gamma(d / 2.0 + 1.0) + d * eps.sqrt().ln();
+    let ln_ball = (d / 2.0) * std::f64::consts::PI.ln() - crate::judge::importance::ln_gamma(d / 2.0 + 1.0)
+        + d * eps.sqrt().ln();
     ln_ball - d * (2.0 * HALF_WIDTH).ln()
-}
-
-/// ln Γ(x) for x > 0 (Lanczos, g = 7): enough for a count's order of magnitude.
-fn ln_gamma(x: f64) -> f64 {
-    const G: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let t = x + 7.5;
-    let sum = G[1..].iter().enumerate().fold(G[0], |s, (i, g)| s + g / (x + i as f64 + 1.0));
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
 }
 
 /// Uniform draws until one is within ε, up to the cap; the expected count is computed beside.

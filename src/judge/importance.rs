@@ -141,8 +141,9 @@ pub fn chi_squared_sf(x: f64, df: f64) -> f64 {
     }
 }
 
-/// ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9: about 15 digits).
-fn ln_gamma(x: f64) -> f64 {
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9: about 15 digits). Also the d-ball's volume in
+/// `brute-force`.
+pub(crate) fn ln_gamma(x: f64) -> f64 {
     const G: [f64; 9] = [
         0.999_999_999_999_809_9,
         676.520_368_121_885_1,

@@ -37,15 +37,7 @@ fn render_short(report: &PerceptronReport) -> String {
         flat(&initial.b)[0],
         initial.loss
     ));
-    if initial.largest_pre_activation <= 0.0 {
-        line(format!(
-            "# every prediction is 0: each pre-activation x·w + b is ≤ 0 at these initial weights (the \
-             largest is {:.4}), and relu(z) = 0 for z ≤ 0",
-            initial.largest_pre_activation
-        ));
-    }
-    line(format!("# training: {epochs} pass(es) of the delta rule over the {samples} samples, for each (x, y) in turn:"));
-    line("#   ŷ = relu(x·w + b);  w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)".into());
+    start_and_rule(initial, epochs, samples).into_iter().for_each(&mut line);
     line("#   (ReLU's derivative is left out, as the notebook's rule does)".into());
     let every = report.print_every;
     line(format!("{:>6}  {:>12}  {:<30}  {:>8}", "epoch", "loss", "w", "b"));
@@ -78,6 +70,24 @@ fn render_short(report: &PerceptronReport) -> String {
     let mut text = lines.join("\n");
     text.push('\n');
     text
+}
+
+/// Why every prediction may start at 0 (from the numbers themselves), and the rule the passes
+/// apply: the same lines in the summary and the transcript.
+fn start_and_rule(initial: &super::Initial, epochs: usize, samples: i64) -> Vec<String> {
+    let mut lines = Vec::new();
+    if initial.largest_pre_activation <= 0.0 {
+        lines.push(format!(
+            "# every prediction is 0: each pre-activation x·w + b is ≤ 0 at these initial weights (the \
+             largest is {:.4}), and relu(z) = 0 for z ≤ 0",
+            initial.largest_pre_activation
+        ));
+    }
+    lines.push(format!(
+        "# training: {epochs} pass(es) of the delta rule over the {samples} samples, for each (x, y) in turn:"
+    ));
+    lines.push("#   ŷ = relu(x·w + b);  w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)".into());
+    lines
 }
 
 /// `--graph`: the autograd nodes the notebook's form piles up behind w.
@@ -115,16 +125,7 @@ fn render_full(report: &PerceptronReport) -> String {
     line(repr(y));
     line("# before training: predictions, y, loss".into());
     line(tuple_repr(&[repr(&initial.predictions), repr(y), scalar_repr(initial.loss)]));
-    // Why every prediction may start at 0, from the numbers themselves.
-    if initial.largest_pre_activation <= 0.0 {
-        line(format!(
-            "# every prediction is 0: each pre-activation x·w + b is ≤ 0 at these initial weights (the \
-             largest is {:.4}), and relu(z) = 0 for z ≤ 0",
-            initial.largest_pre_activation
-        ));
-    }
-    line(format!("# training: {epochs} pass(es) of the delta rule over the {samples} samples, for each (x, y) in turn:"));
-    line("#   ŷ = relu(x·w + b);  w ← w + lr·(y − ŷ)·x;  b ← b + lr·(y − ŷ)".into());
+    start_and_rule(initial, epochs, samples).into_iter().for_each(&mut line);
     line(
         "#   (ReLU's derivative is left out, as the notebook's rule does: w still moves where ŷ = 0)".into(),
     );
