@@ -83,6 +83,7 @@ pub mod glossary;
 pub mod graph;
 pub mod info;
 pub mod judge;
+pub mod lab;
 pub mod metrics;
 pub mod mlp;
 pub mod observe;

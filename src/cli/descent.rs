@@ -67,6 +67,18 @@ pub fn run(args: DescentArgs, global: &Global, out: &Output) -> Result<()> {
     if args.list {
         return out.report(&descent::list()?);
     }
+    let config = config(&args)?;
+    let files = Files::new(&mut Claims::default(), args.csv.as_deref(), args.plot.as_deref())?;
+    let report = descent::run(&config, global.device.resolve()?, out)?;
+    emit(&report, out, &files)?;
+    for run in &report.runs {
+        out.chart(&format!("{:<8} f", descent::report::run_label(run, &report.runs)), &run.losses);
+    }
+    Ok(())
+}
+
+/// The run `args` ask for, validated: the command's and `nnopt lab`'s descent view's.
+pub fn config(args: &DescentArgs) -> Result<DescentConfig> {
     let start = args
         .start
         .as_deref()
@@ -85,8 +97,8 @@ pub fn run(args: DescentArgs, global: &Global, out: &Output) -> Result<()> {
     let config = DescentConfig {
         surface: Surface::parse(&args.surface)?,
         optimizers,
-        lr: args.lr,
-        momentum: args.momentum,
+        lr: args.lr.clone(),
+        momentum: args.momentum.clone(),
         steps: args.steps,
         start,
         starts: args.starts,
@@ -94,11 +106,5 @@ pub fn run(args: DescentArgs, global: &Global, out: &Output) -> Result<()> {
         tol: args.tol,
     };
     config.validate()?;
-    let files = Files::new(&mut Claims::default(), args.csv.as_deref(), args.plot.as_deref())?;
-    let report = descent::run(&config, global.device.resolve()?, out)?;
-    emit(&report, out, &files)?;
-    for run in &report.runs {
-        out.chart(&format!("{:<8} f", descent::report::run_label(run, &report.runs)), &run.losses);
-    }
-    Ok(())
+    Ok(config)
 }

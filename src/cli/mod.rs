@@ -11,6 +11,7 @@ pub mod classify;
 pub mod completions;
 pub mod depth;
 pub mod descent;
+pub mod lab;
 pub mod mlp;
 pub mod output;
 pub mod paths;
@@ -119,6 +120,13 @@ pub enum Command {
     /// --weight-decay, --batch-size, --hidden (32,64,256x128), --optimizer (sgd,adam). Trials are
     /// scored on a validation split of the training set; only the winner meets the test set.
     Sweep(SweepArgs),
+    /// The notebook's optimization live in a browser: move a slider, watch the path change.
+    ///
+    /// A local web server (127.0.0.1) with four views computed by the same code as the commands:
+    /// descent (pick a surface, click a start, drag lr and μ), the perceptron epoch by epoch,
+    /// training (started, followed and stopped from the page), and a sweep's trials as they
+    /// finish. Ctrl-C stops it; a run it started stops as Ctrl-C stops one, its work kept.
+    Lab(lab::LabArgs),
     /// Accuracy and confusion matrix of saved weights on a data set's test split.
     Evaluate(EvaluateArgs),
     /// Classify one image with saved weights: a test image (--index) or a PGM/PNG file (--image).
@@ -155,6 +163,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Descent(args) => descent::run(args, global, out),
         Command::Train(args) => train::run(args, global, out),
         Command::Sweep(args) => sweep::run(args, global, out),
+        Command::Lab(args) => lab::run(args, global, out),
         Command::Evaluate(args) => classify::evaluate(args, global, out),
         Command::Predict(args) => classify::predict(args, global, out),
     }

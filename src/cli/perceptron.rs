@@ -51,15 +51,7 @@ pub struct PerceptronArgs {
 
 /// `nnopt perceptron`.
 pub fn run(args: PerceptronArgs, global: &Global, out: &Output) -> Result<()> {
-    let config = PerceptronConfig {
-        seed: args.seed,
-        lr: args.lr,
-        epochs: args.epochs,
-        samples: args.samples,
-        graph: args.graph,
-        print_every: args.every.unwrap_or(if args.full { 1 } else { perceptron::SUMMARY_EVERY }),
-        full: args.full,
-    };
+    let config = config(&args);
     let files = Files::new(&mut Claims::default(), args.csv.as_deref(), args.plot.as_deref())?;
     let device = global.device.resolve()?;
     let programs = PerceptronConfig::default();
@@ -73,4 +65,17 @@ pub fn run(args: PerceptronArgs, global: &Global, out: &Output) -> Result<()> {
     emit(&report, out, &files)?;
     out.chart("loss", &report.history.iter().map(|h| h.loss).collect::<Vec<_>>());
     Ok(())
+}
+
+/// The run `args` ask for: the command's and `nnopt lab`'s perceptron view's.
+pub fn config(args: &PerceptronArgs) -> PerceptronConfig {
+    PerceptronConfig {
+        seed: args.seed,
+        lr: args.lr,
+        epochs: args.epochs,
+        samples: args.samples,
+        graph: args.graph,
+        print_every: args.every.unwrap_or(if args.full { 1 } else { perceptron::SUMMARY_EVERY }),
+        full: args.full,
+    }
 }

@@ -130,12 +130,15 @@ fn chart_axes<'p>(panel: &'p Panel) -> Option<Axes<'p>> {
     Some(Axes { x, y, log_x: *log_x, log_y: *log_y, x_categories, integral_x, legend })
 }
 
-pub(super) fn draw_chart<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> Result<()>
+pub(super) fn draw_chart<DB: DrawingBackend>(
+    panel: &Panel,
+    area: &DrawingArea<DB, Shift>,
+) -> Result<Option<Frame>>
 where
     DB::ErrorType: 'static,
 {
     let (Some(axes), Panel::Chart { title, .. }) = (chart_axes(panel), panel) else {
-        return Ok(());
+        return Ok(None);
     };
     let mut builder = ChartBuilder::on(area);
     builder.caption(title, font(20)).margin(12).x_label_area_size(42).y_label_area_size(70);
@@ -162,12 +165,13 @@ where
     }
 }
 
-/// The mesh, the background, every series and the legend, on any pair of axis scales.
+/// The mesh, the background, every series and the legend, on any pair of axis scales; returns
+/// where the plotting area landed.
 fn chart_body<'a, DB, X, Y>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
     panel: &Panel,
     axes: &Axes,
-) -> Result<()>
+) -> Result<Option<Frame>>
 where
     DB: DrawingBackend + 'a,
     DB::ErrorType: 'static,
@@ -175,7 +179,16 @@ where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     let Panel::Chart { x_label, y_label, series, background, .. } = panel else {
-        return Ok(());
+        return Ok(None);
+    };
+    let (px, py) = chart.plotting_area().get_pixel_range();
+    let frame = Frame {
+        pixels_x: (px.start, px.end),
+        pixels_y: (py.start, py.end),
+        x: axes.x,
+        y: axes.y,
+        log_x: axes.log_x,
+        log_y: axes.log_y,
     };
     chart
         .configure_mesh()
@@ -209,7 +222,7 @@ where
             .draw()
             .map_err(err)?;
     }
-    Ok(())
+    Ok(Some(frame))
 }
 
 /// One series in its style; named series with something drawn get a legend entry whose mark

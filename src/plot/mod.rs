@@ -204,6 +204,20 @@ pub enum Panel {
     Graph { title: String, nodes: Vec<(String, usize, usize)>, edges: Vec<(usize, usize, String)> },
 }
 
+/// Where a chart's plotting area landed in the picture, and the values at its edges: what a
+/// page needs to turn a click on the picture into a point (`nnopt lab`'s start of a descent).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Frame {
+    /// The plotting area's pixels, left to right and top to bottom (end exclusive).
+    pub pixels_x: (i32, i32),
+    pub pixels_y: (i32, i32),
+    /// The values at the left and right edges, and at the bottom and top ones.
+    pub x: (f64, f64),
+    pub y: (f64, f64),
+    pub log_x: bool,
+    pub log_y: bool,
+}
+
 /// A picture: panels side by side in `columns`, then rows.
 #[derive(Debug, Clone)]
 pub struct Figure {
@@ -234,37 +248,44 @@ impl Figure {
                 }
                 encode_png(&buffer, w, h)?
             }
-            Format::Svg => {
-                let mut text = String::new();
-                {
-                    let root =
-                        SVGBackend::with_string(&mut text, (self.width, self.height)).into_drawing_area();
-                    self.draw(&root)?;
-                    root.present().map_err(|e| anyhow!("drawing {}: {e}", target.path.display()))?;
-                }
-                // The name registered for the compiled-in font means nothing to an SVG viewer:
-                // name the font itself, then what to use where it is not installed.
-                text.replace(
-                    &format!("font-family=\"{FAMILY}\""),
-                    "font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\"",
-                )
-                .into_bytes()
-            }
+            Format::Svg => self.svg().map_err(|e| anyhow!("drawing {}: {e}", target.path.display()))?.into_bytes(),
         };
         crate::fsutil::write_atomic(&target.path, &bytes)
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    /// The figure as SVG text: what `--plot FILE.svg` writes.
+    pub fn svg(&self) -> Result<String> {
+        self.svg_framed().map(|(text, _)| text)
+    }
+
+    /// The SVG and, for each panel, where its chart's plotting area landed (`None`: not a chart):
+    /// what `nnopt lab` sends the page.
+    pub fn svg_framed(&self) -> Result<(String, Vec<Option<Frame>>)> {
+        register_font();
+        let mut text = String::new();
+        let frames;
+        {
+            let root = SVGBackend::with_string(&mut text, (self.width, self.height)).into_drawing_area();
+            frames = self.draw(&root)?;
+            root.present().map_err(err)?;
+        }
+        // The name registered for the compiled-in font means nothing to an SVG viewer: name the
+        // font itself, then what to use where it is not installed.
+        let text = text.replace(
+            &format!("font-family=\"{FAMILY}\""),
+            "font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\"",
+        );
+        Ok((text, frames))
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<Vec<Option<Frame>>>
     where
         DB::ErrorType: 'static,
     {
         root.fill(&WHITE).map_err(err)?;
         let rows = self.panels.len().div_ceil(self.columns.max(1));
         let areas = root.split_evenly((rows.max(1), self.columns.max(1)));
-        for (panel, area) in self.panels.iter().zip(areas.iter()) {
-            draw_panel(panel, area)?;
-        }
-        Ok(())
+        self.panels.iter().zip(areas.iter()).map(|(panel, area)| draw_panel(panel, area)).collect()
     }
 }
 
@@ -288,12 +309,12 @@ fn font(size: u32) -> TextStyle<'static> {
     (FAMILY, size).into_font().color(&BLACK)
 }
 
-fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> Result<()>
+fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> Result<Option<Frame>>
 where
     DB::ErrorType: 'static,
 {
-    match panel {
-        Panel::Chart { .. } => draw_chart(panel, area),
+    let drawn = match panel {
+        Panel::Chart { .. } => return draw_chart(panel, area),
         Panel::Heatmap { title, rows, columns, values, x_label, y_label } => {
             draw_heatmap(area, (title, rows, columns, values), (x_label, y_label))
         }
@@ -304,5 +325,6 @@ where
             draw_bars(area, (title, labels, values), highlight, y_label)
         }
         Panel::Graph { title, nodes, edges } => draw_graph(area, title, nodes, edges),
-    }
+    };
+    drawn.map(|()| None)
 }

@@ -171,6 +171,70 @@ pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<P
     Ok(Parsed { done, keep, note })
 }
 
+/// A journal as a table, whatever sweep wrote it: what `nnopt lab` shows of a sweep while it
+/// runs or after, without the flags that started it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Table {
+    /// The first line: the seed, data, validation split and device the rows were measured with.
+    pub identity: String,
+    /// The hyperparameters' names, then [`CSV_TAIL`].
+    pub columns: Vec<String>,
+    /// Each finished trial's cells, in the file's order.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// How many of [`Table::columns`] are hyperparameters.
+    pub fn hyperparameters(&self) -> usize {
+        self.columns.len() - CSV_TAIL.len()
+    }
+
+    /// Column `name`'s cell in `row`.
+    pub fn cell<'a>(&self, row: &'a [String], name: &str) -> Option<&'a str> {
+        self.columns.iter().position(|c| c == name).map(|i| row[i].as_str())
+    }
+}
+
+/// Reads a journal's text as a [`Table`] (`shown`: how to name the file in an error). A row
+/// being written as this reads (the text after the last newline) is not yet a row; a whole row
+/// with the wrong number of cells is an error naming its line — as [`parse`] refuses it.
+pub fn table(text: &str, shown: &str) -> Result<Table> {
+    let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    let mut lines = whole.lines().map(|l| l.trim_end_matches('\r'));
+    let identity = lines.next().unwrap_or_default();
+    let not_journal = || {
+        usage(format!(
+            "{shown}: not a sweep journal (a `nnopt sweep --csv` file starts with \"# nnopt sweep:\" and a \
+             heading ending in {})",
+            CSV_TAIL.join(",")
+        ))
+    };
+    if !identity.starts_with("# nnopt sweep:") {
+        return Err(not_journal());
+    }
+    let Some(heading) = lines.next() else {
+        return Ok(Table { identity: identity.to_string(), columns: Vec::new(), rows: Vec::new() });
+    };
+    let columns: Vec<String> = heading.split(',').map(str::to_string).collect();
+    if columns.len() < CSV_TAIL.len() || !columns.ends_with(&CSV_TAIL.map(String::from)) {
+        return Err(not_journal());
+    }
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<String> = line.split(',').map(str::to_string).collect();
+        if cells.len() != columns.len() {
+            return Err(usage(format!(
+                "{shown}: line {} has {} cells where its heading names {}",
+                i + 3,
+                cells.len(),
+                columns.len()
+            )));
+        }
+        rows.push(cells);
+    }
+    Ok(Table { identity: identity.to_string(), columns, rows })
+}
+
 /// One journal row's key and trial, or `None` where it is not what nnopt writes.
 fn read_row(line: &str, n: usize) -> Option<((Vec<String>, usize), Trial)> {
     let cells: Vec<&str> = line.split(',').collect();

@@ -433,6 +433,83 @@ pub fn figure(report: &SweepReport) -> crate::plot::Figure {
     Figure::stacked(900, 340, panels)
 }
 
+/// [`figure`]'s accuracy panels from a journal alone (`nnopt lab` draws a sweep's trials as they
+/// finish, and any journal opened): validation accuracy against each hyperparameter, one series
+/// per epoch count, trials with no accuracy at 0 %, the best ringed. The journal does not say
+/// which ranges were `:log`: a numeric column spanning 100× or more is drawn on a log axis.
+pub fn journal_figure(table: &super::journal::Table) -> crate::plot::Figure {
+    use crate::plot::{Figure, Panel, Series, Style};
+    let accuracy = |row: &[String]| -> Option<f64> {
+        let chance = table.cell(row, "status") == Some(Status::Chance.name());
+        table.cell(row, "validation_accuracy")?.parse::<f64>().ok().filter(|_| !chance)
+    };
+    let epochs = |row: &[String]| table.cell(row, "epochs").unwrap_or_default().to_string();
+    let best = table
+        .rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, accuracy(r)?)))
+        .fold(None, |b: Option<(usize, f64)>, (i, a)| if b.is_some_and(|(_, x)| x >= a) { b } else { Some((i, a)) })
+        .map(|(i, _)| i);
+    let mut counts: Vec<String> = table.rows.iter().map(|r| epochs(r)).collect();
+    counts.sort_by_key(|e| e.parse::<usize>().unwrap_or(0));
+    counts.dedup();
+    let panels = (0..table.hyperparameters())
+        .map(|c| {
+            let name = &table.columns[c];
+            let numbers: Option<Vec<f64>> = table.rows.iter().map(|r| r[c].parse::<f64>().ok()).collect();
+            let mut choices: Vec<String> = Vec::new();
+            if numbers.is_none() {
+                for r in &table.rows {
+                    if !choices.contains(&r[c]) {
+                        choices.push(r[c].clone());
+                    }
+                }
+            }
+            let x = |row: &[String]| match &numbers {
+                Some(_) => row[c].parse::<f64>().unwrap_or(f64::NAN),
+                None => choices.iter().position(|v| *v == row[c]).map_or(f64::NAN, |k| k as f64),
+            };
+            let log_x = numbers.as_ref().is_some_and(|v| {
+                let (lo, hi) = v.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                lo > 0.0 && hi / lo >= 100.0
+            });
+            let mut series: Vec<Series> = counts
+                .iter()
+                .map(|e| {
+                    let points = table
+                        .rows
+                        .iter()
+                        .filter(|r| epochs(r) == *e)
+                        .filter_map(|r| Some((x(r), 100.0 * accuracy(r)?)))
+                        .collect();
+                    let label =
+                        if counts.len() == 1 { "trials".to_string() } else { format!("trials, {e} epoch(s)") };
+                    Series::new(label, points, Style::Points)
+                })
+                .collect();
+            let failed: Vec<(f64, f64)> =
+                table.rows.iter().filter(|r| accuracy(r).is_none()).map(|r| (x(r), 0.0)).collect();
+            if !failed.is_empty() {
+                series.push(Series::new("trials with no accuracy, drawn at 0 %", failed, Style::Highlight));
+            }
+            let top = best.map(|i| &table.rows[i]).and_then(|r| Some((x(r), 100.0 * accuracy(r)?)));
+            series.push(Series::new("best", top.into_iter().collect(), Style::Highlight));
+            Panel::Chart {
+                x_categories: choices,
+                title: format!("validation accuracy vs {}", flag(name)),
+                x_label: format!("{}{}", flag(name), if log_x { " (log scale)" } else { "" }),
+                y_label: "validation accuracy (%)".into(),
+                log_x,
+                log_y: false,
+                series,
+                background: Vec::new(),
+            }
+        })
+        .collect();
+    Figure::stacked(900, 340, panels)
+}
+
 impl crate::report::Report for SweepReport {
     fn text(&self) -> String {
         render(self)

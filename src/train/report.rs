@@ -116,6 +116,38 @@ pub fn metrics_csv(epochs: &[EpochMetrics]) -> String {
     csv
 }
 
+/// [`metrics_csv`]'s text read back (`nnopt lab` follows a run's `--metrics` file): the rows
+/// in order; a row that is not what [`metrics_csv`] writes is an error naming its line.
+pub fn read_metrics_csv(text: &str) -> Result<Vec<EpochMetrics>> {
+    let mut lines = text.lines();
+    let expected = metrics_csv(&[]);
+    if lines.next() != Some(expected.trim_end()) {
+        anyhow::bail!("not a `train --metrics` file: its first line is not {:?}", expected.trim_end());
+    }
+    lines
+        .enumerate()
+        .map(|(i, line)| {
+            let c: Vec<&str> = line.split(',').collect();
+            let bad = || anyhow::anyhow!("line {}: {line:?} is not a metrics row", i + 2);
+            if c.len() != 9 {
+                return Err(bad());
+            }
+            let f = |k: usize| c[k].parse::<f64>().map_err(|_| bad());
+            Ok(EpochMetrics {
+                epoch: c[0].parse().map_err(|_| bad())?,
+                lr: f(1)?,
+                train_loss: f(2)?,
+                test_loss: f(3)?,
+                test_accuracy: f(4)?,
+                seconds: f(5)?,
+                samples_per_second: f(6)?,
+                batches: c[7].parse().map_err(|_| bad())?,
+                complete: c[8].parse().map_err(|_| bad())?,
+            })
+        })
+        .collect()
+}
+
 /// The text `nnopt train` ends with (after its epoch lines).
 pub fn render(r: &TrainReport) -> String {
     let d = &r.data;
@@ -141,11 +173,17 @@ pub fn render(r: &TrainReport) -> String {
 /// An epoch a signal cut short is not drawn as one of the others: its train loss is the mean
 /// of fewer batches. It is drawn apart, a cross of its own, named in the legend.
 pub fn figure(report: &TrainReport) -> crate::plot::Figure {
+    curves(&report.epochs, &report.data.title())
+}
+
+/// [`figure`]'s picture from the epochs alone: what `nnopt lab` draws while a run is still
+/// going, from its `--metrics` file, before there is a report.
+pub fn curves(epochs: &[EpochMetrics], data_title: &str) -> crate::plot::Figure {
     use crate::plot::{Figure, Panel, Series, Style};
     let per_epoch = |f: fn(&EpochMetrics) -> f64| {
-        report.epochs.iter().filter(|e| e.complete).map(|e| (e.epoch as f64, f(e))).collect()
+        epochs.iter().filter(|e| e.complete).map(|e| (e.epoch as f64, f(e))).collect()
     };
-    let partial: Vec<&EpochMetrics> = report.epochs.iter().filter(|e| !e.complete).collect();
+    let partial: Vec<&EpochMetrics> = epochs.iter().filter(|e| !e.complete).collect();
     let cut = |what: &str, f: fn(&EpochMetrics) -> f64| -> Vec<Series> {
         partial
             .iter()
@@ -155,14 +193,14 @@ pub fn figure(report: &TrainReport) -> crate::plot::Figure {
             })
             .collect()
     };
-    let style = if report.epochs.len() > 30 { Style::Line } else { Style::LinePoints };
+    let style = if epochs.len() > 30 { Style::Line } else { Style::LinePoints };
     Figure::stacked(
         900,
         380,
         vec![
             Panel::Chart {
                 x_categories: Vec::new(),
-                title: format!("Training on {}", report.data.title()),
+                title: format!("Training on {data_title}"),
                 x_label: "epoch".into(),
                 y_label: "cross-entropy loss".into(),
                 log_x: false,
@@ -233,5 +271,40 @@ impl crate::report::Report for TrainReport {
     }
     fn figure(&self) -> Result<Option<crate::plot::Figure>> {
         Ok(Some(figure(self)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{metrics_csv, read_metrics_csv, EpochMetrics};
+
+    fn epoch(epoch: usize, complete: bool) -> EpochMetrics {
+        EpochMetrics {
+            epoch,
+            lr: 0.1 / epoch as f64,
+            train_loss: 2.0 / 3.0,
+            test_loss: 1e-7,
+            test_accuracy: 0.8125,
+            seconds: 1.25,
+            samples_per_second: 12345.5,
+            batches: 17,
+            complete,
+        }
+    }
+
+    /// What `--metrics` writes reads back to the same numbers, bit for bit; anything else names
+    /// the line it cannot read.
+    #[test]
+    fn metrics_rows_read_back_exactly_and_bad_ones_are_named() {
+        let epochs = vec![epoch(1, true), epoch(2, false)];
+        let back = read_metrics_csv(&metrics_csv(&epochs)).unwrap();
+        assert_eq!(back.len(), 2);
+        for (a, b) in epochs.iter().zip(&back) {
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+        assert!(read_metrics_csv("").is_err());
+        let torn = format!("{}3,0.1,0.5", metrics_csv(&epochs));
+        assert!(read_metrics_csv(&torn).unwrap_err().to_string().contains("line 4"));
+        assert!(read_metrics_csv("epoch,x\n").unwrap_err().to_string().contains("not a `train --metrics` file"));
     }
 }

@@ -1,0 +1,341 @@
+//! The lab's one long run at a time — a training run or a sweep — as a child `nnopt` process
+//! (libtorch's generator is one per process: a child's numbers are its own, whatever the page
+//! does meanwhile). The child is the command line's own `nnopt train` or `nnopt sweep`, so it
+//! keeps its work on a signal as it does in a terminal: the page's Stop and the lab's Ctrl-C send
+//! it SIGINT. The run lives in the server, not the page: a page closed and opened again finds it
+//! ([`Jobs::snapshot`]) and follows it again.
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use nnopt::sweep::journal::{self, Table};
+use nnopt::train::{curves, read_metrics_csv, EpochMetrics};
+use serde::Serialize;
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
+
+/// How often a running job's files are read again for the page.
+const POLL: Duration = Duration::from_millis(250);
+/// The end of the child's stderr the page is shown (its errors and warnings).
+const STDERR_TAIL: usize = 4_096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Train,
+    Sweep,
+}
+
+impl Kind {
+    pub fn command(self) -> &'static str {
+        match self {
+            Kind::Train => "train",
+            Kind::Sweep => "sweep",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Kind::Train => "a training run",
+            Kind::Sweep => "a sweep",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Running,
+    /// Asked to stop: it finishes its batch, keeps its work and ends.
+    Stopping,
+    Finished,
+}
+
+/// A job as the page sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    pub id: u64,
+    pub kind: Kind,
+    /// The command it runs, as a user would type it (without the lab's own files).
+    pub command: String,
+    pub state: State,
+    /// Seconds since 1970 when it started.
+    pub started: u64,
+    /// How it ended, in words ("finished", "stopped by SIGINT: the work done is kept", …).
+    pub ended: Option<String>,
+    pub exit_code: Option<i32>,
+    /// Training: the epochs so far, from its `--metrics` file.
+    pub epochs: Vec<EpochMetrics>,
+    /// A sweep: its journal so far.
+    pub table: Option<Table>,
+    pub journal: Option<PathBuf>,
+    /// The loss and accuracy so far (training), or the trials so far (a sweep), as SVG.
+    pub live_svg: Option<String>,
+    /// When it has ended: the command's own `--plot` picture, and training's `--confusion`.
+    pub plot_svg: Option<String>,
+    pub confusion_svg: Option<String>,
+    /// When it has ended: what the command printed.
+    pub stdout: String,
+    pub stderr: String,
+    #[serde(skip)]
+    pid: u32,
+    #[serde(skip)]
+    dir: PathBuf,
+    #[serde(skip)]
+    data: String,
+}
+
+/// Why a job was not started.
+pub enum Refused {
+    /// Another runs (HTTP 409): the message names it.
+    Busy(String),
+    Failed(anyhow::Error),
+}
+
+/// The lab's job slot.
+pub struct Jobs {
+    job: Mutex<Option<Job>>,
+    /// Where jobs keep the files the lab reads (metrics, pictures): the lab's own directory.
+    dir: PathBuf,
+    device: String,
+    /// Bumped at every change, for the pages following along.
+    version: watch::Sender<u64>,
+}
+
+impl Jobs {
+    pub fn new(dir: PathBuf, device: String) -> Arc<Self> {
+        Arc::new(Jobs { job: Mutex::new(None), dir, device, version: watch::channel(0).0 })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Job>> {
+        // A panic in a handler poisons nothing this guards that the next request cannot read.
+        self.job.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn changed(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// The job, running or the last one ended (`None`: none yet).
+    pub fn snapshot(&self) -> Option<Job> {
+        self.lock().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// Starts `nnopt <kind> args…` unless a job runs. `data` is the run's `--data`, for its
+    /// pictures' titles; `journal` a sweep's `--csv`.
+    pub fn start(
+        self: &Arc<Self>,
+        kind: Kind,
+        args: &[String],
+        data: String,
+        journal: Option<PathBuf>,
+    ) -> Result<Job, Refused> {
+        let mut slot = self.lock();
+        if let Some(job) = slot.as_ref().filter(|j| j.state != State::Finished) {
+            let age = now().saturating_sub(job.started);
+            return Err(Refused::Busy(format!(
+                "{} is running ({}, started {age} s ago): stop it or wait for it to end; the lab runs one \
+                 training run or sweep at a time",
+                job.kind.what(),
+                job.command
+            )));
+        }
+        let id = slot.as_ref().map_or(1, |j| j.id + 1);
+        let dir = self.dir.join(format!("job-{id}"));
+        let spawned = std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))
+            .and_then(|()| self.spawn(kind, args, &dir));
+        let child = spawned.map_err(Refused::Failed)?;
+        let job = Job {
+            id,
+            kind,
+            command: super::request::shown(kind.command(), args),
+            state: State::Running,
+            started: now(),
+            ended: None,
+            exit_code: None,
+            epochs: Vec::new(),
+            table: None,
+            journal,
+            live_svg: None,
+            plot_svg: None,
+            confusion_svg: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            pid: child.id().unwrap_or(0),
+            dir,
+            data,
+        };
+        *slot = Some(job.clone());
+        drop(slot);
+        self.changed();
+        tokio::spawn(follow(self.clone(), id, child));
+        Ok(job)
+    }
+
+    fn spawn(&self, kind: Kind, args: &[String], dir: &Path) -> Result<tokio::process::Child> {
+        let exe = std::env::current_exe().context("cannot find the nnopt binary to run the job with")?;
+        let mut command = tokio::process::Command::new(exe);
+        command.args(["--device", &self.device, kind.command()]).args(args);
+        let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        match kind {
+            Kind::Train => command.args([
+                "--metrics",
+                &file("metrics.csv"),
+                "--plot",
+                &file("plot.svg"),
+                "--confusion",
+                &file("confusion.svg"),
+            ]),
+            Kind::Sweep => command.args(["--plot", &file("plot.svg")]),
+        };
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // SAFETY: prctl(2) only, between fork and exec: should the lab be killed outright, the
+        // kernel sends the job SIGTERM, which stops it as Ctrl-C does — its work kept.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        command.spawn().context("cannot start the job")
+    }
+
+    /// Asks the running job to stop as Ctrl-C does (it keeps what it did); `None` when none runs.
+    pub fn stop(&self) -> Option<Job> {
+        let mut slot = self.lock();
+        let job = slot.as_mut().filter(|j| j.state == State::Running)?;
+        // SAFETY: kill(2) on our own child's pid, which `follow` reaps only after it ends.
+        unsafe { libc::kill(job.pid as libc::pid_t, libc::SIGINT) };
+        job.state = State::Stopping;
+        let job = job.clone();
+        drop(slot);
+        self.changed();
+        Some(job)
+    }
+
+    /// Stops the running job, if any, and waits until it has ended (the lab's own shutdown).
+    pub async fn stop_and_wait(&self) {
+        self.stop();
+        let mut version = self.subscribe();
+        while self.snapshot().is_some_and(|j| j.state != State::Finished) {
+            if version.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Reads the job's files again; returns whether anything changed.
+    fn refresh(&self, id: u64) -> bool {
+        let Some((kind, dir, journal, data)) = self
+            .lock()
+            .as_ref()
+            .filter(|j| j.id == id)
+            .map(|j| (j.kind, j.dir.clone(), j.journal.clone(), j.data.clone()))
+        else {
+            return false;
+        };
+        // Read and drawn outside the lock: a page asking meanwhile is not held up.
+        let (epochs, table) = match kind {
+            Kind::Train => {
+                let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap_or_default();
+                (read_metrics_csv(&text).unwrap_or_default(), None)
+            }
+            Kind::Sweep => {
+                let path = journal.unwrap_or_default();
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                (Vec::new(), journal::table(&text, &path.display().to_string()).ok())
+            }
+        };
+        let mut slot = self.lock();
+        let Some(job) = slot.as_mut().filter(|j| j.id == id) else { return false };
+        if job.epochs.len() == epochs.len() && job.table == table {
+            return false;
+        }
+        job.live_svg = match (&table, epochs.is_empty()) {
+            (Some(t), _) if !t.rows.is_empty() => nnopt::sweep::report::journal_figure(t).svg().ok(),
+            (None, false) => curves(&epochs, &data).svg().ok(),
+            _ => None,
+        };
+        job.epochs = epochs;
+        job.table = table;
+        true
+    }
+}
+
+/// Follows a job until its process ends: its files read again every [`POLL`], its output
+/// gathered, and at the end how it ended and its pictures.
+async fn follow(jobs: Arc<Jobs>, id: u64, mut child: tokio::process::Child) {
+    let read = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+        tokio::spawn(async move {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes).await;
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = read(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = read(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            () = tokio::time::sleep(POLL) => {
+                if jobs.refresh(id) {
+                    jobs.changed();
+                }
+            }
+        }
+    };
+    jobs.refresh(id);
+    let stdout = stdout.await.unwrap_or_default();
+    let stderr = stderr.await.unwrap_or_default();
+    {
+        let mut slot = jobs.lock();
+        if let Some(job) = slot.as_mut().filter(|j| j.id == id) {
+            let svg = |name: &str| std::fs::read_to_string(job.dir.join(name)).ok();
+            job.plot_svg = svg("plot.svg");
+            job.confusion_svg = svg("confusion.svg");
+            // The pictures are in the job now: the lab's directory keeps nothing of a job's.
+            let _ = std::fs::remove_dir_all(&job.dir);
+            let (ended, code) = match &status {
+                Ok(s) => ended(s, &stderr),
+                Err(e) => (format!("lost: {e}"), None),
+            };
+            job.ended = Some(ended);
+            job.exit_code = code;
+            job.stdout = stdout;
+            let cut = stderr.len().saturating_sub(STDERR_TAIL);
+            job.stderr = stderr[stderr.ceil_char_boundary(cut)..].to_string();
+            job.state = State::Finished;
+        }
+    }
+    jobs.changed();
+}
+
+/// How a job ended, in words, and its exit code.
+fn ended(status: &ExitStatus, stderr: &str) -> (String, Option<i32>) {
+    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    match (status.code(), status.signal()) {
+        (Some(0), _) => ("finished".into(), Some(0)),
+        (Some(2), _) => (format!("refused: {}", last.trim_start_matches("nnopt: ")), Some(2)),
+        (Some(code), _) => (format!("failed (exit {code}): {}", last.trim_start_matches("nnopt: ")), Some(code)),
+        (None, Some(signal)) if crate::cli::signals::stopping(signal) => {
+            (format!("stopped by {}: the work done is kept", crate::cli::signals::name(signal)), None)
+        }
+        (None, Some(signal)) => (format!("crashed ({})", crate::cli::signals::name(signal)), None),
+        (None, None) => ("ended".into(), None),
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
