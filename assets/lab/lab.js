@@ -228,7 +228,9 @@ async function reattach() {
 function showJob(job) {
   if (!job) return;
   const p = job.kind === "train" ? "t" : "s";
-  const state = job.state === "finished" ? job.ended : job.state === "stopping" ? "stopping: finishing its batch, keeping what was done" : "running";
+  const said = (job.stderr || "").trim().split("\n").pop();
+  const state = job.state === "finished" ? job.ended
+    : (job.state === "stopping" ? "stopping: finishing its batch, keeping what was done" : "running") + (said ? ` (${said})` : "");
   text(`${p}-status`, `${job.command} — ${state}`);
   document.body.dataset.job = job.state;
   if (job.kind === "train") {

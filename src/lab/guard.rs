@@ -31,9 +31,9 @@ impl Bound {
     /// without one, on port 80). Names compare case-insensitively, as DNS does.
     pub fn host_allowed(&self, host: &str) -> bool {
         let host = host.trim().to_ascii_lowercase();
-        self.names().iter().any(|name| {
-            host == format!("{name}:{}", self.port) || (self.port == 80 && host == *name)
-        })
+        self.names()
+            .iter()
+            .any(|name| host == format!("{name}:{}", self.port) || (self.port == 80 && host == *name))
     }
 
     /// Whether an `Origin` header is this server's own page: `http://` and an allowed host.
@@ -75,8 +75,14 @@ mod tests {
             assert!(b.host_allowed(ok), "{ok}");
         }
         // DNS rebinding: a foreign name resolving to 127.0.0.1; another port; no port.
-        for bad in ["evil.example:8765", "127.0.0.1:8766", "127.0.0.1", "", "localhost.evil:8765", "127.0.0.1:8765@x"]
-        {
+        for bad in [
+            "evil.example:8765",
+            "127.0.0.1:8766",
+            "127.0.0.1",
+            "",
+            "localhost.evil:8765",
+            "127.0.0.1:8765@x",
+        ] {
             assert!(!b.host_allowed(bad), "{bad}");
         }
         assert!(b.origin_allowed("http://127.0.0.1:8765"));
@@ -101,6 +107,10 @@ mod tests {
     #[test]
     fn tokens_match_only_exactly() {
         assert!(token_matches("abc123", "abc123"));
-        assert!(!token_matches("abc124", "abc123") && !token_matches("abc12", "abc123") && !token_matches("", "abc"));
+        assert!(
+            !token_matches("abc124", "abc123")
+                && !token_matches("abc12", "abc123")
+                && !token_matches("", "abc")
+        );
     }
 }

@@ -76,18 +76,30 @@ mod tests {
         assert!(check("train", &ok).is_ok());
         let over = [ok[0].clone_with(101), Bounded { flag: "--trials", value: 9_999, max: MAX_TRIALS }];
         let e = check("train", &over).unwrap_err();
-        assert_eq!(e.to_string(), "--epochs 101: the lab runs at most 100; run `nnopt train` on the command line for more");
+        assert_eq!(
+            e.to_string(),
+            "--epochs 101: the lab runs at most 100; run `nnopt train` on the command line for more"
+        );
         assert_eq!(crate::error::exit_code(&e), 2);
     }
 
     #[test]
     fn command_lines_and_hidden_widths_are_bounded() {
         assert!(check_args(&vec!["--lr".to_string(); MAX_ARGS]).is_ok());
-        assert!(check_args(&vec!["--lr".to_string(); MAX_ARGS + 1]).unwrap_err().to_string().contains("at most 64"));
+        assert!(check_args(&vec!["--lr".to_string(); MAX_ARGS + 1])
+            .unwrap_err()
+            .to_string()
+            .contains("at most 64"));
         assert!(check_args(&["x".repeat(MAX_ARG_LEN + 1)]).is_err());
         assert!(check_hidden("train", "--hidden", &[128, 64]).is_ok());
-        assert!(check_hidden("train", "--hidden", &[100_000]).unwrap_err().to_string().starts_with("--hidden 100000"));
-        assert!(check_hidden("train", "--hidden", &[8; 9]).unwrap_err().to_string().starts_with("--hidden 9"));
+        assert!(check_hidden("train", "--hidden", &[100_000])
+            .unwrap_err()
+            .to_string()
+            .starts_with("--hidden 100000"));
+        assert!(check_hidden("train", "--hidden", &[8; 9])
+            .unwrap_err()
+            .to_string()
+            .starts_with("--hidden 9"));
     }
 
     impl Bounded<'_> {

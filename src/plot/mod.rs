@@ -248,7 +248,9 @@ impl Figure {
                 }
                 encode_png(&buffer, w, h)?
             }
-            Format::Svg => self.svg().map_err(|e| anyhow!("drawing {}: {e}", target.path.display()))?.into_bytes(),
+            Format::Svg => {
+                self.svg().map_err(|e| anyhow!("drawing {}: {e}", target.path.display()))?.into_bytes()
+            }
         };
         crate::fsutil::write_atomic(&target.path, &bytes)
     }

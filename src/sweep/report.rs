@@ -449,7 +449,10 @@ pub fn journal_figure(table: &super::journal::Table) -> crate::plot::Figure {
         .iter()
         .enumerate()
         .filter_map(|(i, r)| Some((i, accuracy(r)?)))
-        .fold(None, |b: Option<(usize, f64)>, (i, a)| if b.is_some_and(|(_, x)| x >= a) { b } else { Some((i, a)) })
+        .fold(
+            None,
+            |b: Option<(usize, f64)>, (i, a)| if b.is_some_and(|(_, x)| x >= a) { b } else { Some((i, a)) },
+        )
         .map(|(i, _)| i);
     let mut counts: Vec<String> = table.rows.iter().map(|r| epochs(r)).collect();
     counts.sort_by_key(|e| e.parse::<usize>().unwrap_or(0));
@@ -483,8 +486,11 @@ pub fn journal_figure(table: &super::journal::Table) -> crate::plot::Figure {
                         .filter(|r| epochs(r) == *e)
                         .filter_map(|r| Some((x(r), 100.0 * accuracy(r)?)))
                         .collect();
-                    let label =
-                        if counts.len() == 1 { "trials".to_string() } else { format!("trials, {e} epoch(s)") };
+                    let label = if counts.len() == 1 {
+                        "trials".to_string()
+                    } else {
+                        format!("trials, {e} epoch(s)")
+                    };
                     Series::new(label, points, Style::Points)
                 })
                 .collect();

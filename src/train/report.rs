@@ -305,6 +305,9 @@ mod tests {
         assert!(read_metrics_csv("").is_err());
         let torn = format!("{}3,0.1,0.5", metrics_csv(&epochs));
         assert!(read_metrics_csv(&torn).unwrap_err().to_string().contains("line 4"));
-        assert!(read_metrics_csv("epoch,x\n").unwrap_err().to_string().contains("not a `train --metrics` file"));
+        assert!(read_metrics_csv("epoch,x\n")
+            .unwrap_err()
+            .to_string()
+            .contains("not a `train --metrics` file"));
     }
 }

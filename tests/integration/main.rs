@@ -14,6 +14,7 @@ mod device;
 mod docs;
 mod files;
 mod graph;
+mod lab;
 mod mlp;
 mod perceptron;
 mod plot;

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use nnopt::sweep::journal::{self, Table};
 use nnopt::train::{curves, read_metrics_csv, EpochMetrics};
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
 use tokio::sync::watch;
 
 /// How often a running job's files are read again for the page.
@@ -80,6 +80,7 @@ pub struct Job {
     pub confusion_svg: Option<String>,
     /// When it has ended: what the command printed.
     pub stdout: String,
+    /// The end of what it has said on stderr so far: progress, warnings, errors.
     pub stderr: String,
     #[serde(skip)]
     pid: u32,
@@ -101,14 +102,16 @@ pub struct Jobs {
     job: Mutex<Option<Job>>,
     /// Where jobs keep the files the lab reads (metrics, pictures): the lab's own directory.
     dir: PathBuf,
+    /// The lab's `--device` and `--threads`, which its jobs run with.
     device: String,
+    threads: Option<usize>,
     /// Bumped at every change, for the pages following along.
     version: watch::Sender<u64>,
 }
 
 impl Jobs {
-    pub fn new(dir: PathBuf, device: String) -> Arc<Self> {
-        Arc::new(Jobs { job: Mutex::new(None), dir, device, version: watch::channel(0).0 })
+    pub fn new(dir: PathBuf, device: String, threads: Option<usize>) -> Arc<Self> {
+        Arc::new(Jobs { job: Mutex::new(None), dir, device, threads, version: watch::channel(0).0 })
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Job>> {
@@ -184,7 +187,11 @@ impl Jobs {
     fn spawn(&self, kind: Kind, args: &[String], dir: &Path) -> Result<tokio::process::Child> {
         let exe = std::env::current_exe().context("cannot find the nnopt binary to run the job with")?;
         let mut command = tokio::process::Command::new(exe);
-        command.args(["--device", &self.device, kind.command()]).args(args);
+        command.args(["--device", &self.device]);
+        if let Some(n) = self.threads {
+            command.args(["--threads", &n.to_string()]);
+        }
+        command.arg(kind.command()).args(args);
         let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
         match kind {
             Kind::Train => command.args([
@@ -233,8 +240,8 @@ impl Jobs {
         }
     }
 
-    /// Reads the job's files again; returns whether anything changed.
-    fn refresh(&self, id: u64) -> bool {
+    /// Reads the job's files again and takes `stderr` so far; returns whether anything changed.
+    fn refresh(&self, id: u64, stderr: String) -> bool {
         let Some((kind, dir, journal, data)) = self
             .lock()
             .as_ref()
@@ -257,8 +264,10 @@ impl Jobs {
         };
         let mut slot = self.lock();
         let Some(job) = slot.as_mut().filter(|j| j.id == id) else { return false };
+        let news = job.stderr != stderr;
+        job.stderr = stderr;
         if job.epochs.len() == epochs.len() && job.table == table {
-            return false;
+            return news;
         }
         job.live_svg = match (&table, epochs.is_empty()) {
             (Some(t), _) if !t.rows.is_empty() => nnopt::sweep::report::journal_figure(t).svg().ok(),
@@ -271,33 +280,50 @@ impl Jobs {
     }
 }
 
-/// Follows a job until its process ends: its files read again every [`POLL`], its output
-/// gathered, and at the end how it ended and its pictures.
+/// Follows a job until its process ends: its files read again every [`POLL`], its stderr
+/// (progress, warnings) passed on as it comes, and at the end how it ended and its pictures.
 async fn follow(jobs: Arc<Jobs>, id: u64, mut child: tokio::process::Child) {
-    let read = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+    let stdout = child.stdout.take();
+    let stdout = tokio::spawn(async move {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = stdout {
+            let _ = pipe.read_to_end(&mut bytes).await;
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    });
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let reader = child.stderr.take().map(|pipe| {
+        let stderr = stderr.clone();
         tokio::spawn(async move {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes).await;
+            let mut lines = tokio::io::BufReader::new(pipe).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut tail = stderr.lock().unwrap_or_else(|p| p.into_inner());
+                tail.push_str(&line);
+                tail.push('\n');
+                let cut = tail.len().saturating_sub(STDERR_TAIL);
+                if cut > 0 {
+                    *tail = tail[tail.ceil_char_boundary(cut)..].to_string();
+                }
             }
-            String::from_utf8_lossy(&bytes).into_owned()
         })
-    };
-    let stdout = read(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = read(child.stderr.take().map(|p| Box::new(p) as _));
+    });
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
             () = tokio::time::sleep(POLL) => {
-                if jobs.refresh(id) {
+                let progress = stderr.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if jobs.refresh(id, progress) {
                     jobs.changed();
                 }
             }
         }
     };
-    jobs.refresh(id);
+    if let Some(reader) = reader {
+        let _ = reader.await;
+    }
+    let stderr = stderr.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    jobs.refresh(id, stderr.clone());
     let stdout = stdout.await.unwrap_or_default();
-    let stderr = stderr.await.unwrap_or_default();
     {
         let mut slot = jobs.lock();
         if let Some(job) = slot.as_mut().filter(|j| j.id == id) {
@@ -306,30 +332,39 @@ async fn follow(jobs: Arc<Jobs>, id: u64, mut child: tokio::process::Child) {
             job.confusion_svg = svg("confusion.svg");
             // The pictures are in the job now: the lab's directory keeps nothing of a job's.
             let _ = std::fs::remove_dir_all(&job.dir);
+            let kept = match (job.kind, &job.table) {
+                (Kind::Train, _) => format!("{} epoch(s) kept", job.epochs.len()),
+                (Kind::Sweep, table) => format!(
+                    "{} trial(s) kept in {}",
+                    table.as_ref().map_or(0, |t| t.rows.len()),
+                    job.journal.as_deref().unwrap_or(Path::new("")).display()
+                ),
+            };
             let (ended, code) = match &status {
-                Ok(s) => ended(s, &stderr),
+                Ok(s) => ended(s, &stderr, &kept),
                 Err(e) => (format!("lost: {e}"), None),
             };
             job.ended = Some(ended);
             job.exit_code = code;
             job.stdout = stdout;
-            let cut = stderr.len().saturating_sub(STDERR_TAIL);
-            job.stderr = stderr[stderr.ceil_char_boundary(cut)..].to_string();
             job.state = State::Finished;
         }
     }
     jobs.changed();
 }
 
-/// How a job ended, in words, and its exit code.
-fn ended(status: &ExitStatus, stderr: &str) -> (String, Option<i32>) {
+/// How a job ended, in words, and its exit code; `kept`: what it kept, said where a signal
+/// stopped it.
+fn ended(status: &ExitStatus, stderr: &str, kept: &str) -> (String, Option<i32>) {
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
     match (status.code(), status.signal()) {
         (Some(0), _) => ("finished".into(), Some(0)),
         (Some(2), _) => (format!("refused: {}", last.trim_start_matches("nnopt: ")), Some(2)),
-        (Some(code), _) => (format!("failed (exit {code}): {}", last.trim_start_matches("nnopt: ")), Some(code)),
+        (Some(code), _) => {
+            (format!("failed (exit {code}): {}", last.trim_start_matches("nnopt: ")), Some(code))
+        }
         (None, Some(signal)) if crate::cli::signals::stopping(signal) => {
-            (format!("stopped by {}: the work done is kept", crate::cli::signals::name(signal)), None)
+            (format!("stopped by {}: {kept}", crate::cli::signals::name(signal)), None)
         }
         (None, Some(signal)) => (format!("crashed ({})", crate::cli::signals::name(signal)), None),
         (None, None) => ("ended".into(), None),

@@ -56,7 +56,10 @@ impl nnopt::report::Report for Listening {
 pub fn run(args: LabArgs, global: &Global, out: &Output) -> Result<()> {
     let device = global.device.resolve()?;
     let listener = TcpListener::bind((args.host.as_str(), args.port)).map_err(|e| {
-        usage(format!("--host {} --port {}: cannot listen there ({e}); give another --port (0 picks a free one)", args.host, args.port))
+        usage(format!(
+            "--host {} --port {}: cannot listen there ({e}); give another --port (0 picks a free one)",
+            args.host, args.port
+        ))
     })?;
     let port = listener.local_addr()?.port();
     let bound = Bound { host: args.host.clone(), port };
@@ -74,14 +77,17 @@ pub fn run(args: LabArgs, global: &Global, out: &Output) -> Result<()> {
         bound: bound.clone(),
         token: token()?,
         device,
-        jobs: jobs::Jobs::new(dir.clone(), nnopt::device::name(device)),
+        jobs: jobs::Jobs::new(dir.clone(), nnopt::device::name(device), global.threads),
         perceptron: Mutex::new(None),
     });
     out.report(&Listening { url: bound.url(), host: args.host.clone(), port })?;
     if args.open {
         open(&bound.url(), out);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the server")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the server")?;
     let served = runtime.block_on(async {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;

@@ -20,7 +20,9 @@ const THE_LAB_S: [&str; 8] =
 /// the lab's own flags, or where the command line would refuse them.
 pub fn parse(command: &str, args: &[String]) -> Result<Command> {
     limits::check_args(args)?;
-    if let Some(flag) = args.iter().find(|a| THE_LAB_S.iter().any(|f| a == f || a.starts_with(&format!("{f}=")))) {
+    if let Some(flag) =
+        args.iter().find(|a| THE_LAB_S.iter().any(|f| a == f || a.starts_with(&format!("{f}="))))
+    {
         return Err(usage(format!(
             "{flag}: the lab sets it itself (start the lab with `nnopt --device D --threads N lab` for those)"
         )));
@@ -40,7 +42,8 @@ pub fn shown(command: &str, args: &[String]) -> String {
     let quoted: Vec<String> = args
         .iter()
         .map(|a| {
-            let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_.,:/=+".contains(c));
+            let plain =
+                !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_.,:/=+".contains(c));
             if plain {
                 a.clone()
             } else {
@@ -62,7 +65,10 @@ pub fn bounded(command: &Command) -> Result<()> {
             ],
         ),
         Command::Train(a) => {
-            limits::check("train", &[Bounded { flag: "--epochs", value: a.epochs, max: limits::MAX_EPOCHS }])?;
+            limits::check(
+                "train",
+                &[Bounded { flag: "--epochs", value: a.epochs, max: limits::MAX_EPOCHS }],
+            )?;
             limits::check_hidden("train", "--hidden", &a.hidden)
         }
         Command::Sweep(a) => {
@@ -77,7 +83,8 @@ pub fn bounded(command: &Command) -> Result<()> {
                 .iter()
                 .flat_map(|h| h.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()))
                 .collect();
-            let layers = a.hidden.iter().flat_map(|h| h.split(',')).map(|c| c.split('x').count()).max().unwrap_or(1);
+            let layers =
+                a.hidden.iter().flat_map(|h| h.split(',')).map(|c| c.split('x').count()).max().unwrap_or(1);
             limits::check("sweep", &[Bounded { flag: "--hidden", value: layers, max: limits::MAX_LAYERS }])?;
             limits::check_hidden("sweep", "--hidden", &widths)
         }

@@ -91,10 +91,12 @@ async fn guard(State(lab): State<Shared>, req: Request, next: Next) -> Response 
         return fail(StatusCode::FORBIDDEN, format!("Origin {origin:?} is not this lab's page: refused"));
     }
     if req.uri().path().starts_with("/api/") {
-        let query_token = req.uri().query().and_then(|q| {
-            q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_string)
-        });
-        let given = text(header::HeaderName::from_static("x-nnopt-token")).map(str::to_string).or(query_token);
+        let query_token = req
+            .uri()
+            .query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_string));
+        let given =
+            text(header::HeaderName::from_static("x-nnopt-token")).map(str::to_string).or(query_token);
         if !given.is_some_and(|t| token_matches(&t, &lab.token)) {
             return fail(
                 StatusCode::FORBIDDEN,
@@ -116,13 +118,18 @@ fn read_args(body: Result<Bytes, BytesRejection>) -> Result<Vec<String>, Respons
     let body = body.map_err(|e| {
         let status = e.status();
         let message = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => format!("the request is over {MAX_BODY} bytes: the lab takes at most that"),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                format!("the request is over {MAX_BODY} bytes: the lab takes at most {MAX_BODY}")
+            }
             _ => format!("unreadable request: {e}"),
         };
         fail(status, message)
     })?;
     serde_json::from_slice::<Args>(&body).map(|a| a.args).map_err(|e| {
-        fail(StatusCode::BAD_REQUEST, format!("the request is not {{\"args\": [\"--flag\", \"value\", …]}}: {e}"))
+        fail(
+            StatusCode::BAD_REQUEST,
+            format!("the request is not {{\"args\": [\"--flag\", \"value\", …]}}: {e}"),
+        )
     })
 }
 
@@ -135,7 +142,9 @@ async fn descent(State(lab): State<Shared>, body: Result<Bytes, BytesRejection>)
     };
     let device = lab.device;
     let work = move || -> anyhow::Result<Value> {
-        let Command::Descent(parsed) = request::parse("descent", &args)? else { unreachable!("parsed as descent") };
+        let Command::Descent(parsed) = request::parse("descent", &args)? else {
+            unreachable!("parsed as descent")
+        };
         if parsed.list || parsed.csv.is_some() || parsed.plot.is_some() {
             return Err(nnopt::error::usage(
                 "--list, --csv and --plot: the lab shows the picture itself; run `nnopt descent` for files",
@@ -317,21 +326,26 @@ async fn stop(State(lab): State<Shared>) -> Response {
 }
 
 /// The job as server-sent events: one at once, one at every change, until it has ended.
-async fn events(State(lab): State<Shared>) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+async fn events(
+    State(lab): State<Shared>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let version = lab.jobs.subscribe();
-    let stream = futures_util::stream::unfold((lab, version, true, false), |(lab, mut version, first, done)| async move {
-        if done {
-            return None;
-        }
-        if !first && version.changed().await.is_err() {
-            return None;
-        }
-        version.borrow_and_update();
-        let job = lab.jobs.snapshot();
-        let finished = job.as_ref().is_none_or(|j| j.state == JobState::Finished);
-        let data = serde_json::to_string(&job).unwrap_or_else(|_| "null".into());
-        Some((Ok(Event::default().data(data)), (lab, version, false, finished)))
-    });
+    let stream = futures_util::stream::unfold(
+        (lab, version, true, false),
+        |(lab, mut version, first, done)| async move {
+            if done {
+                return None;
+            }
+            if !first && version.changed().await.is_err() {
+                return None;
+            }
+            version.borrow_and_update();
+            let job = lab.jobs.snapshot();
+            let finished = job.as_ref().is_none_or(|j| j.state == JobState::Finished);
+            let data = serde_json::to_string(&job).unwrap_or_else(|_| "null".into());
+            Some((Ok(Event::default().data(data)), (lab, version, false, finished)))
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
