@@ -268,6 +268,7 @@ async function stopJob(prefix) {
 $("t-start").addEventListener("click", () => startJob("train", [
   ...flag("--data", "t-data"), ...flag("--hidden", "t-hidden"), ...flag("--optimizer", "t-optimizer"),
   ...flag("--lr", "t-lr"), ...flag("--schedule", "t-schedule"), ...flag("--epochs", "t-epochs"), ...flag("--save", "t-save"),
+  ...(window.labExtra || []),
 ], "t"));
 $("t-stop").addEventListener("click", () => stopJob("t"));
 $("s-start").addEventListener("click", () => startJob("sweep", [

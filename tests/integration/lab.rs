@@ -152,16 +152,37 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).unwrap();
     stream.write_all(body.as_bytes()).unwrap();
+    // Read to the body's end as its headers give it, not to the connection's: a server may keep
+    // the connection open whatever the request asked (chromedriver does).
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
+    let mut buffer = [0u8; 65536];
+    loop {
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+            let lower = head.to_ascii_lowercase();
+            let length = lower
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|n| n.trim().parse::<usize>().ok());
+            let done = match length {
+                Some(n) => raw.len() - head.len() - 4 >= n,
+                None if lower.contains("transfer-encoding: chunked") => rest.ends_with("0\r\n\r\n"),
+                None => false,
+            };
+            if done {
+                break;
+            }
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buffer[..n]),
+            Err(e) => panic!("{method} {path}: {e} after {:?}", String::from_utf8_lossy(&raw)),
+        }
+    }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP response: {text:?}"));
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        unchunk(rest)
-    } else {
-        rest.to_string()
-    };
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { unchunk(rest) } else { rest.to_string() };
     Response { status, headers: head.to_string(), body }
 }
 

@@ -15,6 +15,7 @@ mod docs;
 mod files;
 mod graph;
 mod lab;
+mod lab_browser;
 mod mlp;
 mod perceptron;
 mod plot;
