@@ -27,7 +27,7 @@ impl Bound {
         names
     }
 
-    /// Whether a `Host` header names this server: one of [`Bound::names`] with this port (or
+    /// Whether a `Host` header names this server: a loopback name or `--host`'s address, with this port (or
     /// without one, on port 80). Names compare case-insensitively, as DNS does.
     pub fn host_allowed(&self, host: &str) -> bool {
         let host = host.trim().to_ascii_lowercase();

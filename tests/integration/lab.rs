@@ -182,7 +182,11 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP response: {text:?}"));
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { unchunk(rest) } else { rest.to_string() };
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        unchunk(rest)
+    } else {
+        rest.to_string()
+    };
     Response { status, headers: head.to_string(), body }
 }
 

@@ -52,14 +52,16 @@ impl Browser {
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,1900"],
         } } } });
         let created = browser.call("POST", "/session", &capabilities);
-        browser.session = created["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_string();
+        browser.session =
+            created["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_string();
         browser
     }
 
     fn call(&self, method: &str, path: &str, body: &Value) -> Value {
         let body = if method == "GET" { String::new() } else { body.to_string() };
         let host = format!("127.0.0.1:{}", self.port);
-        let r = http(self.port, method, path, &[("Host", &host), ("Content-Type", "application/json")], &body);
+        let r =
+            http(self.port, method, path, &[("Host", &host), ("Content-Type", "application/json")], &body);
         let v: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{path}: {e}: {}", r.body));
         assert_eq!(r.status, 200, "{method} {path}: {v}");
         v["value"].clone()
@@ -79,12 +81,16 @@ impl Browser {
     }
 
     fn text(&self, id: &str) -> String {
-        self.run("return document.getElementById(arguments[0]).textContent", json!([id])).as_str().unwrap().to_string()
+        self.run("return document.getElementById(arguments[0]).textContent", json!([id]))
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     fn click(&self, selector: &str) {
         let found = self.session("POST", "/element", &json!({ "using": "css selector", "value": selector }));
-        let id = found.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap().to_string();
+        let id =
+            found.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap().to_string();
         self.session("POST", &format!("/element/{id}/click"), &json!({}));
     }
 
@@ -165,7 +171,10 @@ fn the_descent_view_redraws_and_agrees_with_the_command() {
         latencies_from = browser.run("return window.labLatencies.length", json!([])).as_u64().unwrap();
         let _ = i;
     }
-    browser.wait("document.getElementById('d-command').textContent.includes('--lr 0.316,')", Duration::from_secs(60));
+    browser.wait(
+        "document.getElementById('d-command').textContent.includes('--lr 0.316,')",
+        Duration::from_secs(60),
+    );
     let after = browser.run("return document.querySelector('#d-figure svg').outerHTML", json!([]));
     assert_ne!(before, after, "the picture was not redrawn");
 
@@ -179,7 +188,8 @@ fn the_descent_view_redraws_and_agrees_with_the_command() {
     let runs = cli["runs"].as_array().unwrap();
     assert_eq!(rows.as_array().unwrap().len(), runs.len(), "{command}");
     for (row, run) in rows.as_array().unwrap().iter().zip(runs) {
-        let point: Vec<String> = run["final"]["point"].as_array().unwrap().iter().map(|v| shown(v.as_f64().unwrap())).collect();
+        let point: Vec<String> =
+            run["final"]["point"].as_array().unwrap().iter().map(|v| shown(v.as_f64().unwrap())).collect();
         assert_eq!(row[0].as_str().unwrap(), format!("({})", point.join(", ")), "{command}");
         assert_eq!(row[1], run["outcome"], "{command}");
     }
@@ -189,23 +199,48 @@ fn the_descent_view_redraws_and_agrees_with_the_command() {
 
     // Distill's demonstration is one click away: the ill-conditioned quadratic, gd against momentum.
     browser.click("#d-distill");
-    browser.wait("document.getElementById('d-command').textContent.includes('ill-conditioned')", Duration::from_secs(60));
+    browser.wait(
+        "document.getElementById('d-command').textContent.includes('ill-conditioned')",
+        Duration::from_secs(60),
+    );
     browser.wait("document.querySelectorAll('#d-runs tr').length === 2", Duration::from_secs(60));
     browser.run(MOVE, json!([".opt-mu", 1, 0.5]));
-    browser.wait("document.getElementById('d-command').textContent.includes('--momentum 0.9,0.5')", Duration::from_secs(60));
+    browser.wait(
+        "document.getElementById('d-command').textContent.includes('--momentum 0.9,0.5')",
+        Duration::from_secs(60),
+    );
     browser.wait("document.body.dataset.descent === 'drawn'", Duration::from_secs(60));
     browser.click("#d-distill");
-    browser.wait("document.getElementById('d-command').textContent.includes('--momentum 0.9,0.9')", Duration::from_secs(60));
+    browser.wait(
+        "document.getElementById('d-command').textContent.includes('--momentum 0.9,0.9')",
+        Duration::from_secs(60),
+    );
     std::thread::sleep(Duration::from_millis(500));
     browser.screenshot("descent");
 
-    let latencies: Vec<f64> = browser.run("return window.labLatencies", json!([])).as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let latencies: Vec<f64> = browser
+        .run("return window.labLatencies", json!([]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     let mut sorted = latencies.clone();
     sorted.sort_by(f64::total_cmp);
     let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-    let figures = json!({ "samples": sorted.len(), "p50_ms": at(0.5), "p95_ms": at(0.95), "all_ms": latencies });
-    std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lab-latency.json"), figures.to_string()).unwrap();
-    eprintln!("lab descent input-to-picture: p50 {:.0} ms, p95 {:.0} ms over {} inputs", at(0.5), at(0.95), sorted.len());
+    let figures =
+        json!({ "samples": sorted.len(), "p50_ms": at(0.5), "p95_ms": at(0.95), "all_ms": latencies });
+    std::fs::write(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lab-latency.json"),
+        figures.to_string(),
+    )
+    .unwrap();
+    eprintln!(
+        "lab descent input-to-picture: p50 {:.0} ms, p95 {:.0} ms over {} inputs",
+        at(0.5),
+        at(0.95),
+        sorted.len()
+    );
 }
 
 /// The perceptron stepped epoch by epoch: the page's loss at an epoch is the command's.
@@ -217,14 +252,24 @@ fn the_perceptron_view_steps_through_the_command_s_epochs() {
     browser.click("nav button[data-view=perceptron]");
     browser.run("document.getElementById('p-seed').value = '0'", json!([]));
     browser.click("#p-run");
-    browser.wait("!document.getElementById('p-epoch').disabled && document.getElementById('p-state').textContent", Duration::from_secs(60));
+    browser.wait(
+        "!document.getElementById('p-epoch').disabled && document.getElementById('p-state').textContent",
+        Duration::from_secs(60),
+    );
     browser.run(MOVE, json!(["#p-epoch", 0, 12]));
-    browser.wait("document.getElementById('p-state').textContent.startsWith('after epoch 12:')", Duration::from_secs(60));
+    browser.wait(
+        "document.getElementById('p-state').textContent.startsWith('after epoch 12:')",
+        Duration::from_secs(60),
+    );
     let cli = nnopt_json(&["perceptron", "--seed", "0", "--json"]);
     let loss = cli["history"][11]["loss"].as_f64().unwrap();
     let state = browser.text("p-state");
     assert!(state.ends_with(&format!("training loss {}", shown(loss))), "{state} vs {loss}");
-    assert!(browser.text("p-text").contains("rose"), "seed 0's rise is explained: {}", browser.text("p-text"));
+    assert!(
+        browser.text("p-text").contains("rose"),
+        "seed 0's rise is explained: {}",
+        browser.text("p-text")
+    );
     browser.screenshot("perceptron");
 }
 
@@ -247,12 +292,21 @@ fn training_is_stopped_from_the_page_and_a_journal_opens_as_its_csv() {
         json!([]),
     );
     browser.click("#t-start");
-    browser.wait("document.getElementById('t-status').textContent.includes('epoch 1 [')", Duration::from_secs(120));
+    browser.wait(
+        "document.getElementById('t-status').textContent.includes('epoch 1 [')",
+        Duration::from_secs(120),
+    );
     browser.click("#t-stop");
-    browser.wait("document.getElementById('t-status').textContent.includes('stopped by SIGINT')", Duration::from_secs(120));
+    browser.wait(
+        "document.getElementById('t-status').textContent.includes('stopped by SIGINT')",
+        Duration::from_secs(120),
+    );
     let status = browser.text("t-status");
     assert!(status.ends_with("stopped by SIGINT (Ctrl-C): 1 epoch(s) kept"), "{status}");
-    let rows = browser.run("return [...document.querySelectorAll('#t-epochs-table tr')].map(r => r.textContent)", json!([]));
+    let rows = browser.run(
+        "return [...document.querySelectorAll('#t-epochs-table tr')].map(r => r.textContent)",
+        json!([]),
+    );
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert!(rows[0].as_str().unwrap().starts_with("1 (cut short)"), "{rows}");
     browser.wait("document.querySelector('#t-confusion svg')", Duration::from_secs(30));
@@ -261,9 +315,25 @@ fn training_is_stopped_from_the_page_and_a_journal_opens_as_its_csv() {
     let dir = scratch("lab-browser-journal");
     let journal = dir.join("sweep.csv");
     let _ = std::fs::remove_file(&journal);
-    nnopt_ok(&["sweep", "--data", "synthetic", "--trials", "3", "--epochs", "1", "--lr", "0.01,0.1,0.5", "--csv", journal.to_str().unwrap(), "--quiet"]);
+    nnopt_ok(&[
+        "sweep",
+        "--data",
+        "synthetic",
+        "--trials",
+        "3",
+        "--epochs",
+        "1",
+        "--lr",
+        "0.01,0.1,0.5",
+        "--csv",
+        journal.to_str().unwrap(),
+        "--quiet",
+    ]);
     browser.click("nav button[data-view=sweep]");
-    browser.run("document.getElementById('s-open-path').value = arguments[0]", json!([journal.to_str().unwrap()]));
+    browser.run(
+        "document.getElementById('s-open-path').value = arguments[0]",
+        json!([journal.to_str().unwrap()]),
+    );
     browser.click("#s-open");
     browser.wait("document.body.dataset.journal === 'open'", Duration::from_secs(30));
     let cells = browser.run(

@@ -2,23 +2,39 @@
 //! network: nothing is fetched from elsewhere, and there is no build step). The page is given
 //! the token its requests must carry.
 
-use axum::extract::State;
-use axum::response::Response;
-
-use super::routes::{asset, page, Shared};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
 
 static INDEX: &str = include_str!("../../../assets/lab/index.html");
 static SCRIPT: &str = include_str!("../../../assets/lab/lab.js");
 static STYLE: &str = include_str!("../../../assets/lab/lab.css");
 
-pub async fn index(State(lab): State<Shared>) -> Response {
-    page(INDEX.replace("{{TOKEN}}", &lab.token))
+/// The page, with `token` in it.
+pub fn index(token: &str) -> Response {
+    let mut response = Html(INDEX.replace("{{TOKEN}}", token)).into_response();
+    let headers = response.headers_mut();
+    // The page runs only its own script and loads nothing from elsewhere; no other site frames it.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
-pub async fn script() -> Response {
+pub fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
-pub async fn style() -> Response {
+pub fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    (headers, body).into_response()
 }

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use nnopt::lab::guard::{token_matches, Bound};
@@ -42,9 +42,9 @@ pub type Shared = Arc<Lab>;
 
 pub fn router(lab: Shared) -> Router {
     Router::new()
-        .route("/", get(super::page::index))
-        .route("/lab.js", get(super::page::script))
-        .route("/lab.css", get(super::page::style))
+        .route("/", get(|State(lab): State<Shared>| async move { super::page::index(&lab.token) }))
+        .route("/lab.js", get(|| async { super::page::script() }))
+        .route("/lab.css", get(|| async { super::page::style() }))
         .route("/api/descent", post(descent))
         .route("/api/perceptron", post(perceptron))
         .route("/api/perceptron/epoch", get(perceptron_epoch))
@@ -60,19 +60,31 @@ pub fn router(lab: Shared) -> Router {
         .with_state(lab)
 }
 
-/// `{"error": message}` with `status`.
+/// A request refused: `{"error": message}` with its status.
+pub struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
 pub fn fail(status: StatusCode, message: String) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+    Refusal(status, message).into_response()
 }
 
 /// A library or command-line error as the page shows it: a usage error is the request's fault
 /// (400), anything else the run's (500, with the one-line message, never a backtrace).
-fn refuse(e: anyhow::Error) -> Response {
+fn refusal(e: anyhow::Error) -> Refusal {
     let status = match nnopt::error::exit_code(&e) {
         2 => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    fail(status, format!("{e:#}"))
+    Refusal(status, format!("{e:#}"))
+}
+
+fn refuse(e: anyhow::Error) -> Response {
+    refusal(e).into_response()
 }
 
 /// This server's own names only; `/api/` with the page's token (a header, or `?token=` where
@@ -114,7 +126,7 @@ struct Args {
     args: Vec<String>,
 }
 
-fn read_args(body: Result<Bytes, BytesRejection>) -> Result<Vec<String>, Response> {
+fn read_args(body: Result<Bytes, BytesRejection>) -> Result<Vec<String>, Refusal> {
     let body = body.map_err(|e| {
         let status = e.status();
         let message = match status {
@@ -123,10 +135,10 @@ fn read_args(body: Result<Bytes, BytesRejection>) -> Result<Vec<String>, Respons
             }
             _ => format!("unreadable request: {e}"),
         };
-        fail(status, message)
+        Refusal(status, message)
     })?;
     serde_json::from_slice::<Args>(&body).map(|a| a.args).map_err(|e| {
-        fail(
+        Refusal(
             StatusCode::BAD_REQUEST,
             format!("the request is not {{\"args\": [\"--flag\", \"value\", …]}}: {e}"),
         )
@@ -138,7 +150,7 @@ fn read_args(body: Result<Bytes, BytesRejection>) -> Result<Vec<String>, Respons
 async fn descent(State(lab): State<Shared>, body: Result<Bytes, BytesRejection>) -> Response {
     let args = match read_args(body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let device = lab.device;
     let work = move || -> anyhow::Result<Value> {
@@ -195,7 +207,7 @@ async fn descent(State(lab): State<Shared>, body: Result<Bytes, BytesRejection>)
 async fn perceptron(State(lab): State<Shared>, body: Result<Bytes, BytesRejection>) -> Response {
     let args = match read_args(body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let shared = lab.clone();
     let work = move || -> anyhow::Result<Value> {
@@ -233,18 +245,18 @@ async fn perceptron_epoch(State(lab): State<Shared>, Query(q): Query<HashMap<Str
     let Some(k) = q.get("k").and_then(|k| k.parse::<usize>().ok()) else {
         return fail(StatusCode::BAD_REQUEST, "?k=EPOCH: give the epoch as a whole number".into());
     };
-    let work = move || -> Result<Value, Response> {
+    let work = move || -> Result<Value, Refusal> {
         let kept = lab.perceptron.lock().unwrap_or_else(|p| p.into_inner());
         let Some((command, report)) = kept.as_ref() else {
-            return Err(fail(StatusCode::NOT_FOUND, "no perceptron run yet: run one first".into()));
+            return Err(Refusal(StatusCode::NOT_FOUND, "no perceptron run yet: run one first".into()));
         };
-        let view = nnopt::lab::epoch::view(report, k).map_err(refuse)?;
-        let svg = nnopt::lab::epoch::figure(report, k).and_then(|f| f.svg()).map_err(refuse)?;
+        let view = nnopt::lab::epoch::view(report, k).map_err(refusal)?;
+        let svg = nnopt::lab::epoch::figure(report, k).and_then(|f| f.svg()).map_err(refusal)?;
         Ok(json!({ "command": command, "view": view, "svg": svg }))
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(r)) => r,
+        Ok(Err(r)) => r.into_response(),
         Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("the epoch view failed: {e}")),
     }
 }
@@ -262,7 +274,7 @@ async fn sweep(State(lab): State<Shared>, body: Result<Bytes, BytesRejection>) -
 fn start(lab: Shared, kind: Kind, body: Result<Bytes, BytesRejection>) -> Response {
     let args = match read_args(body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let checked = request::parse(kind.command(), &args).and_then(|c| request::bounded(&c).map(|()| c));
     let (data, journal) = match checked {
@@ -296,19 +308,19 @@ async fn journal(Query(q): Query<HashMap<String, String>>) -> Response {
     let Some(path) = q.get("path").filter(|p| !p.is_empty()).cloned() else {
         return fail(StatusCode::BAD_REQUEST, "?path=FILE.csv: give a sweep's --csv journal".into());
     };
-    let work = move || -> Result<Value, Response> {
+    let work = move || -> Result<Value, Refusal> {
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| fail(StatusCode::NOT_FOUND, format!("{path}: cannot read ({e})")))?;
-        let table = nnopt::sweep::journal::table(&text, &path).map_err(refuse)?;
+            .map_err(|e| Refusal(StatusCode::NOT_FOUND, format!("{path}: cannot read ({e})")))?;
+        let table = nnopt::sweep::journal::table(&text, &path).map_err(refusal)?;
         let svg = match table.rows.is_empty() {
             true => None,
-            false => Some(nnopt::sweep::report::journal_figure(&table).svg().map_err(refuse)?),
+            false => Some(nnopt::sweep::report::journal_figure(&table).svg().map_err(refusal)?),
         };
         Ok(json!({ "path": path, "table": table, "svg": svg }))
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(r)) => r,
+        Ok(Err(r)) => r.into_response(),
         Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("reading the journal failed: {e}")),
     }
 }
@@ -347,26 +359,4 @@ async fn events(
         },
     );
     Sse::new(stream).keep_alive(KeepAlive::default())
-}
-
-/// Headers for an embedded asset.
-pub fn asset(content_type: &'static str, body: &'static str) -> Response {
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-    (headers, body).into_response()
-}
-
-pub fn page(html: String) -> Response {
-    let mut response = Html(html).into_response();
-    let headers = response.headers_mut();
-    // The page runs only its own script and loads nothing from elsewhere; no other site frames it.
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-    response
 }
