@@ -2,14 +2,14 @@
 // the server runs that command's code and sends back its numbers, its sentences and its
 // picture (SVG drawn by the same figure code as `--plot`), which this page puts on screen.
 "use strict";
-const TOKEN = document.querySelector('meta[name="nnopt-token"]').content;
 const $ = (id) => document.getElementById(id);
 
 // Input-to-picture times of the descent view, in ms (read by the browser test, which reports them).
 window.labLatencies = [];
 
 async function call(method, path, body) {
-  const init = { method, headers: { "X-Nnopt-Token": TOKEN } };
+  // The token travels in the lab's cookie (set when the printed address was opened).
+  const init = { method, headers: {}, credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -90,6 +90,7 @@ async function descend(startedAt, args) {
   pending = { startedAt, args: args || descentArgs() };
   if (inFlight) return;
   inFlight = true;
+  document.body.dataset.descent = "busy";
   while (pending) {
     const job = pending;
     pending = null;
@@ -165,11 +166,12 @@ $("d-distill").addEventListener("click", () => {
 });
 
 // ---- perceptron ----
-let perceptronTimer = null;
+let perceptronTimer = null, perceptronRunId = null, perceptronAsked = 0;
 async function perceptronRun() {
   const args = [...flag("--seed", "p-seed"), ...flag("--lr", "p-lr"), ...flag("--epochs", "p-epochs")];
   try {
     const r = await call("POST", "/api/perceptron", { args });
+    perceptronRunId = r.run;
     text("p-error", "");
     text("p-command", r.command);
     text("p-text", r.text);
@@ -181,10 +183,13 @@ async function perceptronRun() {
     await perceptronEpoch();
   } catch (e) { text("p-error", e.message); }
 }
+// Epochs asked for in quick succession may come back out of order: only the latest is shown.
 async function perceptronEpoch() {
   const k = $("p-epoch").value;
+  const asked = ++perceptronAsked;
   try {
-    const r = await call("GET", `/api/perceptron/epoch?k=${k}`);
+    const r = await call("GET", `/api/perceptron/epoch?run=${perceptronRunId}&k=${k}`);
+    if (asked !== perceptronAsked) return;
     const v = r.view;
     text("p-epoch-value", `${v.epoch} of ${v.epochs}`);
     text("p-state", `after epoch ${v.epoch}: w = ${fmt(v.w)}, b = ${fmt(v.b)}, training loss ${fmt(v.loss)}`);
@@ -209,7 +214,7 @@ $("p-play").addEventListener("click", () => {
 let events = null;
 function follow() {
   if (events) events.close();
-  events = new EventSource(`/api/job/events?token=${TOKEN}`);
+  events = new EventSource("/api/job/events");
   events.onmessage = (m) => {
     const job = JSON.parse(m.data);
     showJob(job);

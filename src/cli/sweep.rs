@@ -153,7 +153,8 @@ pub struct SweepArgs {
     pub plot: Option<PathBuf>,
 }
 
-pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
+/// The sweep `args` ask for on `device`, validated: the command's and `nnopt lab`'s.
+pub fn config(args: &SweepArgs, device: tch::Device) -> Result<SweepConfig> {
     let mut space = Space::default();
     let given = [
         ("lr", &args.lr),
@@ -171,8 +172,7 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
     if space.dims.is_empty() {
         space = Space::default_search();
     }
-    let device = global.device.resolve()?;
-    let mut config = SweepConfig {
+    let config = SweepConfig {
         strategy: args.strategy.into(),
         space,
         trials: args.trials,
@@ -202,6 +202,12 @@ pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
         repeats: args.repeats,
     };
     config.validate()?;
+    Ok(config)
+}
+
+pub fn run(args: SweepArgs, global: &Global, out: &Output) -> Result<()> {
+    let device = global.device.resolve()?;
+    let mut config = config(&args, device)?;
     let save_best = args.save_best.is_some();
     let source = DataSource::parse(&args.data)?;
     let mut files = SweepFiles { csv: args.csv, resume: args.resume, save_best: args.save_best };
@@ -304,10 +310,18 @@ fn claim_sweep_files(
     if let Some(path) = &files.csv {
         // An empty file holds no record to lose.
         if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
-            return Err(usage(format!(
-                "--csv {}: the file exists; continue it with --resume {0}, or choose another name",
-                path.display()
-            )));
+            // Continuing it is advice only for a journal: any other file is simply taken.
+            let journal = std::fs::read(path).is_ok_and(|b| b.starts_with(b"# nnopt sweep:"));
+            return Err(usage(match journal {
+                true => format!(
+                    "--csv {}: the file exists; continue it with --resume {0}, or choose another name",
+                    path.display()
+                ),
+                false => format!(
+                    "--csv {}: the file exists and is not a sweep journal; choose another name",
+                    path.display()
+                ),
+            }));
         }
     }
     claims.output("--save-best", files.save_best.as_deref())?;

@@ -17,8 +17,8 @@ impl Bound {
     /// unless it is a wildcard (0.0.0.0 or ::, which names no machine).
     fn names(&self) -> Vec<String> {
         let mut names = vec!["127.0.0.1".to_string(), "localhost".to_string(), "[::1]".to_string()];
-        let given = self.host.trim_start_matches('[').trim_end_matches(']');
-        if !matches!(given, "0.0.0.0" | "::") {
+        let given = self.bare();
+        if !self.is_wildcard() {
             let given = if given.contains(':') { format!("[{given}]") } else { given.to_string() };
             if !names.contains(&given) {
                 names.push(given);
@@ -42,15 +42,31 @@ impl Bound {
         origin.strip_prefix("http://").is_some_and(|host| self.host_allowed(host))
     }
 
-    /// The address to print for the user to open.
+    /// The address to print for the user to open: `--host`'s, where it names one; a wildcard's
+    /// loopback address of the same family.
     pub fn url(&self) -> String {
-        let name = self.names().pop().filter(|_| !self.is_loopback()).unwrap_or_else(|| "127.0.0.1".into());
+        let name = match self.bare() {
+            "0.0.0.0" => "127.0.0.1".to_string(),
+            "::" => "[::1]".to_string(),
+            ip6 if ip6.contains(':') => format!("[{ip6}]"),
+            name => name.to_string(),
+        };
         format!("http://{name}:{}/", self.port)
+    }
+
+    /// `--host` without an IPv6 address's brackets.
+    fn bare(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
     }
 
     /// Bound to the loopback interface only: no other machine can reach it.
     pub fn is_loopback(&self) -> bool {
-        matches!(self.host.trim_start_matches('[').trim_end_matches(']'), "127.0.0.1" | "localhost" | "::1")
+        matches!(self.bare(), "127.0.0.1" | "localhost" | "::1")
+    }
+
+    /// Bound to every interface (0.0.0.0, ::): reachable from elsewhere, yet named by no address.
+    pub fn is_wildcard(&self) -> bool {
+        matches!(self.bare(), "0.0.0.0" | "::")
     }
 }
 
@@ -101,7 +117,12 @@ mod tests {
         assert_eq!(lan.url(), "http://192.168.1.5:80/");
         let any = Bound { host: "0.0.0.0".into(), port: 9000 };
         assert!(!any.host_allowed("0.0.0.0:9000") && any.host_allowed("127.0.0.1:9000"));
-        assert!(!any.is_loopback());
+        assert!(!any.is_loopback() && any.is_wildcard());
+        assert_eq!(any.url(), "http://127.0.0.1:9000/");
+        assert_eq!(Bound { host: "::".into(), port: 9000 }.url(), "http://[::1]:9000/");
+        let six = Bound { host: "::1".into(), port: 9000 };
+        assert_eq!((six.url().as_str(), six.is_loopback()), ("http://[::1]:9000/", true));
+        assert!(six.host_allowed("[::1]:9000"));
     }
 
     #[test]

@@ -17,8 +17,10 @@ pub const MAX_PERCEPTRON_EPOCHS: usize = 10_000;
 pub const MAX_PERCEPTRON_SAMPLES: usize = 10_000;
 /// `train --epochs`, and `sweep --epochs` per trial.
 pub const MAX_EPOCHS: usize = 100;
-/// `sweep --trials`.
+/// Trainings in one sweep: its trials, the grid's points, each repeated `--repeats` times.
 pub const MAX_TRIALS: usize = 256;
+/// `sweep --population`: networks trained at once.
+pub const MAX_POPULATION: usize = 64;
 /// Units in one hidden layer, and hidden layers.
 pub const MAX_WIDTH: usize = 4_096;
 pub const MAX_LAYERS: usize = 8;

@@ -204,8 +204,8 @@ pub fn table(text: &str, shown: &str) -> Result<Table> {
     let identity = lines.next().unwrap_or_default();
     let not_journal = || {
         usage(format!(
-            "{shown}: not a sweep journal (a `nnopt sweep --csv` file starts with \"# nnopt sweep:\" and a \
-             heading ending in {})",
+            "{shown}: not a sweep journal (a `nnopt sweep --csv` file starts with \"# nnopt sweep:\", then \
+             column names ending in {})",
             CSV_TAIL.join(",")
         ))
     };
@@ -224,7 +224,7 @@ pub fn table(text: &str, shown: &str) -> Result<Table> {
         let cells: Vec<String> = line.split(',').map(str::to_string).collect();
         if cells.len() != columns.len() {
             return Err(usage(format!(
-                "{shown}: line {} has {} cells where its heading names {}",
+                "{shown}: line {} has {} cells where its second line names {} columns",
                 i + 3,
                 cells.len(),
                 columns.len()

@@ -20,25 +20,42 @@ pub struct Lab {
 
 impl Lab {
     pub fn start() -> Lab {
-        let mut child = nnopt_command(&["lab", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("nnopt lab starts");
+        Lab::spawn(nnopt_command(&["lab", "--port", "0"]))
+    }
+
+    /// A lab started as `nnopt lab &` in a script starts: with SIGINT ignored, and in a process
+    /// group of its own (as a terminal's job is).
+    pub fn start_in_background() -> Lab {
+        use std::os::unix::process::CommandExt;
+        let mut command = nnopt_command(&["lab", "--port", "0"]);
+        command.process_group(0);
+        // SAFETY: signal(2) only, between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        Lab::spawn(command)
+    }
+
+    fn spawn(mut command: std::process::Command) -> Lab {
+        let mut child =
+            command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("nnopt lab starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        // "nnopt lab: open http://127.0.0.1:PORT/ (Ctrl-C stops it)"
-        let port = line
-            .split("127.0.0.1:")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|p| p.parse().ok())
+        // "nnopt lab: open http://127.0.0.1:PORT/?token=TOKEN (Ctrl-C stops it)"
+        let address = line.split_whitespace().nth(3).unwrap_or_else(|| panic!("no address in {line:?}"));
+        let (port, token) = address
+            .strip_prefix("http://127.0.0.1:")
+            .and_then(|rest| rest.split_once("/?token="))
             .unwrap_or_else(|| panic!("no address in {line:?}"));
-        let mut lab = Lab { child, port, token: String::new() };
-        let page = lab.request("GET", "/", &[], "");
-        assert_eq!(page.status, 200, "{}", page.body);
-        lab.token = page.body.split("name=\"nnopt-token\" content=\"").nth(1).unwrap()[..32].to_string();
-        lab
+        Lab { child, port: port.parse().unwrap(), token: token.to_string() }
+    }
+
+    /// The address the lab printed: its URL with the token.
+    pub fn entry(&self) -> String {
+        format!("{}?token={}", self.url(), self.token)
     }
 
     pub fn host(&self) -> String {
@@ -106,19 +123,15 @@ impl Lab {
         let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
-
-    /// Ctrl-C, as a user stops it; returns how it ended.
-    pub fn interrupt(&mut self) -> std::process::ExitStatus {
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
-        self.child.wait().unwrap()
-    }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            self.interrupt();
+            // SIGTERM: a lab started with SIGINT ignored stops too.
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+            let _ = self.child.wait();
         }
     }
 }
@@ -203,11 +216,32 @@ fn unchunk(mut rest: &str) -> String {
     body
 }
 
-/// The page and its assets come from the binary: nothing is loaded from another host.
+/// The page and its assets come from the binary: nothing is loaded from another host. The
+/// page opens only for the printed address's token, which becomes a cookie only this site's
+/// pages send, out of scripts' reach.
 #[test]
-fn the_page_and_its_assets_are_served_from_the_binary() {
+fn the_page_opens_with_the_printed_token_and_loads_nothing_from_elsewhere() {
     let lab = Lab::start();
-    let page = lab.request("GET", "/", &[], "");
+    let r = lab.request("GET", "/", &[], "");
+    assert_eq!((r.status, r.error().contains("?token=")), (403, true), "no token: {}", r.body);
+    let r = lab.request("GET", &format!("/?token={}", "0".repeat(32)), &[], "");
+    assert_eq!(r.status, 403, "a wrong token: {}", r.body);
+    let r = lab.request("GET", &format!("/?token={}", lab.token), &[], "");
+    assert_eq!(r.status, 303, "{}", r.headers);
+    let cookie = format!("nnopt_lab_{}={}", lab.port, lab.token);
+    assert!(
+        r.headers.contains(&format!("set-cookie: {cookie}; HttpOnly; SameSite=Strict; Path=/")),
+        "{}",
+        r.headers
+    );
+    let page = lab.request("GET", "/", &[("Cookie", &cookie)], "");
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains(&lab.token), "the page holds no token");
+    assert_eq!(
+        lab.request("GET", "/api/job", &[("Cookie", &cookie)], "").status,
+        200,
+        "the cookie lets the page in"
+    );
     assert!(
         page.headers.to_ascii_lowercase().contains("content-security-policy: default-src 'self'"),
         "{}",
@@ -231,11 +265,11 @@ fn foreign_unauthorised_oversized_and_malformed_requests_are_refused() {
     let lab = Lab::start();
     let port = lab.port.to_string();
     let evil_host = format!("evil.example:{port}");
-    let r = http(lab.port, "GET", "/", &[("Host", &evil_host)], "");
-    assert_eq!((r.status, r.error().contains("is not this lab's address")), (403, true), "{}", r.body);
-    let r = http(lab.port, "GET", "/", &[], "");
-    assert_eq!(r.status, 403, "no Host at all: {}", r.body);
     let token = lab.token.clone();
+    let r = http(lab.port, "GET", "/", &[("Host", &evil_host), ("X-Nnopt-Token", &token)], "");
+    assert_eq!((r.status, r.error().contains("is not this lab's address")), (403, true), "{}", r.body);
+    let r = http(lab.port, "GET", "/", &[("X-Nnopt-Token", &token)], "");
+    assert_eq!(r.status, 403, "no Host at all: {}", r.body);
     let r = lab.request(
         "POST",
         "/api/descent",
@@ -286,9 +320,31 @@ fn foreign_unauthorised_oversized_and_malformed_requests_are_refused() {
                 .to_string()
         )
     );
-    let r = lab.post("/api/sweep", &json!({ "args": ["--trials", "3"] }));
-    assert_eq!((r.status, r.error().starts_with("--csv FILE")), (400, true), "{}", r.body);
-    let r = lab.get("/api/perceptron/epoch?k=3");
+    let r = lab.post(
+        "/api/sweep",
+        &json!({ "args": ["--strategy", "grid", "--lr", "1e-3..1:log", "--grid-points", "100", "--repeats", "3", "--csv", "j.csv"] }),
+    );
+    assert_eq!(
+        (
+            r.status,
+            r.error().starts_with("trainings (--trials, the grid, --repeats) 300: the lab runs at most 256")
+        ),
+        (400, true),
+        "{}",
+        r.body
+    );
+    let r = lab.post("/api/sweep", &json!({ "args": ["--strategy", "grid", "--lr", "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8", "--momentum", "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8", "--hidden", "8,16,32,64,128", "--csv", "j.csv"] }));
+    assert_eq!((r.status, r.error().contains("320: the lab runs at most 256")), (400, true), "{}", r.body);
+    let r = lab.post("/api/sweep", &json!({ "args": ["--hidden", "8,9999", "--csv", "j.csv"] }));
+    assert_eq!((r.status, r.error().starts_with("--hidden 9999")), (400, true), "{}", r.body);
+    let r = lab.post("/api/train", &json!({ "args": ["--plot", "x.png"] }));
+    assert_eq!(
+        (r.status, r.error().starts_with("--plot: the lab draws and keeps these itself")),
+        (400, true),
+        "{}",
+        r.body
+    );
+    let r = lab.get("/api/perceptron/epoch?run=1&k=3");
     assert_eq!(r.status, 404, "no run yet: {}", r.body);
     let r = lab.get("/api/journal?path=/nonexistent/j.csv");
     assert_eq!(
@@ -336,16 +392,18 @@ fn descent_answers_equal_the_command_s() {
 }
 
 /// One training run at a time: a second is refused (409) naming the first; Stop stops it as
-/// Ctrl-C does, and the epoch it was in is kept (evaluated, in the job's table); the page
-/// opened again finds it.
+/// Ctrl-C does — even from a lab started with SIGINT ignored, as `nnopt lab &` in a script is —
+/// and the epoch it was in is evaluated and shown; the page opened again finds it.
 #[test]
 fn a_second_run_is_refused_and_a_stopped_run_keeps_its_epoch() {
-    let lab = Lab::start();
+    let lab = Lab::start_in_background();
+    let elsewhere = scratch("lab-409").join("x.csv");
     // 60 000 batches of one image: an epoch long enough to be stopped in.
     let slow = json!({ "args": ["--data", "synthetic", "--epochs", "1", "--batch-size", "1", "--lr", "0.005", "--log-interval", "500"] });
     let r = lab.post("/api/train", &slow);
     assert_eq!(r.status, 202, "{}", r.body);
-    let r = lab.post("/api/sweep", &json!({ "args": ["--trials", "2", "--csv", "x.csv"] }));
+    let r =
+        lab.post("/api/sweep", &json!({ "args": ["--trials", "2", "--csv", elsewhere.to_str().unwrap()] }));
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(
         r.error().starts_with("a training run is running (nnopt train --data synthetic --epochs 1"),
@@ -355,12 +413,22 @@ fn a_second_run_is_refused_and_a_stopped_run_keeps_its_epoch() {
     // Once it trains (its progress on stderr, passed on to the page), the page's Stop.
     lab.wait_for_progress(Duration::from_secs(120));
     assert_eq!(lab.post("/api/job/stop", &json!({})).status, 200);
+    let again = lab.post("/api/job/stop", &json!({}));
+    assert_eq!(
+        (again.status, again.json()["state"].as_str()),
+        (200, Some("stopping")),
+        "asked twice: {}",
+        again.body
+    );
     let job = lab.wait_for_job(Duration::from_secs(120));
-    assert_eq!(job["ended"], "stopped by SIGINT (Ctrl-C): 1 epoch(s) kept", "{job}");
+    assert_eq!(job["ended"], "stopped from the page (SIGINT, as Ctrl-C) after 1 epoch(s)", "{job}");
     assert_eq!(job["epochs"].as_array().unwrap().len(), 1, "{job}");
     assert_eq!(job["epochs"][0]["complete"], false, "{job}");
     assert!(job["live_svg"].as_str().is_some_and(|s| s.contains("cut short")), "{job}");
     assert!(job["stdout"].as_str().unwrap().contains("final test accuracy"), "{job}");
+    // The lab's own files for the job (its metrics, its pictures) are never named to the user.
+    let said = format!("{}{}", job["stdout"], job["stderr"]);
+    assert!(!said.contains("nnopt-lab-") && !said.contains("(--metrics)"), "{said}");
     assert_eq!(lab.post("/api/job/stop", &json!({})).status, 404, "nothing runs now");
     // Finished, the slot is free again.
     let r = lab.post("/api/train", &json!({ "args": ["--data", "synthetic", "--epochs", "1"] }));
@@ -368,22 +436,48 @@ fn a_second_run_is_refused_and_a_stopped_run_keeps_its_epoch() {
     let job = lab.wait_for_job(Duration::from_secs(120));
     assert_eq!((job["ended"].as_str(), job["exit_code"].as_i64()), (Some("finished"), Some(0)), "{job}");
     assert!(job["confusion_svg"].as_str().is_some_and(|s| s.contains("Confusion matrix")), "{job}");
+    // A sweep asked to write its journal over a file that is not one: refused, the file intact.
+    let precious = scratch("lab-409").join("notes.txt");
+    std::fs::write(&precious, "my notes\n").unwrap();
+    let r = lab
+        .post("/api/sweep", &json!({ "args": ["--data", "synthetic", "--csv", precious.to_str().unwrap()] }));
+    assert_eq!(r.status, 202, "{}", r.body);
+    let job = lab.wait_for_job(Duration::from_secs(120));
+    let said = format!(
+        "refused: --csv {}: the file exists and is not a sweep journal; choose another name",
+        precious.display()
+    );
+    assert_eq!((job["ended"].as_str(), job["exit_code"].as_i64()), (Some(said.as_str()), Some(2)), "{job}");
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "my notes\n");
 }
 
-/// Ctrl-C on the lab while it trains: the run stops as Ctrl-C stops it, its weights saved and
-/// valid, and the lab ends as that signal asks (exit by SIGINT), leaving no process behind.
+/// Ctrl-C on the lab while it trains — to its whole process group, as a terminal sends it: the
+/// run stops as Ctrl-C stops it, its weights saved and valid, and the lab ends as that signal
+/// asks (exit by SIGINT), leaving no process behind.
 #[test]
 fn ctrl_c_on_the_lab_stops_its_run_with_the_work_kept() {
-    let mut lab = Lab::start();
+    use std::os::unix::process::CommandExt;
+    let mut command = nnopt_command(&["lab", "--port", "0"]);
+    command.process_group(0);
+    let mut lab = Lab::spawn(command);
     let dir = scratch("lab-ctrl-c");
     let weights = dir.join("w.safetensors");
     let args = json!({ "args": ["--data", "synthetic", "--epochs", "3", "--batch-size", "1", "--lr", "0.005",
                                 "--log-interval", "500", "--save", weights.to_str().unwrap()] });
     assert_eq!(lab.post("/api/train", &args).status, 202);
     lab.wait_for_progress(Duration::from_secs(120));
-    let status = lab.interrupt();
+    // SAFETY: kill(2) on the group our own child leads.
+    unsafe { libc::kill(-(lab.child.id() as libc::pid_t), libc::SIGINT) };
+    let status = lab.child.wait().unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(weights.to_str().unwrap()))
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
     let evaluated =
         nnopt_json(&["evaluate", "--json", "--weights", weights.to_str().unwrap(), "--data", "synthetic"]);
     assert!(evaluated["accuracy"].as_f64().is_some(), "{evaluated}");
@@ -399,6 +493,10 @@ fn eight_clients_of_250_descent_requests_each_get_correct_answers_in_flat_memory
     let expected = lab.post("/api/descent", &args).json()["runs"][0]["end"].clone();
     for _ in 0..50 {
         assert_eq!(lab.post("/api/descent", &args).json()["runs"][0]["end"], expected);
+    }
+    // Two rounds of warming up: the allocator's and libtorch's pools settle, then stay.
+    for _ in 0..100 {
+        lab.post("/api/descent", &args);
     }
     let warm = lab.rss_kb();
     let started = Instant::now();
@@ -418,4 +516,33 @@ fn eight_clients_of_250_descent_requests_each_get_correct_answers_in_flat_memory
     eprintln!("lab load: 2000 descent requests in {took:.1?}; RSS {warm} kB warm, {after} kB after");
     assert!(took < Duration::from_secs(60), "2000 requests took {took:?}");
     assert!(after < warm + 32 * 1024, "memory grew from {warm} kB to {after} kB");
+}
+
+/// The perceptron view's run is `nnopt perceptron`'s, loss for loss; its epochs are asked for
+/// by run, and a run replaced by a newer one (another tab) is refused, not mixed up.
+#[test]
+fn perceptron_runs_equal_the_command_s_and_a_replaced_run_is_refused() {
+    let lab = Lab::start();
+    let args = ["--seed", "0", "--epochs", "20"];
+    let first = lab.post("/api/perceptron", &json!({ "args": args })).json();
+    let cli = nnopt_json(&[&["perceptron", "--json"][..], &args].concat());
+    let losses: Vec<Value> = cli["history"].as_array().unwrap().iter().map(|h| h["loss"].clone()).collect();
+    assert_eq!(first["losses"], json!(losses));
+    let view = lab.get(&format!("/api/perceptron/epoch?run={}&k=7", first["run"])).json();
+    assert_eq!(view["view"]["loss"], losses[6]);
+    assert_eq!(
+        view["view"]["w"],
+        json!(cli["history"][6]["w"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().clone())
+            .collect::<Vec<_>>())
+    );
+    let second = lab.post("/api/perceptron", &json!({ "args": ["--seed", "3", "--epochs", "5"] })).json();
+    assert_ne!(first["run"], second["run"]);
+    let stale = lab.get(&format!("/api/perceptron/epoch?run={}&k=7", first["run"]));
+    assert_eq!((stale.status, stale.error().contains("was replaced by run")), (409, true), "{}", stale.body);
+    let past = lab.get(&format!("/api/perceptron/epoch?run={}&k=6", second["run"]));
+    assert_eq!((past.status, past.error()), (400, "epoch 6: this run has epochs 0 to 5".to_string()));
 }

@@ -160,16 +160,15 @@ fn shown(v: f64) -> String {
 fn the_descent_view_redraws_and_agrees_with_the_command() {
     let lab = Lab::start();
     let browser = Browser::start();
-    browser.open(&lab.url());
+    browser.open(&lab.entry());
     browser.wait("document.body.dataset.descent === 'drawn' && document.querySelectorAll('#d-rows tr.opt').length === 5", Duration::from_secs(60));
     let before = browser.run("return document.querySelector('#d-figure svg').outerHTML", json!([]));
     // gd's learning rate to 10^-0.5 = 0.316, then a sweep of moves for the latency figures.
     let mut latencies_from = browser.run("return window.labLatencies.length", json!([])).as_u64().unwrap();
-    for (i, v) in [-0.9, -0.8, -0.7, -0.6, -0.5].iter().enumerate() {
+    for v in [-0.9, -0.8, -0.7, -0.6, -0.5] {
         browser.run(MOVE, json!([".opt-lr", 0, v]));
         browser.wait(&format!("window.labLatencies.length > {latencies_from}"), Duration::from_secs(60));
         latencies_from = browser.run("return window.labLatencies.length", json!([])).as_u64().unwrap();
-        let _ = i;
     }
     browser.wait(
         "document.getElementById('d-command').textContent.includes('--lr 0.316,')",
@@ -194,8 +193,7 @@ fn the_descent_view_redraws_and_agrees_with_the_command() {
         assert_eq!(row[1], run["outcome"], "{command}");
     }
     assert_eq!(runs[0]["lr"], json!(0.316));
-    // The drawn path ends where the command's does: gd's end marker is in the picture.
-    assert!(browser.text("d-summary") == cli["summary"].as_str().unwrap(), "{command}");
+    assert_eq!(browser.text("d-summary"), cli["summary"].as_str().unwrap(), "{command}");
 
     // Distill's demonstration is one click away: the ill-conditioned quadratic, gd against momentum.
     browser.click("#d-distill");
@@ -248,7 +246,7 @@ fn the_descent_view_redraws_and_agrees_with_the_command() {
 fn the_perceptron_view_steps_through_the_command_s_epochs() {
     let lab = Lab::start();
     let browser = Browser::start();
-    browser.open(&lab.url());
+    browser.open(&lab.entry());
     browser.click("nav button[data-view=perceptron]");
     browser.run("document.getElementById('p-seed').value = '0'", json!([]));
     browser.click("#p-run");
@@ -279,7 +277,7 @@ fn the_perceptron_view_steps_through_the_command_s_epochs() {
 fn training_is_stopped_from_the_page_and_a_journal_opens_as_its_csv() {
     let lab = Lab::start();
     let browser = Browser::start();
-    browser.open(&lab.url());
+    browser.open(&lab.entry());
     browser.click("nav button[data-view=training]");
     browser.run(
         "document.getElementById('t-epochs').value = '1'; document.getElementById('t-lr').value = '0.005'; \
@@ -298,11 +296,11 @@ fn training_is_stopped_from_the_page_and_a_journal_opens_as_its_csv() {
     );
     browser.click("#t-stop");
     browser.wait(
-        "document.getElementById('t-status').textContent.includes('stopped by SIGINT')",
+        "document.getElementById('t-status').textContent.includes('stopped from the page')",
         Duration::from_secs(120),
     );
     let status = browser.text("t-status");
-    assert!(status.ends_with("stopped by SIGINT (Ctrl-C): 1 epoch(s) kept"), "{status}");
+    assert!(status.ends_with("stopped from the page (SIGINT, as Ctrl-C) after 1 epoch(s)"), "{status}");
     let rows = browser.run(
         "return [...document.querySelectorAll('#t-epochs-table tr')].map(r => r.textContent)",
         json!([]),

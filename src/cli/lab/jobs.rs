@@ -82,8 +82,9 @@ pub struct Job {
     pub stdout: String,
     /// The end of what it has said on stderr so far: progress, warnings, errors.
     pub stderr: String,
+    /// Who asked it to stop ("from the page", "with the lab"); the follower sends the signal.
     #[serde(skip)]
-    pid: u32,
+    stop_asked: Option<&'static str>,
     #[serde(skip)]
     dir: PathBuf,
     #[serde(skip)]
@@ -173,7 +174,7 @@ impl Jobs {
             confusion_svg: None,
             stdout: String::new(),
             stderr: String::new(),
-            pid: child.id().unwrap_or(0),
+            stop_asked: None,
             dir,
             data,
         };
@@ -205,24 +206,43 @@ impl Jobs {
             Kind::Sweep => command.args(["--plot", &file("plot.svg")]),
         };
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        // SAFETY: prctl(2) only, between fork and exec: should the lab be killed outright, the
-        // kernel sends the job SIGTERM, which stops it as Ctrl-C does — its work kept.
+        // A group of its own: a terminal's Ctrl-C reaches the lab only, which stops the job once
+        // (a second signal would make the job quit without keeping its work).
+        command.process_group(0);
+        let lab = std::process::id() as libc::pid_t;
+        // SAFETY: async-signal-safe calls only, between fork and exec.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
+                // The lab stops its job with SIGINT: a lab started with it ignored (`cmd &` in a
+                // script) must not hand that on, or Stop would never stop the job.
+                for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+                // Should the lab be killed outright, the kernel sends the job SIGTERM, which stops
+                // it as Ctrl-C does, its work kept. (Sent when the thread that spawned it ends:
+                // the runtime's worker threads last as long as the lab.) A lab already gone
+                // before this call would leave it running: then it does not start at all.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                if libc::getppid() != lab {
+                    libc::_exit(1);
+                }
                 Ok(())
             });
         }
         command.spawn().context("cannot start the job")
     }
 
-    /// Asks the running job to stop as Ctrl-C does (it keeps what it did); `None` when none runs.
-    pub fn stop(&self) -> Option<Job> {
+    /// Asks the running job to stop as Ctrl-C does (it keeps what it did), `by` whom: the job
+    /// as it stands, or `None` when none runs. Asked twice, it is asked once.
+    pub fn stop(&self, by: &'static str) -> Option<Job> {
         let mut slot = self.lock();
-        let job = slot.as_mut().filter(|j| j.state == State::Running)?;
-        // SAFETY: kill(2) on our own child's pid, which `follow` reaps only after it ends.
-        unsafe { libc::kill(job.pid as libc::pid_t, libc::SIGINT) };
-        job.state = State::Stopping;
+        let job = slot.as_mut().filter(|j| j.state != State::Finished)?;
+        if job.stop_asked.is_none() {
+            // The signal itself is sent by `follow`, which reaps the process: never to a pid
+            // that has been reaped (and may be another process's by now).
+            job.stop_asked = Some(by);
+            job.state = State::Stopping;
+        }
         let job = job.clone();
         drop(slot);
         self.changed();
@@ -231,7 +251,7 @@ impl Jobs {
 
     /// Stops the running job, if any, and waits until it has ended (the lab's own shutdown).
     pub async fn stop_and_wait(&self) {
-        self.stop();
+        self.stop("with the lab");
         let mut version = self.subscribe();
         while self.snapshot().is_some_and(|j| j.state != State::Finished) {
             if version.changed().await.is_err() {
@@ -264,6 +284,7 @@ impl Jobs {
         };
         let mut slot = self.lock();
         let Some(job) = slot.as_mut().filter(|j| j.id == id) else { return false };
+        let stderr = without(&stderr, &job.dir);
         let news = job.stderr != stderr;
         job.stderr = stderr;
         if job.epochs.len() == epochs.len() && job.table == table {
@@ -307,15 +328,25 @@ async fn follow(jobs: Arc<Jobs>, id: u64, mut child: tokio::process::Child) {
             }
         })
     });
+    // Polled rather than awaited: this task alone reaps the process and signals it, so a stop
+    // is never sent to a pid already reaped.
+    let mut signalled = false;
     let status = loop {
-        tokio::select! {
-            status = child.wait() => break status,
-            () = tokio::time::sleep(POLL) => {
-                let progress = stderr.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                if jobs.refresh(id, progress) {
-                    jobs.changed();
-                }
-            }
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Err(e) => break Err(e),
+            Ok(None) => {}
+        }
+        let asked = jobs.lock().as_ref().filter(|j| j.id == id).and_then(|j| j.stop_asked);
+        if let (Some(_), false, Some(pid)) = (asked, signalled, child.id()) {
+            // SAFETY: kill(2) on our own child, not yet reaped (try_wait above said so).
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+            signalled = true;
+        }
+        tokio::time::sleep(POLL).await;
+        let progress = stderr.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if jobs.refresh(id, progress) {
+            jobs.changed();
         }
     };
     if let Some(reader) = reader {
@@ -332,30 +363,39 @@ async fn follow(jobs: Arc<Jobs>, id: u64, mut child: tokio::process::Child) {
             job.confusion_svg = svg("confusion.svg");
             // The pictures are in the job now: the lab's directory keeps nothing of a job's.
             let _ = std::fs::remove_dir_all(&job.dir);
-            let kept = match (job.kind, &job.table) {
-                (Kind::Train, _) => format!("{} epoch(s) kept", job.epochs.len()),
+            // What it had done: its epochs; a sweep's trials, which its journal keeps.
+            let done = match (job.kind, &job.table) {
+                (Kind::Train, _) => format!("after {} epoch(s)", job.epochs.len()),
                 (Kind::Sweep, table) => format!(
-                    "{} trial(s) kept in {}",
+                    "after {} trial(s), kept in {}",
                     table.as_ref().map_or(0, |t| t.rows.len()),
                     job.journal.as_deref().unwrap_or(Path::new("")).display()
                 ),
             };
             let (ended, code) = match &status {
-                Ok(s) => ended(s, &stderr, &kept),
+                Ok(s) => ended(s, &stderr, job.stop_asked, &done),
                 Err(e) => (format!("lost: {e}"), None),
             };
             job.ended = Some(ended);
             job.exit_code = code;
-            job.stdout = stdout;
+            job.stdout = without(&stdout, &job.dir);
+            job.stderr = without(&job.stderr, &job.dir);
             job.state = State::Finished;
         }
     }
     jobs.changed();
 }
 
-/// How a job ended, in words, and its exit code; `kept`: what it kept, said where a signal
-/// stopped it.
-fn ended(status: &ExitStatus, stderr: &str, kept: &str) -> (String, Option<i32>) {
+/// `text` without the lines that name the lab's own files for a job (`wrote …/plot.svg
+/// (--plot)`): the user never asked for them, and they are gone when the job has ended.
+fn without(text: &str, dir: &Path) -> String {
+    let dir = dir.display().to_string();
+    text.lines().filter(|l| !l.contains(&dir)).map(|l| format!("{l}\n")).collect()
+}
+
+/// How a job ended, in words, and its exit code; `asked`: who asked it to stop, if anyone;
+/// `done`: what it had done, said where a signal stopped it.
+fn ended(status: &ExitStatus, stderr: &str, asked: Option<&str>, done: &str) -> (String, Option<i32>) {
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
     match (status.code(), status.signal()) {
         (Some(0), _) => ("finished".into(), Some(0)),
@@ -364,7 +404,11 @@ fn ended(status: &ExitStatus, stderr: &str, kept: &str) -> (String, Option<i32>)
             (format!("failed (exit {code}): {}", last.trim_start_matches("nnopt: ")), Some(code))
         }
         (None, Some(signal)) if crate::cli::signals::stopping(signal) => {
-            (format!("stopped by {}: {kept}", crate::cli::signals::name(signal)), None)
+            let by = match asked {
+                Some(who) => format!("stopped {who} (SIGINT, as Ctrl-C)"),
+                None => format!("stopped by {}", crate::cli::signals::name(signal)),
+            };
+            (format!("{by} {done}"), None)
         }
         (None, Some(signal)) => (format!("crashed ({})", crate::cli::signals::name(signal)), None),
         (None, None) => ("ended".into(), None),

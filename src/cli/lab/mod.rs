@@ -63,9 +63,16 @@ pub fn run(args: LabArgs, global: &Global, out: &Output) -> Result<()> {
     })?;
     let port = listener.local_addr()?.port();
     let bound = Bound { host: args.host.clone(), port };
-    if !bound.is_loopback() {
+    if bound.is_wildcard() {
         out.warn(&format!(
-            "--host {}: other machines can reach the lab and start runs on this one; requests must still name it as {}",
+            "--host {}: the lab listens on every interface but answers only requests that name it 127.0.0.1, \
+             localhost or [::1] (its guard against DNS rebinding); to reach it from another machine, give --host \
+             this machine's address",
+            args.host
+        ));
+    } else if !bound.is_loopback() {
+        out.warn(&format!(
+            "--host {}: other machines can reach the lab at {} and start runs on this one",
             args.host,
             bound.url()
         ));
@@ -80,9 +87,9 @@ pub fn run(args: LabArgs, global: &Global, out: &Output) -> Result<()> {
         jobs: jobs::Jobs::new(dir.clone(), nnopt::device::name(device), global.threads),
         perceptron: Mutex::new(None),
     });
-    out.report(&Listening { url: bound.url(), host: args.host.clone(), port })?;
+    out.report(&Listening { url: lab.entry(), host: args.host.clone(), port })?;
     if args.open {
-        open(&bound.url(), out);
+        open(&lab.entry(), out);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -108,7 +115,8 @@ pub fn run(args: LabArgs, global: &Global, out: &Output) -> Result<()> {
     Ok(())
 }
 
-/// 128 random bits from the kernel, as hex: the token the page's requests carry.
+/// 128 random bits from the kernel, as hex: the token in the printed address, which lets a
+/// browser in (as Jupyter's does).
 fn token() -> Result<String> {
     let mut bytes = [0u8; 16];
     std::fs::File::open("/dev/urandom")

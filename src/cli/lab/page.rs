@@ -1,6 +1,5 @@
 //! The page and its assets, compiled into the binary (the machine that runs the lab may have no
-//! network: nothing is fetched from elsewhere, and there is no build step). The page is given
-//! the token its requests must carry.
+//! network: nothing is fetched from elsewhere, and there is no build step).
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
@@ -9,9 +8,9 @@ static INDEX: &str = include_str!("../../../assets/lab/index.html");
 static SCRIPT: &str = include_str!("../../../assets/lab/lab.js");
 static STYLE: &str = include_str!("../../../assets/lab/lab.css");
 
-/// The page, with `token` in it.
-pub fn index(token: &str) -> Response {
-    let mut response = Html(INDEX.replace("{{TOKEN}}", token)).into_response();
+/// The page (served only to a browser the token let in).
+pub fn index() -> Response {
+    let mut response = Html(INDEX).into_response();
     let headers = response.headers_mut();
     // The page runs only its own script and loads nothing from elsewhere; no other site frames it.
     headers.insert(

@@ -13,18 +13,23 @@ use crate::cli::{Cli, Command};
 
 /// Flags that belong to the lab, not to one request: its device and threads, how it prints, and
 /// the files it keeps for a run (the live curves, the pictures).
-const THE_LAB_S: [&str; 8] =
-    ["--device", "--threads", "--json", "--quiet", "-q", "--metrics", "--confusion", "--plot"];
+const THE_LAB_S: [&str; 5] = ["--device", "--threads", "--json", "--quiet", "-q"];
+/// Files the lab keeps for a run itself (the live curves, the pictures it shows).
+const THE_LAB_S_FILES: [&str; 3] = ["--metrics", "--confusion", "--plot"];
 
 /// `args` parsed as `nnopt <command> args…`, refused (a usage error) where they hold one of
 /// the lab's own flags, or where the command line would refuse them.
 pub fn parse(command: &str, args: &[String]) -> Result<Command> {
     limits::check_args(args)?;
-    if let Some(flag) =
-        args.iter().find(|a| THE_LAB_S.iter().any(|f| a == f || a.starts_with(&format!("{f}="))))
-    {
+    let is = |flags: &[&str], a: &str| flags.iter().any(|f| a == *f || a.starts_with(&format!("{f}=")));
+    if let Some(flag) = args.iter().find(|a| is(&THE_LAB_S, a)) {
         return Err(usage(format!(
             "{flag}: the lab sets it itself (start the lab with `nnopt --device D --threads N lab` for those)"
+        )));
+    }
+    if let Some(flag) = args.iter().find(|a| is(&THE_LAB_S_FILES, a)) {
+        return Err(usage(format!(
+            "{flag}: the lab draws and keeps these itself; run `nnopt {command} {flag} FILE` for a file"
         )));
     }
     let argv = ["nnopt", command].into_iter().map(String::from).chain(args.iter().cloned());
@@ -55,7 +60,7 @@ pub fn shown(command: &str, args: &[String]) -> String {
 }
 
 /// The lab's bounds on a perceptron, training or sweep run (descent's are the command's own).
-pub fn bounded(command: &Command) -> Result<()> {
+pub fn bounded(command: &Command, device: tch::Device) -> Result<()> {
     match command {
         Command::Perceptron(a) => limits::check(
             "perceptron",
@@ -72,21 +77,30 @@ pub fn bounded(command: &Command) -> Result<()> {
             limits::check_hidden("train", "--hidden", &a.hidden)
         }
         Command::Sweep(a) => {
-            let mut values = vec![Bounded { flag: "--trials", value: a.trials, max: limits::MAX_TRIALS }];
-            if let Some(e) = a.epochs {
-                values.push(Bounded { flag: "--epochs", value: e, max: limits::MAX_EPOCHS });
-            }
-            limits::check("sweep", &values)?;
-            // Every width written in the space (`32,64,256x128`, `16..512:log`).
-            let widths: Vec<i64> = a
-                .hidden
-                .iter()
-                .flat_map(|h| h.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()))
-                .collect();
-            let layers =
-                a.hidden.iter().flat_map(|h| h.split(',')).map(|c| c.split('x').count()).max().unwrap_or(1);
-            limits::check("sweep", &[Bounded { flag: "--hidden", value: layers, max: limits::MAX_LAYERS }])?;
-            limits::check_hidden("sweep", "--hidden", &widths)
+            // The plan the sweep itself will follow: every training it asks for is counted,
+            // whatever the strategy, the grid's size or --repeats.
+            let config = crate::cli::sweep::config(a, device)?;
+            let plan = nnopt::sweep::sampler::plan(&config, &nnopt::train::TrainConfig::default());
+            let trainings = plan.rungs.iter().map(|r| r.configurations).sum::<usize>().max(config.trials);
+            let longest = plan.rungs.iter().map(|r| r.epochs).max().unwrap_or(config.epochs);
+            limits::check(
+                "sweep",
+                &[
+                    Bounded {
+                        flag: "trainings (--trials, the grid, --repeats)",
+                        value: trainings * config.repeats.max(1),
+                        max: limits::MAX_TRIALS,
+                    },
+                    Bounded { flag: "--epochs", value: longest, max: limits::MAX_EPOCHS },
+                    Bounded { flag: "--population", value: config.population, max: limits::MAX_POPULATION },
+                ],
+            )?;
+            config.space.dims.iter().try_for_each(|(_, domain)| match domain {
+                nnopt::sweep::Domain::Hidden(choices) => {
+                    choices.iter().try_for_each(|widths| limits::check_hidden("sweep", "--hidden", widths))
+                }
+                _ => Ok(()),
+            })
         }
         _ => Ok(()),
     }

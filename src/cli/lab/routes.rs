@@ -34,15 +34,27 @@ pub struct Lab {
     pub token: String,
     pub device: tch::Device,
     pub jobs: Arc<Jobs>,
-    /// The perceptron run the page steps through, and the command that made it.
-    pub perceptron: Mutex<Option<(String, PerceptronReport)>>,
+    /// The perceptron run the page steps through: its number, the command that made it, the run.
+    pub perceptron: Mutex<Option<(u64, String, PerceptronReport)>>,
 }
 
 pub type Shared = Arc<Lab>;
 
+impl Lab {
+    /// The cookie that carries the token: one per port, so two labs on one machine keep theirs.
+    fn cookie(&self) -> String {
+        format!("nnopt_lab_{}", self.bound.port)
+    }
+
+    /// The address to open: the lab's, with the token that lets a browser in.
+    pub fn entry(&self) -> String {
+        format!("{}?token={}", self.bound.url(), self.token)
+    }
+}
+
 pub fn router(lab: Shared) -> Router {
     Router::new()
-        .route("/", get(|State(lab): State<Shared>| async move { super::page::index(&lab.token) }))
+        .route("/", get(|| async { super::page::index() }))
         .route("/lab.js", get(|| async { super::page::script() }))
         .route("/lab.css", get(|| async { super::page::style() }))
         .route("/api/descent", post(descent))
@@ -102,19 +114,43 @@ async fn guard(State(lab): State<Shared>, req: Request, next: Next) -> Response 
     if let Some(origin) = text(header::ORIGIN).filter(|o| !lab.bound.origin_allowed(o)) {
         return fail(StatusCode::FORBIDDEN, format!("Origin {origin:?} is not this lab's page: refused"));
     }
-    if req.uri().path().starts_with("/api/") {
-        let query_token = req
-            .uri()
-            .query()
-            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_string));
-        let given =
-            text(header::HeaderName::from_static("x-nnopt-token")).map(str::to_string).or(query_token);
-        if !given.is_some_and(|t| token_matches(&t, &lab.token)) {
-            return fail(
+    // The token comes once, in the address the lab printed (`/?token=…`), and is swapped for a
+    // cookie only this site's own pages send (SameSite=Strict, out of scripts' reach): the
+    // page itself holds no secret another local user could fetch. Scripts may send it as a
+    // header instead.
+    let cookie = lab.cookie();
+    let from_cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(&format!("{cookie}=")).map(str::to_string));
+    let from_header = text(header::HeaderName::from_static("x-nnopt-token")).map(str::to_string);
+    let authorised = [from_cookie, from_header].into_iter().flatten().any(|t| token_matches(&t, &lab.token));
+    let path = req.uri().path();
+    if path == "/" && !authorised {
+        let from_query =
+            req.uri().query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
+        return match from_query.filter(|t| token_matches(t, &lab.token)) {
+            Some(_) => {
+                let set = format!("{cookie}={}; HttpOnly; SameSite=Strict; Path=/", lab.token);
+                let mut response = axum::response::Redirect::to("/").into_response();
+                if let Ok(value) = header::HeaderValue::from_str(&set) {
+                    response.headers_mut().insert(header::SET_COOKIE, value);
+                }
+                response
+            }
+            None => fail(
                 StatusCode::FORBIDDEN,
-                "missing or wrong token: requests come from the lab's own page (reload it)".into(),
-            );
-        }
+                "open the address `nnopt lab` printed, with its ?token=…: it lets this browser in".into(),
+            ),
+        };
+    }
+    if path.starts_with("/api/") && !authorised {
+        return fail(
+            StatusCode::FORBIDDEN,
+            "missing or wrong token: open the address `nnopt lab` printed, with its ?token=…".into(),
+        );
     }
     next.run(req).await
 }
@@ -212,7 +248,7 @@ async fn perceptron(State(lab): State<Shared>, body: Result<Bytes, BytesRejectio
     let shared = lab.clone();
     let work = move || -> anyhow::Result<Value> {
         let command = request::parse("perceptron", &args)?;
-        request::bounded(&command)?;
+        request::bounded(&command, shared.device)?;
         let Command::Perceptron(parsed) = command else { unreachable!("parsed as perceptron") };
         if parsed.plot.is_some() || parsed.csv.is_some() || parsed.code {
             return Err(nnopt::error::usage(
@@ -222,7 +258,10 @@ async fn perceptron(State(lab): State<Shared>, body: Result<Bytes, BytesRejectio
         let config = crate::cli::perceptron::config(&parsed);
         let report = nnopt::perceptron::run(&config, shared.device, &nnopt::observe::Quiet)?;
         let shown = request::shown("perceptron", &args);
+        let mut kept = shared.perceptron.lock().unwrap_or_else(|p| p.into_inner());
+        let run = kept.as_ref().map_or(1, |k| k.0 + 1);
         let answer = json!({
+            "run": run,
             "command": shown,
             "epochs": report.history.len(),
             "text": nnopt::report::Report::text(&report),
@@ -230,7 +269,7 @@ async fn perceptron(State(lab): State<Shared>, body: Result<Bytes, BytesRejectio
             "rises": report.rises,
             "loss_rise": report.loss_rise,
         });
-        *shared.perceptron.lock().unwrap_or_else(|p| p.into_inner()) = Some((shown, report));
+        *kept = Some((run, shown, report));
         Ok(answer)
     };
     match tokio::task::spawn_blocking(work).await {
@@ -242,14 +281,26 @@ async fn perceptron(State(lab): State<Shared>, body: Result<Bytes, BytesRejectio
 
 /// The kept perceptron run after epoch `k`: its weights, predictions and picture.
 async fn perceptron_epoch(State(lab): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let Some(k) = q.get("k").and_then(|k| k.parse::<usize>().ok()) else {
-        return fail(StatusCode::BAD_REQUEST, "?k=EPOCH: give the epoch as a whole number".into());
+    let (Some(k), Some(run)) =
+        (q.get("k").and_then(|k| k.parse::<usize>().ok()), q.get("run").and_then(|r| r.parse::<u64>().ok()))
+    else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "?run=N&k=EPOCH: give the run and the epoch as whole numbers".into(),
+        );
     };
     let work = move || -> Result<Value, Refusal> {
         let kept = lab.perceptron.lock().unwrap_or_else(|p| p.into_inner());
-        let Some((command, report)) = kept.as_ref() else {
+        let Some((kept_run, command, report)) = kept.as_ref() else {
             return Err(Refusal(StatusCode::NOT_FOUND, "no perceptron run yet: run one first".into()));
         };
+        if *kept_run != run {
+            // Another page (or tab) ran one since: its epochs are not this run's.
+            return Err(Refusal(
+                StatusCode::CONFLICT,
+                format!("run {run} was replaced by run {kept_run} ({command}); run it again"),
+            ));
+        }
         let view = nnopt::lab::epoch::view(report, k).map_err(refusal)?;
         let svg = nnopt::lab::epoch::figure(report, k).and_then(|f| f.svg()).map_err(refusal)?;
         Ok(json!({ "command": command, "view": view, "svg": svg }))
@@ -276,7 +327,8 @@ fn start(lab: Shared, kind: Kind, body: Result<Bytes, BytesRejection>) -> Respon
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    let checked = request::parse(kind.command(), &args).and_then(|c| request::bounded(&c).map(|()| c));
+    let checked =
+        request::parse(kind.command(), &args).and_then(|c| request::bounded(&c, lab.device).map(|()| c));
     let (data, journal) = match checked {
         Ok(Command::Train(a)) => (a.data, None),
         Ok(Command::Sweep(a)) => match a.csv.or(a.resume) {
@@ -331,7 +383,7 @@ async fn job(State(lab): State<Shared>) -> Response {
 }
 
 async fn stop(State(lab): State<Shared>) -> Response {
-    match lab.jobs.stop() {
+    match lab.jobs.stop("from the page") {
         Some(job) => Json(job).into_response(),
         None => fail(StatusCode::NOT_FOUND, "no run is running".into()),
     }
