@@ -100,16 +100,8 @@ pub struct Parsed {
 pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<Parsed> {
     let shown = path.display();
     let heading = format!("{identity}\n{}\n", header(space));
-    let whole_len = text.rfind('\n').map_or(0, |i| i + 1);
-    // Each whole line with where it starts: a row's bytes are dropped exactly, `\r\n` or not.
-    let mut starts = Vec::new();
-    let mut complete = Vec::new();
-    let mut at = 0;
-    for raw in text[..whole_len].split_inclusive('\n') {
-        starts.push(at);
-        complete.push(raw.trim_end_matches('\n').trim_end_matches('\r'));
-        at += raw.len();
-    }
+    let lines = Lines::of(text);
+    let complete = &lines.complete;
     if let Some(&recorded) = complete.first().filter(|&&r| r != identity) {
         return Err(usage(format!(
             "--resume {shown}: it records {recorded:?}, but this sweep is {identity:?}; resume with the same \
@@ -136,17 +128,7 @@ pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<P
         )));
     }
     let n = space.dims.len();
-    let width = n + CSV_TAIL.len();
-    let rows = &complete[2..];
-    // The torn row: text after the last newline, else a last row cut short of its cells.
-    let tail = &text[whole_len..];
-    let (rows, torn, keep) = match rows.split_last() {
-        _ if !tail.is_empty() => (rows, Some(tail), whole_len),
-        Some((last, before)) if last.split(',').count() < width => {
-            (before, Some(*last), starts[complete.len() - 1])
-        }
-        _ => (rows, None, whole_len),
-    };
+    let (rows, torn, keep) = lines.rows(n + CSV_TAIL.len());
     let mut done = HashMap::new();
     for (row, line) in rows.iter().enumerate() {
         let (key, trial) = read_row(line, n).ok_or_else(|| {
@@ -169,6 +151,45 @@ pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<P
         ),
     });
     Ok(Parsed { done, keep, note })
+}
+
+/// A journal's text as whole lines: every row nnopt appends is one write ending in a newline.
+struct Lines<'a> {
+    text: &'a str,
+    /// Each whole line without its line end (`\n` or `\r\n`), and where it starts: a row's
+    /// bytes are dropped exactly.
+    complete: Vec<&'a str>,
+    starts: Vec<usize>,
+    /// The bytes up to the last newline.
+    whole_len: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn of(text: &'a str) -> Self {
+        let whole_len = text.rfind('\n').map_or(0, |i| i + 1);
+        let (mut complete, mut starts, mut at) = (Vec::new(), Vec::new(), 0);
+        for raw in text[..whole_len].split_inclusive('\n') {
+            starts.push(at);
+            complete.push(raw.trim_end_matches('\n').trim_end_matches('\r'));
+            at += raw.len();
+        }
+        Lines { text, complete, starts, whole_len }
+    }
+
+    /// The rows after the two heading lines, less the one a crash tore — the text after the
+    /// last newline, else a last row cut short of its `width` cells — with that torn row and
+    /// how many bytes stand without it. The one rule for what a crash can leave.
+    fn rows(&self, width: usize) -> (&[&'a str], Option<&'a str>, usize) {
+        let rows = self.complete.get(2..).unwrap_or_default();
+        let tail = &self.text[self.whole_len..];
+        match rows.split_last() {
+            _ if !tail.is_empty() => (rows, Some(tail), self.whole_len),
+            Some((last, before)) if last.split(',').count() < width => {
+                (before, Some(*last), self.starts[self.complete.len() - 1])
+            }
+            _ => (rows, None, self.whole_len),
+        }
+    }
 }
 
 /// A journal as a table, whatever sweep wrote it: what `nnopt lab` shows of a sweep while it
@@ -195,13 +216,12 @@ impl Table {
     }
 }
 
-/// Reads a journal's text as a [`Table`] (`shown`: how to name the file in an error). A row
-/// being written as this reads (the text after the last newline) is not yet a row; a whole row
-/// with the wrong number of cells is an error naming its line — as [`parse`] refuses it.
+/// Reads a journal's text as a [`Table`] (`shown`: how to name the file in an error). What a
+/// crash — or a row being written as this reads — can leave is not a row, by [`parse`]'s rule
+/// (`Lines::rows`); any other row with the wrong number of cells is an error naming its line.
 pub fn table(text: &str, shown: &str) -> Result<Table> {
-    let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-    let mut lines = whole.lines().map(|l| l.trim_end_matches('\r'));
-    let identity = lines.next().unwrap_or_default();
+    let lines = Lines::of(text);
+    let identity = lines.complete.first().copied().unwrap_or_default();
     let not_journal = || {
         usage(format!(
             "{shown}: not a sweep journal (a `nnopt sweep --csv` file starts with \"# nnopt sweep:\", then \
@@ -212,15 +232,16 @@ pub fn table(text: &str, shown: &str) -> Result<Table> {
     if !identity.starts_with("# nnopt sweep:") {
         return Err(not_journal());
     }
-    let Some(heading) = lines.next() else {
+    let Some(heading) = lines.complete.get(1) else {
         return Ok(Table { identity: identity.to_string(), columns: Vec::new(), rows: Vec::new() });
     };
     let columns: Vec<String> = heading.split(',').map(str::to_string).collect();
     if columns.len() < CSV_TAIL.len() || !columns.ends_with(&CSV_TAIL.map(String::from)) {
         return Err(not_journal());
     }
+    let (whole, _, _) = lines.rows(columns.len());
     let mut rows = Vec::new();
-    for (i, line) in lines.enumerate() {
+    for (i, line) in whole.iter().enumerate() {
         let cells: Vec<String> = line.split(',').map(str::to_string).collect();
         if cells.len() != columns.len() {
             return Err(usage(format!(

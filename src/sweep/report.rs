@@ -345,7 +345,6 @@ pub fn render(report: &SweepReport) -> String {
 /// range), the best trial ringed; for halving, every configuration's accuracy per rung.
 pub fn figure(report: &SweepReport) -> crate::plot::Figure {
     use crate::plot::{Figure, Panel, Series, Style};
-    let scored: Vec<&Trial> = report.trials.iter().filter(|t| t.validation_accuracy.is_some()).collect();
     let best = report.best.as_ref().map(|b| b.trial);
     let mut panels = Vec::new();
     for (i, (name, domain)) in report.space.dims.iter().enumerate() {
@@ -359,48 +358,19 @@ pub fn figure(report: &SweepReport) -> crate::plot::Figure {
             Param::Int(v) => *v as f64,
             other => choices.iter().position(|c| c == other).map_or(f64::NAN, |k| k as f64),
         };
-        let point = |t: &Trial| (x(&t.config.0[i].1), 100.0 * t.score());
-        // One series per epoch count: a trial trained 1 epoch is not comparable with one trained
-        // 8, and the legend says which is which.
-        let mut epochs: Vec<usize> = scored.iter().map(|t| t.epochs).collect();
-        epochs.sort_unstable();
-        epochs.dedup();
-        let mut series: Vec<Series> = epochs
-            .iter()
-            .map(|&e| {
-                let points = scored.iter().filter(|t| t.epochs == e).map(|t| point(t)).collect();
-                let name = match epochs.len() {
-                    1 => "trials".to_string(),
-                    _ => format!("trials, {e} epoch(s)"),
-                };
-                Series::new(name, points, Style::Points)
-            })
-            .collect();
-        // A trial with no accuracy (its run diverged, died or failed) is drawn at 0 %, marked, not
-        // left out.
-        let failed: Vec<(f64, f64)> = report
+        let points: Vec<Scored> = report
             .trials
             .iter()
-            .filter(|t| t.validation_accuracy.is_none() && t.status != Status::Interrupted)
-            .map(|t| (x(&t.config.0[i].1), 0.0))
+            .map(|t| Scored {
+                x: x(&t.config.0[i].1),
+                accuracy: t.validation_accuracy,
+                epochs: t.epochs,
+                best: Some(t.trial) == best,
+                interrupted: t.status == Status::Interrupted,
+            })
             .collect();
-        if !failed.is_empty() {
-            series.push(Series::new("trials with no accuracy, drawn at 0 %", failed, Style::Highlight));
-        }
-        let top: Vec<(f64, f64)> =
-            scored.iter().filter(|t| Some(t.trial) == best).map(|t| point(t)).collect();
-        series.push(Series::new("best", top, Style::Highlight));
         let log_x = matches!(domain, Domain::Range { log: true, .. });
-        panels.push(Panel::Chart {
-            x_categories: choices.iter().map(Param::text).collect(),
-            title: format!("validation accuracy vs {}", flag(name)),
-            x_label: format!("{}{}", flag(name), if log_x { " (log scale)" } else { "" }),
-            y_label: "validation accuracy (%)".into(),
-            log_x,
-            log_y: false,
-            series,
-            background: Vec::new(),
-        });
+        panels.push(accuracy_panel(name, choices.iter().map(Param::text).collect(), log_x, &points));
     }
     if let Some(first) = report.rungs.first() {
         let mut series = Vec::new();
@@ -438,12 +408,12 @@ pub fn figure(report: &SweepReport) -> crate::plot::Figure {
 /// per epoch count, trials with no accuracy at 0 %, the best ringed. The journal does not say
 /// which ranges were `:log`: a numeric column spanning 100× or more is drawn on a log axis.
 pub fn journal_figure(table: &super::journal::Table) -> crate::plot::Figure {
-    use crate::plot::{Figure, Panel, Series, Style};
     let accuracy = |row: &[String]| -> Option<f64> {
+        // At chance, the accuracy measured is no score (as `Trial::validation_accuracy`).
         let chance = table.cell(row, "status") == Some(Status::Chance.name());
         table.cell(row, "validation_accuracy")?.parse::<f64>().ok().filter(|_| !chance)
     };
-    let epochs = |row: &[String]| table.cell(row, "epochs").unwrap_or_default().to_string();
+    let epochs = |row: &[String]| table.cell(row, "epochs").and_then(|e| e.parse().ok()).unwrap_or(0);
     let best = table
         .rows
         .iter()
@@ -454,12 +424,8 @@ pub fn journal_figure(table: &super::journal::Table) -> crate::plot::Figure {
             |b: Option<(usize, f64)>, (i, a)| if b.is_some_and(|(_, x)| x >= a) { b } else { Some((i, a)) },
         )
         .map(|(i, _)| i);
-    let mut counts: Vec<String> = table.rows.iter().map(|r| epochs(r)).collect();
-    counts.sort_by_key(|e| e.parse::<usize>().unwrap_or(0));
-    counts.dedup();
     let panels = (0..table.hyperparameters())
         .map(|c| {
-            let name = &table.columns[c];
             let numbers: Option<Vec<f64>> = table.rows.iter().map(|r| r[c].parse::<f64>().ok()).collect();
             let mut choices: Vec<String> = Vec::new();
             if numbers.is_none() {
@@ -469,51 +435,81 @@ pub fn journal_figure(table: &super::journal::Table) -> crate::plot::Figure {
                     }
                 }
             }
-            let x = |row: &[String]| match &numbers {
-                Some(_) => row[c].parse::<f64>().unwrap_or(f64::NAN),
-                None => choices.iter().position(|v| *v == row[c]).map_or(f64::NAN, |k| k as f64),
-            };
             let log_x = numbers.as_ref().is_some_and(|v| {
                 let (lo, hi) = v.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
                 lo > 0.0 && hi / lo >= 100.0
             });
-            let mut series: Vec<Series> = counts
+            let points: Vec<Scored> = table
+                .rows
                 .iter()
-                .map(|e| {
-                    let points = table
-                        .rows
-                        .iter()
-                        .filter(|r| epochs(r) == *e)
-                        .filter_map(|r| Some((x(r), 100.0 * accuracy(r)?)))
-                        .collect();
-                    let label = if counts.len() == 1 {
-                        "trials".to_string()
-                    } else {
-                        format!("trials, {e} epoch(s)")
-                    };
-                    Series::new(label, points, Style::Points)
+                .enumerate()
+                .map(|(i, r)| Scored {
+                    x: match &numbers {
+                        Some(v) => v[i],
+                        None => choices.iter().position(|v| *v == r[c]).map_or(f64::NAN, |k| k as f64),
+                    },
+                    accuracy: accuracy(r),
+                    epochs: epochs(r),
+                    best: Some(i) == best,
+                    // A journal holds no interrupted trial: those train again.
+                    interrupted: false,
                 })
                 .collect();
-            let failed: Vec<(f64, f64)> =
-                table.rows.iter().filter(|r| accuracy(r).is_none()).map(|r| (x(r), 0.0)).collect();
-            if !failed.is_empty() {
-                series.push(Series::new("trials with no accuracy, drawn at 0 %", failed, Style::Highlight));
-            }
-            let top = best.map(|i| &table.rows[i]).and_then(|r| Some((x(r), 100.0 * accuracy(r)?)));
-            series.push(Series::new("best", top.into_iter().collect(), Style::Highlight));
-            Panel::Chart {
-                x_categories: choices,
-                title: format!("validation accuracy vs {}", flag(name)),
-                x_label: format!("{}{}", flag(name), if log_x { " (log scale)" } else { "" }),
-                y_label: "validation accuracy (%)".into(),
-                log_x,
-                log_y: false,
-                series,
-                background: Vec::new(),
-            }
+            accuracy_panel(&table.columns[c], choices.clone(), log_x, &points)
         })
         .collect();
-    Figure::stacked(900, 340, panels)
+    crate::plot::Figure::stacked(900, 340, panels)
+}
+
+/// One trial on one hyperparameter's axis, for [`accuracy_panel`].
+struct Scored {
+    x: f64,
+    /// `None`: the trial failed (it diverged, died, stalled or scored at chance).
+    accuracy: Option<f64>,
+    epochs: usize,
+    best: bool,
+    /// Stopped by a signal: not a failure, so not drawn at 0 %.
+    interrupted: bool,
+}
+
+/// Validation accuracy against one hyperparameter, the one picture of [`figure`] and
+/// [`journal_figure`]: one series per epoch count (a trial trained 1 epoch is not comparable
+/// with one trained 8, and the legend says which is which), trials with no accuracy drawn at
+/// 0 %, marked, not left out, the best ringed.
+fn accuracy_panel(name: &str, categories: Vec<String>, log_x: bool, points: &[Scored]) -> crate::plot::Panel {
+    use crate::plot::{Panel, Series, Style};
+    let mut counts: Vec<usize> = points.iter().filter(|p| p.accuracy.is_some()).map(|p| p.epochs).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    let mut series: Vec<Series> = counts
+        .iter()
+        .map(|&e| {
+            let drawn =
+                points.iter().filter(|p| p.epochs == e).filter_map(|p| Some((p.x, 100.0 * p.accuracy?)));
+            let label = match counts.len() {
+                1 => "trials".to_string(),
+                _ => format!("trials, {e} epoch(s)"),
+            };
+            Series::new(label, drawn.collect(), Style::Points)
+        })
+        .collect();
+    let failed: Vec<(f64, f64)> =
+        points.iter().filter(|p| p.accuracy.is_none()).map(|p| (p.x, 0.0)).collect();
+    if !failed.is_empty() {
+        series.push(Series::new("trials with no accuracy, drawn at 0 %", failed, Style::Highlight));
+    }
+    let top = points.iter().filter(|p| p.best).filter_map(|p| Some((p.x, 100.0 * p.accuracy?))).collect();
+    series.push(Series::new("best", top, Style::Highlight));
+    Panel::Chart {
+        x_categories: categories,
+        title: format!("validation accuracy vs {}", flag(name)),
+        x_label: format!("{}{}", flag(name), if log_x { " (log scale)" } else { "" }),
+        y_label: "validation accuracy (%)".into(),
+        log_x,
+        log_y: false,
+        series,
+        background: Vec::new(),
+    }
 }
 
 impl crate::report::Report for SweepReport {
