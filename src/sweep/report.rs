@@ -494,7 +494,7 @@ fn accuracy_panel(name: &str, categories: Vec<String>, log_x: bool, points: &[Sc
         })
         .collect();
     let failed: Vec<(f64, f64)> =
-        points.iter().filter(|p| p.accuracy.is_none()).map(|p| (p.x, 0.0)).collect();
+        points.iter().filter(|p| p.accuracy.is_none() && !p.interrupted).map(|p| (p.x, 0.0)).collect();
     if !failed.is_empty() {
         series.push(Series::new("trials with no accuracy, drawn at 0 %", failed, Style::Highlight));
     }
