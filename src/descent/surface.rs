@@ -155,19 +155,27 @@ impl Surface {
         }
     }
 
-    /// f(x) for x of shape `[dimensions]`, float64, differentiable by autograd.
+    /// f(x) for x of shape `[dimensions]`, float64, differentiable by autograd — or for
+    /// `[dimensions, N]`, N points at once (a picture's grid), each as alone.
     pub fn f(self, x: &Tensor) -> Tensor {
-        // x has `dimensions()` elements (checked where a run starts), so `get` cannot fail.
+        // x has `dimensions()` rows (checked where a run starts), so `get` cannot fail.
         let c = |i: i64| x.get(i);
+        let sum = |t: Tensor| t.sum_dim_intlist(0, false, Kind::Double);
         match self {
-            Surface::Quadratic | Surface::Cosine | Surface::Step => self.each_1d(x).sum(Kind::Double),
+            Surface::Quadratic | Surface::Cosine | Surface::Step => sum(self.each_1d(x)),
             Surface::IllConditioned => c(0).square() * 0.1 + c(1).square() * 2.0,
             Surface::Rosenbrock => (c(0) - 1.0).square() + (c(1) - c(0).square()).square() * 100.0,
-            Surface::Rastrigin => {
-                (x.square() - (x * (2.0 * std::f64::consts::PI)).cos() * 10.0).sum(Kind::Double) + 20.0
-            }
+            Surface::Rastrigin => sum(x.square() - (x * (2.0 * std::f64::consts::PI)).cos() * 10.0) + 20.0,
             Surface::Saddle => c(0).square() - c(1).square(),
         }
+    }
+
+    /// f at each of `points` (each of `dimensions()` numbers), in one pass: what a picture
+    /// samples (a curve's 801 points, a contour grid's 14 641).
+    pub fn values(self, points: &[Vec<f64>]) -> Result<Vec<f64>> {
+        let flat: Vec<f64> = points.iter().flatten().copied().collect();
+        let x = Tensor::from_slice(&flat).view([points.len() as i64, self.dimensions() as i64]).tr();
+        Vec::try_from(tch::no_grad(|| self.f(&x))).map_err(torch)
     }
 
     /// f at a point given as numbers, without autograd.

@@ -163,9 +163,10 @@ fn the_descent_view_redraws_and_agrees_with_the_command() {
     browser.open(&lab.entry());
     browser.wait("document.body.dataset.descent === 'drawn' && document.querySelectorAll('#d-rows tr.opt').length === 5", Duration::from_secs(60));
     let before = browser.run("return document.querySelector('#d-figure svg').outerHTML", json!([]));
-    // gd's learning rate to 10^-0.5 = 0.316, then a sweep of moves for the latency figures.
+    // gd's learning rate moved step by step up to 10^-0.5 = 0.316: 30 inputs, each waited for,
+    // for the latency figures.
     let mut latencies_from = browser.run("return window.labLatencies.length", json!([])).as_u64().unwrap();
-    for v in [-0.9, -0.8, -0.7, -0.6, -0.5] {
+    for v in (0..30).map(|k| -0.79 + 0.01 * k as f64).chain([-0.5]) {
         browser.run(MOVE, json!([".opt-lr", 0, v]));
         browser.wait(&format!("window.labLatencies.length > {latencies_from}"), Duration::from_secs(60));
         latencies_from = browser.run("return window.labLatencies.length", json!([])).as_u64().unwrap();
