@@ -1,9 +1,12 @@
 //! Contour lines of a 2-D function sampled on a grid (marching squares).
 
+/// A function asked for its values at many points at once.
+pub type Sampler<'a> = &'a dyn Fn(&[(f64, f64)]) -> Vec<f64>;
+
 /// Contour lines of `f` over a rectangle at `levels`, by marching squares on an n×n grid:
 /// the segments where f crosses each level. `f` is asked once, for every grid point.
 pub fn contours(
-    f: &dyn Fn(&[(f64, f64)]) -> Vec<f64>,
+    f: Sampler,
     x: (f64, f64),
     y: (f64, f64),
     n: usize,
