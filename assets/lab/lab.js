@@ -226,7 +226,11 @@ async function reattach() {
   try {
     const job = await call("GET", "/api/job");
     showJob(job);
-    if (job && job.state !== "finished") follow();
+    if (job && job.state !== "finished") {
+      // A page opened while a run goes on shows that run.
+      show(job.kind === "train" ? "training" : "sweep");
+      follow();
+    }
   } catch (e) { /* the lab stopped: nothing to follow */ }
 }
 

@@ -449,6 +449,7 @@ fn a_second_run_is_refused_and_a_stopped_run_keeps_its_epoch() {
     );
     assert_eq!((job["ended"].as_str(), job["exit_code"].as_i64()), (Some(said.as_str()), Some(2)), "{job}");
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "my notes\n");
+    assert!(job["table"].is_null(), "a refused sweep shows no table: {job}");
 }
 
 /// Ctrl-C on the lab while it trains — to its whole process group, as a terminal sends it: the

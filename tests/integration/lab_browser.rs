@@ -295,6 +295,17 @@ fn training_is_stopped_from_the_page_and_a_journal_opens_as_its_csv() {
         "document.getElementById('t-status').textContent.includes('epoch 1 [')",
         Duration::from_secs(120),
     );
+    // The page closed and opened again (the cookie stays): it finds the run and follows it.
+    browser.open(&lab.url());
+    browser.wait("!document.getElementById('training').hidden", Duration::from_secs(30));
+    let progress = browser.run("return document.getElementById('t-status').textContent", json!([]));
+    browser.wait(
+        &format!(
+            "document.getElementById('t-status').textContent.includes('running (epoch 1 [') && \
+             document.getElementById('t-status').textContent !== {progress}"
+        ),
+        Duration::from_secs(120),
+    );
     browser.click("#t-stop");
     browser.wait(
         "document.getElementById('t-status').textContent.includes('stopped from the page')",

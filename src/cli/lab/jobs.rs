@@ -282,19 +282,22 @@ impl Jobs {
                 (Vec::new(), journal::table(&text, &path.display().to_string()).ok())
             }
         };
-        let mut slot = self.lock();
-        let Some(job) = slot.as_mut().filter(|j| j.id == id) else { return false };
-        let stderr = without(&stderr, &job.dir);
-        let news = job.stderr != stderr;
-        job.stderr = stderr;
-        if job.epochs.len() == epochs.len() && job.table == table {
-            return news;
-        }
-        job.live_svg = match (&table, epochs.is_empty()) {
-            (Some(t), _) if !t.rows.is_empty() => nnopt::sweep::report::journal_figure(t).svg().ok(),
-            (None, false) => curves(&epochs, &data).svg().ok(),
+        let stderr = without(&stderr, &dir);
+        let grown = self.lock().as_ref().is_some_and(|j| j.epochs.len() != epochs.len() || j.table != table);
+        let live_svg = match (grown, &table, epochs.is_empty()) {
+            (false, _, _) => None,
+            (true, Some(t), _) if !t.rows.is_empty() => nnopt::sweep::report::journal_figure(t).svg().ok(),
+            (true, None, false) => curves(&epochs, &data).svg().ok(),
             _ => None,
         };
+        let mut slot = self.lock();
+        let Some(job) = slot.as_mut().filter(|j| j.id == id) else { return false };
+        let news = job.stderr != stderr;
+        job.stderr = stderr;
+        if !grown {
+            return news;
+        }
+        job.live_svg = live_svg;
         job.epochs = epochs;
         job.table = table;
         true
@@ -376,6 +379,11 @@ async fn follow(jobs: Arc<Jobs>, id: u64, mut child: tokio::process::Child) {
                 Ok(s) => ended(s, &stderr, job.stop_asked, &done),
                 Err(e) => (format!("lost: {e}"), None),
             };
+            if code == Some(2) {
+                // Refused before it ran: a journal it named holds another sweep's rows, not its own.
+                job.table = None;
+                job.live_svg = None;
+            }
             job.ended = Some(ended);
             job.exit_code = code;
             job.stdout = without(&stdout, &job.dir);
