@@ -14,6 +14,7 @@
 //! [`crate::judge::effects`]. All draw from
 //! one generator seeded by `--seed`, so the same flags give the same trials and accuracies.
 
+pub mod figure;
 pub mod halving;
 pub mod journal;
 pub mod parse;
@@ -316,4 +317,16 @@ pub fn run(
         started,
         observer,
     })
+}
+
+/// Here, not in `report.rs`: the picture (`figure.rs`) reads the report, so the report cannot
+/// use it.
+impl crate::report::Report for SweepReport {
+    fn text(&self) -> String {
+        report::render(self)
+    }
+    /// A sweep where no trial succeeded draws no picture: an empty chart passed off as a result.
+    fn figure(&self) -> Result<Option<crate::plot::Figure>> {
+        Ok(self.best.is_some().then(|| figure::figure(self)))
+    }
 }

@@ -286,7 +286,7 @@ impl Jobs {
         let grown = self.lock().as_ref().is_some_and(|j| j.epochs.len() != epochs.len() || j.table != table);
         let live_svg = match (grown, &table, epochs.is_empty()) {
             (false, _, _) => None,
-            (true, Some(t), _) if !t.rows.is_empty() => nnopt::sweep::report::journal_figure(t).svg().ok(),
+            (true, Some(t), _) if !t.rows.is_empty() => nnopt::sweep::figure::journal_figure(t).svg().ok(),
             (true, None, false) => curves(&epochs, &data).svg().ok(),
             _ => None,
         };

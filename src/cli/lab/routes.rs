@@ -366,7 +366,7 @@ async fn journal(Query(q): Query<HashMap<String, String>>) -> Response {
         let table = nnopt::sweep::journal::table(&text, &path).map_err(refusal)?;
         let svg = match table.rows.is_empty() {
             true => None,
-            false => Some(nnopt::sweep::report::journal_figure(&table).svg().map_err(refusal)?),
+            false => Some(nnopt::sweep::figure::journal_figure(&table).svg().map_err(refusal)?),
         };
         Ok(json!({ "path": path, "table": table, "svg": svg }))
     };
