@@ -211,6 +211,7 @@ $("p-play").addEventListener("click", () => {
 });
 
 // ---- training and sweeps: one job at a time, run by the server ----
+const over = (job) => !["running", "stopping"].includes(job.state);
 let events = null;
 function follow() {
   if (events) events.close();
@@ -218,7 +219,7 @@ function follow() {
   events.onmessage = (m) => {
     const job = JSON.parse(m.data);
     showJob(job);
-    if (!job || job.state === "finished") { events.close(); events = null; }
+    if (!job || over(job)) { events.close(); events = null; }
   };
   events.onerror = () => { if (events) { events.close(); events = null; } setTimeout(reattach, 1000); };
 }
@@ -226,7 +227,7 @@ async function reattach() {
   try {
     const job = await call("GET", "/api/job");
     showJob(job);
-    if (job && job.state !== "finished") {
+    if (job && !over(job)) {
       // A page opened while a run goes on shows that run.
       show(job.kind === "train" ? "training" : "sweep");
       follow();
@@ -238,7 +239,7 @@ function showJob(job) {
   if (!job) return;
   const p = job.kind === "train" ? "t" : "s";
   const said = (job.stderr || "").trim().split("\n").pop();
-  const state = job.state === "finished" ? job.ended
+  const state = over(job) ? job.ended
     : (job.state === "stopping" ? "stopping: finishing its batch, keeping what was done" : "running") + (said ? ` (${said})` : "");
   text(`${p}-status`, `${job.command} — ${state}`);
   document.body.dataset.job = job.state;
@@ -247,11 +248,11 @@ function showJob(job) {
       row([e.epoch + (e.complete ? "" : " (cut short)"), fmt(e.lr), fmt(e.train_loss), fmt(e.test_loss), (100 * e.test_accuracy).toFixed(2) + " %", e.batches])));
     $("t-live").innerHTML = job.plot_svg || job.live_svg || "";
     $("t-confusion").innerHTML = job.confusion_svg || "";
-    text("t-output", [job.stdout, job.state === "finished" && job.exit_code !== 0 ? job.stderr : ""].join("\n").trim());
+    text("t-output", [job.stdout, over(job) && job.exit_code !== 0 ? job.stderr : ""].join("\n").trim());
   } else {
     if (job.table) showTable(job.table);
     $("s-figure").innerHTML = job.plot_svg || job.live_svg || "";
-    text("s-output", [job.stdout, job.state === "finished" && job.exit_code !== 0 ? job.stderr : ""].join("\n").trim());
+    text("s-output", [job.stdout, over(job) && job.exit_code !== 0 ? job.stderr : ""].join("\n").trim());
   }
 }
 

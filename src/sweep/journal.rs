@@ -102,6 +102,13 @@ pub fn parse(text: &str, path: &Path, space: &Space, identity: &str) -> Result<P
     let heading = format!("{identity}\n{}\n", header(space));
     let lines = Lines::of(text);
     let complete = &lines.complete;
+    if let Some(&recorded) = complete.first().filter(|&&r| r != identity && !r.starts_with("# nnopt sweep:"))
+    {
+        return Err(usage(format!(
+            "--resume {shown}: not a sweep journal (its first line is {recorded:?}); give the --csv file of the \
+             sweep to continue"
+        )));
+    }
     if let Some(&recorded) = complete.first().filter(|&&r| r != identity) {
         return Err(usage(format!(
             "--resume {shown}: it records {recorded:?}, but this sweep is {identity:?}; resume with the same \

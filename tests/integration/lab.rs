@@ -95,7 +95,7 @@ impl Lab {
         let started = Instant::now();
         loop {
             let job = self.get("/api/job").json();
-            if job["state"] == "finished" {
+            if !matches!(job["state"].as_str(), Some("running" | "stopping")) {
                 return job;
             }
             assert!(started.elapsed() < limit, "the job did not end within {limit:?}: {job}");
@@ -344,12 +344,15 @@ fn foreign_unauthorised_oversized_and_malformed_requests_are_refused() {
         "{}",
         r.body
     );
+    // A device or a FIFO is no journal: refused at once, not read forever.
+    let r = lab.get("/api/journal?path=/dev/zero");
+    assert_eq!((r.status, r.error().contains("not a regular file")), (400, true), "{}", r.body);
     let r = lab.get("/api/perceptron/epoch?run=1&k=3");
     assert_eq!(r.status, 404, "no run yet: {}", r.body);
     let r = lab.get("/api/journal?path=/nonexistent/j.csv");
     assert_eq!(
         (r.status, r.error().starts_with("/nonexistent/j.csv: cannot read")),
-        (404, true),
+        (400, true),
         "{}",
         r.body
     );
@@ -421,9 +424,15 @@ fn a_second_run_is_refused_and_a_stopped_run_keeps_its_epoch() {
         again.body
     );
     let job = lab.wait_for_job(Duration::from_secs(120));
-    assert_eq!(job["ended"], "stopped from the page (SIGINT, as Ctrl-C) after 1 epoch(s)", "{job}");
+    assert_eq!(job["state"], "stopped", "{job}");
     assert_eq!(job["epochs"].as_array().unwrap().len(), 1, "{job}");
     assert_eq!(job["epochs"][0]["complete"], false, "{job}");
+    let cut = &job["epochs"][0]["batches"];
+    assert_eq!(
+        job["ended"].as_str().unwrap(),
+        format!("stopped from the page (SIGINT, as Ctrl-C) after 0 complete epoch(s) and {cut} batch(es) of epoch 1"),
+        "{job}"
+    );
     assert!(job["live_svg"].as_str().is_some_and(|s| s.contains("cut short")), "{job}");
     assert!(job["stdout"].as_str().unwrap().contains("final test accuracy"), "{job}");
     // The lab's own files for the job (its metrics, its pictures) are never named to the user.
@@ -434,7 +443,11 @@ fn a_second_run_is_refused_and_a_stopped_run_keeps_its_epoch() {
     let r = lab.post("/api/train", &json!({ "args": ["--data", "synthetic", "--epochs", "1"] }));
     assert_eq!(r.status, 202, "{}", r.body);
     let job = lab.wait_for_job(Duration::from_secs(120));
-    assert_eq!((job["ended"].as_str(), job["exit_code"].as_i64()), (Some("finished"), Some(0)), "{job}");
+    assert_eq!(
+        (job["state"].as_str(), job["ended"].as_str(), job["exit_code"].as_i64()),
+        (Some("finished"), Some("finished"), Some(0)),
+        "{job}"
+    );
     assert!(job["confusion_svg"].as_str().is_some_and(|s| s.contains("Confusion matrix")), "{job}");
     // A sweep asked to write its journal over a file that is not one: refused, the file intact.
     let precious = scratch("lab-409").join("notes.txt");
@@ -447,7 +460,11 @@ fn a_second_run_is_refused_and_a_stopped_run_keeps_its_epoch() {
         "refused: --csv {}: the file exists and is not a sweep journal; choose another name",
         precious.display()
     );
-    assert_eq!((job["ended"].as_str(), job["exit_code"].as_i64()), (Some(said.as_str()), Some(2)), "{job}");
+    assert_eq!(
+        (job["state"].as_str(), job["ended"].as_str(), job["exit_code"].as_i64()),
+        (Some("refused"), Some(said.as_str()), Some(2)),
+        "{job}"
+    );
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "my notes\n");
     assert!(job["table"].is_null(), "a refused sweep shows no table: {job}");
 }
@@ -544,6 +561,11 @@ fn perceptron_runs_equal_the_command_s_and_a_replaced_run_is_refused() {
     assert_ne!(first["run"], second["run"]);
     let stale = lab.get(&format!("/api/perceptron/epoch?run={}&k=7", first["run"]));
     assert_eq!((stale.status, stale.error().contains("was replaced by run")), (409, true), "{}", stale.body);
+    let unknown = lab.get("/api/perceptron/epoch?run=999&k=1");
+    assert_eq!(
+        (unknown.status, unknown.error()),
+        (404, format!("no run 999: the latest is run {}", second["run"]))
+    );
     let past = lab.get(&format!("/api/perceptron/epoch?run={}&k=6", second["run"]));
     assert_eq!((past.status, past.error()), (400, "epoch 6: this run has epochs 0 to 5".to_string()));
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use nnopt::sweep::journal::{self, Table};
+use nnopt::sweep::journal::Table;
 use nnopt::train::{curves, read_metrics_csv, EpochMetrics};
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
@@ -52,7 +52,21 @@ pub enum State {
     Running,
     /// Asked to stop: it finishes its batch, keeps its work and ends.
     Stopping,
+    /// Ran to its end (exit 0).
     Finished,
+    /// A signal stopped it, its work kept.
+    Stopped,
+    /// Its command refused its flags or files before it ran (exit 2).
+    Refused,
+    /// It failed or crashed.
+    Failed,
+}
+
+impl State {
+    /// Whether the job has ended, one way or another.
+    pub fn is_over(self) -> bool {
+        !matches!(self, State::Running | State::Stopping)
+    }
 }
 
 /// A job as the page sees it.
@@ -143,7 +157,7 @@ impl Jobs {
         journal: Option<PathBuf>,
     ) -> Result<Job, Refused> {
         let mut slot = self.lock();
-        if let Some(job) = slot.as_ref().filter(|j| j.state != State::Finished) {
+        if let Some(job) = slot.as_ref().filter(|j| !j.state.is_over()) {
             let age = now().saturating_sub(job.started);
             return Err(Refused::Busy(format!(
                 "{} is running ({}, started {age} s ago): stop it or wait for it to end; the lab runs one \
@@ -236,7 +250,7 @@ impl Jobs {
     /// as it stands, or `None` when none runs. Asked twice, it is asked once.
     pub fn stop(&self, by: &'static str) -> Option<Job> {
         let mut slot = self.lock();
-        let job = slot.as_mut().filter(|j| j.state != State::Finished)?;
+        let job = slot.as_mut().filter(|j| !j.state.is_over())?;
         if job.stop_asked.is_none() {
             // The signal itself is sent by `follow`, which reaps the process: never to a pid
             // that has been reaped (and may be another process's by now).
@@ -253,7 +267,7 @@ impl Jobs {
     pub async fn stop_and_wait(&self) {
         self.stop("with the lab");
         let mut version = self.subscribe();
-        while self.snapshot().is_some_and(|j| j.state != State::Finished) {
+        while self.snapshot().is_some_and(|j| !j.state.is_over()) {
             if version.changed().await.is_err() {
                 return;
             }
@@ -276,11 +290,7 @@ impl Jobs {
                 let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap_or_default();
                 (read_metrics_csv(&text).unwrap_or_default(), None)
             }
-            Kind::Sweep => {
-                let path = journal.unwrap_or_default();
-                let text = std::fs::read_to_string(&path).unwrap_or_default();
-                (Vec::new(), journal::table(&text, &path.display().to_string()).ok())
-            }
+            Kind::Sweep => (Vec::new(), journal.and_then(|path| nnopt::lab::journal::read(&path).ok())),
         };
         let stderr = without(&stderr, &dir);
         let grown = self.lock().as_ref().is_some_and(|j| j.epochs.len() != epochs.len() || j.table != table);
@@ -366,20 +376,26 @@ async fn follow(jobs: Arc<Jobs>, id: u64, mut child: tokio::process::Child) {
             job.confusion_svg = svg("confusion.svg");
             // The pictures are in the job now: the lab's directory keeps nothing of a job's.
             let _ = std::fs::remove_dir_all(&job.dir);
-            // What it had done: its epochs; a sweep's trials, which its journal keeps.
-            let done = match (job.kind, &job.table) {
-                (Kind::Train, _) => format!("after {} epoch(s)", job.epochs.len()),
-                (Kind::Sweep, table) => format!(
+            // What it had done: its epochs, the last perhaps cut short; a sweep's trials, which
+            // its journal keeps.
+            let complete = job.epochs.iter().filter(|e| e.complete).count();
+            let done = match (job.kind, &job.table, job.epochs.last().filter(|e| !e.complete)) {
+                (Kind::Train, _, None) => format!("after {complete} epoch(s)"),
+                (Kind::Train, _, Some(cut)) => format!(
+                    "after {complete} complete epoch(s) and {} batch(es) of epoch {}",
+                    cut.batches, cut.epoch
+                ),
+                (Kind::Sweep, table, _) => format!(
                     "after {} trial(s), kept in {}",
                     table.as_ref().map_or(0, |t| t.rows.len()),
                     job.journal.as_deref().unwrap_or(Path::new("")).display()
                 ),
             };
-            let (ended, code) = match &status {
+            let (state, ended, code) = match &status {
                 Ok(s) => ended(s, &stderr, job.stop_asked, &done),
-                Err(e) => (format!("lost: {e}"), None),
+                Err(e) => (State::Failed, format!("lost: {e}"), None),
             };
-            if code == Some(2) {
+            if state == State::Refused {
                 // Refused before it ran: a journal it named holds another sweep's rows, not its own.
                 job.table = None;
                 job.live_svg = None;
@@ -388,7 +404,7 @@ async fn follow(jobs: Arc<Jobs>, id: u64, mut child: tokio::process::Child) {
             job.exit_code = code;
             job.stdout = without(&stdout, &job.dir);
             job.stderr = without(&job.stderr, &job.dir);
-            job.state = State::Finished;
+            job.state = state;
         }
     }
     jobs.changed();
@@ -401,25 +417,26 @@ fn without(text: &str, dir: &Path) -> String {
     text.lines().filter(|l| !l.contains(&dir)).map(|l| format!("{l}\n")).collect()
 }
 
-/// How a job ended, in words, and its exit code; `asked`: who asked it to stop, if anyone;
-/// `done`: what it had done, said where a signal stopped it.
-fn ended(status: &ExitStatus, stderr: &str, asked: Option<&str>, done: &str) -> (String, Option<i32>) {
+/// How a job ended: its state, in words, and its exit code; `asked`: who asked it to stop, if
+/// anyone; `done`: what it had done, said where a signal stopped it.
+fn ended(status: &ExitStatus, stderr: &str, asked: Option<&str>, done: &str) -> (State, String, Option<i32>) {
     let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let said = last.trim_start_matches("nnopt: ");
     match (status.code(), status.signal()) {
-        (Some(0), _) => ("finished".into(), Some(0)),
-        (Some(2), _) => (format!("refused: {}", last.trim_start_matches("nnopt: ")), Some(2)),
-        (Some(code), _) => {
-            (format!("failed (exit {code}): {}", last.trim_start_matches("nnopt: ")), Some(code))
-        }
+        (Some(0), _) => (State::Finished, "finished".into(), Some(0)),
+        (Some(2), _) => (State::Refused, format!("refused: {said}"), Some(2)),
+        (Some(code), _) => (State::Failed, format!("failed (exit {code}): {said}"), Some(code)),
         (None, Some(signal)) if crate::cli::signals::stopping(signal) => {
             let by = match asked {
                 Some(who) => format!("stopped {who} (SIGINT, as Ctrl-C)"),
                 None => format!("stopped by {}", crate::cli::signals::name(signal)),
             };
-            (format!("{by} {done}"), None)
+            (State::Stopped, format!("{by} {done}"), None)
         }
-        (None, Some(signal)) => (format!("crashed ({})", crate::cli::signals::name(signal)), None),
-        (None, None) => ("ended".into(), None),
+        (None, Some(signal)) => {
+            (State::Failed, format!("crashed ({})", crate::cli::signals::name(signal)), None)
+        }
+        (None, None) => (State::Failed, "ended".into(), None),
     }
 }
 

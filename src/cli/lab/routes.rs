@@ -24,7 +24,7 @@ use nnopt::perceptron::PerceptronReport;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::jobs::{Jobs, Kind, Refused, State as JobState};
+use super::jobs::{Jobs, Kind, Refused};
 use super::request;
 use crate::cli::Command;
 
@@ -193,9 +193,12 @@ async fn descent(State(lab): State<Shared>, body: Result<Bytes, BytesRejection>)
         let Command::Descent(parsed) = request::parse("descent", &args)? else {
             unreachable!("parsed as descent")
         };
-        if parsed.list || parsed.csv.is_some() || parsed.plot.is_some() {
+        if parsed.list {
+            return Err(nnopt::error::usage("--list: run `nnopt descent --list` for every surface and rule"));
+        }
+        if parsed.csv.is_some() {
             return Err(nnopt::error::usage(
-                "--list, --csv and --plot: the lab shows the picture itself; run `nnopt descent` for files",
+                "--csv: the lab shows the runs itself; run `nnopt descent --csv FILE` for a file",
             ));
         }
         let config = crate::cli::descent::config(&parsed)?;
@@ -250,10 +253,11 @@ async fn perceptron(State(lab): State<Shared>, body: Result<Bytes, BytesRejectio
         let command = request::parse("perceptron", &args)?;
         request::bounded(&command, shared.device)?;
         let Command::Perceptron(parsed) = command else { unreachable!("parsed as perceptron") };
-        if parsed.plot.is_some() || parsed.csv.is_some() || parsed.code {
-            return Err(nnopt::error::usage(
-                "--plot, --csv and --code: the lab shows the picture itself; run `nnopt perceptron` for those",
-            ));
+        if parsed.csv.is_some() || parsed.code {
+            let flag = if parsed.code { "--code" } else { "--csv" };
+            return Err(nnopt::error::usage(format!(
+                "{flag}: the lab shows the run itself; run `nnopt perceptron {flag}` for it"
+            )));
         }
         let config = crate::cli::perceptron::config(&parsed);
         let report = nnopt::perceptron::run(&config, shared.device, &nnopt::observe::Quiet)?;
@@ -294,6 +298,12 @@ async fn perceptron_epoch(State(lab): State<Shared>, Query(q): Query<HashMap<Str
         let Some((kept_run, command, report)) = kept.as_ref() else {
             return Err(Refusal(StatusCode::NOT_FOUND, "no perceptron run yet: run one first".into()));
         };
+        if run > *kept_run {
+            return Err(Refusal(
+                StatusCode::NOT_FOUND,
+                format!("no run {run}: the latest is run {kept_run}"),
+            ));
+        }
         if *kept_run != run {
             // Another page (or tab) ran one since: its epochs are not this run's.
             return Err(Refusal(
@@ -361,9 +371,7 @@ async fn journal(Query(q): Query<HashMap<String, String>>) -> Response {
         return fail(StatusCode::BAD_REQUEST, "?path=FILE.csv: give a sweep's --csv journal".into());
     };
     let work = move || -> Result<Value, Refusal> {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Refusal(StatusCode::NOT_FOUND, format!("{path}: cannot read ({e})")))?;
-        let table = nnopt::sweep::journal::table(&text, &path).map_err(refusal)?;
+        let table = nnopt::lab::journal::read(std::path::Path::new(&path)).map_err(refusal)?;
         let svg = match table.rows.is_empty() {
             true => None,
             false => Some(nnopt::sweep::figure::journal_figure(&table).svg().map_err(refusal)?),
@@ -405,7 +413,7 @@ async fn events(
             }
             version.borrow_and_update();
             let job = lab.jobs.snapshot();
-            let finished = job.as_ref().is_none_or(|j| j.state == JobState::Finished);
+            let finished = job.as_ref().is_none_or(|j| j.state.is_over());
             let data = serde_json::to_string(&job).unwrap_or_else(|_| "null".into());
             Some((Ok(Event::default().data(data)), (lab, version, false, finished)))
         },
