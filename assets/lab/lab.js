@@ -4,12 +4,22 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 
+// The token: after the `#` of the address `nnopt lab` printed (never sent anywhere by the
+// browser), kept in this tab's session storage for reloads, and taken out of the address bar.
+const TOKEN = (() => {
+  const given = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (given) {
+    sessionStorage.setItem("nnopt-lab-token", given);
+    history.replaceState(null, "", location.pathname);
+  }
+  return sessionStorage.getItem("nnopt-lab-token") || "";
+})();
+
 // Input-to-picture times of the descent view, in ms (read by the browser test, which reports them).
 window.labLatencies = [];
 
 async function call(method, path, body) {
-  // The token travels in the lab's cookie (set when the printed address was opened).
-  const init = { method, headers: {}, credentials: "same-origin" };
+  const init = { method, headers: { "X-Nnopt-Token": TOKEN } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -212,16 +222,36 @@ $("p-play").addEventListener("click", () => {
 
 // ---- training and sweeps: one job at a time, run by the server ----
 const over = (job) => !["running", "stopping"].includes(job.state);
+// The job's server-sent events, read through fetch (an EventSource cannot send the token).
 let events = null;
-function follow() {
-  if (events) events.close();
-  events = new EventSource("/api/job/events");
-  events.onmessage = (m) => {
-    const job = JSON.parse(m.data);
-    showJob(job);
-    if (!job || over(job)) { events.close(); events = null; }
-  };
-  events.onerror = () => { if (events) { events.close(); events = null; } setTimeout(reattach, 1000); };
+async function follow() {
+  if (events) events.abort();
+  const mine = new AbortController();
+  events = mine;
+  try {
+    const response = await fetch("/api/job/events", { headers: { "X-Nnopt-Token": TOKEN }, signal: mine.signal });
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const message = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = message.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
+        if (!data) continue;
+        const job = JSON.parse(data);
+        showJob(job);
+        if (!job || over(job)) { mine.abort(); return; }
+      }
+    }
+  } catch (e) {
+    if (mine.signal.aborted) return;
+  }
+  if (events === mine) { events = null; setTimeout(reattach, 1000); }
 }
 async function reattach() {
   try {

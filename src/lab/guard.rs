@@ -3,7 +3,7 @@
 //! rebinding, where a name the attacker controls is pointed at 127.0.0.1 — in `Host`. So a request
 //! is answered only when `Host` names this server as the user reaches it (a loopback name, or
 //! the address given to `--host`, with the port), and `Origin`, where sent, is this server's own;
-//! state-changing requests must also carry the token embedded in the page ([`token_matches`]).
+//! every `/api/` request must also carry the token the lab printed ([`token_matches`]).
 
 /// What the server was bound to: the address `--host` gave and the port it listens on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,18 +44,18 @@ impl Lab {
             command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("nnopt lab starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        // "nnopt lab: open http://127.0.0.1:PORT/?token=TOKEN (Ctrl-C stops it)"
+        // "nnopt lab: open http://127.0.0.1:PORT/#token=TOKEN (Ctrl-C stops it)"
         let address = line.split_whitespace().nth(3).unwrap_or_else(|| panic!("no address in {line:?}"));
         let (port, token) = address
             .strip_prefix("http://127.0.0.1:")
-            .and_then(|rest| rest.split_once("/?token="))
+            .and_then(|rest| rest.split_once("/#token="))
             .unwrap_or_else(|| panic!("no address in {line:?}"));
         Lab { child, port: port.parse().unwrap(), token: token.to_string() }
     }
 
     /// The address the lab printed: its URL with the token.
     pub fn entry(&self) -> String {
-        format!("{}?token={}", self.url(), self.token)
+        format!("{}#token={}", self.url(), self.token)
     }
 
     pub fn host(&self) -> String {
@@ -217,31 +217,22 @@ fn unchunk(mut rest: &str) -> String {
 }
 
 /// The page and its assets come from the binary: nothing is loaded from another host. The
-/// page opens only for the printed address's token, which becomes a cookie only this site's
-/// pages send, out of scripts' reach.
+/// page holds no secret; the API answers only the token the lab printed, sent as a header —
+/// never a cookie, which a browser would send to every port of this host.
 #[test]
-fn the_page_opens_with_the_printed_token_and_loads_nothing_from_elsewhere() {
+fn the_page_holds_no_secret_and_loads_nothing_from_elsewhere() {
     let lab = Lab::start();
-    let r = lab.request("GET", "/", &[], "");
-    assert_eq!((r.status, r.error().contains("?token=")), (403, true), "no token: {}", r.body);
-    let r = lab.request("GET", &format!("/?token={}", "0".repeat(32)), &[], "");
-    assert_eq!(r.status, 403, "a wrong token: {}", r.body);
-    let r = lab.request("GET", &format!("/?token={}", lab.token), &[], "");
-    assert_eq!(r.status, 303, "{}", r.headers);
-    let cookie = format!("nnopt_lab_{}={}", lab.port, lab.token);
-    assert!(
-        r.headers.contains(&format!("set-cookie: {cookie}; HttpOnly; SameSite=Strict; Path=/")),
-        "{}",
-        r.headers
-    );
-    let page = lab.request("GET", "/", &[("Cookie", &cookie)], "");
+    let page = lab.request("GET", "/", &[], "");
     assert_eq!(page.status, 200);
     assert!(!page.body.contains(&lab.token), "the page holds no token");
-    assert_eq!(
-        lab.request("GET", "/api/job", &[("Cookie", &cookie)], "").status,
-        200,
-        "the cookie lets the page in"
-    );
+    assert!(!page.headers.to_ascii_lowercase().contains("set-cookie"), "{}", page.headers);
+    let r = lab.request("GET", "/api/job", &[], "");
+    assert_eq!((r.status, r.error().contains("#token=")), (403, true), "no token: {}", r.body);
+    let r = lab.request("GET", &format!("/api/job?token={}", lab.token), &[], "");
+    assert_eq!(r.status, 403, "a token in the query is not taken: {}", r.body);
+    let cookie = format!("nnopt_lab_{}={}", lab.port, lab.token);
+    assert_eq!(lab.request("GET", "/api/job", &[("Cookie", &cookie)], "").status, 403, "nor in a cookie");
+    assert_eq!(lab.get("/api/job").status, 200, "the header lets a page in");
     assert!(
         page.headers.to_ascii_lowercase().contains("content-security-policy: default-src 'self'"),
         "{}",
@@ -568,4 +559,37 @@ fn perceptron_runs_equal_the_command_s_and_a_replaced_run_is_refused() {
     );
     let past = lab.get(&format!("/api/perceptron/epoch?run={}&k=6", second["run"]));
     assert_eq!((past.status, past.error()), (400, "epoch 6: this run has epochs 0 to 5".to_string()));
+}
+
+/// A sweep continued from its journal (`--resume`) and stopped from the page says what this
+/// run added and what the journal holds — not the resumed trials as its own.
+#[test]
+fn a_resumed_sweep_stopped_from_the_page_says_what_this_run_added() {
+    let lab = Lab::start();
+    let journal = scratch("lab-resume").join("j.csv");
+    let _ = std::fs::remove_file(&journal);
+    let path = journal.to_str().unwrap();
+    let flags = ["--data", "synthetic", "--epochs", "1", "--lr", "1e-3..1:log"];
+    super::common::nnopt_ok(&[&["sweep", "--quiet", "--trials", "2", "--csv", path][..], &flags].concat());
+    let args: Vec<&str> = [&["--trials", "40", "--resume", path][..], &flags].concat();
+    let r = lab.post("/api/sweep", &json!({ "args": args }));
+    assert_eq!(r.status, 202, "{}", r.body);
+    let started = Instant::now();
+    while lab.get("/api/job").json()["table"]["rows"].as_array().map_or(0, Vec::len) < 3 {
+        assert!(started.elapsed() < Duration::from_secs(180), "no new trial");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(lab.post("/api/job/stop", &json!({})).status, 200);
+    let job = lab.wait_for_job(Duration::from_secs(180));
+    let held = job["table"]["rows"].as_array().unwrap().len();
+    let journal_rows = std::fs::read_to_string(&journal).unwrap().lines().count() - 2;
+    assert_eq!(held, journal_rows, "{job}");
+    assert_eq!(
+        job["ended"].as_str().unwrap(),
+        format!(
+            "stopped from the page (SIGINT, as Ctrl-C) after {} trial(s) in this run; {path} holds {held}",
+            held - 2
+        ),
+        "{job}"
+    );
 }

@@ -84,9 +84,12 @@ pub struct Job {
     pub exit_code: Option<i32>,
     /// Training: the epochs so far, from its `--metrics` file.
     pub epochs: Vec<EpochMetrics>,
-    /// A sweep: its journal so far.
+    /// A sweep: its journal so far (with `--resume`, the resumed trials first).
     pub table: Option<Table>,
     pub journal: Option<PathBuf>,
+    /// The trials the journal held before this sweep (those `--resume` continues).
+    #[serde(skip)]
+    resumed: usize,
     /// The loss and accuracy so far (training), or the trials so far (a sweep), as SVG.
     pub live_svg: Option<String>,
     /// When it has ended: the command's own `--plot` picture, and training's `--confusion`.
@@ -103,6 +106,13 @@ pub struct Job {
     dir: PathBuf,
     #[serde(skip)]
     data: String,
+}
+
+/// A sweep's journal, as the lab follows it.
+pub struct Followed {
+    pub path: PathBuf,
+    /// The trials it holds already, which `--resume` continues.
+    pub resumed: usize,
 }
 
 /// Why a job was not started.
@@ -148,13 +158,13 @@ impl Jobs {
     }
 
     /// Starts `nnopt <kind> args…` unless a job runs. `data` is the run's `--data`, for its
-    /// pictures' titles; `journal` a sweep's `--csv`.
+    /// pictures' titles; `journal` a sweep's journal to follow, if it is the sweep's own.
     pub fn start(
         self: &Arc<Self>,
         kind: Kind,
         args: &[String],
         data: String,
-        journal: Option<PathBuf>,
+        journal: Option<Followed>,
     ) -> Result<Job, Refused> {
         let mut slot = self.lock();
         if let Some(job) = slot.as_ref().filter(|j| !j.state.is_over()) {
@@ -182,7 +192,8 @@ impl Jobs {
             exit_code: None,
             epochs: Vec::new(),
             table: None,
-            journal,
+            resumed: journal.as_ref().map_or(0, |j| j.resumed),
+            journal: journal.map(|j| j.path),
             live_svg: None,
             plot_svg: None,
             confusion_svg: None,
@@ -385,11 +396,17 @@ async fn follow(jobs: Arc<Jobs>, id: u64, mut child: tokio::process::Child) {
                     "after {complete} complete epoch(s) and {} batch(es) of epoch {}",
                     cut.batches, cut.epoch
                 ),
-                (Kind::Sweep, table, _) => format!(
-                    "after {} trial(s), kept in {}",
-                    table.as_ref().map_or(0, |t| t.rows.len()),
-                    job.journal.as_deref().unwrap_or(Path::new("")).display()
-                ),
+                (Kind::Sweep, table, _) => {
+                    let (held, path) = (table.as_ref().map_or(0, |t| t.rows.len()), job.journal.as_deref());
+                    let path = path.unwrap_or(Path::new("")).display();
+                    match job.resumed {
+                        0 => format!("after {held} trial(s), kept in {path}"),
+                        before => format!(
+                            "after {} trial(s) in this run; {path} holds {held}",
+                            held.saturating_sub(before)
+                        ),
+                    }
+                }
             };
             let (state, ended, code) = match &status {
                 Ok(s) => ended(s, &stderr, job.stop_asked, &done),

@@ -116,7 +116,7 @@ pub fn run(args: LabArgs, global: &Global, out: &Output) -> Result<()> {
 }
 
 /// 128 random bits from the kernel, as hex: the token in the printed address, which lets a
-/// browser in (as Jupyter's does).
+/// page in (as Jupyter's does).
 fn token() -> Result<String> {
     let mut bytes = [0u8; 16];
     std::fs::File::open("/dev/urandom")

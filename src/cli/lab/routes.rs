@@ -24,7 +24,7 @@ use nnopt::perceptron::PerceptronReport;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::jobs::{Jobs, Kind, Refused};
+use super::jobs::{Followed, Jobs, Kind, Refused};
 use super::request;
 use crate::cli::Command;
 
@@ -41,14 +41,9 @@ pub struct Lab {
 pub type Shared = Arc<Lab>;
 
 impl Lab {
-    /// The cookie that carries the token: one per port, so two labs on one machine keep theirs.
-    fn cookie(&self) -> String {
-        format!("nnopt_lab_{}", self.bound.port)
-    }
-
-    /// The address to open: the lab's, with the token that lets a browser in.
+    /// The address to open: the lab's, with the token that lets a page in after the `#`.
     pub fn entry(&self) -> String {
-        format!("{}?token={}", self.bound.url(), self.token)
+        format!("{}#token={}", self.bound.url(), self.token)
     }
 }
 
@@ -99,8 +94,7 @@ fn refuse(e: anyhow::Error) -> Response {
     refusal(e).into_response()
 }
 
-/// This server's own names only; `/api/` with the page's token (a header, or `?token=` where
-/// the browser cannot set one: an event stream).
+/// This server's own names only; `/api/` with the token (the `X-Nnopt-Token` header).
 async fn guard(State(lab): State<Shared>, req: Request, next: Next) -> Response {
     let headers = req.headers();
     let text = |name: header::HeaderName| headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
@@ -114,42 +108,15 @@ async fn guard(State(lab): State<Shared>, req: Request, next: Next) -> Response 
     if let Some(origin) = text(header::ORIGIN).filter(|o| !lab.bound.origin_allowed(o)) {
         return fail(StatusCode::FORBIDDEN, format!("Origin {origin:?} is not this lab's page: refused"));
     }
-    // The token comes once, in the address the lab printed (`/?token=…`), and is swapped for a
-    // cookie only this site's own pages send (SameSite=Strict, out of scripts' reach): the
-    // page itself holds no secret another local user could fetch. Scripts may send it as a
-    // header instead.
-    let cookie = lab.cookie();
-    let from_cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| kv.trim().strip_prefix(&format!("{cookie}=")).map(str::to_string));
-    let from_header = text(header::HeaderName::from_static("x-nnopt-token")).map(str::to_string);
-    let authorised = [from_cookie, from_header].into_iter().flatten().any(|t| token_matches(&t, &lab.token));
-    let path = req.uri().path();
-    if path == "/" && !authorised {
-        let from_query =
-            req.uri().query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
-        return match from_query.filter(|t| token_matches(t, &lab.token)) {
-            Some(_) => {
-                let set = format!("{cookie}={}; HttpOnly; SameSite=Strict; Path=/", lab.token);
-                let mut response = axum::response::Redirect::to("/").into_response();
-                if let Ok(value) = header::HeaderValue::from_str(&set) {
-                    response.headers_mut().insert(header::SET_COOKIE, value);
-                }
-                response
-            }
-            None => fail(
-                StatusCode::FORBIDDEN,
-                "open the address `nnopt lab` printed, with its ?token=…: it lets this browser in".into(),
-            ),
-        };
-    }
-    if path.starts_with("/api/") && !authorised {
+    // The token comes once, after the `#` of the address the lab printed: a browser never sends
+    // that part anywhere, and the page keeps it in its tab's session storage (this origin's,
+    // port included) and sends it with every request as a header. No cookie: a browser would
+    // send one to every port of this host. The page itself holds no secret.
+    let given = text(header::HeaderName::from_static("x-nnopt-token"));
+    if req.uri().path().starts_with("/api/") && !given.is_some_and(|t| token_matches(t, &lab.token)) {
         return fail(
             StatusCode::FORBIDDEN,
-            "missing or wrong token: open the address `nnopt lab` printed, with its ?token=…".into(),
+            "missing or wrong token: open the address `nnopt lab` printed, with its #token=…".into(),
         );
     }
     next.run(req).await
@@ -341,15 +308,22 @@ fn start(lab: Shared, kind: Kind, body: Result<Bytes, BytesRejection>) -> Respon
         request::parse(kind.command(), &args).and_then(|c| request::bounded(&c, lab.device).map(|()| c));
     let (data, journal) = match checked {
         Ok(Command::Train(a)) => (a.data, None),
-        Ok(Command::Sweep(a)) => match a.csv.or(a.resume) {
-            Some(csv) => (a.data, Some(absolute(csv))),
-            None => {
+        Ok(Command::Sweep(a)) => {
+            let (csv, resume) = (a.csv.map(absolute), a.resume.map(absolute));
+            // A --csv that holds something already (and is not the file resumed) is refused by
+            // the sweep itself: those rows are another sweep's, never shown as this one's.
+            let taken = csv
+                .as_ref()
+                .is_some_and(|c| resume.as_ref() != Some(c) && c.metadata().is_ok_and(|m| m.len() > 0));
+            let Some(path) = csv.clone().or(resume.clone()) else {
                 return fail(
                     StatusCode::BAD_REQUEST,
                     "--csv FILE: the sweep view follows the sweep's journal; say where to keep it".into(),
-                )
-            }
-        },
+                );
+            };
+            let resumed = resume.and_then(|r| nnopt::lab::journal::read(&r).ok()).map_or(0, |t| t.rows.len());
+            (a.data, (!taken).then_some(Followed { path, resumed }))
+        }
         Ok(_) => unreachable!("parsed as {}", kind.command()),
         Err(e) => return refuse(e),
     };
