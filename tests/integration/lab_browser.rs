@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::common::{nnopt_json, nnopt_ok, scratch};
-use super::lab::{http, Lab};
+use super::lab::{http, Lab, PATIENCE};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -43,7 +43,7 @@ impl Browser {
             .expect("chromedriver starts");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "chromedriver did not listen");
+            assert!(started.elapsed() < PATIENCE, "chromedriver did not listen");
             std::thread::sleep(Duration::from_millis(100));
         }
         let mut browser = Browser { driver, port, session: String::new() };
@@ -161,20 +161,17 @@ fn the_descent_view_redraws_and_agrees_with_the_command() {
     let lab = Lab::start();
     let browser = Browser::start();
     browser.open(&lab.entry());
-    browser.wait("document.body.dataset.descent === 'drawn' && document.querySelectorAll('#d-rows tr.opt').length === 5", Duration::from_secs(60));
+    browser.wait("document.body.dataset.descent === 'drawn' && document.querySelectorAll('#d-rows tr.opt').length === 5", PATIENCE);
     let before = browser.run("return document.querySelector('#d-figure svg').outerHTML", json!([]));
     // gd's learning rate moved step by step up to 10^-0.5 = 0.316: 30 inputs, each waited for,
     // for the latency figures.
     let mut latencies_from = browser.run("return window.labLatencies.length", json!([])).as_u64().unwrap();
     for v in (0..30).map(|k| -0.79 + 0.01 * k as f64).chain([-0.5]) {
         browser.run(MOVE, json!([".opt-lr", 0, v]));
-        browser.wait(&format!("window.labLatencies.length > {latencies_from}"), Duration::from_secs(60));
+        browser.wait(&format!("window.labLatencies.length > {latencies_from}"), PATIENCE);
         latencies_from = browser.run("return window.labLatencies.length", json!([])).as_u64().unwrap();
     }
-    browser.wait(
-        "document.getElementById('d-command').textContent.includes('--lr 0.316,')",
-        Duration::from_secs(60),
-    );
+    browser.wait("document.getElementById('d-command').textContent.includes('--lr 0.316,')", PATIENCE);
     let after = browser.run("return document.querySelector('#d-figure svg').outerHTML", json!([]));
     assert_ne!(before, after, "the picture was not redrawn");
 
@@ -198,22 +195,13 @@ fn the_descent_view_redraws_and_agrees_with_the_command() {
 
     // Distill's demonstration is one click away: the ill-conditioned quadratic, gd against momentum.
     browser.click("#d-distill");
-    browser.wait(
-        "document.getElementById('d-command').textContent.includes('ill-conditioned')",
-        Duration::from_secs(60),
-    );
-    browser.wait("document.querySelectorAll('#d-runs tr').length === 2", Duration::from_secs(60));
+    browser.wait("document.getElementById('d-command').textContent.includes('ill-conditioned')", PATIENCE);
+    browser.wait("document.querySelectorAll('#d-runs tr').length === 2", PATIENCE);
     browser.run(MOVE, json!([".opt-mu", 1, 0.5]));
-    browser.wait(
-        "document.getElementById('d-command').textContent.includes('--momentum 0.9,0.5')",
-        Duration::from_secs(60),
-    );
-    browser.wait("document.body.dataset.descent === 'drawn'", Duration::from_secs(60));
+    browser.wait("document.getElementById('d-command').textContent.includes('--momentum 0.9,0.5')", PATIENCE);
+    browser.wait("document.body.dataset.descent === 'drawn'", PATIENCE);
     browser.click("#d-distill");
-    browser.wait(
-        "document.getElementById('d-command').textContent.includes('--momentum 0.9,0.9')",
-        Duration::from_secs(60),
-    );
+    browser.wait("document.getElementById('d-command').textContent.includes('--momentum 0.9,0.9')", PATIENCE);
     std::thread::sleep(Duration::from_millis(500));
     browser.screenshot("descent");
 
@@ -253,13 +241,10 @@ fn the_perceptron_view_steps_through_the_command_s_epochs() {
     browser.click("#p-run");
     browser.wait(
         "!document.getElementById('p-epoch').disabled && document.getElementById('p-state').textContent",
-        Duration::from_secs(60),
+        PATIENCE,
     );
     browser.run(MOVE, json!(["#p-epoch", 0, 12]));
-    browser.wait(
-        "document.getElementById('p-state').textContent.startsWith('after epoch 12:')",
-        Duration::from_secs(60),
-    );
+    browser.wait("document.getElementById('p-state').textContent.startsWith('after epoch 12:')", PATIENCE);
     let cli = nnopt_json(&["perceptron", "--seed", "0", "--json"]);
     let loss = cli["history"][11]["loss"].as_f64().unwrap();
     let state = browser.text("p-state");
@@ -291,26 +276,21 @@ fn training_is_stopped_from_the_page_and_a_journal_opens_as_its_csv() {
         json!([]),
     );
     browser.click("#t-start");
-    browser.wait(
-        "document.getElementById('t-status').textContent.includes('epoch 1 [')",
-        Duration::from_secs(120),
-    );
+    browser.wait("document.getElementById('t-status').textContent.includes('epoch 1 [')", PATIENCE);
     // The page closed and opened again (the cookie stays): it finds the run and follows it.
     browser.open(&lab.url());
-    browser.wait("!document.getElementById('training').hidden", Duration::from_secs(30));
+    browser.wait("!document.getElementById('training').hidden", PATIENCE);
     let progress = browser.run("return document.getElementById('t-status').textContent", json!([]));
     browser.wait(
         &format!(
             "document.getElementById('t-status').textContent.includes('running (epoch 1 [') && \
              document.getElementById('t-status').textContent !== {progress}"
         ),
-        Duration::from_secs(120),
+        PATIENCE,
     );
     browser.click("#t-stop");
-    browser.wait(
-        "document.getElementById('t-status').textContent.includes('stopped from the page')",
-        Duration::from_secs(120),
-    );
+    browser
+        .wait("document.getElementById('t-status').textContent.includes('stopped from the page')", PATIENCE);
     let status = browser.text("t-status");
     assert!(
         status.contains("stopped from the page (SIGINT, as Ctrl-C) after 0 complete epoch(s) and "),
@@ -323,7 +303,7 @@ fn training_is_stopped_from_the_page_and_a_journal_opens_as_its_csv() {
     );
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert!(rows[0].as_str().unwrap().starts_with("1 (cut short)"), "{rows}");
-    browser.wait("document.querySelector('#t-confusion svg')", Duration::from_secs(30));
+    browser.wait("document.querySelector('#t-confusion svg')", PATIENCE);
     browser.screenshot("training");
 
     let dir = scratch("lab-browser-journal");
@@ -349,7 +329,7 @@ fn training_is_stopped_from_the_page_and_a_journal_opens_as_its_csv() {
         json!([journal.to_str().unwrap()]),
     );
     browser.click("#s-open");
-    browser.wait("document.body.dataset.journal === 'open'", Duration::from_secs(30));
+    browser.wait("document.body.dataset.journal === 'open'", PATIENCE);
     let cells = browser.run(
         "return [...document.querySelectorAll('#s-head tr, #s-table tr')].map(r => [...r.children].map(c => c.textContent).join(','))",
         json!([]),
